@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, leaf first; a target only depends on targets above it in this list.
+//   CYAML → YAMLReader ─┐
+//   PhotonCore ─────────┼→ Blueprints ─┐
+//                       └→ Kinds ──────┼→ Planning → PhotonCommands → photon
+//                                      └────────────────────────────→ photon-bench
+let package = Package(
+    name: "photon",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "photon", targets: ["photon"]),
+        .executable(name: "photon-bench", targets: ["photon-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .target(
+            name: "PhotonCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "YAMLReader", dependencies: ["CYAML", "PhotonCore"]),
+        .target(name: "Blueprints", dependencies: ["PhotonCore", "YAMLReader"]),
+        .target(name: "Kinds", dependencies: ["PhotonCore", "YAMLReader"]),
+        .target(name: "Planning", dependencies: ["PhotonCore", "Blueprints", "Kinds"]),
+        .target(
+            name: "PhotonCommands",
+            dependencies: [
+                "PhotonCore", "Blueprints", "Kinds", "Planning",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "photon", dependencies: ["PhotonCommands"]),
+        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning"]),
+
+        .testTarget(name: "YAMLReaderTests", dependencies: ["YAMLReader", "PhotonCore"]),
+        .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),
+        .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
+        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning"]),
+    ]
+)

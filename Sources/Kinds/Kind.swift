@@ -1,0 +1,187 @@
+import PhotonCore
+
+/// A cluster kind, read from `templates/<kind>/kind.yaml`: its settings, its roles in order, and for
+/// each role the steps of every phase. Kinds are data: adding a folder adds a kind.
+public struct Kind: Sendable {
+    public var name: String
+    public var description: String
+    /// The folder the kind was read from.
+    public var directory: String
+    public var settings: [SettingDeclaration]
+    /// Optional parts a blueprint can switch on or off (the management plane's services).
+    public var services: [ServiceDeclaration]
+    /// In the order they are brought up.
+    public var roles: [RoleDeclaration]
+    /// The kind's templates, each usable as an upload or as a partial by its name without `.mustache`.
+    public var templates: [String: Template]
+    public var partials: PartialLibrary
+
+    public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
+    public func setting(_ name: String) -> SettingDeclaration? { settings.first { $0.name == name } }
+}
+
+/// The type of a kind setting, which decides how a blueprint value is checked.
+public enum SettingType: String, Sendable, CaseIterable {
+    case string, int, bool, cidr, version, duration, secret, port, list
+
+    /// How the type is named in "expected …" messages.
+    public var expectation: String {
+        switch self {
+        case .string: return "a string"
+        case .int: return "an integer"
+        case .bool: return "true or false"
+        case .cidr: return "an IPv4 network in CIDR form (like 10.244.0.0/16)"
+        case .version: return "a version (like 1.30.4)"
+        case .duration: return "a duration (like 30s or 5m)"
+        case .secret: return "a secret reference (\(SecretReference.forms))"
+        case .port: return "a port number (1-65535)"
+        case .list: return "a list of strings"
+        }
+    }
+}
+
+public struct SettingDeclaration: Sendable {
+    public var name: String
+    public var type: SettingType
+    /// Nil when the blueprint must give a value.
+    public var defaultValue: SettingDefault?
+    public var description: String
+    /// When not empty, the only accepted values.
+    public var allowed: [String]
+    public var location: SourceLocation
+}
+
+public enum SettingDefault: Sendable, Hashable {
+    case scalar(String)
+    case list([String])
+}
+
+public struct ServiceDeclaration: Sendable {
+    public var name: String
+    public var required: Bool
+    public var description: String
+}
+
+/// How many machines a role may have.
+public struct CountRule: Sendable, Hashable {
+    public var min: Int
+    public var max: Int
+    /// Quorum-based software (Raft, ZooKeeper, etcd) needs an odd count.
+    public var odd: Bool
+    /// The count when the blueprint does not give the role.
+    public var defaultCount: Int?
+
+    /// Why `count` breaks the rule, or nil.
+    public func problem(with count: Int) -> String? {
+        if count < min { return "at least \(min)" }
+        if count > max { return "at most \(max)" }
+        if odd, count % 2 == 0 { return "an odd number" }
+        return nil
+    }
+
+    public var summary: String {
+        var parts = [min == max ? "exactly \(min)" : "\(min)–\(max)"]
+        if odd { parts.append("odd") }
+        if let defaultCount { parts.append("default \(defaultCount)") }
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// The phases of a machine's life, in order.
+public enum Phase: String, Sendable, CaseIterable, Codable, Comparable {
+    /// Right after the machine exists.
+    case create
+    /// Files and services.
+    case configure
+    /// Forming or joining the cluster.
+    case join
+    /// Gates that say the machine is ready.
+    case health
+    /// Before removal: move work away (runs on a surviving machine through `via`).
+    case drain
+    /// Leaving the cluster, just before the machine is deleted.
+    case remove
+
+    public static func < (lhs: Phase, rhs: Phase) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+
+    /// Phases that run when a machine is added.
+    public static let bringUp: [Phase] = [.create, .configure, .join, .health]
+    /// Phases that run when a machine is removed.
+    public static let tearDown: [Phase] = [.drain, .remove]
+}
+
+public struct RoleDeclaration: Sendable {
+    public var name: String
+    public var description: String
+    public var count: CountRule
+    /// Flavor used when neither the role nor the cluster names one.
+    public var defaultFlavor: String?
+    /// Capabilities the machine must have (`docker`: what dockerd needs from the driver).
+    public var needs: [String]
+    public var steps: [Phase: [Step]]
+    public var location: SourceLocation
+
+    public func steps(in phase: Phase) -> [Step] { steps[phase] ?? [] }
+}
+
+/// Which machines of a role a step is for.
+public enum MachineSelector: String, Sendable, Codable {
+    case all, first, others
+}
+
+/// One thing to do on a machine.
+public struct Step: Sendable {
+    public var action: StepAction
+    /// A label for plans and progress; derived from the action when the kind gives none.
+    public var name: String?
+    public var on: MachineSelector
+    /// Run on the first (surviving) machine of this role instead of on the machine itself.
+    public var via: String?
+    /// Only when this value is true.
+    public var when: [String]?
+    /// Skip when this command succeeds on the machine.
+    public var unless: [Template]?
+    /// Skip when this path exists on the machine.
+    public var creates: Template?
+    public var timeout: TimeSpan?
+    public var retry: RetryPolicy?
+    public var location: SourceLocation
+}
+
+public struct RetryPolicy: Sendable, Hashable, Codable {
+    public var attempts: Int
+    public var delay: TimeSpan
+}
+
+public enum StepAction: Sendable {
+    /// Render a template and write it atomically at `path`.
+    case upload(template: String, path: Template, mode: Int, owner: String?)
+    /// Copy a file photon supplies (its own executable) to `path`.
+    case artifact(name: String, path: Template, mode: Int)
+    /// Run a command; each argument is rendered then quoted.
+    case run([Template])
+    /// Run a command and keep its trimmed stdout as `captured.<name>`.
+    case capture(name: String, command: [Template], secret: Bool)
+    /// Wait until a TCP port accepts connections.
+    case waitPort(host: Template?, port: Template)
+    /// Wait until a command succeeds.
+    case waitCommand([Template])
+    /// Start, restart or stop a service, with or without an init system.
+    case service(name: String, action: ServiceAction, exec: [Template]?)
+
+    public var typeName: String {
+        switch self {
+        case .upload, .artifact: return "upload"
+        case .run: return "run"
+        case .capture: return "capture"
+        case .waitPort, .waitCommand: return "wait"
+        case .service: return "service"
+        }
+    }
+}
+
+public enum ServiceAction: String, Sendable, Codable, CaseIterable {
+    case start, restart, stop
+}

@@ -1,0 +1,308 @@
+internal import CYAML
+import PhotonCore
+
+/// Guards that keep hostile input from exhausting memory or time.
+public struct YAMLLimits: Sendable {
+    /// Largest input accepted, in bytes.
+    public var maxBytes: Int
+    /// Deepest nesting of lists and mappings.
+    public var maxDepth: Int
+    /// Most nodes the document may have once every alias is expanded (stops "billion laughs").
+    public var maxNodes: Int
+
+    public init(maxBytes: Int = 8 << 20, maxDepth: Int = 64, maxNodes: Int = 4_000_000) {
+        self.maxBytes = maxBytes
+        self.maxDepth = maxDepth
+        self.maxNodes = maxNodes
+    }
+}
+
+/// Reads one YAML document into ``YAMLNode``s, reporting every problem with its file, line and column.
+///
+/// Built on libyaml's event parser rather than a tree loader so photon decides what aliases may cost,
+/// how deep documents may nest, and where a duplicate key is reported (at the duplicate, naming the first).
+public enum YAMLParser {
+    /// Parses `bytes` (UTF-8) as a single document; nil for an empty document.
+    /// - Throws: ``DiagnosticsError`` with every syntax or structure problem found.
+    public static func parse(_ bytes: [UInt8], file: String, limits: YAMLLimits = YAMLLimits()) throws(DiagnosticsError) -> YAMLNode? {
+        guard bytes.count <= limits.maxBytes else {
+            throw DiagnosticsError(Diagnostic(
+                "file is \(ByteSize(bytes: UInt64(bytes.count)).approximate), larger than the \(ByteSize(bytes: UInt64(limits.maxBytes))) photon reads",
+                at: SourceLocation(file: file, line: 1, column: 1),
+                help: "split the deployment into several blueprints"))
+        }
+        if let position = firstInvalidUTF8(bytes) {
+            throw DiagnosticsError(Diagnostic(
+                "invalid UTF-8 byte 0x\(String(bytes[position.offset], radix: 16, uppercase: true))",
+                at: SourceLocation(file: file, line: position.line, column: position.column),
+                help: "save the file as UTF-8"))
+        }
+        let events = EventStream(bytes: bytes, file: file)
+        var composer = Composer(file: file, limits: limits)
+        return try composer.compose(events)
+    }
+
+    /// Offset, line and column of the first byte that is not valid UTF-8.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> (offset: Int, line: Int, column: Int)? {
+        var line = 1, column = 1, index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            let width: Int
+            switch byte {
+            case 0x00...0x7F: width = 1
+            case 0xC2...0xDF: width = 2
+            case 0xE0...0xEF: width = 3
+            case 0xF0...0xF4: width = 4
+            default: return (index, line, column)
+            }
+            guard index + width <= bytes.count else { return (index, line, column) }
+            for continuation in bytes[(index + 1)..<(index + width)] where continuation & 0xC0 != 0x80 {
+                return (index, line, column)
+            }
+            if width > 1, String(validating: bytes[index..<(index + width)], as: UTF8.self) == nil { return (index, line, column) }
+            if byte == 0x0A { line += 1; column = 1 } else { column += 1 }
+            index += width
+        }
+        return nil
+    }
+}
+
+extension ByteSize {
+    /// "10.0 MiB": for messages about sizes that are not round.
+    var approximate: String {
+        let mib = Double(bytes) / Double(1 << 20)
+        if mib >= 1 { return "\((mib * 10).rounded() / 10) MiB" }
+        return "\(bytes) bytes"
+    }
+}
+
+/// Owns one libyaml parser and the input it reads; yields events one at a time.
+final class EventStream {
+    private let parser: UnsafeMutablePointer<yaml_parser_t>
+    private let input: UnsafeMutableBufferPointer<UInt8>
+    let file: String
+
+    init(bytes: [UInt8], file: String) {
+        self.file = file
+        parser = .allocate(capacity: 1)
+        input = .allocate(capacity: max(bytes.count, 1))
+        _ = input.initialize(from: bytes)
+        yaml_parser_initialize(parser)
+        yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+        yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
+    }
+
+    deinit {
+        yaml_parser_delete(parser)
+        parser.deallocate()
+        input.deallocate()
+    }
+
+    /// The next event, copied out of libyaml's buffers.
+    func next() throws(DiagnosticsError) -> Event {
+        var raw = yaml_event_t()
+        guard yaml_parser_parse(parser, &raw) == 1 else { throw DiagnosticsError(libraryError()) }
+        defer { yaml_event_delete(&raw) }
+        return Event(raw, file: file)
+    }
+
+    /// libyaml's own message for the error it stopped on, at its position.
+    private func libraryError() -> Diagnostic {
+        let problem = parser.pointee.problem.map { String(cString: $0) } ?? "malformed YAML"
+        let mark = parser.pointee.problem_mark
+        var message = problem
+        if let context = parser.pointee.context.map({ String(cString: $0) }) {
+            message = "\(problem) \(context)"
+        }
+        var help: String?
+        if problem.contains("cannot start any token") || problem.contains("tab") {
+            help = "YAML indentation must use spaces, not tabs"
+        }
+        // libyaml reports the byte that broke the scanner; its line/column are 0-based.
+        let location = SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        return Diagnostic(message, at: location, help: help)
+    }
+
+    struct Event {
+        enum Kind { case streamStart, streamEnd, documentStart, documentEnd, alias, scalar, sequenceStart, sequenceEnd, mappingStart, mappingEnd, none }
+        var kind: Kind
+        var location: SourceLocation
+        var anchor: String?
+        var tag: String?
+        var value: String = ""
+        var style: YAMLNode.ScalarStyle = .plain
+
+        init(_ raw: yaml_event_t, file: String) {
+            location = SourceLocation(file: file, line: Int(raw.start_mark.line) + 1, column: Int(raw.start_mark.column) + 1)
+            switch raw.type {
+            case YAML_STREAM_START_EVENT: kind = .streamStart
+            case YAML_STREAM_END_EVENT: kind = .streamEnd
+            case YAML_DOCUMENT_START_EVENT: kind = .documentStart
+            case YAML_DOCUMENT_END_EVENT: kind = .documentEnd
+            case YAML_ALIAS_EVENT:
+                kind = .alias
+                anchor = raw.data.alias.anchor.map { String(cString: $0) }
+            case YAML_SCALAR_EVENT:
+                kind = .scalar
+                let scalar = raw.data.scalar
+                anchor = scalar.anchor.map { String(cString: $0) }
+                tag = scalar.tag.map { String(cString: $0) }
+                value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+                style = scalar.style == YAML_PLAIN_SCALAR_STYLE ? .plain : .quoted
+            case YAML_SEQUENCE_START_EVENT:
+                kind = .sequenceStart
+                anchor = raw.data.sequence_start.anchor.map { String(cString: $0) }
+                tag = raw.data.sequence_start.tag.map { String(cString: $0) }
+            case YAML_SEQUENCE_END_EVENT: kind = .sequenceEnd
+            case YAML_MAPPING_START_EVENT:
+                kind = .mappingStart
+                anchor = raw.data.mapping_start.anchor.map { String(cString: $0) }
+                tag = raw.data.mapping_start.tag.map { String(cString: $0) }
+            case YAML_MAPPING_END_EVENT: kind = .mappingEnd
+            default: kind = .none
+            }
+        }
+    }
+}
+
+/// Builds nodes from events without recursion, so nesting depth costs no stack.
+struct Composer {
+    let file: String
+    let limits: YAMLLimits
+    var anchors: [String: YAMLNode] = [:]
+    var diagnostics = DiagnosticCollector()
+    /// Nodes produced so far, aliases counted at their expanded size.
+    var totalNodes = 0
+
+    init(file: String, limits: YAMLLimits) {
+        self.file = file
+        self.limits = limits
+    }
+
+    private enum Frame {
+        case sequence(start: EventStream.Event, items: [YAMLNode])
+        case mapping(start: EventStream.Event, entries: [(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?)
+    }
+
+    mutating func compose(_ events: EventStream) throws(DiagnosticsError) -> YAMLNode? {
+        var root: YAMLNode?
+        var stack: [Frame] = []
+        var documents = 0
+        while true {
+            let event = try events.next()
+            switch event.kind {
+            case .streamStart, .documentEnd, .none:
+                continue
+            case .streamEnd:
+                try diagnostics.throwIfAny()
+                return root
+            case .documentStart:
+                documents += 1
+                if documents > 1 {
+                    diagnostics.error("a blueprint holds one YAML document; found a second one", at: event.location,
+                                      help: "remove the '---' line or put the second document in its own file")
+                    try diagnostics.throwIfAny()
+                }
+                continue
+            case .sequenceStart, .mappingStart:
+                if stack.count >= limits.maxDepth {
+                    throw DiagnosticsError(Diagnostic("lists and mappings nest more than \(limits.maxDepth) levels deep", at: event.location))
+                }
+                try checkTag(event)
+                stack.append(event.kind == .sequenceStart ? .sequence(start: event, items: []) : .mapping(start: event, entries: [], pendingKey: nil))
+                continue
+            case .scalar, .alias, .sequenceEnd, .mappingEnd:
+                break
+            }
+
+            var node: YAMLNode
+            switch event.kind {
+            case .scalar:
+                try checkTag(event)
+                let style: YAMLNode.ScalarStyle = event.tag == "tag:yaml.org,2002:str" ? .quoted : event.style
+                node = YAMLNode(.scalar(event.value, style), at: event.location)
+                if let anchor = event.anchor { anchors[anchor] = node }
+            case .alias:
+                guard let name = event.anchor, var target = anchors[name] else {
+                    throw DiagnosticsError(Diagnostic("alias '*\(event.anchor ?? "")' refers to no anchor defined before it", at: event.location,
+                                                      help: "define '&\(event.anchor ?? "name")' earlier in the file"))
+                }
+                // Aliased nodes report the position of their use, so errors inside them point somewhere the user can see.
+                target.location = event.location
+                node = target
+            case .sequenceEnd:
+                guard case .sequence(let start, let items)? = stack.popLast() else { continue }
+                node = YAMLNode(.sequence(items), at: start.location)
+                if let anchor = start.anchor { anchors[anchor] = node }
+            case .mappingEnd:
+                guard case .mapping(let start, let entries, _)? = stack.popLast() else { continue }
+                node = YAMLNode(.mapping(buildPairs(entries)), at: start.location)
+                if let anchor = start.anchor { anchors[anchor] = node }
+            default:
+                continue
+            }
+            totalNodes += event.kind == .alias ? node.expandedSize : 1
+            if totalNodes > limits.maxNodes {
+                throw DiagnosticsError(Diagnostic(
+                    "the document expands to more than \(limits.maxNodes) nodes once its aliases are resolved",
+                    at: event.location, help: "aliases that refer to other aliases multiply; is this an alias bomb?"))
+            }
+
+            switch stack.popLast() {
+            case nil:
+                root = node
+            case .sequence(let start, var items)?:
+                items.append(node)
+                stack.append(.sequence(start: start, items: items))
+            case .mapping(let start, var entries, let pendingKey)?:
+                if let key = pendingKey {
+                    entries.append((key, node))
+                    stack.append(.mapping(start: start, entries: entries, pendingKey: nil))
+                } else {
+                    stack.append(.mapping(start: start, entries: entries, pendingKey: node))
+                }
+            }
+        }
+    }
+
+    private mutating func checkTag(_ event: EventStream.Event) throws(DiagnosticsError) {
+        guard let tag = event.tag else { return }
+        let allowed = ["tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "!"]
+        if !allowed.contains(tag) {
+            diagnostics.error("YAML tag '\(tag)' is not supported", at: event.location, help: "remove the tag; photon reads plain values")
+        }
+    }
+
+    /// Checks keys, reports duplicates at the second occurrence, and applies `<<` merge keys
+    /// (explicit keys win over merged ones, earlier merged mappings over later ones).
+    private mutating func buildPairs(_ entries: [(key: YAMLNode, value: YAMLNode)]) -> [YAMLPair] {
+        var pairs: [YAMLPair] = []
+        var firstSeen: [String: SourceLocation] = [:]
+        var merged: [YAMLPair] = []
+        for (key, value) in entries {
+            guard case .scalar(let name, let style) = key.content else {
+                diagnostics.error("mapping keys must be plain strings, found \(key.kindDescription)", at: key.location)
+                continue
+            }
+            if name == "<<", style == .plain {
+                let sources: [YAMLNode] = value.items ?? [value]
+                for source in sources {
+                    guard let sourcePairs = source.pairs else {
+                        diagnostics.error("a merge key '<<' takes a mapping or a list of mappings, found \(source.kindDescription)", at: source.location)
+                        continue
+                    }
+                    for pair in sourcePairs where !merged.contains(where: { $0.key == pair.key }) { merged.append(pair) }
+                }
+                continue
+            }
+            if let first = firstSeen[name] {
+                diagnostics.error("duplicate key '\(name)'", at: key.location, help: "'\(name)' is already set at line \(first.line), column \(first.column); keep one")
+                continue
+            }
+            firstSeen[name] = key.location
+            pairs.append(YAMLPair(key: name, keyLocation: key.location, value: value))
+        }
+        for pair in merged where firstSeen[pair.key] == nil { pairs.append(pair) }
+        return pairs
+    }
+}

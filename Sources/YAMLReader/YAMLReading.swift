@@ -1,0 +1,133 @@
+import PhotonCore
+
+/// Reads a parsed document strictly: every type mismatch, missing key and unknown key becomes a
+/// ``Diagnostic`` in one shared collector, so a single run reports every problem in the file.
+public final class DocumentReader {
+    public private(set) var diagnostics = DiagnosticCollector()
+    public let file: String
+
+    public init(file: String) { self.file = file }
+
+    public func error(_ message: String, at location: SourceLocation?, help: String? = nil) {
+        diagnostics.error(message, at: location, help: help)
+    }
+
+    /// The root of `node` as a value to read from.
+    public func root(_ node: YAMLNode) -> YAMLValue { YAMLValue(node: node, path: "", reader: self) }
+}
+
+/// A node together with its path in the document ("clusters[0].roles.workers"), which messages name.
+public struct YAMLValue {
+    public let node: YAMLNode
+    public let path: String
+    public let reader: DocumentReader
+
+    public var location: SourceLocation { node.location }
+
+    /// "clusters[0].roles" or "the top level".
+    public var displayPath: String { path.isEmpty ? "the top level" : path }
+
+    public func child(_ key: String, _ node: YAMLNode) -> YAMLValue {
+        YAMLValue(node: node, path: path.isEmpty ? key : "\(path).\(key)", reader: reader)
+    }
+
+    /// Reports `expected <what> for <path>, found <node>` and returns nil, for use in `guard … else`.
+    public func mismatch<T>(_ expected: String, help: String? = nil) -> T? {
+        reader.error("expected \(expected) for \(displayPath), found \(node.kindDescription)", at: location, help: help)
+        return nil
+    }
+
+    /// Any non-null scalar as text.
+    public func string() -> String? {
+        guard let text = node.scalar, !node.isNull else { return mismatch("a string") }
+        return text
+    }
+
+    /// A decimal integer written without quotes, optionally within a range.
+    public func int(in range: ClosedRange<Int>? = nil) -> Int? {
+        guard case .scalar(let text, .plain) = node.content, let value = Int(text, radix: 10) else {
+            return mismatch("an integer")
+        }
+        if let range, !range.contains(value) {
+            let bound = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "between \(range.lowerBound) and \(range.upperBound)"
+            reader.error("\(displayPath) must be \(bound), found \(value)", at: location)
+            return nil
+        }
+        return value
+    }
+
+    /// `true` or `false` written without quotes (YAML 1.2: `yes`, `no`, `on` and `off` are strings).
+    public func bool() -> Bool? {
+        guard case .scalar(let text, .plain) = node.content else { return mismatch("true or false") }
+        switch text {
+        case "true", "True", "TRUE": return true
+        case "false", "False", "FALSE": return false
+        default: return mismatch("true or false")
+        }
+    }
+
+    /// A scalar turned into a value by `parse`; `expected` names the accepted form in the message.
+    public func parsed<T>(_ expected: String, help: String? = nil, _ parse: (String) -> T?) -> T? {
+        guard let text = node.scalar, !node.isNull else { return mismatch(expected, help: help) }
+        guard let value = parse(text) else { return mismatch(expected, help: help) }
+        return value
+    }
+
+    /// The items of a list, each with its indexed path.
+    public func list() -> [YAMLValue]? {
+        guard let items = node.items else { return mismatch("a list") }
+        return items.enumerated().map { index, item in
+            YAMLValue(node: item, path: "\(path)[\(index)]", reader: reader)
+        }
+    }
+
+    /// A mapping whose keys are chosen by the user (flavors, roles, secrets), in file order.
+    public func entries() -> [(key: String, keyLocation: SourceLocation, value: YAMLValue)]? {
+        guard let pairs = node.pairs else { return mismatch("a mapping") }
+        return pairs.map { ($0.key, $0.keyLocation, child($0.key, $0.value)) }
+    }
+
+    /// A mapping with a fixed set of keys, read through ``MappingReader``.
+    public func mapping() -> MappingReader? {
+        guard node.pairs != nil else { return mismatch("a mapping") }
+        return MappingReader(self)
+    }
+}
+
+/// Reads the known keys of a mapping; ``finish()`` reports the keys nobody asked for, with the closest valid key.
+public final class MappingReader {
+    public let value: YAMLValue
+    private var asked: [String] = []
+
+    init(_ value: YAMLValue) { self.value = value }
+
+    public var location: SourceLocation { value.location }
+
+    /// The value under `key`; absent and null values are nil.
+    public func optional(_ key: String) -> YAMLValue? {
+        asked.append(key)
+        guard let node = value.node[key], !node.isNull else { return nil }
+        return value.child(key, node)
+    }
+
+    /// The value under `key`, reporting `missing required key` when it is absent or null.
+    public func required(_ key: String, help: String? = nil) -> YAMLValue? {
+        guard let found = optional(key) else {
+            value.reader.error("missing required key '\(key)' in \(value.displayPath)", at: value.location, help: help)
+            return nil
+        }
+        return found
+    }
+
+    /// Whether the user wrote `key` at all (even with an empty value).
+    public func has(_ key: String) -> Bool { value.node[key] != nil }
+
+    /// Reports every key that was not read, suggesting the closest valid one.
+    public func finish() {
+        for pair in value.node.pairs ?? [] where !asked.contains(pair.key) {
+            value.reader.error(
+                "unknown key '\(pair.key)' in \(value.displayPath)", at: pair.keyLocation,
+                help: Suggestions.help(for: pair.key, among: asked))
+        }
+    }
+}
