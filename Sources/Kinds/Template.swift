@@ -9,12 +9,21 @@ import PhotonCore
 public struct Template: Sendable {
     public let name: String
     let nodes: [TemplateNode]
+    /// The whole output when the template has no tags, so rendering it costs nothing.
+    public let constantText: String?
 
     /// Compiles `source`; `origin` is where its first character sits (a template file, or a string inside kind.yaml).
     public init(_ source: String, name: String, origin: SourceLocation) throws(DiagnosticsError) {
         self.name = name
         var parser = TemplateParser(source: source, origin: origin)
         nodes = try parser.parse()
+        if nodes.isEmpty {
+            constantText = ""
+        } else if nodes.count == 1, case .text(let text) = nodes[0] {
+            constantText = text
+        } else {
+            constantText = nil
+        }
     }
 
     /// True when the template has no tags: rendering returns the text unchanged.
@@ -36,6 +45,22 @@ public struct Template: Sendable {
             }
         }
         walk(nodes, inSection: false)
+        return found
+    }
+
+    /// Every dotted name the template refers to, sections included.
+    public var allReferences: [[String]] {
+        var found: [[String]] = []
+        func walk(_ nodes: [TemplateNode]) {
+            for node in nodes {
+                switch node {
+                case .variable(let path, _): found.append(path)
+                case .section(let path, _, let children, _): found.append(path); walk(children)
+                default: break
+                }
+            }
+        }
+        walk(nodes)
         return found
     }
 
@@ -95,8 +120,14 @@ public struct PartialLibrary: Sendable {
 extension Template {
     /// Renders with `context` as the root of every lookup.
     public func render(_ context: TemplateValue, partials: PartialLibrary = PartialLibrary()) throws(DiagnosticsError) -> RenderedText {
+        try render([context], partials: partials)
+    }
+
+    /// Renders with a stack of contexts; names are looked up from the last one to the first.
+    public func render(_ contexts: [TemplateValue], partials: PartialLibrary = PartialLibrary()) throws(DiagnosticsError) -> RenderedText {
+        if let constantText { return RenderedText(text: constantText) }
         var renderer = Renderer(partials: partials)
-        var stack = [context]
+        var stack = contexts
         try renderer.render(nodes, stack: &stack, indent: "", depth: 0)
         return RenderedText(text: renderer.output, isUnknown: renderer.unknown, isSensitive: renderer.sensitive)
     }
@@ -116,9 +147,9 @@ struct Renderer {
             case .text(let text):
                 if indent.isEmpty { output += text } else { appendIndented(text, indent: indent) }
             case .variable(let path, let location):
-                try append(lookup(path, stack, location), at: location)
+                try append(Renderer.lookup(path, stack, location), at: location)
             case .section(let path, let inverted, let children, let location):
-                let value = try lookup(path, stack, location)
+                let value = try Renderer.lookup(path, stack, location)
                 if case .unknown = value {
                     unknown = true
                     if !inverted { try render(children, stack: &stack, indent: indent, depth: depth) }
@@ -178,7 +209,7 @@ struct Renderer {
 
     /// Mustache lookup: the first part of a dotted name is searched from the innermost context outwards;
     /// the rest must exist inside what it found.
-    func lookup(_ path: [String], _ stack: [TemplateValue], _ location: SourceLocation) throws(DiagnosticsError) -> TemplateValue {
+    static func lookup(_ path: [String], _ stack: [TemplateValue], _ location: SourceLocation) throws(DiagnosticsError) -> TemplateValue {
         guard let first = path.first else { return stack[stack.count - 1] }
         var found: TemplateValue?
         for context in stack.reversed() {
@@ -206,6 +237,11 @@ struct Renderer {
 }
 
 extension TemplateValue {
+    /// Looks `path` up the way templates do, innermost context last in `contexts`.
+    public static func lookup(_ path: [String], in contexts: [TemplateValue], at location: SourceLocation) throws(DiagnosticsError) -> TemplateValue {
+        try Renderer.lookup(path, contexts, location)
+    }
+
     var shapeName: String {
         switch self {
         case .list: return "list"

@@ -46,3 +46,14 @@ public enum ContentDigest {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// SHA-256 over data that arrives in pieces (large files).
+public struct StreamingDigest {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    public mutating func update(_ data: Data) { hasher.update(data: data) }
+
+    public mutating func finalize() -> String { ContentDigest.hex(hasher.finalize()) }
+}

@@ -1,2 +1,3 @@
 import PhotonCommands
 
+Photon.run()

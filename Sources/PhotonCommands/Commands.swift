@@ -1,0 +1,200 @@
+import ArgumentParser
+import Blueprints
+import Foundation
+import Kinds
+import Planning
+import PhotonCore
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what 'apply' would do, touching nothing.",
+        discussion: """
+        Lists, per cluster and role, the machines to create, the files to upload (with their SHA-256), \
+        the commands to run and the machines to drain and delete. Values that only exist after apply \
+        (captured join tokens) show as '(known after apply)'; secrets never appear.
+        """
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+
+    @Option(help: "Output format: text, json or dot (Graphviz).")
+    var format: OutputFormat = .text
+
+    @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Also write the plan as JSON to this file, for a later 'apply'.", valueName: "plan-file"))
+    var out: String?
+
+    @Flag(help: "Exit with 2 when the plan has changes (0 when it has none).")
+    var detailedExitcode = false
+
+    func run() throws {
+        let workspace = try Workspace(templates: blueprint.templates)
+        let loaded = try workspace.loadBlueprint(blueprint.file)
+        let plan = try workspace.planner(for: loaded).plan(loaded, recorded: .empty)
+        switch format {
+        case .text: Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
+        case .json: Output.result(PlanJSONRenderer.render(plan, photonVersion: Photon.version))
+        case .dot: Output.result(PlanDOTRenderer.render(plan))
+        }
+        if let out {
+            do {
+                try Data((PlanJSONRenderer.render(plan, photonVersion: Photon.version) + "\n").utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            } catch {
+                throw PhotonError("cannot write the plan to '\(out)': \(error.localizedDescription)")
+            }
+            Output.error("Saved the plan to \(out).")
+        }
+        if detailedExitcode, plan.hasChanges { throw ExitCode(2) }
+    }
+}
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a blueprint: syntax, types, names, references, and the rules of its kinds.",
+        discussion: "Reports every problem in the file at once, each with file:line:column."
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if format == .dot { throw ValidationError("validate writes text or json") }
+    }
+
+    func run() throws {
+        let workspace = try Workspace(templates: blueprint.templates)
+        do {
+            let loaded = try workspace.loadBlueprint(blueprint.file)
+            let resolved = try Resolver(catalog: workspace.catalog, secrets: workspace.planner(for: loaded).secrets).resolve(loaded)
+            // Planning renders every template, which finds the remaining errors (names in sections, partials).
+            _ = try workspace.planner(for: loaded).plan(resolved, recorded: .empty)
+            if format == .json {
+                Output.result(JSONOutput.encode(ValidationReport(valid: true, machines: resolved.machineCount, errors: [])))
+            } else {
+                Output.result("\(blueprint.file): valid (\(resolved.groups.count) group\(resolved.groups.count == 1 ? "" : "s"), \(resolved.machineCount) machine\(resolved.machineCount == 1 ? "" : "s"))")
+            }
+        } catch let error as DiagnosticsError where format == .json {
+            Output.result(JSONOutput.encode(ValidationReport(valid: false, machines: nil, errors: error.diagnostics.map(DiagnosticDTO.init))))
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct KindsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kinds",
+        abstract: "List the cluster kinds, their roles and their settings."
+    )
+
+    @Option(help: ArgumentHelp("Folder of cluster kinds.", valueName: "dir"))
+    var templates: String?
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if format == .dot { throw ValidationError("kinds writes text or json") }
+    }
+
+    func run() throws {
+        let workspace = try Workspace(templates: templates)
+        let kinds = workspace.catalog.kinds.values.sorted { ($0.name == KindCatalog.managementKind ? 1 : 0, $0.name) < ($1.name == KindCatalog.managementKind ? 1 : 0, $1.name) }
+        if format == .json {
+            Output.result(JSONOutput.encode(kinds.map(KindDTO.init)))
+            return
+        }
+        var lines: [String] = []
+        for kind in kinds {
+            lines.append("\(kind.name)  \(kind.description)")
+            lines.append("  roles, in order:")
+            for role in kind.roles {
+                let needs = role.needs.isEmpty ? "" : "; needs \(role.needs.joined(separator: ", "))"
+                lines.append("    \(role.name)  (\(role.count.summary)\(needs))  \(role.description)")
+            }
+            if !kind.settings.isEmpty {
+                lines.append("  settings:")
+                for setting in kind.settings {
+                    let value: String
+                    switch setting.defaultValue {
+                    case .scalar(let text)?: value = "default \(text)"
+                    case .list(let items)?: value = "default [\(items.joined(separator: ", "))]"
+                    case nil: value = "required"
+                    }
+                    lines.append("    \(setting.name): \(setting.type.rawValue), \(value)\(setting.description.isEmpty ? "" : "  \(setting.description)")")
+                }
+            }
+            if !kind.services.isEmpty {
+                lines.append("  services: " + kind.services.map { $0.required ? "\($0.name) (required)" : $0.name }.joined(separator: ", "))
+            }
+            lines.append("")
+        }
+        Output.result(lines.joined(separator: "\n"))
+    }
+}
+
+struct ValidationReport: Encodable {
+    var valid: Bool
+    var machines: Int?
+    var errors: [DiagnosticDTO]
+}
+
+struct DiagnosticDTO: Encodable {
+    var file: String?
+    var line: Int?
+    var column: Int?
+    var message: String
+    var help: String?
+
+    init(_ diagnostic: Diagnostic) {
+        file = diagnostic.location?.file
+        line = diagnostic.location?.line
+        column = diagnostic.location?.column
+        message = diagnostic.message
+        help = diagnostic.help
+    }
+}
+
+struct KindDTO: Encodable {
+    struct Role: Encodable {
+        var name: String, description: String, min: Int, max: Int, odd: Bool, defaultCount: Int?, needs: [String]
+    }
+    struct SettingInfo: Encodable {
+        var name: String, type: String, defaultValue: String?, description: String, values: [String]?
+    }
+    var name: String
+    var description: String
+    var roles: [Role]
+    var settings: [SettingInfo]
+    var services: [String]
+
+    init(_ kind: Kind) {
+        name = kind.name
+        description = kind.description
+        roles = kind.roles.map { Role(name: $0.name, description: $0.description, min: $0.count.min, max: $0.count.max, odd: $0.count.odd,
+                                      defaultCount: $0.count.defaultCount, needs: $0.needs) }
+        settings = kind.settings.map { setting in
+            var value: String?
+            switch setting.defaultValue {
+            case .scalar(let text)?: value = text
+            case .list(let items)?: value = items.joined(separator: ",")
+            case nil: value = nil
+            }
+            return SettingInfo(name: setting.name, type: setting.type.rawValue, defaultValue: value, description: setting.description,
+                               values: setting.allowed.isEmpty ? nil : setting.allowed)
+        }
+        services = kind.services.map(\.name)
+    }
+}
+
+/// The one JSON encoder: sorted keys, pretty, no escaped slashes, so output is stable and diffable.
+enum JSONOutput {
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

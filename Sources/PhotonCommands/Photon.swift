@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import PhotonCore
+
+/// The `photon` command line.
+public struct Photon: ParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "photon",
+        abstract: "Deploy and scale Kubernetes, Mesos and Swarm clusters from YAML blueprints.",
+        discussion: """
+        photon reads a blueprint, plans the machines, files and commands it needs, and applies the plan \
+        over SSH. 'photon plan' shows what would change without touching anything.
+        Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
+        """,
+        version: version,
+        subcommands: [PlanCommand.self, ValidateCommand.self, KindsCommand.self]
+    )
+
+    public init() {}
+
+    /// Runs the command line, mapping photon's errors to the exit codes it documents.
+    public static func run(arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch let error as DiagnosticsError {
+            var renderer = DiagnosticRenderer(color: Output.stderrColor)
+            Output.error(renderer.render(error.diagnostics))
+            Foundation.exit(1)
+        } catch let error as PhotonError {
+            Output.error(DiagnosticRenderer(color: Output.stderrColor).render(error))
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Options every command that reads a blueprint shares.
+struct BlueprintOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The blueprint to read.", valueName: "file"))
+    var file: String
+
+    @Option(help: ArgumentHelp("Folder of cluster kinds (default: $PHOTON_TEMPLATES, then the templates/ shipped with photon).", valueName: "dir"))
+    var templates: String?
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, dot
+}
+
+/// Where output goes: results to stdout, everything else to stderr.
+enum Output {
+    static func result(_ text: String) {
+        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    /// Colour only on a terminal, and never when NO_COLOR is set.
+    static func wantsColor(_ descriptor: Int32) -> Bool {
+        isatty(descriptor) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
+
+    static var stdoutColor: Bool { wantsColor(STDOUT_FILENO) }
+    static var stderrColor: Bool { wantsColor(STDERR_FILENO) }
+}

@@ -1,0 +1,262 @@
+import Blueprints
+import Foundation
+import Kinds
+import Planning
+import PhotonCore
+
+/// `photon plan` as people read it: grouped by cluster and role, `+` create, `~` change, `-` delete,
+/// a summary line at the end; colour only on a terminal.
+struct PlanTextRenderer {
+    var color: Bool
+
+    func paint(_ text: String, _ change: MachineChange) -> String {
+        guard color else { return text }
+        switch change {
+        case .create: return "\u{1B}[32m\(text)\u{1B}[0m"
+        case .update: return "\u{1B}[33m\(text)\u{1B}[0m"
+        case .delete: return "\u{1B}[31m\(text)\u{1B}[0m"
+        case .unchanged: return text
+        }
+    }
+
+    func bold(_ text: String) -> String { color ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
+
+    func render(_ plan: Plan) -> String {
+        var out: [String] = []
+        out.append("Deployment \(plan.deployment): blueprint \(plan.blueprintFile) (sha256:\(plan.blueprintDigest.prefix(12))), state serial \(plan.stateSerial), driver \(plan.driver)")
+        let machinesByGroup = Dictionary(grouping: plan.machines, by: \.group)
+        for group in plan.groups {
+            let members = machinesByGroup[group.name] ?? []
+            out.append("")
+            out.append(bold(group.isManagement ? "management plane (\(group.kind))" : "cluster \(group.name) (\(group.kind))"))
+            if !group.settings.isEmpty {
+                out.append("  settings: " + group.settings.map { "\($0.name)=\($0.value)" }.joined(separator: ", "))
+            }
+            for role in group.roles {
+                let roleMachines = members.filter { $0.role == role.name }
+                var line = "  \(role.name): \(role.count) machine\(role.count == 1 ? "" : "s")"
+                if role.previousCount != role.count, role.previousCount > 0 || role.count == 0 { line += " (was \(role.previousCount))" }
+                if role.countSource == .kindDefault { line += " (kind default)" }
+                if !role.flavor.isEmpty {
+                    line += ", flavor \(role.flavor) (\(role.flavorSummary)), canaries \(role.canaries), maxInFlight \(role.maxInFlight)"
+                }
+                out.append(line)
+                let changed = roleMachines.filter { $0.change != .unchanged }
+                for machine in changed {
+                    out.append(paint("  \(machine.change.symbol) \(machine.name)", machine.change) + (machine.address.map { "  \($0)" } ?? ""))
+                    for index in machine.actions {
+                        let action = plan.actions[index]
+                        out.append(paint("      \(action.change.symbol) \(describe(action))", action.change))
+                        out.append(contentsOf: details(action).map { "          " + $0 })
+                    }
+                }
+                let unchanged = roleMachines.count - changed.count
+                if unchanged > 0 { out.append("    (\(unchanged) unchanged)") }
+            }
+        }
+        let summary = plan.summary
+        out.append("")
+        if plan.hasChanges {
+            out.append(bold("Plan:") + " \(summary.create) machine\(summary.create == 1 ? "" : "s") to create, \(summary.update) to change, \(summary.delete) to delete, \(summary.unchanged) unchanged; \(summary.actions) action\(summary.actions == 1 ? "" : "s").")
+        } else {
+            out.append(bold("No changes.") + " \(summary.unchanged) machine\(summary.unchanged == 1 ? "" : "s") match the blueprint.")
+        }
+        return out.joined(separator: "\n")
+    }
+
+    func describe(_ action: PlanAction) -> String {
+        var text = action.summary
+        switch action.detail {
+        case .upload(let file):
+            var facts = [String(format: "%04o", file.mode)]
+            if file.isArtifact { facts.append("photon's own executable") }
+            if file.content.isSensitive { facts.append("sensitive") }
+            if let sha = file.sha256 {
+                if let previous = file.previousSHA256, previous != sha {
+                    facts.append("sha256:\(previous.prefix(12)) → \(sha.prefix(12))")
+                } else {
+                    facts.append("sha256:\(sha.prefix(12))")
+                }
+            } else {
+                facts.append("content known after apply")
+            }
+            text += " (\(facts.joined(separator: ", ")))"
+        default:
+            break
+        }
+        var extras: [String] = []
+        if let timeout = action.timeout { extras.append("timeout \(timeout)") }
+        if let retry = action.retry { extras.append("retry \(retry.attempts)×") }
+        if !extras.isEmpty { text += " [\(extras.joined(separator: ", "))]" }
+        return text
+    }
+
+    /// The lines that changed in a file photon pushed before, when it may be shown.
+    func details(_ action: PlanAction) -> [String] {
+        guard case .upload(let file) = action.detail, !file.content.isSensitive, !file.content.isUnknown,
+              let previous = file.previousContent, previous != file.content.text else { return [] }
+        return LineDiff.unified(old: previous, new: file.content.text, limit: 40).map { line in
+            line.hasPrefix("+") ? paint(line, .create) : line.hasPrefix("-") ? paint(line, .delete) : line
+        }
+    }
+}
+
+/// The machine-readable plan: a versioned document with the blueprint digest and the state serial,
+/// never file contents or secret values.
+enum PlanJSONRenderer {
+    struct Document: Encodable {
+        var formatVersion: Int
+        var photonVersion: String
+        var deployment: String
+        var blueprint: BlueprintInfo
+        var stateSerial: Int
+        var driver: String
+        var summary: PlanSummary
+        var groups: [Group]
+        var machines: [Machine]
+        var actions: [Action]
+    }
+    struct BlueprintInfo: Encodable { var file: String; var digest: String }
+    struct Group: Encodable {
+        var name: String, kind: String, management: Bool, settings: [String: String], roles: [PlanRole]
+    }
+    struct FlavorInfo: Encodable { var name: String; var cpu: Double; var memory: String; var disk: String }
+    struct Machine: Encodable {
+        var name: String, group: String, role: String, index: Int, address: String?, flavor: FlavorInfo, change: MachineChange, needs: [String], actions: [String]
+    }
+    struct FileInfo: Encodable {
+        var path: String, mode: String, owner: String?, source: String, sha256: String?, previousSha256: String?, knownAfterApply: Bool, sensitive: Bool, artifact: Bool
+    }
+    struct CaptureInfo: Encodable { var name: String; var sensitive: Bool }
+    struct WaitInfo: Encodable { var host: String?; var port: String?; var command: String? }
+    struct ServiceInfo: Encodable { var name: String; var action: ServiceAction }
+    struct RetryInfo: Encodable { var attempts: Int; var delay: String }
+    struct Action: Encodable {
+        var id: String
+        var type: ActionType
+        var machine: String?
+        var runsOn: String?
+        var phase: Phase?
+        var change: MachineChange
+        var summary: String
+        var dependsOn: [String]
+        var file: FileInfo?
+        var command: String?
+        var capture: CaptureInfo?
+        var wait: WaitInfo?
+        var service: ServiceInfo?
+        var unless: String?
+        var creates: String?
+        var timeout: String?
+        var retry: RetryInfo?
+        var knownAfterApply: Bool
+    }
+
+    static func render(_ plan: Plan, photonVersion: String) -> String {
+        JSONOutput.encode(document(plan, photonVersion: photonVersion))
+    }
+
+    static func document(_ plan: Plan, photonVersion: String) -> Document {
+        let ids = plan.actions.map(\.id)
+        let actions = plan.actions.map { action -> Action in
+            var result = Action(id: action.id, type: action.type, machine: action.machine.isEmpty ? nil : action.machine, runsOn: action.runsOn,
+                                phase: action.phase, change: action.change, summary: action.summary, dependsOn: action.dependsOn.map { ids[$0] },
+                                unless: action.unless, creates: action.creates, timeout: action.timeout?.description,
+                                retry: action.retry.map { RetryInfo(attempts: $0.attempts, delay: $0.delay.description) }, knownAfterApply: false)
+            switch action.detail {
+            case .upload(let file):
+                result.file = FileInfo(path: file.path, mode: String(format: "%04o", file.mode), owner: file.owner, source: file.source,
+                                       sha256: file.sha256, previousSha256: file.previousSHA256, knownAfterApply: file.sha256 == nil,
+                                       sensitive: file.content.isSensitive, artifact: file.isArtifact)
+                result.knownAfterApply = file.sha256 == nil
+            case .command(let argv):
+                result.command = RenderedText.displayCommand(argv)
+                result.knownAfterApply = argv.contains(where: \.isUnknown)
+            case .capture(let name, let argv, let secret):
+                result.command = RenderedText.displayCommand(argv)
+                result.capture = CaptureInfo(name: name, sensitive: secret)
+                result.knownAfterApply = argv.contains(where: \.isUnknown)
+            case .waitPort(let host, let port):
+                result.wait = WaitInfo(host: host, port: port, command: nil)
+            case .waitCommand(let argv):
+                result.wait = WaitInfo(host: nil, port: nil, command: RenderedText.displayCommand(argv))
+                result.knownAfterApply = argv.contains(where: \.isUnknown)
+            case .service(let name, let serviceAction, _):
+                result.service = ServiceInfo(name: name, action: serviceAction)
+            case .createMachine, .deleteMachine, .gate:
+                break
+            }
+            return result
+        }
+        let machines = plan.machines.map { machine in
+            Machine(name: machine.name, group: machine.group, role: machine.role, index: machine.index, address: machine.address,
+                    flavor: FlavorInfo(name: machine.flavor.name, cpu: Double(machine.flavor.milliCPU) / 1000,
+                                       memory: machine.flavor.memory.description, disk: machine.flavor.disk.description),
+                    change: machine.change, needs: machine.needs, actions: machine.actions.map { ids[$0] })
+        }
+        let groups = plan.groups.map { group in
+            Group(name: group.name, kind: group.kind, management: group.isManagement,
+                  settings: Dictionary(group.settings.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }), roles: group.roles)
+        }
+        return Document(formatVersion: Plan.formatVersion, photonVersion: photonVersion, deployment: plan.deployment,
+                        blueprint: BlueprintInfo(file: plan.blueprintFile, digest: "sha256:" + plan.blueprintDigest), stateSerial: plan.stateSerial,
+                        driver: plan.driver, summary: plan.summary, groups: groups, machines: machines, actions: actions)
+    }
+}
+
+/// The action graph for Graphviz: one box per action, grouped by machine, gates as diamonds.
+enum PlanDOTRenderer {
+    static func render(_ plan: Plan) -> String {
+        var out = ["digraph plan {", "  rankdir=LR;", "  node [shape=box, fontname=\"monospace\", fontsize=10];",
+                   "  label=\(quote("photon plan: \(plan.deployment)"));"]
+        var machineOf: [Int: String] = [:]
+        for machine in plan.machines { for action in machine.actions { machineOf[action] = machine.name } }
+        var byMachine: [String: [Int]] = [:]
+        var order: [String] = []
+        for index in plan.actions.indices {
+            let key = machineOf[index] ?? ""
+            if byMachine[key] == nil { order.append(key) }
+            byMachine[key, default: []].append(index)
+        }
+        for (position, machine) in order.enumerated() {
+            let indices = byMachine[machine] ?? []
+            if machine.isEmpty {
+                for index in indices { out.append("  \(node(plan.actions[index]))") }
+                continue
+            }
+            out.append("  subgraph cluster_\(position) {")
+            out.append("    label=\(quote(machine));")
+            for index in indices { out.append("    \(node(plan.actions[index]))") }
+            out.append("  }")
+        }
+        for action in plan.actions {
+            for dependency in action.dependsOn {
+                out.append("  \(quote(plan.actions[dependency].id)) -> \(quote(action.id));")
+            }
+        }
+        out.append("}")
+        return out.joined(separator: "\n")
+    }
+
+    static func node(_ action: PlanAction) -> String {
+        var label = "\(action.change.symbol) \(action.summary)"
+        if label.count > 72 { label = String(label.prefix(71)) + "…" }
+        var attributes = ["label=\(quote(label))"]
+        switch action.type {
+        case .gate: attributes.append("shape=diamond")
+        case .createMachine, .deleteMachine: attributes.append("style=bold")
+        default: break
+        }
+        switch action.change {
+        case .create: attributes.append("color=darkgreen")
+        case .update: attributes.append("color=darkorange")
+        case .delete: attributes.append("color=red")
+        case .unchanged: break
+        }
+        return "\(quote(action.id)) [\(attributes.joined(separator: ", "))];"
+    }
+
+    static func quote(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+}

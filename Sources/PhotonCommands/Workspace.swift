@@ -1,0 +1,60 @@
+import Blueprints
+import Foundation
+import Kinds
+import Planning
+import PhotonCore
+
+/// What a command needs to plan: the kinds, and photon's own executable as an artifact.
+struct Workspace {
+    var catalog: KindCatalog
+
+    init(templates: String?) throws {
+        catalog = try KindCatalog.load(directory: try Workspace.templatesDirectory(explicit: templates))
+    }
+
+    /// `--templates`, then `$PHOTON_TEMPLATES`, then the templates installed beside photon
+    /// (`<prefix>/share/photon/templates`) or in the source tree it was built from, then `./templates`.
+    static func templatesDirectory(explicit: String?) throws -> String {
+        if let explicit { return explicit }
+        let environment = ProcessInfo.processInfo.environment
+        if let fromEnvironment = environment["PHOTON_TEMPLATES"], !fromEnvironment.isEmpty { return fromEnvironment }
+        let fileManager = FileManager.default
+        func isKindFolder(_ path: String) -> Bool {
+            ((try? fileManager.contentsOfDirectory(atPath: path)) ?? []).contains { fileManager.fileExists(atPath: "\(path)/\($0)/kind.yaml") }
+        }
+        let executable = URL(fileURLWithPath: (try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        var directory = executable.deletingLastPathComponent()
+        for _ in 0..<6 {
+            for candidate in [directory.appendingPathComponent("share/photon/templates").path, directory.appendingPathComponent("templates").path]
+            where isKindFolder(candidate) {
+                return candidate
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        let local = fileManager.currentDirectoryPath + "/templates"
+        if isKindFolder(local) { return local }
+        throw PhotonError("cannot find the cluster kinds (templates/)",
+                          help: "pass --templates DIR or set PHOTON_TEMPLATES to the templates folder of the photon source tree")
+    }
+
+    /// photon's own executable, which the management plane runs as its API server.
+    static func photonArtifact() -> Artifact? {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var hasher = StreamingDigest()
+        while let chunk = try? handle.read(upToCount: 4 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        return Artifact(path: path, sha256: hasher.finalize())
+    }
+
+    func loadBlueprint(_ path: String) throws -> Blueprint {
+        try BlueprintLoader().load(path: path)
+    }
+
+    func planner(for blueprint: Blueprint) -> Planner {
+        var artifacts: [String: Artifact] = [:]
+        if blueprint.management != nil, let photon = Workspace.photonArtifact() { artifacts["photon"] = photon }
+        let base = URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().path
+        return Planner(catalog: catalog, secrets: SecretSource(baseDirectory: base.isEmpty ? "." : base), artifacts: artifacts, photonVersion: Photon.version)
+    }
+}

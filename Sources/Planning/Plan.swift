@@ -1,0 +1,169 @@
+import Blueprints
+import Kinds
+import PhotonCore
+
+/// What `apply` would do, computed without touching anything: a DAG of actions over machines.
+///
+/// A plan is a pure value. It holds everything needed to execute it (rendered files and commands,
+/// secrets included), but its JSON form never contains file contents or secret values.
+public struct Plan: Sendable {
+    public static let formatVersion = 1
+
+    public var deployment: String
+    public var blueprintFile: String
+    public var blueprintDigest: String
+    /// The recorded state's serial the plan was computed against.
+    public var stateSerial: Int
+    public var driver: String
+    public var groups: [PlanGroup]
+    public var machines: [PlanMachine]
+    /// In an order that respects every dependency.
+    public var actions: [PlanAction]
+
+    public var summary: PlanSummary {
+        var summary = PlanSummary()
+        for machine in machines {
+            switch machine.change {
+            case .create: summary.create += 1
+            case .update: summary.update += 1
+            case .delete: summary.delete += 1
+            case .unchanged: summary.unchanged += 1
+            }
+        }
+        summary.actions = actions.filter { $0.type != .gate }.count
+        return summary
+    }
+
+    public var hasChanges: Bool { actions.contains { $0.type != .gate } }
+}
+
+public struct PlanSummary: Sendable, Codable, Hashable {
+    public var create = 0
+    public var update = 0
+    public var delete = 0
+    public var unchanged = 0
+    public var actions = 0
+}
+
+/// The management plane or a cluster, as the plan shows it.
+public struct PlanGroup: Sendable {
+    public var name: String
+    public var kind: String
+    public var isManagement: Bool
+    public var roles: [PlanRole]
+    public var settings: [(name: String, value: String)]
+}
+
+public struct PlanRole: Sendable, Codable {
+    public var name: String
+    public var count: Int
+    /// Machines recorded for the role before this plan.
+    public var previousCount: Int
+    public var countSource: CountSource
+    public var flavor: String
+    public var flavorSummary: String
+    public var canaries: Int
+    public var maxInFlight: String
+    public var needs: [String]
+}
+
+public enum MachineChange: String, Sendable, Codable {
+    case create, update, delete, unchanged
+
+    /// Terraform's marks: `+`, `~`, `-`, and a space for no change.
+    public var symbol: String {
+        switch self {
+        case .create: return "+"
+        case .update: return "~"
+        case .delete: return "-"
+        case .unchanged: return " "
+        }
+    }
+}
+
+public struct PlanMachine: Sendable {
+    public var name: String
+    public var group: String
+    public var role: String
+    public var index: Int
+    /// Nil when the driver assigns it during apply.
+    public var address: String?
+    public var flavor: Flavor
+    public var change: MachineChange
+    /// Indices into ``Plan/actions`` of the actions for this machine, in order.
+    public var actions: [Int]
+    public var needs: [String]
+}
+
+public enum ActionType: String, Sendable, Codable {
+    case createMachine = "create-machine"
+    case upload, run, capture, wait, service
+    case deleteMachine = "delete-machine"
+    /// A point where many actions wait for many others (a role is ready, the canaries passed).
+    case gate
+}
+
+/// One node of the plan's graph.
+public struct PlanAction: Sendable {
+    /// Stable and unique: `<machine>/<phase>/<n>`, `<machine>/create-machine`, `gate/<what>`.
+    public var id: String
+    public var type: ActionType
+    /// The machine the action is for (empty for gates).
+    public var machine: String
+    /// The machine the command runs on, when it is not `machine` (steps with `via`).
+    public var runsOn: String?
+    public var phase: Phase?
+    /// `+` for bring-up, `~` for a changed file or a step re-run on an existing machine, `-` for tear-down.
+    public var change: MachineChange
+    /// One line, safe to print: secrets masked, unknown values shown as `(known after apply)`.
+    public var summary: String
+    public var dependsOn: [Int]
+    public var detail: ActionDetail
+    /// Skip when this command succeeds (display form).
+    public var unless: String?
+    /// Skip when this path exists.
+    public var creates: String?
+    public var timeout: TimeSpan?
+    public var retry: RetryPolicy?
+}
+
+/// What an action does, with everything the engine needs to do it.
+public enum ActionDetail: Sendable {
+    case createMachine(flavor: Flavor, address: String?, needs: [String])
+    case upload(FileChange)
+    case command(argv: [RenderedText])
+    case capture(name: String, argv: [RenderedText], secret: Bool)
+    case waitPort(host: String, port: String)
+    case waitCommand(argv: [RenderedText])
+    case service(name: String, action: ServiceAction, script: String)
+    case deleteMachine
+    case gate
+}
+
+public struct FileChange: Sendable {
+    public var path: String
+    public var mode: Int
+    public var owner: String?
+    /// The template (or artifact) the content comes from.
+    public var source: String
+    /// The rendered content; for artifacts, the local path of the file.
+    public var content: RenderedText
+    /// Nil while the content depends on values known after apply.
+    public var sha256: String?
+    /// What was last pushed, when the machine already has the file.
+    public var previousSHA256: String?
+    public var previousContent: String?
+    public var isArtifact: Bool
+}
+
+extension RenderedText {
+    /// The arguments of a command as photon shows them: each quoted; secrets masked.
+    public static func displayCommand(_ argv: [RenderedText]) -> String {
+        argv.map { $0.isSensitive ? "(sensitive)" : ($0.isUnknown ? $0.text : ShellQuoting.quote($0.text)) }.joined(separator: " ")
+    }
+
+    /// The command line sent to the machine: every argument quoted.
+    public static func remoteCommand(_ argv: [RenderedText]) -> String {
+        ShellQuoting.join(argv.map(\.text))
+    }
+}

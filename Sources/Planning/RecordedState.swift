@@ -1,0 +1,88 @@
+import Kinds
+import PhotonCore
+
+/// What photon last recorded about a deployment: the state store produces this value and the planner
+/// diffs the desired state against it. A new deployment has ``empty``.
+public struct RecordedState: Sendable, Codable {
+    /// Increases with every write; a saved plan records it and is refused once it changed.
+    public var serial: Int
+    public var machines: [RecordedMachine]
+    /// Values captured by steps, by `<group>/<name>`; secret ones are marked.
+    public var captured: [String: RecordedValue]
+    /// Values photon generated for `generate` secrets, by `<group>/settings.<name>` or `secrets.<name>`.
+    public var generatedSecrets: [String: String]
+
+    public init(serial: Int = 0, machines: [RecordedMachine] = [], captured: [String: RecordedValue] = [:], generatedSecrets: [String: String] = [:]) {
+        self.serial = serial
+        self.machines = machines
+        self.captured = captured
+        self.generatedSecrets = generatedSecrets
+    }
+
+    public static let empty = RecordedState()
+
+    public func machine(named name: String) -> RecordedMachine? { machines.first { $0.name == name } }
+}
+
+public struct RecordedMachine: Sendable, Codable, Hashable {
+    public var name: String
+    /// The cluster's name, or `management`.
+    public var group: String
+    /// The group's kind, so a cluster removed from the blueprint can still be shown and torn down.
+    public var kind: String
+    public var role: String
+    public var index: Int
+    public var address: String
+    public var hostKeyFingerprint: String?
+    /// What was last pushed to the machine, by path.
+    public var files: [String: RecordedFile]
+
+    public init(name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil, files: [String: RecordedFile] = [:]) {
+        self.name = name
+        self.group = group
+        self.kind = kind
+        self.role = role
+        self.index = index
+        self.address = address
+        self.hostKeyFingerprint = hostKeyFingerprint
+        self.files = files
+    }
+}
+
+public struct RecordedFile: Sendable, Codable, Hashable {
+    public var sha256: String
+    public var mode: Int
+    /// The content, kept for non-sensitive files so `plan` can show a diff.
+    public var content: String?
+
+    public init(sha256: String, mode: Int, content: String? = nil) {
+        self.sha256 = sha256
+        self.mode = mode
+        self.content = content
+    }
+}
+
+public struct RecordedValue: Sendable, Codable, Hashable {
+    public var value: String
+    public var secret: Bool
+
+    public init(value: String, secret: Bool) {
+        self.value = value
+        self.secret = secret
+    }
+}
+
+/// Addresses for the local driver: the host takes the network's first usable address; machines get
+/// the lowest free ones, and keep the one recorded for their name.
+public enum AddressPlan {
+    /// Machines a network can hold (the host's address excluded).
+    public static func capacity(of network: IPv4Network) -> Int {
+        guard let hosts = network.usableHosts else { return 0 }
+        return max(0, Int(hosts.upperBound - hosts.lowerBound))
+    }
+
+    /// The installer host's address on the machines' network.
+    public static func hostAddress(of network: IPv4Network) -> IPv4Address? {
+        network.usableHosts.map { IPv4Address($0.lowerBound) }
+    }
+}

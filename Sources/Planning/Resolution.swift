@@ -1,0 +1,373 @@
+import Blueprints
+import Foundation
+import Kinds
+import PhotonCore
+
+/// A blueprint checked against its kinds: every group (the management plane, then each cluster)
+/// with its kind, resolved role counts, flavors, rollout rules and typed settings.
+public struct ResolvedDeployment: Sendable {
+    public var blueprint: Blueprint
+    /// The management plane first when the blueprint has one, then the clusters in file order.
+    public var groups: [ResolvedGroup]
+
+    public var machineCount: Int { groups.reduce(0) { $0 + $1.roles.reduce(0) { $0 + $1.count } } }
+}
+
+/// The management plane or a cluster, ready to be expanded into machines.
+public struct ResolvedGroup: Sendable {
+    /// The cluster's name, or `management` for the management plane.
+    public var name: String
+    public var kind: Kind
+    public var isManagement: Bool
+    public var roles: [ResolvedRole]
+    /// Every declared setting with its value (given or default), by name.
+    public var settings: [String: TemplateValue]
+    /// What `plan` shows for each setting; secrets show as `(sensitive)`.
+    public var settingsDisplay: [(name: String, value: String)]
+    public var services: [String: Bool]
+
+    public func role(_ name: String) -> ResolvedRole? { roles.first { $0.name == name } }
+}
+
+public struct ResolvedRole: Sendable {
+    public var declaration: RoleDeclaration
+    public var count: Int
+    /// Where the count comes from, for `plan` and `status`.
+    public var countSource: CountSource
+    public var flavor: Flavor
+    public var canaries: Int
+    public var maxInFlight: InFlightLimit
+
+    public var name: String { declaration.name }
+}
+
+public enum CountSource: String, Sendable, Codable {
+    /// Written in the blueprint.
+    case blueprint
+    /// The blueprint leaves the role out: the kind's default.
+    case kindDefault = "kind default"
+}
+
+/// Where secret values come from when the planner must hash a file that holds one.
+public struct SecretSource: Sendable {
+    public var environment: [String: String]
+    public var readFile: @Sendable (String) -> String?
+    public var baseDirectory: String
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, baseDirectory: String = ".",
+                readFile: @escaping @Sendable (String) -> String? = { path in
+                    FileManager.default.contents(atPath: path).flatMap { String(data: $0, encoding: .utf8) }
+                }) {
+        self.environment = environment
+        self.readFile = readFile
+        self.baseDirectory = baseDirectory
+    }
+
+    /// The value of `reference` if it can be known before apply; generated secrets come from the recorded state.
+    func value(of reference: SecretReference, generated: String?, named: [String: SecretReference]) -> TemplateValue {
+        switch reference {
+        case .environment(let name):
+            return environment[name].map(TemplateValue.sensitive) ?? .unknown("environment variable \(name)")
+        case .file(let path):
+            var resolved = path
+            if path.hasPrefix("~/"), let home = environment["HOME"] { resolved = home + path.dropFirst(1) }
+            else if !path.hasPrefix("/") { resolved = baseDirectory + "/" + path }
+            guard let content = readFile(resolved) else { return .unknown("file \(path)") }
+            // Secret files usually end with a newline that is not part of the secret.
+            return .sensitive(content.hasSuffix("\n") ? String(content.dropLast()) : content)
+        case .generate:
+            return generated.map(TemplateValue.sensitive) ?? .unknown("generated at apply")
+        case .named(let name):
+            guard let target = named[name], target != reference else { return .unknown("secret \(name)") }
+            return value(of: target, generated: generated, named: named)
+        }
+    }
+}
+
+/// The checks that need the kinds: kinds and roles exist, counts follow the kinds' rules, settings
+/// have the declared types, the network holds every machine. All problems are reported at once.
+public struct Resolver: Sendable {
+    public var catalog: KindCatalog
+    public var secrets: SecretSource
+    public var recorded: RecordedState
+
+    public init(catalog: KindCatalog, secrets: SecretSource = SecretSource(), recorded: RecordedState = .empty) {
+        self.catalog = catalog
+        self.secrets = secrets
+        self.recorded = recorded
+    }
+
+    public func resolve(_ blueprint: Blueprint) throws(DiagnosticsError) -> ResolvedDeployment {
+        var diagnostics = DiagnosticCollector()
+        var groups: [ResolvedGroup] = []
+        let namedSecrets = Dictionary(blueprint.secrets.map { ($0.name.value, $0.reference.value) }, uniquingKeysWith: { a, _ in a })
+
+        if let management = blueprint.management {
+            if let kind = catalog.kinds[KindCatalog.managementKind] {
+                if let group = resolveManagement(management, kind: kind, blueprint: blueprint, named: namedSecrets, diagnostics: &diagnostics) {
+                    groups.append(group)
+                }
+            } else {
+                diagnostics.error("the management plane needs the 'management' kind, which is not in \(catalog.directory)", at: management.location)
+            }
+        }
+        for cluster in blueprint.clusters {
+            if cluster.name.value == KindCatalog.managementKind {
+                diagnostics.error("the cluster name 'management' is reserved for the management plane", at: cluster.name.location,
+                                  help: "choose another name")
+                continue
+            }
+            guard let kind = catalog.kinds[cluster.kind.value], kind.name != KindCatalog.managementKind else {
+                let names = catalog.clusterKinds.map(\.name)
+                diagnostics.error("unknown kind '\(cluster.kind.value)'", at: cluster.kind.location,
+                                  help: Suggestions.closest(to: cluster.kind.value, among: names).map { "did you mean '\($0)'?" }
+                                    ?? "kinds in \(catalog.directory): \(names.joined(separator: ", "))")
+                continue
+            }
+            if let group = resolveCluster(cluster, kind: kind, blueprint: blueprint, named: namedSecrets, diagnostics: &diagnostics) {
+                groups.append(group)
+            }
+        }
+        let resolved = ResolvedDeployment(blueprint: blueprint, groups: groups)
+        checkCapacity(resolved, diagnostics: &diagnostics)
+        checkOverlaps(resolved, diagnostics: &diagnostics)
+        try diagnostics.throwIfAny()
+        return resolved
+    }
+
+    func resolveManagement(_ management: Management, kind: Kind, blueprint: Blueprint, named: [String: SecretReference],
+                           diagnostics: inout DiagnosticCollector) -> ResolvedGroup? {
+        guard let role = kind.roles.first else { return nil }
+        var services: [String: Bool] = [:]
+        for service in kind.services { services[service.name] = management.services == nil || service.required }
+        for service in management.services ?? [] {
+            if kind.services.contains(where: { $0.name == service.value }) {
+                services[service.value] = true
+            } else {
+                diagnostics.error("unknown management service '\(service.value)'", at: service.location,
+                                  help: Suggestions.help(for: service.value, among: kind.services.map(\.name), noun: "service"))
+            }
+        }
+        if management.services != nil {
+            for service in kind.services where service.required && !(management.services ?? []).contains(where: { $0.value == service.name }) {
+                diagnostics.error("the management plane cannot run without its '\(service.name)' service", at: management.location,
+                                  help: "add '\(service.name)' to management.services (or leave 'services' out to run all)")
+            }
+        }
+        let flavorName = management.flavor?.value ?? role.defaultFlavor ?? "small"
+        guard let flavor = flavor(flavorName, in: blueprint, at: management.flavor?.location ?? management.location, diagnostics: &diagnostics) else { return nil }
+        let count = management.machines.value
+        if let problem = role.count.problem(with: count) {
+            diagnostics.error("management.machines must be \(problem), found \(count)", at: management.machines.location)
+        }
+        let (settings, display) = resolveSettings(management.settings, kind: kind, group: KindCatalog.managementKind, at: management.location, named: named, diagnostics: &diagnostics)
+        let rollout = defaultRollout(for: role, count: count, given: nil)
+        let resolvedRole = ResolvedRole(declaration: role, count: count, countSource: .blueprint, flavor: flavor,
+                                        canaries: rollout.canaries, maxInFlight: rollout.maxInFlight)
+        return ResolvedGroup(name: KindCatalog.managementKind, kind: kind, isManagement: true, roles: [resolvedRole],
+                             settings: settings, settingsDisplay: display, services: services)
+    }
+
+    func resolveCluster(_ cluster: Cluster, kind: Kind, blueprint: Blueprint, named: [String: SecretReference],
+                        diagnostics: inout DiagnosticCollector) -> ResolvedGroup? {
+        for role in cluster.roles where kind.role(role.name.value) == nil {
+            diagnostics.error("kind \(kind.name) has no role '\(role.name.value)'", at: role.name.location,
+                              help: Suggestions.help(for: role.name.value, among: kind.roles.map(\.name), noun: "role"))
+        }
+        var roles: [ResolvedRole] = []
+        for declaration in kind.roles {
+            let spec = cluster.role(declaration.name)
+            let count: Int
+            let source: CountSource
+            if let spec {
+                count = spec.count.value
+                source = .blueprint
+                if let problem = declaration.count.problem(with: count) {
+                    var help = "kind \(kind.name) allows \(declaration.count.summary) \(declaration.name)"
+                    if declaration.count.odd, count % 2 == 0 {
+                        help = "an even number of members tolerates no more failures than one less; use \(max(count - 1, 1)) or \(count + 1)"
+                    }
+                    diagnostics.error("cluster '\(cluster.name.value)' (\(kind.name)) needs \(problem) \(declaration.name), found \(count)",
+                                      at: spec.count.location, help: help)
+                }
+            } else if let defaultCount = declaration.count.defaultCount {
+                count = defaultCount
+                source = .kindDefault
+            } else {
+                diagnostics.error("cluster '\(cluster.name.value)' must say how many \(declaration.name) it has", at: cluster.rolesLocation ?? cluster.location,
+                                  help: "add '\(declaration.name): N' under roles (kind \(kind.name) allows \(declaration.count.summary))")
+                continue
+            }
+            let flavorReference = spec?.flavor ?? cluster.flavor
+            let flavorName = flavorReference?.value ?? declaration.defaultFlavor ?? "small"
+            guard let flavor = flavor(flavorName, in: blueprint, at: flavorReference?.location ?? declaration.location, diagnostics: &diagnostics) else { continue }
+            let given = (spec?.rollout).map { $0.over(cluster.rollout) } ?? cluster.rollout
+            let rollout = defaultRollout(for: declaration, count: count, given: given)
+            roles.append(ResolvedRole(declaration: declaration, count: count, countSource: source, flavor: flavor,
+                                      canaries: rollout.canaries, maxInFlight: rollout.maxInFlight))
+        }
+        let (settings, display) = resolveSettings(cluster.settings, kind: kind, group: cluster.name.value, at: cluster.location, named: named, diagnostics: &diagnostics)
+        return ResolvedGroup(name: cluster.name.value, kind: kind, isManagement: false, roles: roles,
+                             settings: settings, settingsDisplay: display, services: [:])
+    }
+
+    /// Defaults: one canary; quorum roles change one machine at a time, others a quarter at a time.
+    func defaultRollout(for role: RoleDeclaration, count: Int, given: Rollout?) -> (canaries: Int, maxInFlight: InFlightLimit) {
+        let canaries = given?.canaries ?? 1
+        let maxInFlight = given?.maxInFlight ?? (role.count.odd ? .count(1) : .percent(25))
+        return (canaries, maxInFlight)
+    }
+
+    func flavor(_ name: String, in blueprint: Blueprint, at location: SourceLocation, diagnostics: inout DiagnosticCollector) -> Flavor? {
+        if let flavor = blueprint.flavors[name] { return flavor }
+        diagnostics.error("flavor '\(name)' is not defined", at: location,
+                          help: Suggestions.closest(to: name, among: blueprint.flavors.keys).map { "did you mean '\($0)'?" } ?? "define it under 'flavors:'")
+        return nil
+    }
+
+    // MARK: Settings
+
+    func resolveSettings(_ given: [Setting], kind: Kind, group: String, at location: SourceLocation, named: [String: SecretReference],
+                         diagnostics: inout DiagnosticCollector) -> ([String: TemplateValue], [(name: String, value: String)]) {
+        var values: [String: TemplateValue] = [:]
+        var display: [(name: String, value: String)] = []
+        for setting in given where kind.setting(setting.name) == nil {
+            diagnostics.error("kind \(kind.name) has no setting '\(setting.name)'", at: setting.keyLocation,
+                              help: Suggestions.help(for: setting.name, among: kind.settings.map(\.name), noun: "setting"))
+        }
+        for declaration in kind.settings {
+            let setting = given.first { $0.name == declaration.name }
+            let raw: SettingValue
+            if let setting {
+                raw = setting.node
+            } else if let defaultValue = declaration.defaultValue {
+                switch defaultValue {
+                case .scalar(let text): raw = SettingValue(.scalar(text, quoted: false), at: declaration.location)
+                case .list(let items): raw = SettingValue(.list(items.map { Located($0, at: declaration.location) }), at: declaration.location)
+                }
+            } else {
+                let where_ = group == KindCatalog.managementKind ? "management.settings" : "the settings of cluster '\(group)'"
+                diagnostics.error("\(where_) must set '\(declaration.name)'", at: location,
+                                  help: declaration.description.isEmpty ? nil : declaration.description)
+                continue
+            }
+            let path = group == KindCatalog.managementKind ? "management.settings.\(declaration.name)" : "settings.\(declaration.name)"
+            guard let value = typed(raw, declaration, path: path, group: group, named: named, diagnostics: &diagnostics) else { continue }
+            values[declaration.name] = value.value
+            display.append((declaration.name, value.display))
+        }
+        return (values, display)
+    }
+
+    func typed(_ raw: SettingValue, _ declaration: SettingDeclaration, path: String, group: String, named: [String: SecretReference],
+               diagnostics: inout DiagnosticCollector) -> (value: TemplateValue, display: String)? {
+        func mismatch() -> (value: TemplateValue, display: String)? {
+            let found: String
+            switch raw.content {
+            case .scalar(let text, let quoted): found = quoted ? "the string \"\(text)\"" : "'\(text)'"
+            case .list: found = "a list"
+            case .mapping: found = "a mapping"
+            }
+            diagnostics.error("expected \(declaration.type.expectation) for \(path), found \(found)", at: raw.location)
+            return nil
+        }
+        if declaration.type == .list {
+            guard case .list(let items) = raw.content else { return mismatch() }
+            return (.list(items.map { .text($0.value) }), "[" + items.map(\.value).joined(separator: ", ") + "]")
+        }
+        guard case .scalar(let text, let quoted) = raw.content else { return mismatch() }
+        if !declaration.allowed.isEmpty, !declaration.allowed.contains(text) {
+            diagnostics.error("\(path) must be one of \(declaration.allowed.joined(separator: ", ")), found '\(text)'", at: raw.location,
+                              help: Suggestions.closest(to: text, among: declaration.allowed).map { "did you mean '\($0)'?" })
+            return nil
+        }
+        switch declaration.type {
+        case .string:
+            return (.text(text), text)
+        case .int:
+            guard !quoted, let number = Int(text) else { return mismatch() }
+            return (.number(number), String(number))
+        case .port:
+            guard !quoted, let number = Int(text), (1...65535).contains(number) else { return mismatch() }
+            return (.number(number), String(number))
+        case .bool:
+            guard !quoted, text == "true" || text == "false" else { return mismatch() }
+            return (.bool(text == "true"), text)
+        case .cidr:
+            guard let network = IPv4Network(text) else { return mismatch() }
+            if network.hasHostBits {
+                diagnostics.error("\(path) \(network) has host bits set", at: raw.location, help: "did you mean \(network.network)/\(network.prefixLength)?")
+                return nil
+            }
+            return (.text(network.description), network.description)
+        case .version:
+            guard Self.isVersion(text) else { return mismatch() }
+            return (.text(text), text)
+        case .duration:
+            guard let span = TimeSpan(text) else { return mismatch() }
+            return (.text(span.description), span.description)
+        case .secret:
+            guard let reference = SecretReference(text) else { return mismatch() }
+            if case .named(let name) = reference, named[name] == nil {
+                diagnostics.error("secret '\(name)' is not defined under 'secrets:'", at: raw.location,
+                                  help: Suggestions.closest(to: name, among: named.keys).map { "did you mean '\($0)'?" } ?? "add '\(name): generate' under 'secrets:'")
+                return nil
+            }
+            if case .environment(let variable) = reference, secrets.environment[variable] == nil {
+                diagnostics.error("environment variable \(variable) is not set", at: raw.location, help: "export \(variable) before running photon, or use 'generate'")
+                return nil
+            }
+            let generated = recorded.generatedSecrets["\(group)/settings.\(declaration.name)"]
+            return (secrets.value(of: reference, generated: generated, named: named), "(sensitive)")
+        case .list:
+            return mismatch()
+        }
+    }
+
+    static func isVersion(_ text: String) -> Bool {
+        var core = Substring(text)
+        if core.hasPrefix("v") { core = core.dropFirst() }
+        if let suffix = core.firstIndex(where: { $0 == "-" || $0 == "+" }) {
+            let rest = core[core.index(after: suffix)...]
+            guard !rest.isEmpty, rest.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else { return false }
+            core = core[..<suffix]
+        }
+        let parts = core.split(separator: ".", omittingEmptySubsequences: false)
+        return (2...4).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) && $0.allSatisfy(\.isASCII) }
+    }
+
+    // MARK: Whole-deployment checks
+
+    func checkCapacity(_ deployment: ResolvedDeployment, diagnostics: inout DiagnosticCollector) {
+        let needed = deployment.machineCount
+        switch deployment.blueprint.controlPlane {
+        case .local(let local):
+            let available = AddressPlan.capacity(of: local.network.value)
+            if needed > available {
+                var prefix = local.network.value.prefixLength
+                while prefix > 8, AddressPlan.capacity(of: IPv4Network(base: local.network.value.base, prefixLength: prefix)) < needed { prefix -= 1 }
+                diagnostics.error("network \(local.network.value) has room for \(available) machines, the blueprint needs \(needed)", at: local.network.location,
+                                  help: "use a larger network, such as a /\(prefix)")
+            }
+        case .static(let plane):
+            if needed > plane.machines.count {
+                diagnostics.error("the static control plane lists \(plane.machines.count) machines, the blueprint needs \(needed)", at: plane.location,
+                                  help: "list \(needed - plane.machines.count) more machines or lower the role counts")
+            }
+        }
+    }
+
+    /// Cluster networks (pod, service, overlay ranges) must not overlap the machines' network.
+    func checkOverlaps(_ deployment: ResolvedDeployment, diagnostics: inout DiagnosticCollector) {
+        guard case .local(let local) = deployment.blueprint.controlPlane else { return }
+        for cluster in deployment.blueprint.clusters {
+            guard let kind = catalog.kinds[cluster.kind.value] else { continue }
+            for setting in cluster.settings {
+                guard kind.setting(setting.name)?.type == .cidr, case .scalar(let text, _) = setting.node.content,
+                      let network = IPv4Network(text), network.overlaps(local.network.value) else { continue }
+                diagnostics.error("settings.\(setting.name) \(network) overlaps the machines' network \(local.network.value)", at: setting.node.location,
+                                  help: "choose a range outside \(local.network.value)")
+            }
+        }
+    }
+}
