@@ -161,7 +161,7 @@ enum PlanJSONRenderer {
         let actions = plan.actions.map { action -> Action in
             var result = Action(id: action.id, type: action.type, machine: action.machine.isEmpty ? nil : action.machine, runsOn: action.runsOn,
                                 phase: action.phase, change: action.change, summary: action.summary, dependsOn: action.dependsOn.map { ids[$0] },
-                                unless: action.unless, creates: action.creates, timeout: action.timeout?.description,
+                                unless: action.unless.map(RenderedText.displayCommand), creates: action.creates?.display, timeout: action.timeout?.description,
                                 retry: action.retry.map { RetryInfo(attempts: $0.attempts, delay: $0.delay.description) }, knownAfterApply: false)
             switch action.detail {
             case .upload(let file):

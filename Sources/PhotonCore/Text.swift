@@ -4,12 +4,34 @@ import Foundation
 /// Quoting for POSIX shells. photon builds every remote command from an argument vector and quotes each
 /// argument, so that no value from a blueprint or a captured output can change what the command does.
 public enum ShellQuoting {
-    static let safe: Set<UInt8> = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_".utf8)
-
     /// `word` unchanged when it has only safe characters, otherwise in single quotes.
     public static func quote(_ word: String) -> String {
-        if !word.isEmpty, word.utf8.allSatisfy({ safe.contains($0) }) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        var needsQuotes = word.isEmpty
+        var hasQuote = false
+        for byte in word.utf8 {
+            if byte == UInt8(ascii: "'") { hasQuote = true }
+            if !isSafe(byte) { needsQuotes = true }
+        }
+        guard needsQuotes else { return word }
+        guard hasQuote else { return "'" + word + "'" }
+        var out = [UInt8]()
+        out.reserveCapacity(word.utf8.count + 8)
+        out.append(UInt8(ascii: "'"))
+        for byte in word.utf8 {
+            if byte == UInt8(ascii: "'") { out.append(contentsOf: Array("'\\''".utf8)) } else { out.append(byte) }
+        }
+        out.append(UInt8(ascii: "'"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func isSafe(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case UInt8(ascii: "@"), UInt8(ascii: "%"), UInt8(ascii: "+"), UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: ","),
+             UInt8(ascii: "."), UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "_"): return true
+        default: return false
+        }
     }
 
     /// The arguments joined into one command line, each one quoted.

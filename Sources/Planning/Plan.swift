@@ -105,37 +105,111 @@ public enum ActionType: String, Sendable, Codable {
 
 /// One node of the plan's graph.
 public struct PlanAction: Sendable {
-    /// Stable and unique: `<machine>/<phase>/<n>`, `<machine>/create-machine`, `gate/<what>`.
-    public var id: String
     public var type: ActionType
     /// The machine the action is for (empty for gates).
     public var machine: String
     /// The machine the command runs on, when it is not `machine` (steps with `via`).
     public var runsOn: String?
     public var phase: Phase?
+    /// 1-based position of the step in its phase, for the id.
+    public var ordinal: Int
     /// `+` for bring-up, `~` for a changed file or a step re-run on an existing machine, `-` for tear-down.
     public var change: MachineChange
-    /// One line, safe to print: secrets masked, unknown values shown as `(known after apply)`.
-    public var summary: String
     public var dependsOn: [Int]
     public var detail: ActionDetail
-    /// Skip when this command succeeds (display form).
-    public var unless: String?
-    /// Skip when this path exists.
-    public var creates: String?
-    public var timeout: TimeSpan?
-    public var retry: RetryPolicy?
+    /// The step's name, guards, timeout and retry policy; nil when it has none of them.
+    public var options: StepOptions?
+
+    public init(type: ActionType, machine: String, runsOn: String? = nil, phase: Phase? = nil, ordinal: Int = 0,
+                change: MachineChange, dependsOn: [Int] = [], detail: ActionDetail, options: StepOptions? = nil) {
+        self.type = type
+        self.machine = machine
+        self.runsOn = runsOn
+        self.phase = phase
+        self.ordinal = ordinal
+        self.change = change
+        self.dependsOn = dependsOn
+        self.detail = detail
+        self.options = options
+    }
+
+    /// The step's name from kind.yaml, or a gate's description.
+    public var label: String? { options?.label }
+    /// Skip when this command succeeds on the machine.
+    public var unless: [RenderedText]? { options?.unless }
+    /// Skip when this path exists on the machine.
+    public var creates: RenderedText? { options?.creates }
+    public var timeout: TimeSpan? { options?.timeout }
+    public var retry: RetryPolicy? { options?.retry }
+
+    /// Stable and unique: `<machine>/<phase>/<n>`, `<machine>/create-machine`, `<machine>/delete-machine`, `gate/<what>`.
+    public var id: String {
+        switch type {
+        case .createMachine: return "\(machine)/create-machine"
+        case .deleteMachine: return "\(machine)/delete-machine"
+        case .gate: return "gate/\(machine)"
+        default: return "\(machine)/\(phase?.rawValue ?? "step")/\(ordinal)"
+        }
+    }
+
+    /// One line, safe to print: secrets masked, unknown values shown as `(known after apply)`.
+    public var summary: String {
+        let on = runsOn.map { "on \($0): " } ?? ""
+        let text: String
+        switch detail {
+        case .createMachine(let flavor, let address, let needs):
+            var parts = ["\(flavor.name): \(flavor.summary)", address ?? "address known after apply"]
+            if !needs.isEmpty { parts.append("needs \(needs.joined(separator: ", "))") }
+            return "create machine (\(parts.joined(separator: "; ")))"
+        case .deleteMachine:
+            return "delete machine"
+        case .gate:
+            return label ?? "gate"
+        case .upload(let file):
+            text = "upload \(file.path)"
+        case .command(let argv):
+            text = "run \(on)\(RenderedText.displayCommand(argv))"
+        case .capture(let name, let argv, let secret):
+            text = "capture \(name)\(secret ? " (sensitive)" : "") \(runsOn.map { "on \($0) " } ?? "")from: \(RenderedText.displayCommand(argv))"
+        case .waitPort(let host, let port):
+            text = "wait for \(host):\(port)"
+        case .waitCommand(let argv):
+            text = "wait \(on)until \(RenderedText.displayCommand(argv)) succeeds"
+        case .service(let name, let action, _):
+            text = "service \(name) \(action.rawValue)"
+        }
+        return label.map { "\($0): \(text)" } ?? text
+    }
+}
+
+/// The parts of an action most actions do not have, kept out of line so a plan of a million actions stays small.
+public final class StepOptions: Sendable {
+    public let label: String?
+    public let unless: [RenderedText]?
+    public let creates: RenderedText?
+    public let timeout: TimeSpan?
+    public let retry: RetryPolicy?
+
+    public init?(label: String?, unless: [RenderedText]? = nil, creates: RenderedText? = nil, timeout: TimeSpan? = nil, retry: RetryPolicy? = nil) {
+        if label == nil, unless == nil, creates == nil, timeout == nil, retry == nil { return nil }
+        self.label = label
+        self.unless = unless
+        self.creates = creates
+        self.timeout = timeout
+        self.retry = retry
+    }
 }
 
 /// What an action does, with everything the engine needs to do it.
 public enum ActionDetail: Sendable {
-    case createMachine(flavor: Flavor, address: String?, needs: [String])
-    case upload(FileChange)
+    indirect case createMachine(flavor: Flavor, address: String?, needs: [String])
+    indirect case upload(FileChange)
     case command(argv: [RenderedText])
     case capture(name: String, argv: [RenderedText], secret: Bool)
     case waitPort(host: String, port: String)
     case waitCommand(argv: [RenderedText])
-    case service(name: String, action: ServiceAction, script: String)
+    /// Start, restart or stop; ``ServiceScript`` turns it into the command for the machine.
+    case service(name: String, action: ServiceAction, exec: [RenderedText]?)
     case deleteMachine
     case gate
 }

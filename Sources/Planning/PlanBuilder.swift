@@ -1,59 +1,75 @@
 import Blueprints
+import Foundation
 import Kinds
 import PhotonCore
 
-/// Diffs the rendered desired state against the recorded state and wires the action graph.
+/// Lays out and wires the action graph from the diffed renders.
+///
+/// Actions get slots in an order that already respects every dependency in the usual case:
+/// group by group (the management plane first), role by role, a role's canaries, then its canary gate,
+/// then its other machines, then the role's ready gate. Machines fill their slots in parallel. Only
+/// actions added afterwards (re-captures, removals) can break the order; ``finish(_:)`` then sorts.
 struct PlanBuilder {
+    /// What the builder remembers about each action for wiring.
+    struct StepMeta: Sendable {
+        /// Nil for create-machine, delete-machine and gates.
+        var phase: Phase?
+        var runsOn: Int?
+        var captured: [String]
+        /// The desired machine the action belongs to, if any.
+        var machine: Int?
+
+        static let none = StepMeta(phase: nil, runsOn: nil, captured: [], machine: nil)
+    }
+
+    struct GateSlot {
+        var index: Int
+        var name: String
+        var summary: String
+    }
+
     let desired: DesiredState
-    let renders: [MachineRender]
     let recorded: RecordedState
     let artifacts: [String: Artifact]
+    var renders: [MachineRender]
 
     var actions: [PlanAction] = []
-    /// Per desired machine: its actions in order, and its rendered steps that made them.
-    var machineActions: [[Int]]
-    var machineSteps: [[RenderedStep?]]
-    /// Producer of each captured value in this plan, by `<group>/<name>`.
-    var producers: [String: Int] = [:]
+    var metas: [StepMeta] = []
+    /// Slots of each desired machine's actions, in order.
+    var machineSlots: [Range<Int>]
+    /// Actions added to a machine after layout (re-captures).
+    var machineExtras: [Int: [Int]] = [:]
+    /// Per group: the action that captures each value in this plan.
+    var producers: [[String: Int]]
+    var readyGates: [[Int?]]
+    var canaryGates: [[Int?]]
+    var managementGate: Int?
 
     init(desired: DesiredState, renders: [MachineRender], recorded: RecordedState, artifacts: [String: Artifact]) {
         self.desired = desired
         self.renders = renders
         self.recorded = recorded
         self.artifacts = artifacts
-        machineActions = Array(repeating: [], count: desired.machines.count)
-        machineSteps = Array(repeating: [], count: desired.machines.count)
-    }
-
-    mutating func add(_ action: PlanAction, step: RenderedStep? = nil, machine: Int? = nil) -> Int {
-        var action = action
-        if let machine, let previous = machineActions[machine].last { action.dependsOn.append(previous) }
-        actions.append(action)
-        let index = actions.count - 1
-        if let machine {
-            machineActions[machine].append(index)
-            machineSteps[machine].append(step)
-        }
-        return index
-    }
-
-    func action(for step: RenderedStep, machine: String, change: MachineChange, detail: ActionDetail? = nil) -> PlanAction {
-        PlanAction(id: "\(machine)/\(step.phase.rawValue)/\(step.ordinal + 1)", type: step.type, machine: machine,
-                   runsOn: step.runsOn.map { desired.machines[$0].name }, phase: step.phase, change: change, summary: step.summary,
-                   dependsOn: [], detail: detail ?? step.detail, unless: step.unless.map(RenderedText.displayCommand),
-                   creates: step.creates?.display, timeout: step.step.timeout, retry: step.step.retry)
+        machineSlots = Array(repeating: 0..<0, count: desired.machines.count)
+        producers = Array(repeating: [:], count: desired.groups.count)
+        readyGates = desired.groups.map { Array(repeating: nil, count: $0.roleMachines.count) }
+        canaryGates = readyGates
     }
 
     mutating func build() throws(DiagnosticsError) -> Plan {
+        let gates = layOut()
+        fill(gates)
         var planMachines: [PlanMachine] = []
+        planMachines.reserveCapacity(desired.machines.count)
         for (position, machine) in desired.machines.enumerated() {
             let group = desired.groups[machine.group]
             let role = group.resolved.roles[machine.role]
-            let change = addBringUp(position)
             planMachines.append(PlanMachine(name: machine.name, group: group.resolved.name, role: role.name, index: machine.index,
-                                            address: machine.address, flavor: role.flavor, change: change, actions: [],
+                                            address: machine.address, flavor: role.flavor, change: renders[position].change, actions: [],
                                             needs: role.declaration.needs))
         }
+        renders = []
+        registerProducers()
         try addMissingCaptures()
         wireCaptures()
         for group in desired.groups.indices { wireGroup(group) }
@@ -63,83 +79,174 @@ struct PlanBuilder {
         return try finish(planMachines)
     }
 
-    // MARK: Bring-up and changes
+    // MARK: Layout
 
-    /// Adds a machine's actions; returns how the machine changes.
-    mutating func addBringUp(_ position: Int) -> MachineChange {
-        let machine = desired.machines[position]
-        let role = desired.groups[machine.group].resolved.roles[machine.role]
-        let steps = renders[position].steps
-        guard let record = recorded.machine(named: machine.name) else {
-            _ = add(PlanAction(id: "\(machine.name)/create-machine", type: .createMachine, machine: machine.name, runsOn: nil, phase: nil,
-                               change: .create, summary: createSummary(role: role, address: machine.address),
-                               dependsOn: [], detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs),
-                               unless: nil, creates: nil, timeout: nil, retry: nil), machine: position)
-            for step in steps {
-                let index = add(action(for: step, machine: machine.name, change: .create), step: step, machine: position)
-                registerProducer(step, action: index, group: machine.group)
+    /// Assigns every machine its slots and places the gates between them.
+    mutating func layOut() -> [GateSlot] {
+        var cursor = 0
+        var gates: [GateSlot] = []
+        for (groupIndex, group) in desired.groups.enumerated() {
+            let groupName = group.resolved.name
+            var groupActive = false
+            for (roleIndex, role) in group.resolved.roles.enumerated() {
+                let members = group.roleMachines[roleIndex]
+                let active = members.filter { renders[$0].actionCount > 0 }
+                func place(_ machine: Int) {
+                    let count = renders[machine].actionCount
+                    machineSlots[machine] = cursor..<(cursor + count)
+                    cursor += count
+                }
+                for member in members where renders[member].actionCount == 0 { machineSlots[member] = cursor..<cursor }
+                guard !active.isEmpty else { continue }
+                groupActive = true
+                if role.canaries > 0, active.count > role.canaries {
+                    active.prefix(role.canaries).forEach(place)
+                    canaryGates[groupIndex][roleIndex] = cursor
+                    gates.append(GateSlot(index: cursor, name: "\(groupName)/\(role.name)/canaries",
+                                          summary: "canaries of \(role.name) in \(groupName) succeeded (\(role.canaries) of \(active.count))"))
+                    cursor += 1
+                    active.dropFirst(role.canaries).forEach(place)
+                } else {
+                    active.forEach(place)
+                }
+                readyGates[groupIndex][roleIndex] = cursor
+                gates.append(GateSlot(index: cursor, name: "\(groupName)/\(role.name)/ready", summary: "\(role.name) of \(groupName) ready"))
+                cursor += 1
             }
-            return .create
-        }
-        // An existing machine: push changed configuration files, then re-run what reads them.
-        var changedConfigure = false
-        var included: [(RenderedStep, ActionDetail)] = []
-        for step in steps where step.phase == .configure {
-            guard case .upload(var file) = step.detail else { continue }
-            let previous = record.files[file.path]
-            file.previousSHA256 = previous?.sha256
-            file.previousContent = previous?.content
-            if file.sha256 == nil || previous == nil || previous?.sha256 != file.sha256 || previous?.mode != file.mode {
-                changedConfigure = true
-                included.append((step, .upload(file)))
+            if group.resolved.isManagement, groupActive {
+                managementGate = cursor
+                gates.append(GateSlot(index: cursor, name: "management/ready", summary: "management plane ready"))
+                cursor += 1
             }
         }
-        guard changedConfigure else { return .unchanged }
-        for step in steps where step.phase == .configure || step.phase == .health {
-            if case .upload = step.detail { continue }
-            included.append((step, step.detail))
-        }
-        included.sort { ($0.0.phase, $0.0.ordinal) < ($1.0.phase, $1.0.ordinal) }
-        for (step, detail) in included {
-            let index = add(action(for: step, machine: machine.name, change: .update, detail: detail), step: step, machine: position)
-            registerProducer(step, action: index, group: machine.group)
-        }
-        return .update
+        return gates
     }
 
-    func createSummary(role: ResolvedRole, address: String?) -> String {
-        var parts = ["\(role.flavor.name): \(role.flavor.summary)", address ?? "address known after apply"]
-        if !role.declaration.needs.isEmpty { parts.append("needs \(role.declaration.needs.joined(separator: ", "))") }
-        return "create machine (\(parts.joined(separator: "; ")))"
+    /// Writes every action into its slot: machines in parallel, then the gates.
+    mutating func fill(_ gates: [GateSlot]) {
+        let total = gates.count + renders.reduce(0) { $0 + $1.actionCount }
+        let spare = 8 * recorded.machines.count + 64
+        let machineCount = desired.machines.count
+        nonisolated(unsafe) let slots = machineSlots
+        nonisolated(unsafe) var source = renders
+        let desired = self.desired
+        var newMetas = [StepMeta](repeating: .none, count: total)
+        actions = [PlanAction](unsafeUninitializedCapacity: total + spare) { buffer, initialized in
+            newMetas.withUnsafeMutableBufferPointer { metaBuffer in
+                nonisolated(unsafe) let output = buffer
+                nonisolated(unsafe) let metaOutput = metaBuffer
+                source.withUnsafeMutableBufferPointer { renderBuffer in
+                    nonisolated(unsafe) let inputs = renderBuffer
+                    let chunk = 512
+                    DispatchQueue.concurrentPerform(iterations: (machineCount + chunk - 1) / chunk) { part in
+                        for position in (part * chunk)..<min(machineCount, (part + 1) * chunk) {
+                            var slot = slots[position].lowerBound
+                            let machine = desired.machines[position]
+                            if inputs[position].change == .create {
+                                let role = desired.groups[machine.group].resolved.roles[machine.role]
+                                (output.baseAddress! + slot).initialize(to: PlanAction(
+                                    type: .createMachine, machine: machine.name, change: .create,
+                                    detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs)))
+                                metaOutput[slot] = StepMeta(phase: nil, runsOn: nil, captured: [], machine: position)
+                                slot += 1
+                            }
+                            var steps: [RenderedStep] = []
+                            swap(&steps, &inputs[position].steps)
+                            for step in steps {
+                                var action = step.action
+                                if slot > slots[position].lowerBound { action.dependsOn = [slot - 1] }
+                                (output.baseAddress! + slot).initialize(to: action)
+                                metaOutput[slot] = StepMeta(phase: step.phase, runsOn: step.runsOn, captured: step.capturedReferences, machine: position)
+                                slot += 1
+                            }
+                        }
+                    }
+                }
+            }
+            for gate in gates {
+                (buffer.baseAddress! + gate.index).initialize(to: PlanAction(type: .gate, machine: gate.name, change: .unchanged, detail: .gate,
+                                                                            options: StepOptions(label: gate.summary)))
+            }
+            initialized = total
+        }
+        metas = newMetas
+        renders = source
     }
 
-    mutating func registerProducer(_ step: RenderedStep, action: Int, group: Int) {
-        if case .capture(let name, _, _) = step.detail { producers["\(group)/\(name)"] = action }
+    /// Adds an action after layout; a machine's extra action follows the machine's last one.
+    mutating func append(_ action: consuming PlanAction, meta: StepMeta) -> Int {
+        if let machine = meta.machine, let last = lastAction(of: machine) { action.dependsOn.append(last) }
+        actions.append(action)
+        metas.append(meta)
+        let index = actions.count - 1
+        if let machine = meta.machine { machineExtras[machine, default: []].append(index) }
+        return index
+    }
+
+    // MARK: Wiring
+
+    func actionIndices(of machine: Int) -> [Int] {
+        Array(machineSlots[machine]) + (machineExtras[machine] ?? [])
+    }
+
+    func lastAction(of machine: Int) -> Int? {
+        machineExtras[machine]?.last ?? (machineSlots[machine].isEmpty ? nil : machineSlots[machine].upperBound - 1)
+    }
+
+    func firstAction(of machine: Int) -> Int? {
+        machineSlots[machine].isEmpty ? machineExtras[machine]?.first : machineSlots[machine].lowerBound
+    }
+
+    func hasActions(_ machine: Int) -> Bool { !machineSlots[machine].isEmpty || machineExtras[machine] != nil }
+
+    /// First action of the machine in `phase` or a later one.
+    func firstAction(of machine: Int, from phase: Phase) -> Int? {
+        actionIndices(of: machine).first { metas[$0].phase.map { $0 >= phase } ?? false }
+    }
+
+    func lastAction(of machine: Int, in phase: Phase) -> Int? {
+        actionIndices(of: machine).last { metas[$0].phase == phase }
+    }
+
+    mutating func depend(_ action: Int, on other: Int) {
+        if action != other, !actions[action].dependsOn.contains(other) { actions[action].dependsOn.append(other) }
+    }
+
+    mutating func registerProducers() {
+        actions.withUnsafeBufferPointer { buffer in
+            for (position, machine) in desired.machines.enumerated() {
+                for index in machineSlots[position] {
+                    if case .capture(let name, _, _) = buffer[index].detail { producers[machine.group][name] = index }
+                }
+            }
+        }
     }
 
     /// A new machine may need a value whose capture ran in an earlier apply but was never recorded (the
     /// run failed after it): capture it again on the machine that produces it.
     mutating func addMissingCaptures() throws(DiagnosticsError) {
-        let needed = Set(machineSteps.enumerated().flatMap { position, steps in
-            steps.compactMap { $0 }.flatMap { step in step.capturedReferences.map { "\(desired.machines[position].group)/\($0)" } }
-        })
-        for key in needed.sorted() where producers[key] == nil {
-            let parts = key.split(separator: "/", maxSplits: 1)
-            guard let groupIndex = Int(parts[0]) else { continue }
-            let name = String(parts[1])
+        var needed = [Set<String>](repeating: [], count: desired.groups.count)
+        for meta in metas where !meta.captured.isEmpty {
+            if let machine = meta.machine { needed[desired.machines[machine].group].formUnion(meta.captured) }
+        }
+        for (groupIndex, names) in needed.enumerated() {
             let group = desired.groups[groupIndex]
-            guard recorded.captured["\(group.resolved.name)/\(name)"] == nil else { continue }
-            search: for (roleIndex, role) in group.resolved.roles.enumerated() {
-                for phase in Phase.bringUp {
-                    for (ordinal, step) in role.declaration.steps(in: phase).enumerated() {
-                        guard case .capture(let captured, _, _) = step.action, captured == name, let producer = group.roleMachines[roleIndex].first else { continue }
-                        let machine = desired.machines[producer]
-                        let scope: TemplateValue = .object(TemplateObject(["machine": machine.value, "role": group.roleValues[roleIndex]]))
-                        var renderer = StepRenderer(state: desired, group: group, contexts: [group.context, scope], subject: machine.name,
-                                                    subjectAddress: machine.address, artifacts: artifacts)
-                        guard let rendered = try renderer.render(step, phase: phase, ordinal: ordinal, facts: nil) else { continue }
-                        producers[key] = add(action(for: rendered, machine: machine.name, change: .update), step: rendered, machine: producer)
-                        break search
+            for name in names.sorted() where producers[groupIndex][name] == nil && recorded.captured["\(group.resolved.name)/\(name)"] == nil {
+                search: for (roleIndex, role) in group.resolved.roles.enumerated() {
+                    for phase in Phase.bringUp {
+                        for (ordinal, step) in role.declaration.steps(in: phase).enumerated() {
+                            guard case .capture(let captured, _, _) = step.action, captured == name,
+                                  let producer = group.roleMachines[roleIndex].first else { continue }
+                            let machine = desired.machines[producer]
+                            let scope: TemplateValue = .object(TemplateObject(["machine": machine.value, "role": group.roleValues[roleIndex]]))
+                            var renderer = StepRenderer(state: desired, group: group, contexts: [group.context, scope], subject: machine.name,
+                                                        subjectAddress: machine.address, artifacts: artifacts)
+                            guard let rendered = try renderer.render(step, phase: phase, ordinal: ordinal, facts: nil) else { continue }
+                            var action = rendered.action
+                            action.change = .update
+                            producers[groupIndex][name] = append(action, meta: StepMeta(phase: phase, runsOn: rendered.runsOn, captured: [], machine: producer))
+                            break search
+                        }
                     }
                 }
             }
@@ -148,41 +255,13 @@ struct PlanBuilder {
 
     /// Every step that uses a captured value waits for the action that captures it.
     mutating func wireCaptures() {
-        for (position, steps) in machineSteps.enumerated() {
-            let group = desired.machines[position].group
-            for (offset, step) in steps.enumerated() {
-                guard let step else { continue }
-                let index = machineActions[position][offset]
-                for name in step.capturedReferences {
-                    if let producer = producers["\(group)/\(name)"], producer != index, !actions[index].dependsOn.contains(producer) {
-                        actions[index].dependsOn.append(producer)
-                    }
-                }
+        for index in metas.indices where !metas[index].captured.isEmpty {
+            guard let machine = metas[index].machine else { continue }
+            let groupProducers = producers[desired.machines[machine].group]
+            for name in metas[index].captured {
+                if let producer = groupProducers[name] { depend(index, on: producer) }
             }
         }
-    }
-
-    /// First action of the machine at or after the join phase (or its create-machine action when `bringUp`).
-    func firstAction(of machine: Int, from phase: Phase) -> Int? {
-        for (offset, step) in machineSteps[machine].enumerated() {
-            if let step, step.phase >= phase { return machineActions[machine][offset] }
-        }
-        return nil
-    }
-
-    func lastAction(of machine: Int, in phase: Phase) -> Int? {
-        var found: Int?
-        for (offset, step) in machineSteps[machine].enumerated() where step?.phase == phase { found = machineActions[machine][offset] }
-        return found
-    }
-
-    mutating func depend(_ action: Int, on other: Int) {
-        if action != other, !actions[action].dependsOn.contains(other) { actions[action].dependsOn.append(other) }
-    }
-
-    mutating func gate(_ id: String, summary: String, waitingFor: [Int]) -> Int {
-        add(PlanAction(id: id, type: .gate, machine: "", runsOn: nil, phase: nil, change: .unchanged, summary: summary,
-                       dependsOn: waitingFor, detail: .gate, unless: nil, creates: nil, timeout: nil, retry: nil))
     }
 
     /// Join order, role order, canaries and `via` inside one group.
@@ -191,11 +270,12 @@ struct PlanBuilder {
         var previousGate: Int?
         for (roleIndex, role) in group.resolved.roles.enumerated() {
             let members = group.roleMachines[roleIndex]
-            let active = members.filter { !machineActions[$0].isEmpty }
+            let active = members.filter(hasActions)
             guard !active.isEmpty else { continue }
 
-            // Later machines join the cluster the first one formed.
-            if let first = members.first, let firstJoin = lastAction(of: first, in: .join) {
+            // Later machines join the cluster the first one formed (when the first one has steps of its own).
+            let firstFormsCluster = role.declaration.steps(in: .join).contains { $0.on == .first }
+            if firstFormsCluster, let first = members.first, let firstJoin = lastAction(of: first, in: .join) {
                 for member in active where member != first {
                     if let join = firstAction(of: member, from: .join) { depend(join, on: firstJoin) }
                 }
@@ -207,28 +287,27 @@ struct PlanBuilder {
                 }
             }
             // Canaries go first and alone; the rest wait for them.
-            if role.canaries > 0, active.count > role.canaries {
-                let canaries = Array(active.prefix(role.canaries))
-                let canaryGate = gate("gate/\(group.resolved.name)/\(role.name)/canaries",
-                                      summary: "canaries of \(role.name) in \(group.resolved.name) succeeded (\(canaries.count) of \(active.count))",
-                                      waitingFor: canaries.compactMap { machineActions[$0].last })
+            if let canaryGate = canaryGates[groupIndex][roleIndex] {
+                actions[canaryGate].dependsOn = active.prefix(role.canaries).compactMap(lastAction(of:))
                 for member in active.dropFirst(role.canaries) {
-                    if let first = machineActions[member].first { depend(first, on: canaryGate) }
+                    if let first = firstAction(of: member) { depend(first, on: canaryGate) }
                 }
             }
-            // Steps that run on another machine wait until it is up.
+            // Steps that run on another machine wait until it is up (unless it already waits for this one).
             for member in active {
-                for (offset, step) in machineSteps[member].enumerated() {
-                    guard let target = step?.runsOn, target != member, let targetLast = machineActions[target].last else { continue }
-                    if !reaches(targetLast, machineActions[member][offset]) { depend(machineActions[member][offset], on: targetLast) }
+                for index in actionIndices(of: member) {
+                    guard let target = metas[index].runsOn, target != member, let targetLast = lastAction(of: target) else { continue }
+                    if !reaches(targetLast, index) { depend(index, on: targetLast) }
                 }
             }
-            let waitingFor = active.compactMap { machineActions[$0].last } + (previousGate.map { [$0] } ?? [])
-            previousGate = gate("gate/\(group.resolved.name)/\(role.name)/ready", summary: "\(role.name) of \(group.resolved.name) ready", waitingFor: waitingFor)
+            if let readyGate = readyGates[groupIndex][roleIndex] {
+                actions[readyGate].dependsOn = active.compactMap(lastAction(of:)) + (previousGate.map { [$0] } ?? [])
+                previousGate = readyGate
+            }
         }
     }
 
-    /// True when `from` already (transitively) depends on `to`'s dependents, i.e. adding to → from would close a cycle.
+    /// True when `start` already depends, directly or not, on `target`: a new edge target → start would close a cycle.
     func reaches(_ start: Int, _ target: Int) -> Bool {
         var stack = [start]
         var seen = Set<Int>()
@@ -242,12 +321,11 @@ struct PlanBuilder {
 
     /// The management plane comes up before any cluster machine is created.
     mutating func wireManagementFirst() {
-        guard let managementIndex = desired.groups.firstIndex(where: { $0.resolved.isManagement }) else { return }
-        let managementMachines = desired.groups[managementIndex].roleMachines.joined().filter { !machineActions[$0].isEmpty }
-        guard !managementMachines.isEmpty else { return }
-        let ready = gate("gate/management/ready", summary: "management plane ready", waitingFor: managementMachines.compactMap { machineActions[$0].last })
-        for (position, machine) in desired.machines.enumerated() where machine.group != managementIndex {
-            if let first = machineActions[position].first { depend(first, on: ready) }
+        guard let managementIndex = desired.groups.firstIndex(where: { $0.resolved.isManagement }), let gate = managementGate else { return }
+        let managementMachines = desired.groups[managementIndex].roleMachines.joined().filter(hasActions)
+        actions[gate].dependsOn = managementMachines.compactMap(lastAction(of:))
+        for position in desired.machines.indices where desired.machines[position].group != managementIndex {
+            if let first = firstAction(of: position) { depend(first, on: gate) }
         }
     }
 
@@ -271,19 +349,21 @@ struct PlanBuilder {
         var result: [PlanMachine] = []
         for record in sorted {
             var chain: [Int] = []
-            var lastIndex: Int?
             func append(_ builder: inout PlanBuilder, _ action: PlanAction) -> Int {
                 var action = action
-                if let lastIndex { action.dependsOn.append(lastIndex) }
-                let index = builder.add(action)
+                if let last = chain.last { action.dependsOn.append(last) }
+                let index = builder.append(action, meta: .none)
+                chain.append(index)
                 return index
             }
             var flavor = Flavor.builtIn["small"]!
+            var quorumRole = false
             if let groupIndex = groupOrder[record.group] {
                 let group = desired.groups[groupIndex]
                 if let roleIndex = group.resolved.roles.firstIndex(where: { $0.name == record.role }) {
                     let role = group.resolved.roles[roleIndex]
                     flavor = role.flavor
+                    quorumRole = role.declaration.count.odd
                     let machineValue = DesiredState.machineValue(name: record.name, address: record.address, index: record.index,
                                                                  role: record.role, count: role.count, flavor: role.flavor)
                     let scope: TemplateValue = .object(TemplateObject(["machine": machineValue, "role": group.roleValues[roleIndex]]))
@@ -296,24 +376,16 @@ struct PlanBuilder {
                             if let via = step.via, let viaIndex = group.resolved.roles.firstIndex(where: { $0.name == via }),
                                group.roleMachines[viaIndex].isEmpty { continue }
                             guard let rendered = try renderer.render(step, phase: phase, ordinal: ordinal, facts: nil) else { continue }
-                            let index = append(&self, action(for: rendered, machine: record.name, change: .delete))
-                            chain.append(index)
-                            lastIndex = index
+                            var action = rendered.action
+                            action.change = .delete
+                            _ = append(&self, action)
                         }
-                    }
-                    if role.declaration.count.odd, let previous = previousInRole["\(record.group)/\(record.role)"], let first = chain.first ?? nil {
-                        depend(first, on: previous)
                     }
                 }
             }
-            let delete = append(&self, PlanAction(id: "\(record.name)/delete-machine", type: .deleteMachine, machine: record.name, runsOn: nil, phase: nil,
-                                                  change: .delete, summary: "delete machine", dependsOn: [], detail: .deleteMachine,
-                                                  unless: nil, creates: nil, timeout: nil, retry: nil))
-            if chain.isEmpty, let previous = previousInRole["\(record.group)/\(record.role)"],
-               let groupIndex = groupOrder[record.group], desired.groups[groupIndex].resolved.role(record.role)?.declaration.count.odd == true {
-                depend(delete, on: previous)
-            }
-            chain.append(delete)
+            let first = chain.first
+            let delete = append(&self, PlanAction(type: .deleteMachine, machine: record.name, change: .delete, detail: .deleteMachine))
+            if quorumRole, let previous = previousInRole["\(record.group)/\(record.role)"] { depend(first ?? delete, on: previous) }
             previousInRole["\(record.group)/\(record.role)"] = delete
             result.append(PlanMachine(name: record.name, group: record.group, role: record.role, index: record.index, address: record.address,
                                       flavor: flavor, change: .delete, actions: chain, needs: []))
@@ -325,19 +397,46 @@ struct PlanBuilder {
 
     /// Orders actions so every one comes after what it depends on, and fills in the groups.
     mutating func finish(_ machines: [PlanMachine]) throws(DiagnosticsError) -> Plan {
-        var indegree = [Int](repeating: 0, count: actions.count)
-        var dependents = [[Int]](repeating: [], count: actions.count)
-        for (index, action) in actions.enumerated() {
-            indegree[index] = action.dependsOn.count
-            for dependency in action.dependsOn { dependents[dependency].append(index) }
+        for index in actions.indices where actions[index].dependsOn.count > 1 { actions[index].dependsOn.sort() }
+        // The layout is already in dependency order unless actions were added after it.
+        let ordered = actions.withUnsafeBufferPointer { buffer in
+            (0..<buffer.count).allSatisfy { index in buffer[index].dependsOn.allSatisfy { $0 < index } }
+        }
+        if ordered { return assemble(machines, newIndex: nil) }
+        return try assemble(machines, newIndex: sortTopologically())
+    }
+
+    /// A dependency order for the actions (old index → new index), or an error naming an action on a cycle.
+    mutating func sortTopologically() throws(DiagnosticsError) -> [Int] {
+        // Dependents in one flat array (compressed rows), built without copying any action.
+        let count = actions.count
+        var indegree = [Int32](repeating: 0, count: count)
+        var rowStart = [Int](repeating: 0, count: count + 1)
+        var dependents: [Int] = []
+        // Through a buffer pointer, reading a field does not copy the whole action.
+        actions.withUnsafeBufferPointer { buffer in
+            for index in 0..<count {
+                indegree[index] = Int32(buffer[index].dependsOn.count)
+                for dependency in buffer[index].dependsOn { rowStart[dependency + 1] += 1 }
+            }
+            for index in 0..<count { rowStart[index + 1] += rowStart[index] }
+            var fill = rowStart
+            dependents = [Int](repeating: 0, count: rowStart[count])
+            for index in 0..<count {
+                for dependency in buffer[index].dependsOn {
+                    dependents[fill[dependency]] = index
+                    fill[dependency] += 1
+                }
+            }
         }
         // Kahn's algorithm with a min-heap keeps the original order wherever dependencies allow.
-        var ready = Heap(actions.indices.filter { indegree[$0] == 0 })
+        var ready = Heap((0..<count).filter { indegree[$0] == 0 })
         var order: [Int] = []
-        order.reserveCapacity(actions.count)
+        order.reserveCapacity(count)
         while let next = ready.pop() {
             order.append(next)
-            for dependent in dependents[next] {
+            for slot in rowStart[next]..<rowStart[next + 1] {
+                let dependent = dependents[slot]
                 indegree[dependent] -= 1
                 if indegree[dependent] == 0 { ready.push(dependent) }
             }
@@ -347,26 +446,50 @@ struct PlanBuilder {
             throw DiagnosticsError(Diagnostic("the kinds' steps wait for each other in a circle (around \(stuck))",
                                               help: "check 'via' steps: a step can only run via a role that comes up before its own"))
         }
-        var newIndex = [Int](repeating: 0, count: actions.count)
+        var newIndex = [Int](repeating: 0, count: count)
         for (position, old) in order.enumerated() { newIndex[old] = position }
-        let ordered = order.map { old -> PlanAction in
-            var action = actions[old]
-            action.dependsOn = action.dependsOn.map { newIndex[$0] }.sorted()
-            return action
+        // Move every action to its place without copying the array, following each cycle of the
+        // permutation: position j receives the action that was at order[j].
+        var visited = [Bool](repeating: false, count: count)
+        actions.withUnsafeMutableBufferPointer { buffer in
+            for start in 0..<count where !visited[start] {
+                var position = start
+                while true {
+                    visited[position] = true
+                    let source = order[position]
+                    if source == start { break }
+                    buffer.swapAt(position, source)
+                    position = source
+                }
+            }
+            for position in 0..<count {
+                for slot in buffer[position].dependsOn.indices {
+                    buffer[position].dependsOn[slot] = newIndex[buffer[position].dependsOn[slot]]
+                }
+                if buffer[position].dependsOn.count > 1 { buffer[position].dependsOn.sort() }
+            }
         }
-        let byName = Dictionary(desired.machines.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let finalMachines = machines.map { machine -> PlanMachine in
-            var machine = machine
-            let source = byName[machine.name].map { machineActions[$0] } ?? machine.actions
-            machine.actions = source.map { newIndex[$0] }
-            return machine
+
+        return newIndex
+    }
+
+    /// The final value; `newIndex` maps old to new action positions when actions were reordered.
+    mutating func assemble(_ machines: [PlanMachine], newIndex: [Int]?) -> Plan {
+        let newIndex = newIndex ?? Array(actions.indices)
+        // Desired machines come first, in the same order as machineActions; removed ones carry their own actions.
+        var finalMachines = machines
+        for position in finalMachines.indices {
+            let source = position < desired.machines.count ? actionIndices(of: position) : finalMachines[position].actions
+            finalMachines[position].actions = source.map { newIndex[$0] }
         }
         let blueprint = desired.deployment.blueprint
+        var previousCounts: [String: Int] = [:]
+        for machine in recorded.machines { previousCounts["\(machine.group)/\(machine.role)", default: 0] += 1 }
         var groups = desired.groups.map { group -> PlanGroup in
             PlanGroup(name: group.resolved.name, kind: group.resolved.kind.name, isManagement: group.resolved.isManagement,
                       roles: group.resolved.roles.map { role in
                           PlanRole(name: role.name, count: role.count,
-                                   previousCount: recorded.machines.filter { $0.group == group.resolved.name && $0.role == role.name }.count,
+                                   previousCount: previousCounts["\(group.resolved.name)/\(role.name)", default: 0],
                                    countSource: role.countSource, flavor: role.flavor.name, flavorSummary: role.flavor.summary,
                                    canaries: role.canaries, maxInFlight: role.maxInFlight.description, needs: role.declaration.needs)
                       },
@@ -385,7 +508,7 @@ struct PlanBuilder {
         }
         return Plan(deployment: blueprint.name.value, blueprintFile: blueprint.file, blueprintDigest: blueprint.digest,
                     stateSerial: recorded.serial, driver: blueprint.controlPlane.driverName, groups: groups,
-                    machines: finalMachines, actions: ordered)
+                    machines: finalMachines, actions: actions)
     }
 }
 

@@ -36,10 +36,35 @@ public struct Planner: Sendable {
     }
 
     public func plan(_ deployment: ResolvedDeployment, recorded: RecordedState) throws(DiagnosticsError) -> Plan {
+        var times = PhaseTimes()
+        return try plan(deployment, recorded: recorded, times: &times)
+    }
+
+    /// Where planning spends its time, for the benchmark.
+    public struct PhaseTimes: Sendable {
+        public var expand: Duration = .zero
+        public var render: Duration = .zero
+        public var build: Duration = .zero
+        public init() {}
+        init(expand: Duration, render: Duration, build: Duration) {
+            self.expand = expand
+            self.render = render
+            self.build = build
+        }
+    }
+
+    public func plan(_ deployment: ResolvedDeployment, recorded: RecordedState, times: inout PhaseTimes) throws(DiagnosticsError) -> Plan {
+        let clock = ContinuousClock()
+        let start = clock.now
         let desired = try DesiredState.expand(deployment, recorded: recorded, secrets: secrets, photonVersion: photonVersion)
-        let renders = try desired.render(artifacts: artifacts)
+        let expanded = clock.now
+        let recordedByName = Dictionary(recorded.machines.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let renders = try desired.render(artifacts: artifacts, recorded: recordedByName)
+        let rendered = clock.now
         var builder = PlanBuilder(desired: desired, renders: renders, recorded: recorded, artifacts: artifacts)
-        return try builder.build()
+        let plan = try builder.build()
+        times = PhaseTimes(expand: expanded - start, render: rendered - expanded, build: clock.now - rendered)
+        return plan
     }
 }
 

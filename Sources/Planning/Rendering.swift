@@ -3,41 +3,50 @@ import Foundation
 import Kinds
 import PhotonCore
 
-/// A kind step rendered for one machine.
+/// A kind step rendered for one machine: the action (without its machine and change, which the
+/// builder fills in) and what the builder needs to wire it.
 struct RenderedStep: Sendable {
-    var phase: Phase
-    /// Position of the step in its phase's list, for stable action ids.
-    var ordinal: Int
-    var step: Step
-    var type: ActionType
+    var action: PlanAction
     /// The desired machine (index) the command runs on, when the step has `via`.
     var runsOn: Int?
-    var detail: ActionDetail
-    var summary: String
-    var unless: [RenderedText]?
-    var creates: RenderedText?
     /// `captured.<name>` values the step uses.
     var capturedReferences: [String]
 
-    /// Depends on a value that is only known after apply.
-    var isUnknown: Bool {
-        switch detail {
-        case .upload(let file): return file.sha256 == nil
-        case .command(let argv), .waitCommand(let argv), .capture(_, let argv, _): return argv.contains(where: \.isUnknown)
-        default: return false
-        }
-    }
+    var phase: Phase { action.phase ?? .create }
 }
 
+/// A machine's rendered steps after the diff against what was recorded: only what must run.
 struct MachineRender: Sendable {
+    var change: MachineChange
     var steps: [RenderedStep]
+
+    /// Actions the machine contributes: its steps, plus create-machine for a new one.
+    var actionCount: Int { steps.count + (change == .create ? 1 : 0) }
 }
 
 /// Static facts about a kind step, computed once per plan rather than once per machine.
 struct StepFacts: Sendable {
     var capturedReferences: [String]
+    /// The step's options when no machine changes them (constant guards): shared by every action of the step.
+    var sharedOptions: StepOptions?
+    var optionsAreShared = false
+    /// The command when none of its arguments has a tag.
+    var constantArgv: [RenderedText]?
 
     init(_ step: Step, kind: Kind) {
+        let unlessConstant = step.unless?.allSatisfy { $0.constantText != nil } ?? true
+        let createsConstant = step.creates.map { $0.constantText != nil } ?? true
+        if unlessConstant, createsConstant {
+            optionsAreShared = true
+            sharedOptions = StepOptions(label: step.name, unless: step.unless?.map { RenderedText(text: $0.constantText ?? "") },
+                                        creates: step.creates.map { RenderedText(text: $0.constantText ?? "") }, timeout: step.timeout, retry: step.retry)
+        }
+        switch step.action {
+        case .run(let argv), .waitCommand(let argv), .capture(_, let argv, _):
+            if argv.allSatisfy({ $0.constantText != nil }) { constantArgv = argv.map { RenderedText(text: $0.constantText ?? "") } }
+        default:
+            break
+        }
         var templates: [Template] = step.unless ?? []
         if let creates = step.creates { templates.append(creates) }
         switch step.action {
@@ -59,7 +68,7 @@ struct StepFacts: Sendable {
 
 extension DesiredState {
     /// Renders every machine's bring-up steps, on all cores.
-    func render(artifacts: [String: Artifact]) throws(DiagnosticsError) -> [MachineRender] {
+    func render(artifacts: [String: Artifact], recorded: [String: RecordedMachine]) throws(DiagnosticsError) -> [MachineRender] {
         let facts: [[[Phase: [StepFacts]]]] = groups.map { group in
             group.resolved.roles.map { role in
                 role.declaration.steps.mapValues { steps in steps.map { StepFacts($0, kind: group.resolved.kind) } }
@@ -67,7 +76,7 @@ extension DesiredState {
         }
         let chunkSize = 256
         let chunkCount = (machines.count + chunkSize - 1) / chunkSize
-        var results = [MachineRender](repeating: MachineRender(steps: []), count: machines.count)
+        var results = [MachineRender](repeating: MachineRender(change: .unchanged, steps: []), count: machines.count)
         var failures = [DiagnosticsError?](repeating: nil, count: chunkCount)
         results.withUnsafeMutableBufferPointer { resultBuffer in
             failures.withUnsafeMutableBufferPointer { failureBuffer in
@@ -77,7 +86,8 @@ extension DesiredState {
                     let range = (chunk * chunkSize)..<min(machines.count, (chunk + 1) * chunkSize)
                     do throws(DiagnosticsError) {
                         for position in range {
-                            output[position] = try renderMachine(position, phases: Phase.bringUp, facts: facts, artifacts: artifacts)
+                            let rendered = try renderMachine(position, phases: Phase.bringUp, facts: facts, artifacts: artifacts)
+                            output[position] = DesiredState.diff(rendered, against: recorded[machines[position].name])
                         }
                     } catch {
                         errors[chunk] = error
@@ -111,7 +121,34 @@ extension DesiredState {
                 }
             }
         }
-        return MachineRender(steps: steps)
+        return MachineRender(change: .create, steps: steps)
+    }
+
+    /// What must run on a machine given what was recorded for it: everything for a new machine; for an
+    /// existing one, the configuration files that changed and the configure and health steps that read them.
+    static func diff(_ render: MachineRender, against record: RecordedMachine?) -> MachineRender {
+        guard let record else { return render }
+        var changedFiles: [Int: ActionDetail] = [:]
+        for (offset, step) in render.steps.enumerated() where step.phase == .configure {
+            guard case .upload(var file) = step.action.detail else { continue }
+            let previous = record.files[file.path]
+            file.previousSHA256 = previous?.sha256
+            file.previousContent = previous?.content
+            if file.sha256 == nil || previous == nil || previous?.sha256 != file.sha256 || previous?.mode != file.mode {
+                changedFiles[offset] = .upload(file)
+            }
+        }
+        guard !changedFiles.isEmpty else { return MachineRender(change: .unchanged, steps: []) }
+        var steps: [RenderedStep] = []
+        for (offset, var step) in render.steps.enumerated() where step.phase == .configure || step.phase == .health {
+            if case .upload = step.action.detail {
+                guard let detail = changedFiles[offset] else { continue }
+                step.action.detail = detail
+            }
+            step.action.change = .update
+            steps.append(step)
+        }
+        return MachineRender(change: .update, steps: steps)
     }
 }
 
@@ -146,6 +183,12 @@ struct StepRenderer {
         return result
     }
 
+    /// A step's command: shared when no argument has a tag, rendered otherwise.
+    func command(_ templates: [Template], _ facts: StepFacts?) throws(DiagnosticsError) -> [RenderedText] {
+        if let constant = facts?.constantArgv { return constant }
+        return try argv(templates)
+    }
+
     /// The rendered step, or nil when its `when` is false.
     mutating func render(_ step: Step, phase: Phase, ordinal: Int, facts: StepFacts?) throws(DiagnosticsError) -> RenderedStep? {
         if let when = step.when {
@@ -167,10 +210,8 @@ struct StepRenderer {
             }
             if state.machines[target].name != subject { runsOn = target }
         }
-        let where_ = runsOn.map { "on \(state.machines[$0].name): " } ?? ""
         let type: ActionType
         let detail: ActionDetail
-        let summary: String
         switch step.action {
         case .upload(let templateName, let pathTemplate, let mode, let owner):
             let path = try text(pathTemplate).text
@@ -182,45 +223,44 @@ struct StepRenderer {
             type = .upload
             detail = .upload(FileChange(path: path, mode: mode, owner: owner, source: templateName, content: content, sha256: digest,
                                         previousSHA256: nil, previousContent: nil, isArtifact: false))
-            summary = "upload \(path)"
         case .artifact(let name, let pathTemplate, let mode):
             let path = try text(pathTemplate).text
             let artifact = artifacts[name]
             type = .upload
             detail = .upload(FileChange(path: path, mode: mode, owner: nil, source: name, content: RenderedText(text: artifact?.path ?? "", isUnknown: artifact == nil),
                                         sha256: artifact?.sha256, previousSHA256: nil, previousContent: nil, isArtifact: true))
-            summary = "upload \(path)"
         case .run(let templates):
-            let command = try argv(templates)
             type = .run
-            detail = .command(argv: command)
-            summary = "run \(where_)\(RenderedText.displayCommand(command))"
+            detail = .command(argv: try command(templates, facts))
         case .capture(let name, let templates, let secret):
-            let command = try argv(templates)
             type = .capture
-            detail = .capture(name: name, argv: command, secret: secret)
-            summary = "capture \(name)\(secret ? " (sensitive)" : "") \(where_.isEmpty ? "from" : where_.dropLast(2) + " from"): \(RenderedText.displayCommand(command))"
+            detail = .capture(name: name, argv: try command(templates, facts), secret: secret)
         case .waitPort(let hostTemplate, let portTemplate):
-            let host = try hostTemplate.map(text)?.display ?? subjectAddress ?? RenderedText.unknownPlaceholder
-            let port = try text(portTemplate).display
+            var host = subjectAddress ?? RenderedText.unknownPlaceholder
+            if let hostTemplate { host = try text(hostTemplate).display }
             type = .wait
-            detail = .waitPort(host: host, port: port)
-            summary = "wait for \(host):\(port)"
+            detail = .waitPort(host: host, port: try text(portTemplate).display)
         case .waitCommand(let templates):
-            let command = try argv(templates)
             type = .wait
-            detail = .waitCommand(argv: command)
-            summary = "wait \(where_)until \(RenderedText.displayCommand(command)) succeeds"
+            detail = .waitCommand(argv: try command(templates, facts))
         case .service(let name, let action, let exec):
-            let command = try exec.map(argv)
+            var command: [RenderedText]?
+            if let exec { command = try argv(exec) }
             type = .service
-            detail = .service(name: name, action: action, script: ServiceScript.script(name: name, action: action, exec: command?.map(\.text)))
-            summary = "service \(name) \(action.rawValue)"
+            detail = .service(name: name, action: action, exec: command)
         }
-        let unless = try step.unless.map(argv)
-        let creates = try step.creates.map(text)
-        return RenderedStep(phase: phase, ordinal: ordinal, step: step, type: type, runsOn: runsOn, detail: detail,
-                            summary: step.name.map { "\($0): \(summary)" } ?? summary,
-                            unless: unless, creates: creates, capturedReferences: facts?.capturedReferences ?? [])
+        let options: StepOptions?
+        if let facts, facts.optionsAreShared {
+            options = facts.sharedOptions
+        } else {
+            var unless: [RenderedText]?
+            if let guardCommand = step.unless { unless = try argv(guardCommand) }
+            var creates: RenderedText?
+            if let path = step.creates { creates = try text(path) }
+            options = StepOptions(label: step.name, unless: unless, creates: creates, timeout: step.timeout, retry: step.retry)
+        }
+        let action = PlanAction(type: type, machine: subject, runsOn: runsOn.map { state.machines[$0].name }, phase: phase, ordinal: ordinal + 1,
+                                change: .create, detail: detail, options: options)
+        return RenderedStep(action: action, runsOn: runsOn, capturedReferences: facts?.capturedReferences ?? [])
     }
 }

@@ -179,9 +179,13 @@ struct Composer {
         self.limits = limits
     }
 
-    private enum Frame {
-        case sequence(start: EventStream.Event, items: [YAMLNode])
-        case mapping(start: EventStream.Event, entries: [(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?)
+    /// An open list or mapping. Mutated in place on the stack, so appending never copies its items.
+    private struct Frame {
+        var start: EventStream.Event
+        var isMapping: Bool
+        var items: [YAMLNode] = []
+        var entries: [(key: YAMLNode, value: YAMLNode)] = []
+        var pendingKey: YAMLNode?
     }
 
     mutating func compose(_ events: EventStream) throws(DiagnosticsError) -> YAMLNode? {
@@ -209,7 +213,7 @@ struct Composer {
                     throw DiagnosticsError(Diagnostic("lists and mappings nest more than \(limits.maxDepth) levels deep", at: event.location))
                 }
                 try checkTag(event)
-                stack.append(event.kind == .sequenceStart ? .sequence(start: event, items: []) : .mapping(start: event, entries: [], pendingKey: nil))
+                stack.append(Frame(start: event, isMapping: event.kind == .mappingStart))
                 continue
             case .scalar, .alias, .sequenceEnd, .mappingEnd:
                 break
@@ -231,13 +235,13 @@ struct Composer {
                 target.location = event.location
                 node = target
             case .sequenceEnd:
-                guard case .sequence(let start, let items)? = stack.popLast() else { continue }
-                node = YAMLNode(.sequence(items), at: start.location)
-                if let anchor = start.anchor { anchors[anchor] = node }
+                guard let frame = stack.popLast(), !frame.isMapping else { continue }
+                node = YAMLNode(.sequence(frame.items), at: frame.start.location)
+                if let anchor = frame.start.anchor { anchors[anchor] = node }
             case .mappingEnd:
-                guard case .mapping(let start, let entries, _)? = stack.popLast() else { continue }
-                node = YAMLNode(.mapping(buildPairs(entries)), at: start.location)
-                if let anchor = start.anchor { anchors[anchor] = node }
+                guard let frame = stack.popLast(), frame.isMapping else { continue }
+                node = YAMLNode(.mapping(buildPairs(frame.entries)), at: frame.start.location)
+                if let anchor = frame.start.anchor { anchors[anchor] = node }
             default:
                 continue
             }
@@ -248,19 +252,18 @@ struct Composer {
                     at: event.location, help: "aliases that refer to other aliases multiply; is this an alias bomb?"))
             }
 
-            switch stack.popLast() {
-            case nil:
+            guard !stack.isEmpty else {
                 root = node
-            case .sequence(let start, var items)?:
-                items.append(node)
-                stack.append(.sequence(start: start, items: items))
-            case .mapping(let start, var entries, let pendingKey)?:
-                if let key = pendingKey {
-                    entries.append((key, node))
-                    stack.append(.mapping(start: start, entries: entries, pendingKey: nil))
-                } else {
-                    stack.append(.mapping(start: start, entries: entries, pendingKey: node))
-                }
+                continue
+            }
+            let top = stack.count - 1
+            if !stack[top].isMapping {
+                stack[top].items.append(node)
+            } else if let key = stack[top].pendingKey {
+                stack[top].entries.append((key, node))
+                stack[top].pendingKey = nil
+            } else {
+                stack[top].pendingKey = node
             }
         }
     }
