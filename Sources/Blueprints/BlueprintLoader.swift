@@ -74,6 +74,13 @@ public struct BlueprintLoader: Sendable {
 struct BlueprintReading {
     let reader: DocumentReader
     let environment: LoadEnvironment
+    /// Flavors defined with errors, so their uses are not reported again.
+    final class FlavorNames { var names = Set<String>() }
+    private let invalid = FlavorNames()
+    var invalidFlavors: Set<String> {
+        get { invalid.names }
+        nonmutating set { invalid.names = newValue }
+    }
 
     func error(_ message: String, at location: SourceLocation?, help: String? = nil) {
         reader.error(message, at: location, help: help)
@@ -110,12 +117,15 @@ struct BlueprintReading {
     func label(_ value: YAMLValue, what: String) -> Located<String>? {
         guard let text = value.string() else { return nil }
         if let problem = Hostname.problem(withLabel: text) {
-            error("\(what) '\(text)' is not a valid host name part: \(problem)", at: value.location,
+            error("\(what) '\(Self.shown(text))' is not a valid host name part: \(problem)", at: value.location,
                   help: "use lowercase letters, digits and '-', for example '\(Self.suggestedLabel(text))'")
             return nil
         }
         return Located(text, at: value.location)
     }
+
+    /// Long values are cut in messages.
+    static func shown(_ text: String) -> String { text.count > 40 ? String(text.prefix(40)) + "…" : text }
 
     static func suggestedLabel(_ text: String) -> String {
         var out = ""
@@ -149,11 +159,17 @@ struct BlueprintReading {
         defer { section.finish() }
         switch driverName {
         case "local"?:
+            section.ignore("machines")
+            reportMisplaced("machines", in: section, driver: "static")
             let network = section.required("network", help: "give the machines' network in CIDR form, for example 10.213.0.0/24").flatMap(cidr)
             let bridge = section.optional("bridge").flatMap { bridgeName($0) }
             guard let network else { return nil }
             return .local(LocalControlPlane(network: network, bridge: bridge))
         case "static"?:
+            for key in ["network", "bridge"] {
+                section.ignore(key)
+                reportMisplaced(key, in: section, driver: "local")
+            }
             guard let list = section.required("machines")?.list() else { return nil }
             if list.isEmpty { error("controlPlane.machines is empty", at: section.optional("machines")?.location, help: "list the machines photon may use") }
             var seen: [String: SourceLocation] = [:]
@@ -179,11 +195,20 @@ struct BlueprintReading {
         }
     }
 
+    /// A key of the other driver: say so instead of just "unknown key".
+    @discardableResult
+    func reportMisplaced(_ key: String, in section: MappingReader, driver: String) -> Bool {
+        guard let pair = section.value.node.pairs?.first(where: { $0.key == key }) else { return false }
+        error("'\(key)' belongs to 'driver: \(driver)'", at: pair.keyLocation,
+              help: driver == "local" ? "static machines are listed under 'machines:' with their addresses" : "the local driver makes its own machines on 'network:'")
+        return true
+    }
+
     func bridgeName(_ value: YAMLValue) -> String? {
         guard let text = value.string() else { return nil }
         // Linux interface names: at most 15 bytes, no '/', ':' or whitespace.
-        guard !text.isEmpty, text.utf8.count <= 15, !text.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) else {
-            error("bridge name '\(text)' is not a valid Linux interface name", at: value.location, help: "use at most 15 characters without '/', ':' or spaces")
+        guard !text.isEmpty, text.utf8.count <= 15, text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }) else {
+            error("bridge name '\(Self.shown(text))' is not a valid Linux interface name", at: value.location, help: "use at most 15 letters, digits, '-', '_' or '.'")
             return nil
         }
         return text
@@ -204,21 +229,38 @@ struct BlueprintReading {
         let address = entry.required("address").flatMap { node -> Located<String>? in
             guard let text = node.string() else { return nil }
             guard IPv4Address(text) != nil || Self.isDNSName(text) else {
-                error("'\(text)' is neither an IPv4 address nor a host name", at: node.location)
+                if text.allSatisfy({ $0.isNumber || $0 == "." }) {
+                    error("'\(Self.shown(text))' is not a valid IPv4 address", at: node.location, help: "four numbers from 0 to 255 separated by dots")
+                } else {
+                    error("'\(Self.shown(text))' is neither an IPv4 address nor a host name", at: node.location)
+                }
                 return nil
             }
             return Located(text, at: node.location)
         }
         let port = entry.optional("port")?.int(in: 1...65535) ?? 22
-        let user = entry.optional("user")?.string()
+        let userValue = entry.optional("user")
+        var user = userValue?.string()
+        if let name = user, !Self.isUserName(name) {
+            error("'\(Self.shown(name))' is not a valid user name", at: userValue?.location, help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")
+            user = nil
+        }
         let hostKey = entry.required("hostKey", help: "pin the machine's key: the output of 'ssh-keyscan -t ed25519 HOST' or its 'SHA256:…' fingerprint")
             .flatMap(hostKey)
         guard let address, let hostKey else { return nil }
         return StaticMachine(address: address, port: port, user: user, hostKey: hostKey, location: value.location)
     }
 
+    /// POSIX-portable user names, as useradd accepts them.
+    static func isUserName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, text.utf8.count <= 32, first == "_" || ("a"..."z").contains(first) else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
+    }
+
     static func isDNSName(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.count <= 253 else { return false }
+        // All-numeric names are meant as IPv4 addresses ("10.0.0.256" is a typo, not a host name).
+        if text.allSatisfy({ $0.isNumber || $0 == "." }) { return false }
         return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { Hostname.problem(withLabel: String($0)) == nil }
     }
 
@@ -236,7 +278,13 @@ struct BlueprintReading {
         var settings = SSHSettings()
         guard let section = value.mapping() else { return settings }
         defer { section.finish() }
-        if let user = section.optional("user")?.string() { settings.user = user }
+        if let userValue = section.optional("user"), let user = userValue.string() {
+            if Self.isUserName(user) {
+                settings.user = user
+            } else {
+                error("'\(Self.shown(user))' is not a valid user name", at: userValue.location, help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")
+            }
+        }
         if let port = section.optional("port")?.int(in: 1...65535) { settings.port = port }
         if let parallelism = section.optional("parallelism")?.int(in: 1...4096) { settings.parallelism = parallelism }
         if let timeout = section.optional("connectTimeout").flatMap({ $0.parsed("a duration (like 10s or 1m)") { TimeSpan($0) } }) {
@@ -250,25 +298,33 @@ struct BlueprintReading {
     }
 
     func flavorsSection(_ value: YAMLValue) -> [String: Flavor] {
+        invalidFlavors.removeAll()
         var flavors: [String: Flavor] = [:]
         for (name, keyLocation, body) in value.entries() ?? [] {
             if let problem = Hostname.problem(withLabel: name) {
-                error("flavor name '\(name)' is not valid: \(problem)", at: keyLocation)
+                error("flavor name '\(Self.shown(name))' is not valid: \(problem)", at: keyLocation, help: "for example '\(Self.suggestedLabel(name))'")
+                invalidFlavors.insert(name)
                 continue
             }
             guard let section = body.mapping() else { continue }
             let cpu = section.required("cpu").flatMap { node -> Int? in
-                node.parsed("a number of CPUs (like 1, 2 or 0.5)") { text -> Int? in
-                    guard let number = Double(text), number > 0, number <= 1024, !text.contains("e"), !text.contains("E") else { return nil }
-                    let milli = (number * 1000).rounded()
-                    return milli >= 1 ? Int(milli) : nil
+                guard let number = node.parsed("a number of CPUs (like 1, 2 or 0.5)", { text -> Double? in
+                    guard !text.contains("e"), !text.contains("E") else { return nil }
+                    return Double(text)
+                }) else { return nil }
+                guard number >= 0.001, number <= 1024 else {
+                    error("\(node.displayPath) must be more than 0 and at most 1024, found \(node.node.scalar ?? "")", at: node.location)
+                    return nil
                 }
+                return Int((number * 1000).rounded())
             }
             let memory = section.required("memory").flatMap { size($0, minimum: 64 << 20) }
             let disk = section.required("disk").flatMap { size($0, minimum: 256 << 20) }
             section.finish()
             if let cpu, let memory, let disk {
                 flavors[name] = Flavor(name: name, milliCPU: cpu, memory: memory, disk: disk, location: keyLocation)
+            } else {
+                invalidFlavors.insert(name)
             }
         }
         return flavors
@@ -285,6 +341,8 @@ struct BlueprintReading {
 
     func flavorReference(_ value: YAMLValue, flavors: [String: Flavor]) -> Located<String>? {
         guard let name = value.string() else { return nil }
+        // A flavor with its own error is reported once, where it is defined.
+        if invalidFlavors.contains(name) { return nil }
         guard flavors[name] != nil else {
             error("flavor '\(name)' is not defined", at: value.location,
                   help: Suggestions.closest(to: name, among: flavors.keys.sorted()).map { "did you mean '\($0)'?" }
@@ -301,7 +359,7 @@ struct BlueprintReading {
         var machines = machinesValue.flatMap { $0.int() }
         if let count = machines, ![1, 3, 5].contains(count) {
             error("management.machines must be 1, 3 or 5, found \(count)", at: machinesValue?.location,
-                  help: "the management plane's etcd needs an odd number of members; \(count < 1 ? 1 : (count > 5 ? 5 : count + 1 == 2 ? 1 : count + 1)) keeps a quorum")
+                  help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")
             machines = nil
         }
         let flavor = section.optional("flavor").flatMap { flavorReference($0, flavors: flavors) }
@@ -350,7 +408,8 @@ struct BlueprintReading {
         var roles: [RoleSpec] = []
         for (name, keyLocation, body) in value.entries() ?? [] {
             if let problem = Hostname.problem(withLabel: name) {
-                error("role name '\(name)' is not a valid host name part: \(problem)", at: keyLocation)
+                error("role name '\(Self.shown(name))' is not a valid host name part: \(problem)", at: keyLocation,
+                      help: "use the role names of the cluster's kind ('photon kinds' lists them), for example '\(Self.suggestedLabel(name))'")
                 continue
             }
             let roleName = Located(name, at: keyLocation)
@@ -379,7 +438,7 @@ struct BlueprintReading {
         let maxInFlight = section.optional("maxInFlight").flatMap { node -> InFlightLimit? in
             guard let text = node.node.scalar, !node.node.isNull else { return node.mismatch("a count or a percentage (like 2 or 25%)") }
             guard let limit = InFlightLimit(text) else {
-                error("maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '\(text)'", at: node.location)
+                error("\(node.displayPath) must be a count of at least 1 or a percentage from 1% to 100%, found '\(Self.shown(text))'", at: node.location)
                 return nil
             }
             return limit
@@ -406,7 +465,9 @@ struct BlueprintReading {
         var secrets: [NamedSecret] = []
         for (name, keyLocation, body) in value.entries() ?? [] {
             guard Self.isIdentifier(name) else {
-                error("secret name '\(name)' is not valid", at: keyLocation, help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.\(name.filter { $0.isLetter || $0.isNumber })")
+                let fixed = String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" }.drop(while: { !$0.isLetter }))
+                error("secret name '\(Self.shown(name))' is not valid", at: keyLocation,
+                      help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.\(fixed.isEmpty ? "token" : fixed)")
                 continue
             }
             guard let reference = secretReference(body) else { continue }
@@ -421,9 +482,19 @@ struct BlueprintReading {
     }
 
     func secretReference(_ value: YAMLValue) -> Located<SecretReference>? {
+        // `{generate: true}` is the long form of `generate`.
+        if value.node.pairs != nil, let section = value.mapping() {
+            defer { section.finish() }
+            guard let flag = section.required("generate")?.bool() else { return nil }
+            guard flag else {
+                error("'generate: false' gives the secret no value", at: value.location, help: "use 'env:NAME' or 'file:PATH' instead")
+                return nil
+            }
+            return Located(.generate, at: value.location)
+        }
         guard let text = value.string() else { return nil }
         guard let reference = SecretReference(text) else {
-            error("'\(text)' is not a secret reference", at: value.location,
+            error("'\(Self.shown(text))' is not a secret reference", at: value.location,
                   help: "write \(SecretReference.forms); secret values never go in a blueprint")
             return nil
         }

@@ -30,7 +30,11 @@ public enum HostKeyParsing {
                                     help: "'ssh-keyscan -t ed25519 HOST' prints a known_hosts line"))
         }
         let algorithm = fields[algorithmIndex]
-        if algorithm == "ssh-rsa" || algorithm == "ssh-dss" {
+        if algorithm == "ssh-dss" {
+            return .failure(Problem(message: "host key algorithm ssh-dss (DSA) is obsolete and refused",
+                                    help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST"))
+        }
+        if algorithm == "ssh-rsa" {
             return .failure(Problem(message: "host key algorithm \(algorithm) cannot be verified by photon's SSH library (libssh2 1.10 lacks rsa-sha2)",
                                     help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST"))
         }

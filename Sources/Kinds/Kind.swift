@@ -71,12 +71,18 @@ public struct CountRule: Sendable, Hashable {
     /// The count when the blueprint does not give the role.
     public var defaultCount: Int?
 
-    /// Why `count` breaks the rule, or nil.
+    /// Why `count` breaks the rule ("at least 1", "an odd number of"), or nil; it reads before a plural noun.
     public func problem(with count: Int) -> String? {
         if count < min { return "at least \(min)" }
         if count > max { return "at most \(max)" }
-        if odd, count % 2 == 0 { return "an odd number" }
+        if odd, count % 2 == 0 { return "an odd number of" }
         return nil
+    }
+
+    /// "1–7 (odd)" or "at least 0": the allowed range, to read before a plural noun.
+    public var rangeSummary: String {
+        let range = max >= 100_000 ? "\(min) or more" : (min == max ? "exactly \(min)" : "\(min)–\(max)")
+        return odd ? "\(range) (odd)" : range
     }
 
     public var summary: String {

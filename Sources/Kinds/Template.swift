@@ -48,15 +48,18 @@ public struct Template: Sendable {
         return found
     }
 
-    /// Every dotted name the template refers to, sections included.
-    public var allReferences: [[String]] {
+    /// Every dotted name the template refers to, in sections and in the partials it includes.
+    public func allReferences(partials: PartialLibrary = PartialLibrary()) -> [[String]] {
         var found: [[String]] = []
+        var visited = Set<String>()
         func walk(_ nodes: [TemplateNode]) {
             for node in nodes {
                 switch node {
                 case .variable(let path, _): found.append(path)
                 case .section(let path, _, let children, _): found.append(path); walk(children)
-                default: break
+                case .partial(let name, _, _):
+                    if visited.insert(name).inserted, let partial = partials.templates[name] { walk(partial.nodes) }
+                case .text: break
                 }
             }
         }

@@ -135,6 +135,20 @@ struct KindsCommand: ParsableCommand {
     }
 }
 
+struct SchemaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "Print the blueprint JSON Schema (draft 2020-12) for editors, with every kind's roles and settings."
+    )
+
+    @Option(help: ArgumentHelp("Folder of cluster kinds.", valueName: "dir"))
+    var templates: String?
+
+    func run() throws {
+        Output.result(BlueprintSchema.json(catalog: try Workspace(templates: templates).catalog))
+    }
+}
+
 struct ValidationReport: Encodable {
     var valid: Bool
     var machines: Int?

@@ -15,7 +15,7 @@ public struct Photon: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
         """,
         version: version,
-        subcommands: [PlanCommand.self, ValidateCommand.self, KindsCommand.self]
+        subcommands: [PlanCommand.self, ValidateCommand.self, KindsCommand.self, SchemaCommand.self]
     )
 
     public init() {}

@@ -91,6 +91,10 @@ struct PlanBuilder {
             for (roleIndex, role) in group.resolved.roles.enumerated() {
                 let members = group.roleMachines[roleIndex]
                 let active = members.filter { renders[$0].actionCount > 0 }
+                // Canaries protect machines that already run: a role coming up for the first time (a quorum
+                // group bootstrapping all its members together) has nothing to protect and would deadlock.
+                let roleExists = members.contains { renders[$0].change != .create }
+                    || recorded.machines.contains { $0.group == groupName && $0.role == role.name }
                 func place(_ machine: Int) {
                     let count = renders[machine].actionCount
                     machineSlots[machine] = cursor..<(cursor + count)
@@ -99,7 +103,7 @@ struct PlanBuilder {
                 for member in members where renders[member].actionCount == 0 { machineSlots[member] = cursor..<cursor }
                 guard !active.isEmpty else { continue }
                 groupActive = true
-                if role.canaries > 0, active.count > role.canaries {
+                if roleExists, role.canaries > 0, active.count > role.canaries {
                     active.prefix(role.canaries).forEach(place)
                     canaryGates[groupIndex][roleIndex] = cursor
                     gates.append(GateSlot(index: cursor, name: "\(groupName)/\(role.name)/canaries",

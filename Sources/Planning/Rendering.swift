@@ -60,7 +60,7 @@ struct StepFacts: Sendable {
         }
         var names = Set<String>()
         for template in templates {
-            for path in template.allReferences where path.count >= 2 && path[0] == "captured" { names.insert(path[1]) }
+            for path in template.allReferences(partials: kind.partials) where path.count >= 2 && path[0] == "captured" { names.insert(path[1]) }
         }
         capturedReferences = names.sorted()
     }

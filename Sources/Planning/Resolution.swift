@@ -183,9 +183,12 @@ public struct Resolver: Sendable {
                 count = spec.count.value
                 source = .blueprint
                 if let problem = declaration.count.problem(with: count) {
-                    var help = "kind \(kind.name) allows \(declaration.count.summary) \(declaration.name)"
-                    if declaration.count.odd, count % 2 == 0 {
-                        help = "an even number of members tolerates no more failures than one less; use \(max(count - 1, 1)) or \(count + 1)"
+                    let rule = declaration.count
+                    var help = "kind \(kind.name) allows \(rule.rangeSummary) \(declaration.name)"
+                    // Only the odd rule is broken: suggest the odd counts on either side that the range allows.
+                    if rule.odd, count % 2 == 0, count >= rule.min, count <= rule.max {
+                        let options = [count - 1, count + 1].filter { $0 >= max(rule.min, 1) && $0 <= rule.max }
+                        help = "an even number of members tolerates no more failures than one less; use \(options.map(String.init).joined(separator: " or "))"
                     }
                     diagnostics.error("cluster '\(cluster.name.value)' (\(kind.name)) needs \(problem) \(declaration.name), found \(count)",
                                       at: spec.count.location, help: help)
@@ -317,7 +320,10 @@ public struct Resolver: Sendable {
                 diagnostics.error("environment variable \(variable) is not set", at: raw.location, help: "export \(variable) before running photon, or use 'generate'")
                 return nil
             }
-            let generated = recorded.generatedSecrets["\(group)/settings.\(declaration.name)"]
+            // A named secret is generated once for the deployment; an inline `generate` once per setting.
+            var generatedKey = "\(group)/settings.\(declaration.name)"
+            if case .named(let name) = reference { generatedKey = "secrets.\(name)" }
+            let generated = recorded.generatedSecrets[generatedKey]
             return (secrets.value(of: reference, generated: generated, named: named), "(sensitive)")
         case .list:
             return mismatch()
@@ -346,28 +352,39 @@ public struct Resolver: Sendable {
             if needed > available {
                 var prefix = local.network.value.prefixLength
                 while prefix > 8, AddressPlan.capacity(of: IPv4Network(base: local.network.value.base, prefixLength: prefix)) < needed { prefix -= 1 }
-                diagnostics.error("network \(local.network.value) has room for \(available) machines, the blueprint needs \(needed)", at: local.network.location,
+                diagnostics.error("network \(local.network.value) has room for \(plural(available, "machine")), the blueprint needs \(needed)", at: local.network.location,
                                   help: "use a larger network, such as a /\(prefix)")
             }
         case .static(let plane):
             if needed > plane.machines.count {
-                diagnostics.error("the static control plane lists \(plane.machines.count) machines, the blueprint needs \(needed)", at: plane.location,
-                                  help: "list \(needed - plane.machines.count) more machines or lower the role counts")
+                diagnostics.error("the static control plane lists \(plural(plane.machines.count, "machine")), the blueprint needs \(needed)", at: plane.location,
+                                  help: "list \(plural(needed - plane.machines.count, "more machine")) or lower the role counts")
             }
         }
     }
 
-    /// Cluster networks (pod, service, overlay ranges) must not overlap the machines' network.
+    /// Cluster networks (pod, service, overlay ranges), given or default, must not overlap the machines' network.
     func checkOverlaps(_ deployment: ResolvedDeployment, diagnostics: inout DiagnosticCollector) {
         guard case .local(let local) = deployment.blueprint.controlPlane else { return }
-        for cluster in deployment.blueprint.clusters {
-            guard let kind = catalog.kinds[cluster.kind.value] else { continue }
-            for setting in cluster.settings {
-                guard kind.setting(setting.name)?.type == .cidr, case .scalar(let text, _) = setting.node.content,
-                      let network = IPv4Network(text), network.overlaps(local.network.value) else { continue }
-                diagnostics.error("settings.\(setting.name) \(network) overlaps the machines' network \(local.network.value)", at: setting.node.location,
-                                  help: "choose a range outside \(local.network.value)")
+        for group in deployment.groups {
+            let cluster = deployment.blueprint.clusters.first { $0.name.value == group.name }
+            for declaration in group.kind.settings where declaration.type == .cidr {
+                guard case .text(let text)? = group.settings[declaration.name], let network = IPv4Network(text),
+                      network.overlaps(local.network.value) else { continue }
+                if let given = cluster?.settings.first(where: { $0.name == declaration.name }) {
+                    diagnostics.error("settings.\(declaration.name) \(network) overlaps the machines' network \(local.network.value)", at: given.node.location,
+                                      help: "choose a range outside \(local.network.value)")
+                } else {
+                    diagnostics.error("the default \(declaration.name) of kind \(group.kind.name), \(network), overlaps the machines' network \(local.network.value)",
+                                      at: cluster?.name.location ?? local.network.location,
+                                      help: "set settings.\(declaration.name) to a range outside \(local.network.value), or move the machines' network")
+                }
             }
         }
     }
+}
+
+/// "1 machine", "3 machines".
+func plural(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
 }

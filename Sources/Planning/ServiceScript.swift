@@ -29,7 +29,8 @@ public enum ServiceScript {
         } else {
             noInit = "echo 'photon: no init system and no exec command for service \(name)' >&2; exit 1"
         }
-        return "if [ -d /run/systemd/system ]; then systemctl \(action.rawValue) \(service); "
+        // systemd only when it runs and knows the unit; software without a unit falls back to `exec`.
+        return "if [ -d /run/systemd/system ] && systemctl cat \(service) >/dev/null 2>&1; then systemctl \(action.rawValue) \(service); "
             + "elif [ -x /etc/init.d/\(service) ]; then /etc/init.d/\(service) \(action.rawValue); "
             + "else \(noInit); fi"
     }

@@ -1,4 +1,5 @@
 internal import CYAML
+import Foundation
 import PhotonCore
 
 /// Guards that keep hostile input from exhausting memory or time.
@@ -25,9 +26,12 @@ public enum YAMLParser {
     /// Parses `bytes` (UTF-8) as a single document; nil for an empty document.
     /// - Throws: ``DiagnosticsError`` with every syntax or structure problem found.
     public static func parse(_ bytes: [UInt8], file: String, limits: YAMLLimits = YAMLLimits()) throws(DiagnosticsError) -> YAMLNode? {
+        // A UTF-8 byte-order mark sits before column 1; libyaml, told the encoding, would take it for content.
+        var bytes = bytes
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         guard bytes.count <= limits.maxBytes else {
             throw DiagnosticsError(Diagnostic(
-                "file is \(ByteSize(bytes: UInt64(bytes.count)).approximate), larger than the \(ByteSize(bytes: UInt64(limits.maxBytes))) photon reads",
+                "file is \(ByteSize(bytes: UInt64(bytes.count)).approximate), larger than the \(ByteSize(bytes: UInt64(limits.maxBytes)).approximate) photon reads",
                 at: SourceLocation(file: file, line: 1, column: 1),
                 help: "split the deployment into several blueprints"))
         }
@@ -71,7 +75,7 @@ extension ByteSize {
     /// "10.0 MiB": for messages about sizes that are not round.
     var approximate: String {
         let mib = Double(bytes) / Double(1 << 20)
-        if mib >= 1 { return "\((mib * 10).rounded() / 10) MiB" }
+        if mib >= 1 { return String(format: "%.1f MiB", mib) }
         return "\(bytes) bytes"
     }
 }
@@ -80,10 +84,12 @@ extension ByteSize {
 final class EventStream {
     private let parser: UnsafeMutablePointer<yaml_parser_t>
     private let input: UnsafeMutableBufferPointer<UInt8>
+    private let count: Int
     let file: String
 
     init(bytes: [UInt8], file: String) {
         self.file = file
+        count = bytes.count
         parser = .allocate(capacity: 1)
         input = .allocate(capacity: max(bytes.count, 1))
         _ = input.initialize(from: bytes)
@@ -106,21 +112,47 @@ final class EventStream {
         return Event(raw, file: file)
     }
 
-    /// libyaml's own message for the error it stopped on, at its position.
+    /// libyaml's own message for the error it stopped on, at its position, with where the construct it
+    /// was reading started.
     private func libraryError() -> Diagnostic {
         let problem = parser.pointee.problem.map { String(cString: $0) } ?? "malformed YAML"
         let mark = parser.pointee.problem_mark
+        var location = SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        var offset = Int(mark.index)
+        // Reader errors (bad characters) carry only a byte offset.
+        if parser.pointee.error == YAML_READER_ERROR {
+            offset = Int(parser.pointee.problem_offset)
+            location = position(ofByte: offset)
+        }
         var message = problem
-        if let context = parser.pointee.context.map({ String(cString: $0) }) {
-            message = "\(problem) \(context)"
-        }
         var help: String?
-        if problem.contains("cannot start any token") || problem.contains("tab") {
+        if parser.pointee.error == YAML_READER_ERROR, offset < count {
+            message = "control character 0x\(String(format: "%02X", input[offset])) is not allowed"
+            help = "remove it, or write it as an escape inside a double-quoted string"
+        } else if problem.contains("tab character") {
             help = "YAML indentation must use spaces, not tabs"
+        } else if problem.contains("cannot start any token") {
+            if offset < count, input[offset] == UInt8(ascii: "\t") {
+                help = "YAML indentation must use spaces, not tabs"
+            } else if offset < count, let scalar = Unicode.Scalar(UInt32(input[offset])), input[offset] < 0x80 {
+                help = "'\(Character(scalar))' is reserved in YAML; put the value in quotes"
+            }
         }
-        // libyaml reports the byte that broke the scanner; its line/column are 0-based.
-        let location = SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        if let context = parser.pointee.context.map({ String(cString: $0) }) {
+            let start = parser.pointee.context_mark
+            help = help ?? "\(context) that starts at line \(start.line + 1), column \(start.column + 1)"
+        }
         return Diagnostic(message, at: location, help: help)
+    }
+
+    /// Line and column (in characters) of a byte offset.
+    private func position(ofByte offset: Int) -> SourceLocation {
+        var line = 1, column = 1
+        for index in 0..<min(offset, count) {
+            let byte = input[index]
+            if byte == 0x0A { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+        }
+        return SourceLocation(file: file, line: line, column: column)
     }
 
     struct Event {
@@ -272,7 +304,8 @@ struct Composer {
         guard let tag = event.tag else { return }
         let allowed = ["tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "!"]
         if !allowed.contains(tag) {
-            diagnostics.error("YAML tag '\(tag)' is not supported", at: event.location, help: "remove the tag; photon reads plain values")
+            let written = tag.hasPrefix("tag:yaml.org,2002:") ? "!!" + tag.dropFirst("tag:yaml.org,2002:".count) : tag
+            diagnostics.error("YAML tag '\(written)' is not supported", at: event.location, help: "remove the tag; photon reads plain values")
         }
     }
 
@@ -282,6 +315,7 @@ struct Composer {
         var pairs: [YAMLPair] = []
         var firstSeen: [String: SourceLocation] = [:]
         var merged: [YAMLPair] = []
+        var mergedKeys = Set<String>()
         for (key, value) in entries {
             guard case .scalar(let name, let style) = key.content else {
                 diagnostics.error("mapping keys must be plain strings, found \(key.kindDescription)", at: key.location)
@@ -294,7 +328,7 @@ struct Composer {
                         diagnostics.error("a merge key '<<' takes a mapping or a list of mappings, found \(source.kindDescription)", at: source.location)
                         continue
                     }
-                    for pair in sourcePairs where !merged.contains(where: { $0.key == pair.key }) { merged.append(pair) }
+                    for pair in sourcePairs where mergedKeys.insert(pair.key).inserted { merged.append(pair) }
                 }
                 continue
             }

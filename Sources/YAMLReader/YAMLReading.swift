@@ -46,6 +46,10 @@ public struct YAMLValue {
     /// A decimal integer written without quotes, optionally within a range.
     public func int(in range: ClosedRange<Int>? = nil) -> Int? {
         guard case .scalar(let text, .plain) = node.content, let value = Int(text, radix: 10) else {
+            if case .scalar(let text, .plain) = node.content, !text.isEmpty, text.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy(\.isNumber) {
+                reader.error("\(displayPath) is too large: \(text.count > 24 ? String(text.prefix(24)) + "…" : text)", at: location)
+                return nil
+            }
             return mismatch("an integer")
         }
         if let range, !range.contains(value) {
@@ -94,40 +98,67 @@ public struct YAMLValue {
     }
 }
 
-/// Reads the known keys of a mapping; ``finish()`` reports the keys nobody asked for, with the closest valid key.
+/// Reads the known keys of a mapping; ``finish()`` reports the keys nobody asked for, with the closest
+/// valid key, and the required keys that are missing (unless a misspelling of them was already reported).
+/// A reader that is never finished reports when it goes away.
 public final class MappingReader {
     public let value: YAMLValue
     private var asked: [String] = []
+    private var handled = Set<String>()
+    private var missing: [(key: String, help: String?)] = []
+    private var finished = false
 
     init(_ value: YAMLValue) { self.value = value }
 
+    deinit { if !finished { finish() } }
+
     public var location: SourceLocation { value.location }
+
+    private func ask(_ key: String) {
+        if !asked.contains(key) { asked.append(key) }
+    }
 
     /// The value under `key`; absent and null values are nil.
     public func optional(_ key: String) -> YAMLValue? {
-        asked.append(key)
+        ask(key)
         guard let node = value.node[key], !node.isNull else { return nil }
         return value.child(key, node)
     }
 
-    /// The value under `key`, reporting `missing required key` when it is absent or null.
+    /// The value under `key`, reporting it missing (or empty) when it is absent or null.
     public func required(_ key: String, help: String? = nil) -> YAMLValue? {
-        guard let found = optional(key) else {
-            value.reader.error("missing required key '\(key)' in \(value.displayPath)", at: value.location, help: help)
-            return nil
+        if let found = optional(key) { return found }
+        if let pair = value.node.pairs?.first(where: { $0.key == key }) {
+            value.reader.error("'\(key)' in \(value.displayPath) has no value", at: pair.keyLocation, help: help)
+        } else {
+            missing.append((key, help))
         }
-        return found
+        return nil
     }
+
+    /// Marks `key` as handled without offering it as a suggestion (a key that belongs elsewhere, reported separately).
+    public func ignore(_ key: String) { handled.insert(key) }
 
     /// Whether the user wrote `key` at all (even with an empty value).
     public func has(_ key: String) -> Bool { value.node[key] != nil }
 
-    /// Reports every key that was not read, suggesting the closest valid one.
+    /// Reports every key that was not read, suggesting the closest valid one, and every missing required key.
     public func finish() {
-        for pair in value.node.pairs ?? [] where !asked.contains(pair.key) {
+        guard !finished else { return }
+        finished = true
+        var suggested = Set<String>()
+        for pair in value.node.pairs ?? [] where !asked.contains(pair.key) && !handled.contains(pair.key) {
+            let closest = Suggestions.closest(to: pair.key, among: asked)
+            if let closest { suggested.insert(closest) }
             value.reader.error(
-                "unknown key '\(pair.key)' in \(value.displayPath)", at: pair.keyLocation,
-                help: Suggestions.help(for: pair.key, among: asked))
+                "unknown key '\(Self.shown(pair.key))' in \(value.displayPath)", at: pair.keyLocation,
+                help: closest.map { "did you mean '\($0)'?" } ?? Suggestions.help(for: pair.key, among: asked))
+        }
+        for (key, help) in missing where !suggested.contains(key) {
+            value.reader.error("missing required key '\(key)' in \(value.displayPath)", at: value.location, help: help)
         }
     }
+
+    /// Long keys are cut in messages.
+    static func shown(_ text: String) -> String { text.count > 40 ? String(text.prefix(40)) + "…" : text }
 }

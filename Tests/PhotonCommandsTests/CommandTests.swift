@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+
+@Suite("photon command line")
+struct CommandTests {
+    @Test("exit codes: 0 done, 1 failure, 2 changes pending, 64 usage")
+    func exitCodes() throws {
+        #expect(try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml"]).status == 0)
+        #expect(try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--detailed-exitcode"]).status == 2)
+        #expect(try CLIFixture.run(["plan", "-f", "blueprints/missing.yaml"]).status == 1)
+        #expect(try CLIFixture.run(["plan"]).status == 64)
+        #expect(try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--format", "yaml"]).status == 64)
+        #expect(try CLIFixture.run(["frobnicate"]).status == 64)
+        #expect(try CLIFixture.run(["validate", "-f", "blueprints/quickstart.yaml", "--format", "dot"]).status == 64)
+        #expect(try CLIFixture.run(["--version"]).status == 0)
+    }
+
+    @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
+    func badBlueprintReport() throws {
+        try CLIFixture.withTemporaryDirectory { directory in
+            let file = directory.appendingPathComponent("bad.yaml")
+            try Data("""
+                name: web
+                controlPlane:
+                  driver: local
+                  network: 10.0.0.0/24
+                clusters:
+                  - name: a
+                    kind: swarn
+                    roles: {managers: 1}
+                  - name: b
+                    kind: swarm
+                    roles: {managers: 2, workerz: 1}
+
+                """.utf8).write(to: file)
+            let result = try CLIFixture.run(["validate", "-f", file.path])
+            #expect(result.status == 1)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr == """
+                \(file.path):7:11: error: unknown kind 'swarn'
+                 7 |     kind: swarn
+                   |           ^
+                  help: did you mean 'swarm'?
+                \(file.path):11:23: error: cluster 'b' (swarm) needs an odd number of managers, found 2
+                 11 |     roles: {managers: 2, workerz: 1}
+                    |                       ^
+                  help: an even number of members tolerates no more failures than one less; use 1 or 3
+                \(file.path):11:26: error: kind swarm has no role 'workerz'
+                 11 |     roles: {managers: 2, workerz: 1}
+                    |                          ^
+                  help: did you mean 'workers'?
+                3 errors
+
+                """)
+        }
+    }
+
+    @Test("validate --format json reports errors as data")
+    func validateJSON() throws {
+        try CLIFixture.withTemporaryDirectory { directory in
+            let file = directory.appendingPathComponent("bad.yaml")
+            try Data("name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/30}\nclusters: [{name: a, kind: swarm, roles: {managers: 3}}]\n".utf8).write(to: file)
+            let result = try CLIFixture.run(["validate", "-f", file.path, "--format", "json"])
+            #expect(result.status == 1)
+            let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(report["valid"] as? Bool == false)
+            let errors = try #require(report["errors"] as? [[String: Any]])
+            #expect(errors.count == 1)
+            #expect(errors.first?["line"] as? Int == 2)
+            #expect(errors.first?["message"] as? String == "network 10.0.0.0/30 has room for 1 machine, the blueprint needs 3")
+        }
+        let good = try CLIFixture.run(["validate", "-f", "blueprints/platform.yaml", "--format", "json"])
+        #expect(good.status == 0)
+        #expect(good.stdout.contains("\"valid\" : true"))
+    }
+
+    @Test("a secret's value never appears in any output, and files holding it are marked sensitive")
+    func secretsStayHidden() throws {
+        let secret = "s3cr3t-Value-that-must-not-leak"
+        try CLIFixture.withTemporaryDirectory { directory in
+            let file = directory.appendingPathComponent("secret.yaml")
+            try Data("""
+                name: sec
+                controlPlane: {driver: local, network: 10.9.0.0/24}
+                secrets:
+                  token: env:PHOTON_TEST_TOKEN
+                management:
+                  machines: 1
+                  settings:
+                    apiToken: secret:token
+
+                """.utf8).write(to: file)
+            for format in ["text", "json", "dot"] {
+                let result = try CLIFixture.run(["plan", "-f", file.path, "--format", format, "-o", directory.appendingPathComponent("plan.json").path],
+                                                environment: ["PHOTON_TEST_TOKEN": secret])
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(!result.stdout.contains(secret))
+                #expect(!result.stderr.contains(secret))
+                let saved = try String(contentsOf: directory.appendingPathComponent("plan.json"), encoding: .utf8)
+                #expect(!saved.contains(secret))
+            }
+            let text = try CLIFixture.run(["plan", "-f", file.path], environment: ["PHOTON_TEST_TOKEN": secret]).stdout
+            #expect(text.contains("apiToken=(sensitive)"))
+            #expect(text.contains("sensitive, sha256:"))
+            // Unset, the reference is an error at its position.
+            let unset = try CLIFixture.run(["plan", "-f", file.path])
+            #expect(unset.status == 1)
+            #expect(unset.stderr.contains("\(file.path):4:10: error: environment variable PHOTON_TEST_TOKEN is not set"))
+        }
+    }
+
+    @Test("plan -o writes the JSON plan with the blueprint digest and state serial")
+    func savedPlan() throws {
+        try CLIFixture.withTemporaryDirectory { directory in
+            let out = directory.appendingPathComponent("plan.json")
+            let result = try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "-o", out.path, "--format", "text"])
+            #expect(result.status == 0)
+            #expect(result.stderr.contains("Saved the plan to \(out.path)"))
+            let document = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+            #expect(document["formatVersion"] as? Int == 1)
+            #expect(document["stateSerial"] as? Int == 0)
+            let digest = try #require((document["blueprint"] as? [String: Any])?["digest"] as? String)
+            let data = try Data(contentsOf: CLIFixture.repository.appendingPathComponent("blueprints/quickstart.yaml"))
+            #expect(digest.count == "sha256:".count + 64)
+            #expect(!data.isEmpty)
+        }
+    }
+
+    @Test("kinds lists every kind with its roles in order")
+    func kinds() throws {
+        let result = try CLIFixture.run(["kinds"])
+        #expect(result.status == 0)
+        for kind in ["swarm", "mesos", "kubernetes", "management"] { #expect(result.stdout.contains("\(kind)  ")) }
+        #expect(result.stdout.contains("    managers  (1–7, odd, default 1; needs docker)"))
+        let json = try CLIFixture.run(["kinds", "--format", "json"])
+        let kinds = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let swarm = try #require(kinds.first { $0["name"] as? String == "swarm" })
+        #expect((swarm["roles"] as? [[String: Any]])?.map { $0["name"] as? String } == ["managers", "workers"])
+    }
+
+    @Test("the templates folder can be given explicitly, and a wrong one is a clear error")
+    func templatesOption() throws {
+        let missing = try CLIFixture.run(["kinds", "--templates", "/nonexistent"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("templates directory '/nonexistent' does not exist"))
+        let explicit = try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--templates", "templates"])
+        #expect(explicit.status == 0)
+    }
+}
+
+@Suite("Blueprint JSON Schema")
+struct SchemaTests {
+    @Test("blueprints/schema.json is what 'photon schema' generates from the kinds")
+    func upToDate() throws {
+        let result = try CLIFixture.run(["schema"])
+        #expect(result.status == 0)
+        let committed = try String(contentsOf: CLIFixture.repository.appendingPathComponent("blueprints/schema.json"), encoding: .utf8)
+        #expect(result.stdout == committed, "regenerate it: swift run photon schema > blueprints/schema.json")
+    }
+
+    static func validate(_ files: [String], expect: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [CLIFixture.repository.appendingPathComponent("Tests/Support/validate_schema.py").path, "--expect=\(expect)",
+                             CLIFixture.repository.appendingPathComponent("blueprints/schema.json").path] + files
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("every shipped blueprint passes the schema (python3-jsonschema) and the loader")
+    func shippedBlueprints() throws {
+        let directory = CLIFixture.repository.appendingPathComponent("blueprints")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count >= 6)
+        let result = try Self.validate(files.map { directory.appendingPathComponent($0).path }, expect: "valid")
+        #expect(result.status == 0, "\(result.output) (needs python3-jsonschema and python3-yaml)")
+        for file in files {
+            let loaded = try CLIFixture.run(["validate", "-f", "blueprints/\(file)"])
+            #expect(loaded.status == 0, "\(file): \(loaded.stderr)")
+        }
+    }
+
+    @Test("the schema rejects what the loader rejects", arguments: [
+        "name: Web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\n",
+        "name: web\ncontrolPlane: {driver: local}\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24, machines: []}\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarn, roles: {managers: 1}}]\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 2}}]\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1, workerz: 1}}]\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1}, settings: {dataPathPort: 0}}]\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nmanagement: {machines: 2}\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nsecrets: {token: plain-value}\n",
+        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1}, rollout: {maxInFlight: 150%}}]\n",
+    ])
+    func rejects(_ yaml: String) throws {
+        try CLIFixture.withTemporaryDirectory { directory in
+            let file = directory.appendingPathComponent("bad.yaml")
+            try Data(yaml.utf8).write(to: file)
+            let result = try Self.validate([file.path], expect: "invalid")
+            #expect(result.status == 0, "the schema accepted: \(yaml)\n\(result.output)")
+            #expect(try CLIFixture.run(["validate", "-f", file.path]).status == 1, "the loader accepted: \(yaml)")
+        }
+    }
+}
