@@ -313,7 +313,7 @@ struct BlueprintReading {
                     return Double(text)
                 }) else { return nil }
                 guard number >= 0.001, number <= 1024 else {
-                    error("\(node.displayPath) must be more than 0 and at most 1024, found \(node.node.scalar ?? "")", at: node.location)
+                    error("\(node.displayPath) must be between 0.001 and 1024, found \(node.node.scalar ?? "")", at: node.location)
                     return nil
                 }
                 return Int((number * 1000).rounded())

@@ -71,11 +71,11 @@ public struct CountRule: Sendable, Hashable {
     /// The count when the blueprint does not give the role.
     public var defaultCount: Int?
 
-    /// Why `count` breaks the rule ("at least 1", "an odd number of"), or nil; it reads before a plural noun.
+    /// Why `count` breaks the rule ("at least 1 machine", "an odd number of machines"), or nil.
     public func problem(with count: Int) -> String? {
-        if count < min { return "at least \(min)" }
-        if count > max { return "at most \(max)" }
-        if odd, count % 2 == 0 { return "an odd number of" }
+        if count < min { return "at least \(min) machine\(min == 1 ? "" : "s")" }
+        if count > max { return "at most \(max) machine\(max == 1 ? "" : "s")" }
+        if odd, count % 2 == 0 { return "an odd number of machines" }
         return nil
     }
 

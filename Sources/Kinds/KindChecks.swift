@@ -24,9 +24,16 @@ struct KindChecks {
                 return nil
             }
         })
-        for role in kind.roles {
+        for (roleIndex, role) in kind.roles.enumerated() {
             for phase in Phase.allCases {
-                for step in role.steps(in: phase) { check(step, captures: captures) }
+                for step in role.steps(in: phase) {
+                    check(step, captures: captures)
+                    // While a role comes up, only its own and earlier roles' machines are there to run steps on.
+                    if Phase.bringUp.contains(phase), let via = step.via, let viaIndex = kind.roles.firstIndex(where: { $0.name == via }), viaIndex > roleIndex {
+                        diagnostics.error("role \(role.name) runs a \(phase.rawValue) step via \(via), which comes up after it", at: step.location,
+                                          help: "run it via \(role.name) or an earlier role, or move \(via) before \(role.name) in 'roles'")
+                    }
+                }
             }
         }
         for template in kind.templates.values.sorted(by: { $0.name < $1.name }) {

@@ -42,7 +42,16 @@ public struct PlanSummary: Sendable, Codable, Hashable {
     public var update = 0
     public var delete = 0
     public var unchanged = 0
+    /// Actions that do something (gates are not counted).
     public var actions = 0
+
+    public init(create: Int = 0, update: Int = 0, delete: Int = 0, unchanged: Int = 0, actions: Int = 0) {
+        self.create = create
+        self.update = update
+        self.delete = delete
+        self.unchanged = unchanged
+        self.actions = actions
+    }
 }
 
 /// The management plane or a cluster, as the plan shows it.

@@ -190,7 +190,7 @@ public struct Resolver: Sendable {
                         let options = [count - 1, count + 1].filter { $0 >= max(rule.min, 1) && $0 <= rule.max }
                         help = "an even number of members tolerates no more failures than one less; use \(options.map(String.init).joined(separator: " or "))"
                     }
-                    diagnostics.error("cluster '\(cluster.name.value)' (\(kind.name)) needs \(problem) \(declaration.name), found \(count)",
+                    diagnostics.error("role '\(declaration.name)' of cluster '\(cluster.name.value)' (\(kind.name)) needs \(problem), found \(count)",
                                       at: spec.count.location, help: help)
                 }
             } else if let defaultCount = declaration.count.defaultCount {

@@ -127,7 +127,14 @@ final class EventStream {
         var message = problem
         var help: String?
         if parser.pointee.error == YAML_READER_ERROR, offset < count {
-            message = "control character 0x\(String(format: "%02X", input[offset])) is not allowed"
+            // Name the character, not the first byte of its encoding.
+            let length = min(4, count - offset)
+            let bytes = Array(UnsafeBufferPointer(start: input.baseAddress! + offset, count: length))
+            if input[offset] >= 0x80, let scalar = String(decoding: bytes, as: UTF8.self).unicodeScalars.first, scalar != "\u{FFFD}" {
+                message = "control character U+\(String(format: "%04X", scalar.value)) is not allowed"
+            } else {
+                message = "control character 0x\(String(format: "%02X", input[offset])) is not allowed"
+            }
             help = "remove it, or write it as an escape inside a double-quoted string"
         } else if problem.contains("tab character") {
             help = "YAML indentation must use spaces, not tabs"

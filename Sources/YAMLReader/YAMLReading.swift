@@ -46,9 +46,15 @@ public struct YAMLValue {
     /// A decimal integer written without quotes, optionally within a range.
     public func int(in range: ClosedRange<Int>? = nil) -> Int? {
         guard case .scalar(let text, .plain) = node.content, let value = Int(text, radix: 10) else {
-            if case .scalar(let text, .plain) = node.content, !text.isEmpty, text.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy(\.isNumber) {
-                reader.error("\(displayPath) is too large: \(text.count > 24 ? String(text.prefix(24)) + "…" : text)", at: location)
-                return nil
+            // Digits that do not fit in an integer: say so rather than "expected an integer".
+            if case .scalar(let text, .plain) = node.content {
+                let sign = text.first == "-" || text.first == "+" ? 1 : 0
+                let digits = text.dropFirst(sign)
+                if !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+                    let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+                    reader.error("\(displayPath) is too \(text.first == "-" ? "small" : "large"): \(shown)", at: location)
+                    return nil
+                }
             }
             return mismatch("an integer")
         }

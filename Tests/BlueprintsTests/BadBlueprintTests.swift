@@ -119,7 +119,7 @@ struct BadBlueprintTests {
             controlPlane: x
 
             """,
-            E(2, 13, "did not find expected ',' or ']' while parsing a flow sequence")),
+            E(2, 13, "did not find expected ',' or ']'", help: "while parsing a flow sequence that starts at line 1, column 7")),
         BadBlueprint("key indented less than its siblings", """
             name: demo
             controlPlane:
@@ -127,7 +127,7 @@ struct BadBlueprintTests {
              network: 10.0.0.0/24
 
             """,
-            E(4, 2, "did not find expected key while parsing a block mapping")),
+            E(4, 2, "did not find expected key", help: "while parsing a block mapping that starts at line 1, column 1")),
         BadBlueprint("a colon and space inside a plain value", """
             name: demo: x
             controlPlane:
@@ -146,29 +146,29 @@ struct BadBlueprintTests {
             - item
 
             """,
-            E(2, 1, "did not find expected key while parsing a block mapping")),
+            E(2, 1, "did not find expected key", help: "while parsing a block mapping that starts at line 1, column 1")),
         BadBlueprint("text after a closing quote", """
             name: "demo"x
 
             """,
-            E(1, 13, "did not find expected key while parsing a block mapping")),
+            E(1, 13, "did not find expected key", help: "while parsing a block mapping that starts at line 1, column 1")),
         BadBlueprint("unterminated quoted string", """
             name: "demo
             controlPlane:
               driver: local
             """,
-            E(3, 16, "found unexpected end of stream while scanning a quoted scalar")),
+            E(3, 16, "found unexpected end of stream", help: "while scanning a quoted scalar that starts at line 1, column 7")),
         BadBlueprint("tab as the whole indentation", "name: demo\ncontrolPlane:\n\tdriver: local\n",
-            E(3, 1, "found character that cannot start any token while scanning for the next token",
+            E(3, 1, "found character that cannot start any token",
               help: "YAML indentation must use spaces, not tabs")),
         BadBlueprint("tab after spaces in the indentation", "name: demo\ncontrolPlane:\n  \tdriver: local\n",
-            E(3, 3, "found character that cannot start any token while scanning for the next token",
+            E(3, 3, "found character that cannot start any token",
               help: "YAML indentation must use spaces, not tabs")),
         BadBlueprint("tab on a continuation line", "name: demo\ncontrolPlane:\n  driver: local\n\tnetwork: 10.0.0.0/24\n",
-            E(4, 1, "found a tab character that violates indentation while scanning a plain scalar",
+            E(4, 1, "found a tab character that violates indentation",
               help: "YAML indentation must use spaces, not tabs")),
         BadBlueprint("tab after a list dash", "name: demo\nclusters:\n  -\tname: web\n",
-            E(3, 4, "found character that cannot start any token while scanning for the next token",
+            E(3, 4, "found character that cannot start any token",
               help: "YAML indentation must use spaces, not tabs")),
     ]
 
@@ -188,7 +188,7 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(1, 1, "missing required key 'controlPlane' in the top level"),
+            // One error: the misspelling names the required key, which is not reported missing as well.
             E(3, 1, "unknown key 'controlPlan' in the top level", help: "did you mean 'controlPlane'?")),
         BadBlueprint("top-level key that resembles nothing", """
             name: demo
@@ -207,8 +207,6 @@ struct BadBlueprintTests {
               netwrok: 10.213.0.0/24
 
             """,
-            E(3, 3, "missing required key 'network' in controlPlane",
-              help: "give the machines' network in CIDR form, for example 10.213.0.0/24"),
             E(4, 3, "unknown key 'netwrok' in controlPlane", help: "did you mean 'network'?")),
         BadBlueprint("local-driver key under the static driver", """
             name: demo
@@ -220,7 +218,7 @@ struct BadBlueprintTests {
                   hostKey: \(anyFingerprint)
 
             """,
-            E(4, 3, "unknown key 'network' in controlPlane", help: "valid keys here: 'driver', 'machines'")),
+            E(4, 3, "'network' belongs to 'driver: local'", help: "static machines are listed under 'machines:' with their addresses")),
         BadBlueprint("misspelt cluster key", """
             name: demo
             controlPlane:
@@ -233,7 +231,6 @@ struct BadBlueprintTests {
                   managers: 1
 
             """,
-            E(6, 5, "missing required key 'roles' in clusters[0]"),
             E(8, 5, "unknown key 'role' in clusters[0]", help: "did you mean 'roles'?")),
         BadBlueprint("misspelt role key in a flow mapping", """
             name: demo
@@ -257,7 +254,6 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 8, "missing required key 'memory' in flavors.big"),
             E(3, 17, "unknown key 'memroy' in flavors.big", help: "did you mean 'memory'?")),
         BadBlueprint("misspelt ssh key", """
             name: demo
@@ -302,8 +298,6 @@ struct BadBlueprintTests {
                   hostkey: \(anyFingerprint)
 
             """,
-            E(5, 7, "missing required key 'hostKey' in controlPlane.machines[0]",
-              help: "pin the machine's key: the output of 'ssh-keyscan -t ed25519 HOST' or its 'SHA256:…' fingerprint"),
             E(6, 7, "unknown key 'hostkey' in controlPlane.machines[0]", help: "did you mean 'hostKey'?")),
     ]
 
@@ -324,6 +318,24 @@ struct BadBlueprintTests {
             E(1, 1, "missing required key 'name' in the top level")),
         BadBlueprint("no control plane", "name: demo\n",
             E(1, 1, "missing required key 'controlPlane' in the top level")),
+        BadBlueprint("deployment name key with no value", """
+            name:
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+
+            """,
+            // Reported at the key that is there, not as a missing key.
+            E(1, 1, "'name' in the top level has no value")),
+        BadBlueprint("network with no value, and with ~", """
+            name: demo
+            controlPlane:
+              driver: local
+              network: ~
+
+            """,
+            E(4, 3, "'network' in controlPlane has no value",
+              help: "give the machines' network in CIDR form, for example 10.213.0.0/24")),
         BadBlueprint("no driver", """
             name: demo
             controlPlane:
@@ -412,6 +424,21 @@ struct BadBlueprintTests {
 
             """,
             E(8, 23, "clusters[0].roles.managers must be between 0 and 100000, found -1")),
+        BadBlueprint("integers too large for a machine integer", """
+            name: demo
+            ssh:
+              port: 99999999999999999999
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+            clusters:
+              - name: web
+                kind: swarm
+                roles: {managers: 1, workers: 99999999999999999999}
+
+            """,
+            E(3, 9, "ssh.port is too large: 99999999999999999999"),
+            E(10, 35, "clusters[0].roles.workers is too large: 99999999999999999999")),
         BadBlueprint("a list where a mapping belongs", """
             name: demo
             controlPlane:
@@ -499,6 +526,19 @@ struct BadBlueprintTests {
         check(loadErrors(bad.yaml), bad.expected)
     }
 
+    @Test("what is not a decimal integer is not called too large", arguments: [
+        ("½", "expected an integer for ssh.port, found '½'"),
+        ("٣", "expected an integer for ssh.port, found '٣'"),
+        ("１２", "expected an integer for ssh.port, found '１２'"),
+        ("--5", "expected an integer for ssh.port, found '--5'"),
+        ("+-3", "expected an integer for ssh.port, found '+-3'"),
+        ("-99999999999999999999", "ssh.port is too small: -99999999999999999999"),
+    ])
+    func notTooLarge(value: String, message: String) {
+        check(loadErrors("name: demo\nssh:\n  port: \(value)\ncontrolPlane:\n  driver: local\n  network: 10.213.0.0/24\n"),
+              [E(3, 9, message)])
+    }
+
     // MARK: Names
 
     static let names: [BadBlueprint] = [
@@ -536,7 +576,8 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(1, 7, "deployment name '\(String(repeating: "a", count: 64))' is not a valid host name part: it is 64 characters long; a host name label has at most 63",
+            // Long values are cut to 40 characters in messages.
+            E(1, 7, "deployment name '\(String(repeating: "a", count: 40))…' is not a valid host name part: it is 64 characters long; a host name label has at most 63",
               help: "use lowercase letters, digits and '-', for example '\(String(repeating: "a", count: 40))'")),
         BadBlueprint("empty quoted deployment name", """
             name: ""
@@ -615,10 +656,8 @@ struct BadBlueprintTests {
                 roles: {Managers: 1}
 
             """,
-            // No help today: see the report (the deployment and cluster name errors suggest a fixed name).
-            ExpectedDiagnostic(line: 8, column: 13, message: .exactly(
-                "role name 'Managers' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree"),
-                help: .unchecked)),
+            E(8, 13, "role name 'Managers' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
+              help: "use the role names of the cluster's kind ('photon kinds' lists them), for example 'managers'")),
         BadBlueprint("underscore in a flavor name", """
             name: demo
             flavors:
@@ -628,8 +667,8 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            ExpectedDiagnostic(line: 3, column: 3, message: .exactly(
-                "flavor name 'Big_One' is not valid: '_' is not allowed; use lowercase letters, digits and '-'"), help: .unchecked)),
+            E(3, 3, "flavor name 'Big_One' is not valid: '_' is not allowed; use lowercase letters, digits and '-'",
+              help: "for example 'big-one'")),
         BadBlueprint("static machine address with a command separator", """
             name: demo
             controlPlane:
@@ -640,6 +679,28 @@ struct BadBlueprintTests {
 
             """,
             E(5, 16, "'host;reboot' is neither an IPv4 address nor a host name")),
+        BadBlueprint("ssh user with a command separator", """
+            name: demo
+            ssh:
+              user: "root; reboot"
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+
+            """,
+            E(3, 9, "'root; reboot' is not a valid user name",
+              help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
+        BadBlueprint("ssh user with uppercase letters", """
+            name: demo
+            ssh:
+              user: Admin
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+
+            """,
+            E(3, 9, "'Admin' is not a valid user name",
+              help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
         BadBlueprint("duplicate cluster names", """
             name: demo
             controlPlane:
@@ -661,6 +722,29 @@ struct BadBlueprintTests {
     @Test("names that cannot be host names, and duplicate names", arguments: names)
     func nameErrors(_ bad: BadBlueprint) {
         check(loadErrors(bad.yaml), bad.expected)
+    }
+
+    @Test("POSIX user names load, for ssh and for a static machine")
+    func userNames() throws {
+        let yaml = """
+            name: demo
+            ssh:
+              user: _svc-1
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.0.0.5
+                  user: deploy_2
+                  hostKey: \(anyFingerprint)
+
+            """
+        let blueprint = try loader().load(bytes: Array(yaml.utf8), file: "bp.yaml")
+        #expect(blueprint.ssh.user == "_svc-1")
+        guard case .static(let plane) = blueprint.controlPlane else {
+            Issue.record("expected the static driver")
+            return
+        }
+        #expect(plane.machines.map(\.user) == ["deploy_2"])
     }
 
     // MARK: Duplicate keys
@@ -782,8 +866,7 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            // The wording ("expected a number …, found '0'") is in the report: 0 is a number, it is just too small.
-            ExpectedDiagnostic(line: 3, column: 15, message: .containing(["flavors.tiny.cpu", "0"]), help: .unchecked)),
+            E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found 0")),
         BadBlueprint("negative CPUs", """
             name: demo
             flavors:
@@ -793,7 +876,7 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            ExpectedDiagnostic(line: 3, column: 15, message: .containing(["flavors.tiny.cpu", "-1"]), help: .unchecked)),
+            E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found -1")),
         BadBlueprint("CPUs in exponent notation", """
             name: demo
             flavors:
@@ -804,6 +887,38 @@ struct BadBlueprintTests {
 
             """,
             E(3, 15, "expected a number of CPUs (like 1, 2 or 0.5) for flavors.tiny.cpu, found '1e1'")),
+        BadBlueprint("more CPUs than a machine can have", """
+            name: demo
+            flavors:
+              tiny: {cpu: 2000, memory: 512MiB, disk: 1GiB}
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+
+            """,
+            E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found 2000")),
+        BadBlueprint("a flavor with errors is reported where it is defined, not again where it is used", """
+            name: demo
+            flavors:
+              tiny: {cpu: 0, memory: 512MiB, disk: 1GiB}
+              Big_One: {cpu: 2, memory: 4GiB, disk: 20GiB}
+            management:
+              machines: 1
+              flavor: Big_One
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+            clusters:
+              - name: web
+                kind: swarm
+                flavor: tiny
+                roles:
+                  managers: {count: 1, flavor: tiny}
+
+            """,
+            E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found 0"),
+            E(4, 3, "flavor name 'Big_One' is not valid: '_' is not allowed; use lowercase letters, digits and '-'",
+              help: "for example 'big-one'")),
         BadBlueprint("two management machines", """
             name: demo
             management:
@@ -814,7 +929,7 @@ struct BadBlueprintTests {
 
             """,
             E(3, 13, "management.machines must be 1, 3 or 5, found 2",
-              help: "the management plane's etcd needs an odd number of members; 3 keeps a quorum")),
+              help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
         BadBlueprint("four management machines", """
             name: demo
             management:
@@ -825,7 +940,7 @@ struct BadBlueprintTests {
 
             """,
             E(3, 13, "management.machines must be 1, 3 or 5, found 4",
-              help: "the management plane's etcd needs an odd number of members; 5 keeps a quorum")),
+              help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
         BadBlueprint("seven management machines", """
             name: demo
             management:
@@ -836,7 +951,7 @@ struct BadBlueprintTests {
 
             """,
             E(3, 13, "management.machines must be 1, 3 or 5, found 7",
-              help: "the management plane's etcd needs an odd number of members; 5 keeps a quorum")),
+              help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
     ]
 
     @Test("flavor references, sizes and management counts", arguments: flavors)
@@ -896,7 +1011,79 @@ struct BadBlueprintTests {
 
             """,
             E(5, 11, "bridge name 'a-very-long-bridge-name' is not a valid Linux interface name",
-              help: "use at most 15 characters without '/', ':' or spaces")),
+              help: "use at most 15 letters, digits, '-', '_' or '.'")),
+        BadBlueprint("bridge name with a command separator", """
+            name: demo
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+              bridge: "br0;reboot"
+
+            """,
+            E(5, 11, "bridge name 'br0;reboot' is not a valid Linux interface name",
+              help: "use at most 15 letters, digits, '-', '_' or '.'")),
+        BadBlueprint("static machines under the local driver", """
+            name: demo
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+              machines:
+                - address: 10.0.0.5
+                  hostKey: \(anyFingerprint)
+              bogus: 1
+
+            """,
+            // 'machines' is not offered among the valid keys: it is reported as belonging to the other driver.
+            E(5, 3, "'machines' belongs to 'driver: static'", help: "the local driver makes its own machines on 'network:'"),
+            E(8, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'network', 'bridge'")),
+        BadBlueprint("network and bridge under the static driver", """
+            name: demo
+            controlPlane:
+              driver: static
+              network: 10.213.0.0/24
+              bridge: br0
+              machines:
+                - address: 10.0.0.5
+                  hostKey: \(anyFingerprint)
+              bogus: 1
+
+            """,
+            E(4, 3, "'network' belongs to 'driver: local'", help: "static machines are listed under 'machines:' with their addresses"),
+            E(5, 3, "'bridge' belongs to 'driver: local'", help: "static machines are listed under 'machines:' with their addresses"),
+            E(9, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'machines'")),
+        BadBlueprint("static machine address with a number out of range", """
+            name: demo
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.0.0.256
+                  hostKey: \(anyFingerprint)
+
+            """,
+            // All digits and dots: meant as an IPv4 address, not a host name.
+            E(5, 16, "'10.0.0.256' is not a valid IPv4 address", help: "four numbers from 0 to 255 separated by dots")),
+        BadBlueprint("static machine address with three numbers", """
+            name: demo
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.0.0
+                  hostKey: \(anyFingerprint)
+
+            """,
+            E(5, 16, "'10.0.0' is not a valid IPv4 address", help: "four numbers from 0 to 255 separated by dots")),
+        BadBlueprint("static machine user with a command separator", """
+            name: demo
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.0.0.5
+                  user: "root; reboot"
+                  hostKey: \(anyFingerprint)
+
+            """,
+            E(6, 13, "'root; reboot' is not a valid user name",
+              help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
         BadBlueprint("RSA host key", """
             name: demo
             controlPlane:
@@ -907,6 +1094,17 @@ struct BadBlueprintTests {
 
             """,
             E(6, 16, "host key algorithm ssh-rsa cannot be verified by photon's SSH library (libssh2 1.10 lacks rsa-sha2)",
+              help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST")),
+        BadBlueprint("DSA host key", """
+            name: demo
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.0.0.5
+                  hostKey: ssh-dss AAAAB3NzaC1kc3MAAACBAP
+
+            """,
+            E(6, 16, "host key algorithm ssh-dss (DSA) is obsolete and refused",
               help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST")),
         BadBlueprint("fingerprint of the wrong length", """
             name: demo
@@ -1102,8 +1300,43 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            // The suggested name drops the hyphen ('mytoken') although the help says '_' is allowed: see the report.
-            ExpectedDiagnostic(line: 3, column: 3, message: .exactly("secret name 'my-token' is not valid"), help: .unchecked)),
+            E(3, 3, "secret name 'my-token' is not valid",
+              help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.my_token")),
+        BadBlueprint("secret name starting with a digit", """
+            name: demo
+            secrets:
+              1-key: generate
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+
+            """,
+            E(3, 3, "secret name '1-key' is not valid",
+              help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.key")),
+        BadBlueprint("generate: false", """
+            name: demo
+            secrets:
+              token: {generate: false}
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+
+            """,
+            E(3, 10, "'generate: false' gives the secret no value", help: "use 'env:NAME' or 'file:PATH' instead")),
+        BadBlueprint("the long form of generate, misspelt or not a boolean", """
+            name: demo
+            secrets:
+              a: {generat: true}
+              b: {generate: yes}
+              c: {}
+            controlPlane:
+              driver: local
+              network: 10.213.0.0/24
+
+            """,
+            E(3, 7, "unknown key 'generat' in secrets.a", help: "did you mean 'generate'?"),
+            E(4, 17, "expected true or false for secrets.b.generate, found 'yes'"),
+            E(5, 6, "missing required key 'generate' in secrets.c")),
         BadBlueprint("list of secrets", """
             name: demo
             secrets:
@@ -1131,6 +1364,9 @@ struct BadBlueprintTests {
               home: file:~/.photon/key
               absolute: file:/etc/photon/key
               random: generate
+              long: {generate: true}
+              block:
+                generate: true
             ssh:
               key: secret:key
             controlPlane:
@@ -1141,12 +1377,14 @@ struct BadBlueprintTests {
         let blueprint = try loader(variables: ["REGISTRY_TOKEN": "t", "HOME": "/home/op"],
                                    existingFiles: ["/srv/photon/keys/id_ed25519", "/home/op/.photon/key", "/etc/photon/key"])
             .load(bytes: Array(yaml.utf8), file: "bp.yaml")
-        #expect(blueprint.secrets.map(\.name.value) == ["token", "key", "home", "absolute", "random"])
+        #expect(blueprint.secrets.map(\.name.value) == ["token", "key", "home", "absolute", "random", "long", "block"])
+        // '{generate: true}' is the long form of 'generate'.
         #expect(blueprint.secrets.map(\.reference.value) == [
             .environment("REGISTRY_TOKEN"), .file("keys/id_ed25519"), .file("~/.photon/key"), .file("/etc/photon/key"), .generate,
+            .generate, .generate,
         ])
         #expect(blueprint.ssh.key?.value == .named("key"))
-        #expect(blueprint.ssh.key?.location == PhotonCore.SourceLocation(file: "bp.yaml", line: 9, column: 8))
+        #expect(blueprint.ssh.key?.location == PhotonCore.SourceLocation(file: "bp.yaml", line: 12, column: 8))
     }
 
     // MARK: Rollout
@@ -1164,7 +1402,7 @@ struct BadBlueprintTests {
                 rollout: {maxInFlight: 0}
 
             """,
-            E(9, 28, "maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '0'")),
+            E(9, 28, "clusters[0].rollout.maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '0'")),
         BadBlueprint("maxInFlight 150%", """
             name: demo
             controlPlane:
@@ -1178,7 +1416,7 @@ struct BadBlueprintTests {
                   maxInFlight: 150%
 
             """,
-            E(10, 20, "maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '150%'")),
+            E(10, 20, "clusters[0].rollout.maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '150%'")),
         BadBlueprint("canaries -1", """
             name: demo
             controlPlane:
@@ -1207,7 +1445,7 @@ struct BadBlueprintTests {
                     rollout: {maxInFlight: "0%", canaries: many}
 
             """,
-            E(11, 32, "maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '0%'"),
+            E(11, 32, "clusters[0].roles.managers.rollout.maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '0%'"),
             E(11, 48, "expected an integer for clusters[0].roles.managers.rollout.canaries, found 'many'")),
         BadBlueprint("maxInFlight as a list", """
             name: demo
@@ -1273,7 +1511,7 @@ struct BadBlueprintTests {
         // libyaml cannot recover, so the later problems (an unknown key, a bad name) are not reached.
         let yaml = "name: Demo\nbogus: 1\ncontrolPlane:\n\tdriver: local\n"
         check(loadErrors(yaml), [
-            E(4, 1, "found character that cannot start any token while scanning for the next token",
+            E(4, 1, "found character that cannot start any token",
               help: "YAML indentation must use spaces, not tabs"),
         ])
     }

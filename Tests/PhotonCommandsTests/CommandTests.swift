@@ -41,7 +41,7 @@ struct CommandTests {
                  7 |     kind: swarn
                    |           ^
                   help: did you mean 'swarm'?
-                \(file.path):11:23: error: cluster 'b' (swarm) needs an odd number of managers, found 2
+                \(file.path):11:23: error: role 'managers' of cluster 'b' (swarm) needs an odd number of machines, found 2
                  11 |     roles: {managers: 2, workerz: 1}
                     |                       ^
                   help: an even number of members tolerates no more failures than one less; use 1 or 3

@@ -173,9 +173,8 @@ struct ResolutionTests {
                 roles: {managers: 2}
 
             """)), [
-                // The message lacks an "of" ("needs an odd number managers"): see the report.
-                Expected(line: 8, column: 23, message: "cluster 'web' (swarm) needs an odd number", exact: false,
-                         help: .exactly("an even number of members tolerates no more failures than one less; use 1 or 3")),
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 2",
+                  help: "an even number of members tolerates no more failures than one less; use 1 or 3"),
             ])
     }
 
@@ -188,8 +187,8 @@ struct ResolutionTests {
                   managers: {count: 4, flavor: medium}
 
             """)), [
-                Expected(line: 9, column: 25, message: "managers, found 4", exact: false,
-                         help: .exactly("an even number of members tolerates no more failures than one less; use 3 or 5")),
+                E(9, 25, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 4",
+                  help: "an even number of members tolerates no more failures than one less; use 3 or 5"),
             ])
     }
 
@@ -201,8 +200,44 @@ struct ResolutionTests {
                 roles: {managers: 9}
 
             """)), [
-                Expected(line: 8, column: 23, message: "cluster 'web' (swarm) needs at most 7 managers, found 9",
-                         help: .exactly("kind swarm allows 1–7, odd, default 1 managers")),
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at most 7 machines, found 9", help: "kind swarm allows 1–7 (odd) managers"),
+            ])
+    }
+
+    @Test("an even count above the maximum: the range is the problem, and no count outside it is suggested")
+    func eightManagers() throws {
+        check(try resolutionErrors(deployment("""
+              - name: web
+                kind: swarm
+                roles: {managers: 8}
+
+            """)), [
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at most 7 machines, found 8", help: "kind swarm allows 1–7 (odd) managers"),
+            ])
+    }
+
+    @Test("six managers: both odd neighbours are within the range")
+    func sixManagers() throws {
+        check(try resolutionErrors(deployment("""
+              - name: web
+                kind: swarm
+                roles: {managers: 6}
+
+            """)), [
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 6",
+                  help: "an even number of members tolerates no more failures than one less; use 5 or 7"),
+            ])
+    }
+
+    @Test("no managers")
+    func zeroManagers() throws {
+        check(try resolutionErrors(deployment("""
+              - name: web
+                kind: swarm
+                roles: {managers: 0}
+
+            """)), [
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at least 1 machine, found 0", help: "kind swarm allows 1–7 (odd) managers"),
             ])
     }
 
@@ -228,8 +263,7 @@ struct ResolutionTests {
                 roles: {managers: 3, workers: 2}
 
             """)), [
-                // "room for 1 machines": see the report.
-                Expected(line: 4, column: 12, message: "the blueprint needs 5", exact: false, help: .exactly("use a larger network, such as a /29")),
+                E(4, 12, "network 10.213.0.0/30 has room for 1 machine, the blueprint needs 5", help: "use a larger network, such as a /29"),
             ])
     }
 
@@ -264,6 +298,26 @@ struct ResolutionTests {
             """
         check(try resolutionErrors(yaml), [
             E(3, 3, "the static control plane lists 2 machines, the blueprint needs 5", help: "list 3 more machines or lower the role counts"),
+        ])
+    }
+
+    @Test("a static control plane one machine short")
+    func staticOneShort() throws {
+        let yaml = """
+            name: demo
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.0.0.5
+                  hostKey: SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+            clusters:
+              - name: web
+                kind: swarm
+                roles: {managers: 1, workers: 1}
+
+            """
+        check(try resolutionErrors(yaml), [
+            E(3, 3, "the static control plane lists 1 machine, the blueprint needs 2", help: "list 1 more machine or lower the role counts"),
         ])
     }
 
@@ -351,6 +405,38 @@ struct ResolutionTests {
 
             """)), [
                 E(10, 27, "settings.defaultAddressPool 10.0.0.0/8 overlaps the machines' network 10.213.0.0/24", help: "choose a range outside 10.213.0.0/24"),
+            ])
+    }
+
+    @Test("a kind's default CIDR setting that overlaps the machines' network is reported at the cluster's name")
+    func defaultSettingOverlap() throws {
+        // swarm's defaultAddressPool is 10.20.0.0/16; the second cluster sets its own and is fine.
+        check(try resolutionErrors(deployment(network: "10.20.0.0/24", """
+              - name: web
+                kind: swarm
+                roles: {managers: 1}
+              - name: db
+                kind: swarm
+                roles: {managers: 1}
+                settings:
+                  defaultAddressPool: 10.30.0.0/16
+
+            """)), [
+                E(6, 11, "the default defaultAddressPool of kind swarm, 10.20.0.0/16, overlaps the machines' network 10.20.0.0/24",
+                  help: "set settings.defaultAddressPool to a range outside 10.20.0.0/24, or move the machines' network"),
+            ])
+    }
+
+    @Test("a machines' network that contains a kind's default CIDR")
+    func networkContainsDefault() throws {
+        check(try resolutionErrors(deployment(network: "10.0.0.0/8", """
+              - name: web
+                kind: swarm
+                roles: {managers: 1}
+
+            """)), [
+                E(6, 11, "the default defaultAddressPool of kind swarm, 10.20.0.0/16, overlaps the machines' network 10.0.0.0/8",
+                  help: "set settings.defaultAddressPool to a range outside 10.0.0.0/8, or move the machines' network"),
             ])
     }
 

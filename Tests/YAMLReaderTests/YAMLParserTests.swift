@@ -165,6 +165,20 @@ struct YAMLParserTests {
         #expect(merged["d"]?.location == at(2, 21))
     }
 
+    @Test("a merge of a 20,000-key anchor finishes, each key once")
+    func largeMerge() throws {
+        // Nothing here is timed: the merge just has to end with the right keys.
+        let keys = (0..<20_000).map { "k\($0): \($0)" }.joined(separator: ", ")
+        let yaml = "big: &big {\(keys)}\nm:\n  <<: [*big, *big]\n  k5: written\n"
+        let merged = try #require(try parse(yaml)?["m"])
+        let pairs = try #require(merged.pairs)
+        #expect(pairs.count == 20_000)
+        #expect(pairs.first?.key == "k5")
+        #expect(pairs.first?.value.scalar == "written")
+        #expect(Set(pairs.map(\.key)).count == 20_000)
+        #expect(pairs.last?.key == "k19999")
+    }
+
     @Test("a written key after a merge key overrides it, and no duplicate is reported")
     func mergeThenOverride() throws {
         let root = try #require(try parse("base: &b {cpu: 1, memory: 2}\nbig:\n  <<: *b\n  cpu: 4\n"))
@@ -228,7 +242,7 @@ struct YAMLParserTests {
         #expect(root["c"]?.items?.count == 1)
         #expect(root["d"]?.scalar == "plain")
         #expect(parseErrors("a: !!float 1\nb: !custom {}\n") == [
-            Diagnostic("YAML tag 'tag:yaml.org,2002:float' is not supported", at: at(1, 4), help: "remove the tag; photon reads plain values"),
+            Diagnostic("YAML tag '!!float' is not supported", at: at(1, 4), help: "remove the tag; photon reads plain values"),
             Diagnostic("YAML tag '!custom' is not supported", at: at(2, 4), help: "remove the tag; photon reads plain values"),
         ])
     }
@@ -236,11 +250,16 @@ struct YAMLParserTests {
     // MARK: Syntax errors
 
     @Test("libyaml's syntax errors come with its message and position", arguments: [
-        ("a: [1, 2\nb: 3\n", 2, 2, "did not find expected ',' or ']' while parsing a flow sequence", nil),
+        // libyaml's context ("while parsing …") is the help, with where that construct starts.
+        ("a: [1, 2\nb: 3\n", 2, 2, "did not find expected ',' or ']'", "while parsing a flow sequence that starts at line 1, column 4"),
         ("a: b: c\n", 1, 5, "mapping values are not allowed in this context", nil),
-        ("a:\n\tb: 1\n", 2, 1, "found character that cannot start any token while scanning for the next token", "YAML indentation must use spaces, not tabs"),
-        ("a: 'open\n", 2, 1, "found unexpected end of stream while scanning a quoted scalar", nil),
-        ("a: &\n", 1, 5, "did not find expected alphabetic or numeric character while scanning an anchor", nil),
+        ("a: 'open\n", 2, 1, "found unexpected end of stream", "while scanning a quoted scalar that starts at line 1, column 4"),
+        ("a: &\n", 1, 5, "did not find expected alphabetic or numeric character", "while scanning an anchor that starts at line 1, column 4"),
+        // A more specific help replaces the context: tabs, and characters YAML reserves.
+        ("a:\n\tb: 1\n", 2, 1, "found character that cannot start any token", "YAML indentation must use spaces, not tabs"),
+        ("a:\n  b: 1\n\tc: 2\n", 3, 1, "found a tab character that violates indentation", "YAML indentation must use spaces, not tabs"),
+        ("a: `x`\n", 1, 4, "found character that cannot start any token", "'`' is reserved in YAML; put the value in quotes"),
+        ("a: @x\n", 1, 4, "found character that cannot start any token", "'@' is reserved in YAML; put the value in quotes"),
     ] as [(String, Int, Int, String, String?)])
     func syntaxErrors(yaml: String, line: Int, column: Int, message: String, help: String?) {
         #expect(parseErrors(yaml) == [Diagnostic(message, at: at(line, column), help: help)])
@@ -253,7 +272,7 @@ struct YAMLParserTests {
         let limits = YAMLLimits(maxBytes: 16)
         #expect(try parse("a: 123456789012\n", limits: limits) != nil)
         #expect(parseErrors("a: 1234567890123\n", limits: limits) == [
-            Diagnostic("file is 17 bytes, larger than the 16B photon reads", at: at(1, 1), help: "split the deployment into several blueprints"),
+            Diagnostic("file is 17 bytes, larger than the 16 bytes photon reads", at: at(1, 1), help: "split the deployment into several blueprints"),
         ])
     }
 
@@ -276,6 +295,31 @@ struct YAMLParserTests {
             Diagnostic("the document expands to more than 9 nodes once its aliases are resolved", at: at(2, 4),
                        help: "aliases that refer to other aliases multiply; is this an alias bomb?"),
         ])
+    }
+
+    @Test("a control character is reported at its line and column")
+    func controlCharacter() {
+        #expect(parseErrors("a: 1\nb: x\u{07}y\n") == [
+            Diagnostic("control character 0x07 is not allowed", at: at(2, 5), help: "remove it, or write it as an escape inside a double-quoted string"),
+        ])
+        // Columns count characters.
+        #expect(parseErrors("é: \u{1B}\n") == [
+            Diagnostic("control character 0x1B is not allowed", at: at(1, 4), help: "remove it, or write it as an escape inside a double-quoted string"),
+        ])
+    }
+
+    @Test("a UTF-8 byte-order mark at the start is skipped; positions are as without it")
+    func byteOrderMark() throws {
+        let root = try #require(try YAMLParser.parse([0xEF, 0xBB, 0xBF] + Array("a: 1\nb: x\n".utf8), file: "doc.yaml"))
+        #expect(root.pairs?.map(\.key) == ["a", "b"])
+        #expect(root.pairs?.map(\.keyLocation) == [at(1, 1), at(2, 1)])
+        #expect(root["a"]?.location == at(1, 4))
+    }
+
+    @Test("the size limit counts the file without its byte-order mark")
+    func byteOrderMarkAndSize() throws {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("a: 123456789012\n".utf8)
+        #expect(try YAMLParser.parse(bytes, file: "doc.yaml", limits: YAMLLimits(maxBytes: 16)) != nil)
     }
 
     @Test("invalid UTF-8 is found before libyaml sees it")
@@ -329,6 +373,19 @@ struct YAMLReadingTests {
         #expect(diagnostics.map(\.message) == (message.map { [$0] } ?? []))
         // A null value starts right after its key's colon.
         #expect(diagnostics.first.map { $0.location == (yaml == "v:\n" ? at(1, 3) : at(1, 4)) } ?? true)
+    }
+
+    @Test("int(): integers too large for Int are named as such", arguments: [
+        ("v: 99999999999999999999\n", "v is too large: 99999999999999999999"),
+        ("v: 9223372036854775808\n", "v is too large: 9223372036854775808"),
+    ])
+    func tooLarge(yaml: String, message: String) throws {
+        let (result, diagnostics) = try read(yaml) { root in value("v", in: root).int(in: 0...100) }
+        #expect(result == nil)
+        #expect(diagnostics == [Diagnostic(message, at: at(1, 4))])
+        // Int.max itself is an integer, only out of the range.
+        let (_, atMax) = try read("v: 9223372036854775807\n") { root in value("v", in: root).int(in: 0...100) }
+        #expect(atMax.map(\.message) == ["v must be between 0 and 100, found 9223372036854775807"])
     }
 
     @Test("int(in:): the range is named in the message")
@@ -427,12 +484,47 @@ struct YAMLReadingTests {
             _ = server.optional("timeout")
             server.finish()
         }
+        // A required key written without a value is reported at once, at the key; missing keys when the reader finishes.
         #expect(diagnostics == [
-            Diagnostic("missing required key 'address' in server", at: at(2, 3), help: "the server's address"),
-            Diagnostic("missing required key 'empty' in server", at: at(2, 3)),
+            Diagnostic("'empty' in server has no value", at: at(4, 3)),
             Diagnostic("unknown key 'prot' in server", at: at(3, 3), help: "did you mean 'port'?"),
             Diagnostic("unknown key 'zzzzzz' in server", at: at(5, 3), help: "valid keys here: 'hostname', 'port', 'address', 'empty', 'timeout'"),
             Diagnostic("unknown key 'Timeout' in server", at: at(6, 3), help: "did you mean 'timeout'?"),
+            Diagnostic("missing required key 'address' in server", at: at(2, 3), help: "the server's address"),
+        ])
+    }
+
+    @Test("a misspelt required key is reported once, as the unknown key")
+    func misspeltRequiredKey() throws {
+        let (_, diagnostics) = try read("server:\n  adress: a\n  hostname: h\n") { root -> Void in
+            guard let server = value("server", in: root).mapping() else { return }
+            _ = server.required("address", help: "the server's address")
+            _ = server.required("port")
+            _ = server.optional("hostname")
+            server.finish()
+        }
+        #expect(diagnostics == [
+            Diagnostic("unknown key 'adress' in server", at: at(2, 3), help: "did you mean 'address'?"),
+            Diagnostic("missing required key 'port' in server", at: at(2, 3)),
+        ])
+    }
+
+    @Test("a required key with an empty value keeps its help")
+    func requiredEmptyWithHelp() throws {
+        let (_, diagnostics) = try read("server: {address: ~}\n") { root -> Void in
+            guard let server = value("server", in: root).mapping() else { return }
+            _ = server.required("address", help: "the server's address")
+            server.finish()
+        }
+        #expect(diagnostics == [Diagnostic("'address' in server has no value", at: at(1, 10), help: "the server's address")])
+    }
+
+    @Test("long unknown keys are cut in the message")
+    func longUnknownKey() throws {
+        let key = String(repeating: "k", count: 50)
+        let (_, diagnostics) = try read("m: {\(key): 1}\n") { root in value("m", in: root).mapping()?.finish() }
+        #expect(diagnostics == [
+            Diagnostic("unknown key '\(String(repeating: "k", count: 40))…' in m", at: at(1, 5), help: "no key is allowed here"),
         ])
     }
 
