@@ -51,9 +51,17 @@ public struct SettingDeclaration: Sendable {
     public var location: SourceLocation
 }
 
-public enum SettingDefault: Sendable, Hashable {
+public enum SettingDefault: Sendable, Hashable, CustomStringConvertible {
     case scalar(String)
     case list([String])
+
+    /// `4789` or `[a, b]`.
+    public var description: String {
+        switch self {
+        case .scalar(let text): return text
+        case .list(let items): return "[\(items.joined(separator: ", "))]"
+        }
+    }
 }
 
 public struct ServiceDeclaration: Sendable {

@@ -68,9 +68,10 @@ struct ValidateCommand: ParsableCommand {
         let workspace = try Workspace(templates: blueprint.templates)
         do {
             let loaded = try workspace.loadBlueprint(blueprint.file)
-            let resolved = try Resolver(catalog: workspace.catalog, secrets: workspace.planner(for: loaded).secrets).resolve(loaded)
+            let planner = workspace.planner(for: loaded)
+            let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets).resolve(loaded)
             // Planning renders every template, which finds the remaining errors (names in sections, partials).
-            _ = try workspace.planner(for: loaded).plan(resolved, recorded: .empty)
+            _ = try planner.plan(resolved, recorded: .empty)
             if format == .json {
                 Output.result(JSONOutput.encode(ValidationReport(valid: true, machines: resolved.machineCount, errors: [])))
             } else {
@@ -89,8 +90,7 @@ struct KindsCommand: ParsableCommand {
         abstract: "List the cluster kinds, their roles and their settings."
     )
 
-    @Option(help: ArgumentHelp("Folder of cluster kinds.", valueName: "dir"))
-    var templates: String?
+    @OptionGroup var kinds: TemplatesOption
 
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
@@ -100,7 +100,7 @@ struct KindsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let workspace = try Workspace(templates: templates)
+        let workspace = try Workspace(templates: self.kinds.templates)
         let kinds = workspace.catalog.kinds.values.sorted { ($0.name == KindCatalog.managementKind ? 1 : 0, $0.name) < ($1.name == KindCatalog.managementKind ? 1 : 0, $1.name) }
         if format == .json {
             Output.result(JSONOutput.encode(kinds.map(KindDTO.init)))
@@ -117,12 +117,7 @@ struct KindsCommand: ParsableCommand {
             if !kind.settings.isEmpty {
                 lines.append("  settings:")
                 for setting in kind.settings {
-                    let value: String
-                    switch setting.defaultValue {
-                    case .scalar(let text)?: value = "default \(text)"
-                    case .list(let items)?: value = "default [\(items.joined(separator: ", "))]"
-                    case nil: value = "required"
-                    }
+                    let value = setting.defaultValue.map { "default \($0)" } ?? "required"
                     lines.append("    \(setting.name): \(setting.type.rawValue), \(value)\(setting.description.isEmpty ? "" : "  \(setting.description)")")
                 }
             }
@@ -141,11 +136,10 @@ struct SchemaCommand: ParsableCommand {
         abstract: "Print the blueprint JSON Schema (draft 2020-12) for editors, with every kind's roles and settings."
     )
 
-    @Option(help: ArgumentHelp("Folder of cluster kinds.", valueName: "dir"))
-    var templates: String?
+    @OptionGroup var kinds: TemplatesOption
 
     func run() throws {
-        Output.result(BlueprintSchema.json(catalog: try Workspace(templates: templates).catalog))
+        Output.result(BlueprintSchema.json(catalog: try Workspace(templates: kinds.templates).catalog))
     }
 }
 
@@ -190,13 +184,7 @@ struct KindDTO: Encodable {
         roles = kind.roles.map { Role(name: $0.name, description: $0.description, min: $0.count.min, max: $0.count.max, odd: $0.count.odd,
                                       defaultCount: $0.count.defaultCount, needs: $0.needs) }
         settings = kind.settings.map { setting in
-            var value: String?
-            switch setting.defaultValue {
-            case .scalar(let text)?: value = text
-            case .list(let items)?: value = items.joined(separator: ",")
-            case nil: value = nil
-            }
-            return SettingInfo(name: setting.name, type: setting.type.rawValue, defaultValue: value, description: setting.description,
+            SettingInfo(name: setting.name, type: setting.type.rawValue, defaultValue: setting.defaultValue?.description, description: setting.description,
                                values: setting.allowed.isEmpty ? nil : setting.allowed)
         }
         services = kind.services.map(\.name)

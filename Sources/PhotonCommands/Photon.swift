@@ -39,13 +39,20 @@ public struct Photon: ParsableCommand {
     }
 }
 
+/// Where the cluster kinds are, for every command that needs them.
+struct TemplatesOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Folder of cluster kinds (default: $PHOTON_TEMPLATES, then the templates/ shipped with photon).", valueName: "dir"))
+    var templates: String?
+}
+
 /// Options every command that reads a blueprint shares.
 struct BlueprintOptions: ParsableArguments {
     @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The blueprint to read.", valueName: "file"))
     var file: String
 
-    @Option(help: ArgumentHelp("Folder of cluster kinds (default: $PHOTON_TEMPLATES, then the templates/ shipped with photon).", valueName: "dir"))
-    var templates: String?
+    @OptionGroup var kinds: TemplatesOption
+
+    var templates: String? { kinds.templates }
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

@@ -64,11 +64,8 @@ public enum BlueprintSchema {
         }
         if !setting.allowed.isEmpty { schema["enum"] = setting.allowed }
         var description = setting.description
-        switch setting.defaultValue {
-        case .scalar(let text)?: description += description.isEmpty ? "default \(text)" : " (default \(text))"
-        case .list(let items)?: description += " (default [\(items.joined(separator: ", "))])"
-        case nil: description += description.isEmpty ? "required" : " (required)"
-        }
+        let note = setting.defaultValue.map { "default \($0)" } ?? "required"
+        description += description.isEmpty ? note : " (\(note))"
         schema["description"] = description
         return schema
     }
