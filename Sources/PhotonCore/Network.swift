@@ -75,8 +75,6 @@ public struct IPv4Network: Hashable, Sendable, CustomStringConvertible {
         return (first + 1)...(last - 1)
     }
 
-    public func contains(_ address: IPv4Address) -> Bool { address.value & mask == network.value }
-
     public func overlaps(_ other: IPv4Network) -> Bool {
         let shorter = min(prefixLength, other.prefixLength)
         let commonMask: UInt32 = shorter == 0 ? 0 : UInt32.max << (32 - UInt32(shorter))

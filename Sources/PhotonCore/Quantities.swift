@@ -118,14 +118,6 @@ public enum InFlightLimit: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Machines at once for a role of `total` machines: at least one.
-    public func machines(of total: Int) -> Int {
-        switch self {
-        case .count(let value): return max(1, min(value, max(total, 1)))
-        case .percent(let value): return max(1, total * value / 100)
-        }
-    }
-
     public var description: String {
         switch self {
         case .count(let value): return "\(value)"

@@ -244,9 +244,4 @@ extension RenderedText {
     public static func displayCommand(_ argv: [RenderedText]) -> String {
         argv.map { $0.isSensitive ? "(sensitive)" : ($0.isUnknown ? $0.text : ShellQuoting.quote($0.text)) }.joined(separator: " ")
     }
-
-    /// The command line sent to the machine: every argument quoted.
-    public static func remoteCommand(_ argv: [RenderedText]) -> String {
-        ShellQuoting.join(argv.map(\.text))
-    }
 }

@@ -77,7 +77,6 @@ struct DesiredState: Sendable {
     var machines: [DesiredMachine]
     var indexByName: [String: Int]
 
-    func machine(named name: String) -> DesiredMachine? { indexByName[name].map { machines[$0] } }
 }
 
 struct DesiredGroup: Sendable {

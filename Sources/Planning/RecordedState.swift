@@ -21,7 +21,6 @@ public struct RecordedState: Sendable, Codable {
 
     public static let empty = RecordedState()
 
-    public func machine(named name: String) -> RecordedMachine? { machines.first { $0.name == name } }
 }
 
 public struct RecordedMachine: Sendable, Codable, Hashable {
@@ -79,10 +78,5 @@ public enum AddressPlan {
     public static func capacity(of network: IPv4Network) -> Int {
         guard let hosts = network.usableHosts else { return 0 }
         return max(0, Int(hosts.upperBound - hosts.lowerBound))
-    }
-
-    /// The installer host's address on the machines' network.
-    public static func hostAddress(of network: IPv4Network) -> IPv4Address? {
-        network.usableHosts.map { IPv4Address($0.lowerBound) }
     }
 }

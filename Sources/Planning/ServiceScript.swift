@@ -6,12 +6,6 @@ import PhotonCore
 /// scripts, and with no init system at all (photon then supervises the declared `exec` command itself,
 /// with a pid file under /run/photon and a log under /var/log/photon).
 public enum ServiceScript {
-    /// The command for a `.service` action.
-    public static func script(for detail: ActionDetail) -> String? {
-        guard case .service(let name, let action, let exec) = detail else { return nil }
-        return script(name: name, action: action, exec: exec?.map(\.text))
-    }
-
     public static func script(name: String, action: ServiceAction, exec: [String]?) -> String {
         let service = ShellQuoting.quote(name)
         let pidFile = "/run/photon/\(name).pid"
