@@ -132,7 +132,9 @@ struct PlanBuilder {
         let spare = 8 * recorded.machines.count + 64
         let machineCount = desired.machines.count
         nonisolated(unsafe) let slots = machineSlots
-        nonisolated(unsafe) var source = renders
+        // Taken out of self, so moving the steps out of it does not copy the array.
+        nonisolated(unsafe) var source: [MachineRender] = []
+        swap(&source, &renders)
         let desired = self.desired
         var newMetas = [StepMeta](repeating: .none, count: total)
         actions = [PlanAction](unsafeUninitializedCapacity: total + spare) { buffer, initialized in
