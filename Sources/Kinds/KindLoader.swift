@@ -54,6 +54,7 @@ public enum KindLoader {
             throw DiagnosticsError(Diagnostic("cannot read \(kindFile)"))
         }
         var templates: [String: Template] = [:]
+        var brokenTemplates = Set<String>()
         var diagnostics = DiagnosticCollector()
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".mustache") }.sorted()
         for file in files {
@@ -66,6 +67,7 @@ public enum KindLoader {
             do {
                 templates[templateName] = try Template(source, name: templateName, origin: SourceLocation(file: path, line: 1, column: 1))
             } catch {
+                brokenTemplates.insert(templateName)
                 diagnostics.append(contentsOf: error.diagnostics)
             }
         }
@@ -73,7 +75,7 @@ public enum KindLoader {
             throw DiagnosticsError(Diagnostic("kind.yaml is empty", at: SourceLocation(file: kindFile, line: 1, column: 1)))
         }
         let reader = DocumentReader(file: kindFile)
-        let reading = KindReading(reader: reader, folder: folder, expectedName: name, templates: templates)
+        let reading = KindReading(reader: reader, folder: folder, expectedName: name, templates: templates, brokenTemplates: brokenTemplates)
         let kind = reading.kind(reader.root(root))
         diagnostics.append(contentsOf: reader.diagnostics.diagnostics)
         if let kind {
@@ -91,6 +93,8 @@ struct KindReading {
     let folder: String
     let expectedName: String
     let templates: [String: Template]
+    /// Templates that exist but did not compile (already reported).
+    let brokenTemplates: Set<String>
 
     func error(_ message: String, at location: SourceLocation?, help: String? = nil) {
         reader.error(message, at: location, help: help)
@@ -187,6 +191,7 @@ struct KindReading {
         guard let section = value.mapping() else { return nil }
         let present = Self.stepTypes.filter { section.has($0) }
         guard present.count == 1, let type = present.first else {
+            section.abandon()
             if present.count > 1 {
                 error("a step has one action; this one has \(present.map { "'\($0)'" }.joined(separator: " and "))", at: value.location)
             } else {
@@ -200,7 +205,7 @@ struct KindReading {
         switch type {
         case "upload":
             let template = section.required("upload")?.string()
-            if let template, templates[template] == nil {
+            if let template, templates[template] == nil, !brokenTemplates.contains(template) {
                 error("template '\(template)' does not exist in \(folder)", at: section.optional("upload")?.location,
                       help: Suggestions.closest(to: template, among: templates.keys).map { "did you mean '\($0)'?" } ?? "create \(template).mustache beside kind.yaml")
             }
@@ -286,9 +291,7 @@ struct KindReading {
 
     func compile(_ value: YAMLValue) -> Template? {
         guard let text = value.string() else { return nil }
-        // Quoted scalars start one column after their quote.
-        var origin = value.location
-        if case .scalar(_, .quoted) = value.node.content { origin.column += 1 }
+        let origin = value.node.textOrigin ?? TextOrigin(value.location)
         do {
             return try Template(text, name: "\(value.path)", origin: origin)
         } catch {

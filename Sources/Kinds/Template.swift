@@ -14,6 +14,11 @@ public struct Template: Sendable {
 
     /// Compiles `source`; `origin` is where its first character sits (a template file, or a string inside kind.yaml).
     public init(_ source: String, name: String, origin: SourceLocation) throws(DiagnosticsError) {
+        try self.init(source, name: name, origin: TextOrigin(origin))
+    }
+
+    /// Compiles `source`, mapping positions through `origin` (a YAML string with quotes, escapes or block indentation).
+    public init(_ source: String, name: String, origin: TextOrigin) throws(DiagnosticsError) {
         self.name = name
         var parser = TemplateParser(source: source, origin: origin)
         nodes = try parser.parse()
@@ -150,12 +155,19 @@ struct Renderer {
             case .text(let text):
                 if indent.isEmpty { output += text } else { appendIndented(text, indent: indent) }
             case .variable(let path, let location):
+                // Inside an indented standalone partial, a value that starts a line is indented too
+                // (its own inner lines are not: the spec indents the partial's lines, not the data).
+                if !indent.isEmpty, output.isEmpty || output.hasSuffix("\n") { output += indent }
                 try append(Renderer.lookup(path, stack, location), at: location)
             case .section(let path, let inverted, let children, let location):
                 let value = try Renderer.lookup(path, stack, location)
                 if case .unknown = value {
                     unknown = true
-                    if !inverted { try render(children, stack: &stack, indent: indent, depth: depth) }
+                    if !inverted {
+                        stack.append(value)
+                        try render(children, stack: &stack, indent: indent, depth: depth)
+                        stack.removeLast()
+                    }
                     continue
                 }
                 if inverted {

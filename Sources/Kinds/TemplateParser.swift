@@ -4,11 +4,11 @@ import PhotonCore
 /// (a line holding only a section, comment, partial or delimiter tag disappears from the output).
 struct TemplateParser {
     let source: [Unicode.Scalar]
-    let origin: SourceLocation
+    let origin: TextOrigin
     /// Index of the first scalar of each line.
     let lineStarts: [Int]
 
-    init(source: String, origin: SourceLocation) {
+    init(source: String, origin: TextOrigin) {
         self.source = Array(source.unicodeScalars)
         self.origin = origin
         var starts = [0]
@@ -22,8 +22,7 @@ struct TemplateParser {
             let middle = (low + high + 1) / 2
             if lineStarts[middle] <= index { low = middle } else { high = middle - 1 }
         }
-        let column = index - lineStarts[low] + 1
-        return SourceLocation(file: origin.file, line: origin.line + low, column: low == 0 ? origin.column + column - 1 : column)
+        return origin.location(lineOffset: low, column: index - lineStarts[low] + 1)
     }
 
     func error(_ message: String, at index: Int, help: String? = nil) -> DiagnosticsError {

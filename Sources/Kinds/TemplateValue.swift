@@ -17,8 +17,8 @@ public enum TemplateValue: Sendable {
         switch self {
         case .bool(let value): return value
         case .list(let items): return !items.isEmpty
-        case .text(let text): return !text.isEmpty
-        case .object, .sensitive, .unknown: return true
+        case .text(let text), .sensitive(let text): return !text.isEmpty
+        case .object, .unknown: return true
         }
     }
 

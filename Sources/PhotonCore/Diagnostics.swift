@@ -109,3 +109,30 @@ public struct PhotonError: Error, Sendable, CustomStringConvertible {
         return text
     }
 }
+
+/// Where the characters of a text taken from a file came from, so a position inside the text (a
+/// template tag in a YAML string) maps back to the file. Quoted strings shift columns by their quote
+/// and escapes; block scalars (`|`) start on the next line, indented.
+public struct TextOrigin: Sendable, Hashable {
+    /// The position of the text's first character.
+    public var start: SourceLocation
+    /// The column every line after the first starts at, for block scalars; nil when lines start at column 1.
+    public var continuationColumn: Int?
+    /// For a one-line string with escapes: the file column of each character of the text.
+    public var columns: [Int]?
+
+    public init(_ start: SourceLocation, continuationColumn: Int? = nil, columns: [Int]? = nil) {
+        self.start = start
+        self.continuationColumn = continuationColumn
+        self.columns = columns
+    }
+
+    /// The file position of the text's line `lineOffset` (0-based), column `column` (1-based).
+    public func location(lineOffset: Int, column: Int) -> SourceLocation {
+        if lineOffset == 0 {
+            if let columns, column >= 1, column <= columns.count { return SourceLocation(file: start.file, line: start.line, column: columns[column - 1]) }
+            return SourceLocation(file: start.file, line: start.line, column: start.column + column - 1)
+        }
+        return SourceLocation(file: start.file, line: start.line + lineOffset, column: (continuationColumn ?? 1) + column - 1)
+    }
+}

@@ -19,12 +19,15 @@ public struct YAMLNode: Sendable {
 
     public var content: Content
     public var location: SourceLocation
+    /// For scalars whose text does not start at ``location`` (quoted, escaped, block): where each character came from.
+    public var textOrigin: TextOrigin?
     /// Nodes in this subtree with aliases expanded: the cost of walking it.
     var expandedSize: Int
 
-    public init(_ content: Content, at location: SourceLocation) {
+    public init(_ content: Content, at location: SourceLocation, textOrigin: TextOrigin? = nil) {
         self.content = content
         self.location = location
+        self.textOrigin = textOrigin
         switch content {
         case .scalar: expandedSize = 1
         case .sequence(let items): expandedSize = items.reduce(1) { $0 + $1.expandedSize }

@@ -152,6 +152,56 @@ final class EventStream {
         return Diagnostic(message, at: location, help: help)
     }
 
+    /// Where a scalar's text starts and how its columns map to the file, when that is not simply its position.
+    func textOrigin(of event: Event) -> TextOrigin? {
+        guard event.kind == .scalar, event.startIndex < count, event.endIndex <= count else { return nil }
+        let raw = Array(UnsafeBufferPointer(start: input.baseAddress! + event.startIndex, count: event.endIndex - event.startIndex))
+        switch event.rawStyle {
+        case YAML_SINGLE_QUOTED_SCALAR_STYLE, YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+            var start = event.location
+            start.column += 1
+            let inner = raw.dropFirst().dropLast()
+            let double = event.rawStyle == YAML_DOUBLE_QUOTED_SCALAR_STYLE
+            guard !inner.contains(0x0A), inner.contains(double ? UInt8(ascii: "\\") : UInt8(ascii: "'")) else { return TextOrigin(start) }
+            // One column per character of the value, following the escapes that made it.
+            let scalars = Array(String(decoding: inner, as: UTF8.self).unicodeScalars)
+            var columns: [Int] = []
+            var index = 0
+            while index < scalars.count {
+                columns.append(start.column + index)
+                if double, scalars[index] == "\\", index + 1 < scalars.count {
+                    switch scalars[index + 1] {
+                    case "x": index += 4
+                    case "u": index += 6
+                    case "U": index += 10
+                    default: index += 2
+                    }
+                } else if !double, scalars[index] == "'", index + 1 < scalars.count, scalars[index + 1] == "'" {
+                    index += 2
+                } else {
+                    index += 1
+                }
+            }
+            return TextOrigin(start, columns: columns)
+        case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE:
+            // The content starts on the line after the indicator, at the first content line's indentation.
+            guard let newline = raw.firstIndex(of: 0x0A) else { return nil }
+            var indent = 0
+            var position = newline + 1
+            while position < raw.count {
+                var spaces = 0
+                while position + spaces < raw.count, raw[position + spaces] == UInt8(ascii: " ") { spaces += 1 }
+                if position + spaces < raw.count, raw[position + spaces] != 0x0A { indent = spaces; break }
+                guard let next = raw[position...].firstIndex(of: 0x0A) else { break }
+                position = next + 1
+            }
+            let start = SourceLocation(file: file, line: event.location.line + 1, column: indent + 1)
+            return TextOrigin(start, continuationColumn: indent + 1)
+        default:
+            return nil
+        }
+    }
+
     /// Line and column (in characters) of a byte offset.
     private func position(ofByte offset: Int) -> SourceLocation {
         var line = 1, column = 1
@@ -170,9 +220,16 @@ final class EventStream {
         var tag: String?
         var value: String = ""
         var style: YAMLNode.ScalarStyle = .plain
+        /// libyaml's own style, to find where the text starts in the file.
+        var rawStyle: yaml_scalar_style_t = YAML_ANY_SCALAR_STYLE
+        /// Byte offsets of the event in the input.
+        var startIndex = 0
+        var endIndex = 0
 
         init(_ raw: yaml_event_t, file: String) {
             location = SourceLocation(file: file, line: Int(raw.start_mark.line) + 1, column: Int(raw.start_mark.column) + 1)
+            startIndex = Int(raw.start_mark.index)
+            endIndex = Int(raw.end_mark.index)
             switch raw.type {
             case YAML_STREAM_START_EVENT: kind = .streamStart
             case YAML_STREAM_END_EVENT: kind = .streamEnd
@@ -188,6 +245,7 @@ final class EventStream {
                 tag = scalar.tag.map { String(cString: $0) }
                 value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
                 style = scalar.style == YAML_PLAIN_SCALAR_STYLE ? .plain : .quoted
+                rawStyle = scalar.style
             case YAML_SEQUENCE_START_EVENT:
                 kind = .sequenceStart
                 anchor = raw.data.sequence_start.anchor.map { String(cString: $0) }
@@ -263,7 +321,7 @@ struct Composer {
             case .scalar:
                 try checkTag(event)
                 let style: YAMLNode.ScalarStyle = event.tag == "tag:yaml.org,2002:str" ? .quoted : event.style
-                node = YAMLNode(.scalar(event.value, style), at: event.location)
+                node = YAMLNode(.scalar(event.value, style), at: event.location, textOrigin: events.textOrigin(of: event))
                 if let anchor = event.anchor { anchors[anchor] = node }
             case .alias:
                 guard let name = event.anchor, var target = anchors[name] else {

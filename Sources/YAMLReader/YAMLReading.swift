@@ -145,6 +145,9 @@ public final class MappingReader {
     /// Marks `key` as handled without offering it as a suggestion (a key that belongs elsewhere, reported separately).
     public func ignore(_ key: String) { handled.insert(key) }
 
+    /// Stops reading without reporting unread keys: for a mapping already reported as wrong as a whole.
+    public func abandon() { finished = true }
+
     /// Whether the user wrote `key` at all (even with an empty value).
     public func has(_ key: String) -> Bool { value.node[key] != nil }
 
