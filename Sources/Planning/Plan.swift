@@ -242,6 +242,8 @@ public struct FileChange: Sendable {
 extension RenderedText {
     /// The arguments of a command as photon shows them: each quoted; secrets masked.
     public static func displayCommand(_ argv: [RenderedText]) -> String {
-        argv.map { $0.isSensitive ? "(sensitive)" : ($0.isUnknown ? $0.text : ShellQuoting.quote($0.text)) }.joined(separator: " ")
+        let line = argv.map { $0.isSensitive ? "(sensitive)" : ($0.isUnknown ? $0.text : ShellQuoting.quote($0.text)) }.joined(separator: " ")
+        // One action, one line: a script's line breaks show as \n.
+        return line.contains("\n") ? line.replacingOccurrences(of: "\n", with: "\\n") : line
     }
 }
