@@ -4,7 +4,8 @@ import PackageDescription
 // Layers, leaf first; a target only depends on targets above it in this list.
 //   CYAML → YAMLReader ─┐
 //   PhotonCore ─────────┼→ Blueprints ─┐
-//                       └→ Kinds ──────┼→ Planning → PhotonCommands → photon
+//                       └→ Kinds ──────┼→ Planning → Engine → StateStore → PhotonCommands → photon
+//                                      │                  └→ EngineTestSupport (tests, crash bed)
 //                                      └────────────────────────────→ photon-bench
 let package = Package(
     name: "photon",
@@ -16,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -31,6 +33,17 @@ let package = Package(
         .target(name: "Blueprints", dependencies: ["PhotonCore", "YAMLReader"]),
         .target(name: "Kinds", dependencies: ["PhotonCore", "YAMLReader"]),
         .target(name: "Planning", dependencies: ["PhotonCore", "Blueprints", "Kinds"]),
+        .target(name: "Engine", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning"]),
+        .target(
+            name: "StateStore",
+            dependencies: [
+                "PhotonCore", "Blueprints", "Planning", "Engine",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // In-memory and file-backed machines and shells, for tests and the crash-test bed.
+        .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine"]),
         .target(
             name: "PhotonCommands",
             dependencies: [
@@ -46,5 +59,7 @@ let package = Package(
         .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
         .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Engine", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

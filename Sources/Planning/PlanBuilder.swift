@@ -148,7 +148,7 @@ struct PlanBuilder {
                         for position in (part * chunk)..<min(machineCount, (part + 1) * chunk) {
                             var slot = slots[position].lowerBound
                             let machine = desired.machines[position]
-                            if inputs[position].change == .create {
+                            if inputs[position].createsMachine {
                                 let role = desired.groups[machine.group].resolved.roles[machine.role]
                                 (output.baseAddress! + slot).initialize(to: PlanAction(
                                     type: .createMachine, machine: machine.name, change: .create,
@@ -381,7 +381,8 @@ struct PlanBuilder {
                             // Draining through a role with no survivor is pointless: the cluster is going away.
                             if let via = step.via, let viaIndex = group.resolved.roles.firstIndex(where: { $0.name == via }),
                                group.roleMachines[viaIndex].isEmpty { continue }
-                            guard let rendered = try renderer.render(step, phase: phase, ordinal: ordinal, facts: nil) else { continue }
+                            guard let rendered = try renderer.render(step, phase: phase, ordinal: ordinal, facts: nil),
+                                  !record.completedActions.contains(rendered.action.id) else { continue }
                             var action = rendered.action
                             action.change = .delete
                             _ = append(&self, action)

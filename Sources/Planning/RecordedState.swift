@@ -35,8 +35,15 @@ public struct RecordedMachine: Sendable, Codable, Hashable {
     public var hostKeyFingerprint: String?
     /// What was last pushed to the machine, by path.
     public var files: [String: RecordedFile]
+    public var lifecycle: MachineLifecycle
+    /// Bring-up or tear-down actions that finished while the machine was not yet ready (or being removed),
+    /// by action id: a resumed apply runs only the others.
+    public var completedActions: Set<String>
 
-    public init(name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil, files: [String: RecordedFile] = [:]) {
+    public init(name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil,
+                files: [String: RecordedFile] = [:], lifecycle: MachineLifecycle = .ready, completedActions: Set<String> = []) {
+        self.lifecycle = lifecycle
+        self.completedActions = completedActions
         self.name = name
         self.group = group
         self.kind = kind
@@ -46,6 +53,18 @@ public struct RecordedMachine: Sendable, Codable, Hashable {
         self.hostKeyFingerprint = hostKeyFingerprint
         self.files = files
     }
+}
+
+/// Where a machine is in its life, as recorded.
+public enum MachineLifecycle: String, Sendable, Codable, Hashable {
+    /// Its creation was decided (the intent is recorded) but the driver may not have made it yet.
+    case creating
+    /// The driver made it; its bring-up steps are running.
+    case bringingUp = "bringing-up"
+    /// Every bring-up step finished.
+    case ready
+    /// Its removal started.
+    case deleting
 }
 
 public struct RecordedFile: Sendable, Codable, Hashable {

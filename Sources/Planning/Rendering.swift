@@ -19,9 +19,17 @@ struct RenderedStep: Sendable {
 struct MachineRender: Sendable {
     var change: MachineChange
     var steps: [RenderedStep]
+    /// The driver must make (or adopt) the machine first.
+    var createsMachine: Bool
 
-    /// Actions the machine contributes: its steps, plus create-machine for a new one.
-    var actionCount: Int { steps.count + (change == .create ? 1 : 0) }
+    init(change: MachineChange, steps: [RenderedStep], createsMachine: Bool? = nil) {
+        self.change = change
+        self.steps = steps
+        self.createsMachine = createsMachine ?? (change == .create)
+    }
+
+    /// Actions the machine contributes: its steps, plus create-machine.
+    var actionCount: Int { steps.count + (createsMachine ? 1 : 0) }
 }
 
 /// Static facts about a kind step, computed once per plan rather than once per machine.
@@ -128,6 +136,17 @@ extension DesiredState {
     /// existing one, the configuration files that changed and the configure and health steps that read them.
     static func diff(_ render: MachineRender, against record: RecordedMachine?) -> MachineRender {
         guard let record else { return render }
+        switch record.lifecycle {
+        case .creating, .deleting:
+            // The driver may or may not have made it: create-machine finds it by name or makes it.
+            return render
+        case .bringingUp:
+            // An interrupted bring-up: the steps that did not finish, starting with the one that was running.
+            let remaining = render.steps.filter { !record.completedActions.contains($0.action.id) }
+            return MachineRender(change: .create, steps: remaining, createsMachine: false)
+        case .ready:
+            break
+        }
         var changedFiles: [Int: ActionDetail] = [:]
         for (offset, step) in render.steps.enumerated() where step.phase == .configure {
             guard case .upload(var file) = step.action.detail else { continue }

@@ -1,0 +1,162 @@
+import Blueprints
+import Foundation
+import Kinds
+import Planning
+import PhotonCore
+
+// The engine talks to the world through three protocols: a machine driver (the control plane), a
+// remote shell (SSH), and a journal (the state store). Each has an in-memory implementation for tests
+// in EngineTestSupport; the SQLite store, the SSH transport and the LXC driver plug in unchanged.
+
+/// What the engine asks a driver to make: everything from the plan's create-machine action.
+public struct MachineSpec: Sendable, Hashable {
+    public var name: String
+    public var group: String
+    public var kind: String
+    public var role: String
+    public var index: Int
+    public var flavor: Flavor
+    /// The address photon allocated, or nil when the driver assigns one.
+    public var address: String?
+    public var needs: [String]
+
+    public init(name: String, group: String, kind: String, role: String, index: Int, flavor: Flavor, address: String?, needs: [String]) {
+        self.name = name
+        self.group = group
+        self.kind = kind
+        self.role = role
+        self.index = index
+        self.flavor = flavor
+        self.address = address
+        self.needs = needs
+    }
+}
+
+/// A machine as a driver reports it: where to reach it and the host key to expect there.
+public struct MachineHandle: Sendable, Hashable, Codable {
+    public var name: String
+    public var address: String
+    public var port: Int
+    /// SSH user; nil for the deployment's default.
+    public var user: String?
+    /// "SHA256:…"; the shell refuses a server whose key differs.
+    public var hostKeyFingerprint: String?
+    /// The driver's own id for the machine (container name, VM id).
+    public var driverID: String
+
+    public init(name: String, address: String, port: Int = 22, user: String? = nil, hostKeyFingerprint: String?, driverID: String) {
+        self.name = name
+        self.address = address
+        self.port = port
+        self.user = user
+        self.hostKeyFingerprint = hostKeyFingerprint
+        self.driverID = driverID
+    }
+}
+
+/// The control plane: makes and removes machines. Every operation is idempotent by name.
+public protocol MachineDriver: Sendable {
+    /// Makes the machine, or returns it when one of that name exists (how a machine made just before a crash is adopted).
+    func create(_ spec: MachineSpec) async throws -> MachineHandle
+    /// Removes the machine; removing one that does not exist succeeds.
+    func delete(name: String) async throws
+    func lookup(name: String) async throws -> MachineHandle?
+    /// The deployment's machines.
+    func list() async throws -> [MachineHandle]
+}
+
+/// What a command printed and how it ended.
+public struct CommandOutput: Sendable, Hashable {
+    public var stdout: String
+    public var stderr: String
+    public var exitStatus: Int32
+    /// The signal that ended it ("TERM"), if one did.
+    public var signal: String?
+
+    public init(stdout: String = "", stderr: String = "", exitStatus: Int32 = 0, signal: String? = nil) {
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exitStatus = exitStatus
+        self.signal = signal
+    }
+
+    public var succeeded: Bool { exitStatus == 0 && signal == nil }
+}
+
+/// Runs things on machines.
+public protocol RemoteShell: Sendable {
+    /// Writes `data` at `path` atomically (a machine never sees half a file), with `mode` and `owner`.
+    func upload(_ data: [UInt8], to path: String, mode: Int, owner: String?, on machine: MachineHandle) async throws
+    /// Runs a shell command line and returns its output; a non-zero exit is an output, not an error.
+    func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput
+    /// Whether something accepts TCP connections at `host:port` (for `wait: {port}` steps).
+    func isListening(host: String, port: Int, timeout: Duration) async -> Bool
+}
+
+/// Errors that say whether trying again may help. Errors that do not conform are permanent.
+public protocol RetryClassifying: Error {
+    /// Connection refused or reset, a timeout, a driver that is busy: try again later.
+    var isTransient: Bool { get }
+}
+
+// MARK: - Journal
+
+/// An action's effect on the recorded state, written in the same transaction as the transition that
+/// caused it, so the state never says more or less than what happened.
+public enum Effect: Sendable, Hashable {
+    /// Before the driver is asked: the machine will exist under this name (lifecycle `creating`).
+    case machineIntent(MachineSpec)
+    /// The driver made (or adopted) it (lifecycle `bringing-up`).
+    case machineCreated(MachineSpec, MachineHandle)
+    /// Its last bring-up step finished (lifecycle `ready`, completed actions cleared).
+    case machineReady(name: String)
+    /// Its removal started (lifecycle `deleting`).
+    case machineDeleting(name: String)
+    /// The driver removed it: the machine and its files leave the recorded state.
+    case machineDeleted(name: String)
+    /// A file now on the machine; `content` is kept for diffs unless it is sensitive.
+    case fileUploaded(machine: String, path: String, sha256: String, mode: Int, content: String?)
+    /// A value captured from a command's output, by group.
+    case captured(group: String, name: String, value: String, secret: Bool)
+    /// A bring-up or tear-down step finished on a machine that is not ready (for resume).
+    case actionCompleted(machine: String, actionID: String)
+}
+
+/// One transition of one action.
+public struct Transition: Sendable, Hashable {
+    public enum Status: String, Sendable, Codable {
+        case started, succeeded, failed, skipped, interrupted
+    }
+
+    public var actionID: String
+    public var machine: String
+    public var status: Status
+    public var at: Date
+    /// Why it failed or was skipped, safe to print.
+    public var message: String?
+    /// The last lines a failed command wrote to stderr (secrets already masked).
+    public var stderrTail: String?
+    public var attempt: Int
+    public var effects: [Effect]
+
+    public init(actionID: String, machine: String, status: Status, at: Date = Date(), message: String? = nil, stderrTail: String? = nil,
+                attempt: Int = 1, effects: [Effect] = []) {
+        self.actionID = actionID
+        self.machine = machine
+        self.status = status
+        self.at = at
+        self.message = message
+        self.stderrTail = stderrTail
+        self.attempt = attempt
+        self.effects = effects
+    }
+}
+
+/// Where the engine writes down what happens. `record` returns once the transitions and their effects
+/// are durable; the engine never starts an action before its `started` transition is recorded.
+public protocol RunJournal: Sendable {
+    func record(_ transitions: [Transition]) async throws
+    /// The recorded state as it is now (captured values included), for re-rendering actions that needed
+    /// values known only after apply.
+    func recordedState() async throws -> RecordedState
+}
