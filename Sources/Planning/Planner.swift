@@ -53,6 +53,15 @@ public struct Planner: Sendable {
         }
     }
 
+    /// The plan and what can render its actions again once captured values exist (for the engine).
+    public func planForApply(_ deployment: ResolvedDeployment, recorded: RecordedState) throws(DiagnosticsError) -> (plan: Plan, renderer: ActionRenderer) {
+        let desired = try DesiredState.expand(deployment, recorded: recorded, secrets: secrets, photonVersion: photonVersion)
+        let recordedByName = Dictionary(recorded.machines.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let renders = try desired.render(artifacts: artifacts, recorded: recordedByName)
+        var builder = PlanBuilder(desired: desired, renders: renders, recorded: recorded, artifacts: artifacts)
+        return (try builder.build(), ActionRenderer(desired: desired, artifacts: artifacts))
+    }
+
     public func plan(_ deployment: ResolvedDeployment, recorded: RecordedState, times: inout PhaseTimes) throws(DiagnosticsError) -> Plan {
         let clock = ContinuousClock()
         let start = clock.now
