@@ -47,18 +47,20 @@ let package = Package(
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning",
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "photon", dependencies: ["PhotonCommands"]),
+        // photon with file-backed machines instead of real ones, for crash tests that SIGKILL apply.
+        .executableTarget(name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "EngineTestSupport"]),
         .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning"]),
 
         .testTarget(name: "YAMLReaderTests", dependencies: ["YAMLReader", "PhotonCore"]),
         .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
-        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning"]),
+        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning", "StateStore", "EngineTestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Engine", "Planning", "Blueprints", "PhotonCore"]),
     ]

@@ -17,6 +17,7 @@ struct PlanCommand: ParsableCommand {
     )
 
     @OptionGroup var blueprint: BlueprintOptions
+    @OptionGroup var state: StateOptions
 
     @Option(help: "Output format: text, json or dot (Graphviz).")
     var format: OutputFormat = .text
@@ -30,7 +31,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let workspace = try Workspace(templates: blueprint.templates)
         let loaded = try workspace.loadBlueprint(blueprint.file)
-        let plan = try workspace.planner(for: loaded).plan(loaded, recorded: .empty)
+        let plan = try workspace.planner(for: loaded).plan(loaded, recorded: try state.recorded(deployment: loaded.name.value))
         switch format {
         case .text: Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
         case .json: Output.result(PlanJSONRenderer.render(plan, photonVersion: Photon.version))
@@ -193,6 +194,14 @@ struct KindDTO: Encodable {
 
 /// The one JSON encoder: sorted keys, pretty, no escaped slashes, so output is stable and diffable.
 enum JSONOutput {
+    /// One compact line, for NDJSON streams.
+    static func line<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

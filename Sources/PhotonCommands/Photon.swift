@@ -3,7 +3,7 @@ import Foundation
 import PhotonCore
 
 /// The `photon` command line.
-public struct Photon: ParsableCommand {
+public struct Photon: AsyncParsableCommand {
     public static let version = "0.1.0"
 
     public static let configuration = CommandConfiguration(
@@ -15,16 +15,22 @@ public struct Photon: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
         """,
         version: version,
-        subcommands: [PlanCommand.self, ValidateCommand.self, KindsCommand.self, SchemaCommand.self]
+        subcommands: [PlanCommand.self, ApplyCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
+                      ValidateCommand.self, KindsCommand.self, SchemaCommand.self]
     )
 
     public init() {}
 
-    /// Runs the command line, mapping photon's errors to the exit codes it documents.
-    public static func run(arguments: [String]? = nil) -> Never {
+    /// Runs the command line against `backends`, mapping photon's errors to the exit codes it documents.
+    public static func run(arguments: [String]? = nil, backends: Backends = .standard) async -> Never {
+        Backends.current.withLock { $0 = backends }
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
             Foundation.exit(0)
         } catch let error as DiagnosticsError {
             var renderer = DiagnosticRenderer(color: Output.stderrColor)
@@ -65,8 +71,8 @@ enum Output {
         FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
 
-    static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    static func error(_ text: String, newline: Bool = true) {
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") || !newline ? text : text + "\n").utf8))
     }
 
     /// Colour only on a terminal, and never when NO_COLOR is set.

@@ -9,6 +9,9 @@ public struct ResolvedDeployment: Sendable {
     public var blueprint: Blueprint
     /// The management plane first when the blueprint has one, then the clusters in file order.
     public var groups: [ResolvedGroup]
+    /// Keys of the `generate` secrets (`secrets.<name>`, `<group>/settings.<name>`): apply makes a value for
+    /// each one not yet recorded, before planning.
+    public var generatedSecretKeys: [String] = []
 
     public var machineCount: Int { groups.reduce(0) { $0 + $1.roles.reduce(0) { $0 + $1.count } } }
 }
@@ -128,7 +131,15 @@ public struct Resolver: Sendable {
                 groups.append(group)
             }
         }
-        let resolved = ResolvedDeployment(blueprint: blueprint, groups: groups)
+        var resolved = ResolvedDeployment(blueprint: blueprint, groups: groups)
+        resolved.generatedSecretKeys = blueprint.secrets.filter { $0.reference.value == .generate }.map { "secrets.\($0.name.value)" }
+        for cluster in blueprint.clusters {
+            guard let kind = catalog.kinds[cluster.kind.value] else { continue }
+            resolved.generatedSecretKeys += Self.generatedSettings(kind: kind, given: cluster.settings, group: cluster.name.value)
+        }
+        if let management = blueprint.management, let kind = catalog.kinds[KindCatalog.managementKind] {
+            resolved.generatedSecretKeys += Self.generatedSettings(kind: kind, given: management.settings, group: KindCatalog.managementKind)
+        }
         checkCapacity(resolved, diagnostics: &diagnostics)
         checkOverlaps(resolved, diagnostics: &diagnostics)
         try diagnostics.throwIfAny()
@@ -327,6 +338,21 @@ public struct Resolver: Sendable {
             return (secrets.value(of: reference, generated: generated, named: named), "(sensitive)")
         case .list:
             return mismatch()
+        }
+    }
+
+    /// Secret settings whose value is `generate`, given or by default.
+    static func generatedSettings(kind: Kind, given: [Setting], group: String) -> [String] {
+        kind.settings.filter { $0.type == .secret }.compactMap { declaration in
+            let text: String?
+            if let setting = given.first(where: { $0.name == declaration.name }) {
+                if case .scalar(let value, _) = setting.node.content { text = value } else { text = nil }
+            } else if case .scalar(let value)? = declaration.defaultValue {
+                text = value
+            } else {
+                text = nil
+            }
+            return text == "generate" ? "\(group)/settings.\(declaration.name)" : nil
         }
     }
 

@@ -1,3 +1,3 @@
 import PhotonCommands
 
-Photon.run()
+await Photon.run()

@@ -29,9 +29,9 @@ struct CLIFixture {
     }
 
     /// Runs `photon arguments…` in the repository root with a controlled environment.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, executable: URL? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = try executable
+        process.executableURL = try executable ?? self.executable
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? repository
         var base = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory(), "NO_COLOR": "1"]

@@ -1,0 +1,294 @@
+import ArgumentParser
+import Blueprints
+import Crypto
+import Engine
+import Foundation
+import Kinds
+import Planning
+import PhotonCore
+import StateStore
+
+/// Options of the commands that change machines.
+struct RunOptions: ParsableArguments {
+    @Flag(name: [.short, .customLong("yes")], help: "Do not ask for confirmation (required when not on a terminal).")
+    var yes = false
+
+    @Option(help: "Actions running at once across the deployment (default: the blueprint's ssh.parallelism).")
+    var parallelism: Int?
+
+    @Option(help: "Progress output: text (a live view on a terminal, lines otherwise) or json (NDJSON events on stdout).")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if format == .dot { throw ValidationError("progress is text or json") }
+        if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
+    }
+}
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make the machines match the blueprint, durably: an interrupted apply is finished by the next one.",
+        discussion: """
+        Shows the plan and asks before changing anything. 'photon apply PLAN.json' runs a plan saved by \
+        'photon plan -o' exactly, and refuses it when the blueprint or the recorded state changed since. \
+        Ctrl-C stops starting actions and lets running ones finish (exit 130); a second Ctrl-C aborts them.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("A plan saved with 'photon plan -o'.", valueName: "plan-file"))
+    var planFile: String?
+
+    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The blueprint to apply.", valueName: "file"))
+    var file: String?
+
+    @OptionGroup var kinds: TemplatesOption
+    @OptionGroup var state: StateOptions
+    @OptionGroup var run: RunOptions
+
+    func validate() throws {
+        if (planFile == nil) == (file == nil) { throw ValidationError("give either -f BLUEPRINT or a saved PLAN file") }
+    }
+
+    func run() async throws {
+        var saved: SavedPlan?
+        var blueprintPath = file ?? ""
+        if let planFile {
+            saved = try SavedPlan.read(planFile)
+            blueprintPath = saved?.blueprintFile ?? ""
+        }
+        let runner = try Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state, options: run, command: "apply")
+        try await runner.execute(saved: saved, destroy: false)
+    }
+}
+
+struct DestroyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy",
+        abstract: "Remove every machine of the deployment, then its recorded state.",
+        discussion: "Shows what goes and asks first. An interrupted destroy is finished by the next one."
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+    @OptionGroup var state: StateOptions
+    @OptionGroup var run: RunOptions
+
+    func run() async throws {
+        let runner = try Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "destroy")
+        try await runner.execute(saved: nil, destroy: true)
+    }
+}
+
+/// The digest and serial a saved plan was made against, and what it planned.
+struct SavedPlan {
+    var blueprintFile: String
+    var blueprintDigest: String
+    var stateSerial: Int
+    var actionIDs: [String]
+    var fileDigests: [String: String]
+
+    static func read(_ path: String) throws -> SavedPlan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PhotonError("cannot read the plan file '\(path)'")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              object["formatVersion"] as? Int == Plan.formatVersion,
+              let blueprint = object["blueprint"] as? [String: Any], let file = blueprint["file"] as? String, let digest = blueprint["digest"] as? String,
+              let serial = object["stateSerial"] as? Int, let actions = object["actions"] as? [[String: Any]] else {
+            throw PhotonError("'\(path)' is not a photon plan (format version \(Plan.formatVersion))", help: "make one with 'photon plan -f BLUEPRINT -o \(path)'")
+        }
+        var digests: [String: String] = [:]
+        for action in actions {
+            if let id = action["id"] as? String, let file = action["file"] as? [String: Any], let sha = file["sha256"] as? String { digests[id] = sha }
+        }
+        return SavedPlan(blueprintFile: file, blueprintDigest: String(digest.dropFirst("sha256:".count)), stateSerial: serial,
+                         actionIDs: actions.compactMap { $0["id"] as? String }, fileDigests: digests)
+    }
+
+    /// Refuses a plan made against another blueprint or another recorded state, or that plans something else now.
+    func check(against plan: Plan, serial: Int) throws {
+        guard blueprintDigest == plan.blueprintDigest else {
+            throw PhotonError("the saved plan was made from another version of \(blueprintFile) (sha256:\(blueprintDigest.prefix(12)), now sha256:\(plan.blueprintDigest.prefix(12)))",
+                              help: "make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
+        }
+        guard stateSerial == serial else {
+            throw PhotonError("the saved plan is stale: it was made at state serial \(stateSerial), the recorded state is now at \(serial)",
+                              help: "something was applied since; make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
+        }
+        let digests = Dictionary(plan.actions.compactMap { action -> (String, String)? in
+            if case .upload(let file) = action.detail, let sha = file.sha256 { return (action.id, sha) }
+            return nil
+        }, uniquingKeysWith: { a, _ in a })
+        guard actionIDs == plan.actions.map(\.id), digests == fileDigests else {
+            throw PhotonError("the saved plan no longer matches what this blueprint and state plan (the kinds or the photon version changed)",
+                              help: "make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
+        }
+    }
+}
+
+/// Everything apply and destroy share: the lock, generated secrets, the plan, the confirmation, the run.
+struct Runner {
+    let blueprintPath: String
+    let workspace: Workspace
+    let blueprint: Blueprint
+    let store: StateStore
+    let options: RunOptions
+    let command: String
+    let stateDirectory: String
+
+    init(blueprintPath: String, templates: String?, state: StateOptions, options: RunOptions, command: String) throws {
+        self.blueprintPath = blueprintPath
+        workspace = try Workspace(templates: templates)
+        blueprint = try workspace.loadBlueprint(blueprintPath)
+        stateDirectory = state.directory(for: blueprint.name.value)
+        store = try state.open(deployment: blueprint.name.value)
+        self.options = options
+        self.command = command
+    }
+
+    func execute(saved: SavedPlan?, destroy: Bool) async throws {
+        let lock = try store.acquireLock(command: "\(command) \(blueprintPath)")
+        if let warning = lock.warning { Output.error("warning: \(warning)") }
+        defer { _ = try? store.releaseLock(lock.id) }
+
+        var target = blueprint
+        if destroy {
+            target.clusters = []
+            target.management = nil
+        }
+        let planner = workspace.planner(for: blueprint)
+        let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: try store.readRecordedState()).resolve(target)
+        try generateSecrets(resolved.generatedSecretKeys)
+        let recorded = try store.readRecordedState()
+        let (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
+        if let saved { try saved.check(against: plan, serial: recorded.serial) }
+
+        if options.format == .text {
+            Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
+        }
+        guard plan.hasChanges else {
+            if !destroy { try store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest) }
+            if destroy { try removeState() }
+            return
+        }
+        try confirm(destroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
+
+        let driver = try Backends.current.current.driver(blueprint, store)
+        let shell = try Backends.current.current.shell(blueprint, store)
+        let journal = Backends.current.current.journal(store)
+        let runID = try store.beginRun(command: command, blueprintDigest: blueprint.digest)
+        let logDirectory = stateDirectory + "/runs"
+        try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let mode: ProgressReporter.Mode = options.format == .json ? .json : (Output.wantsColor(STDERR_FILENO) ? .live : .lines)
+        let progress = ProgressReporter(plan: plan, mode: mode, logPath: "\(logDirectory)/\(runID).log")
+        let engine = Engine(plan: plan, renderer: renderer, driver: driver, shell: shell, journal: journal,
+                            options: EngineOptions(parallelism: options.parallelism ?? blueprint.ssh.parallelism))
+
+        let stop = StopSignal()
+        let task = Task { await engine.run(stop: stop) { progress.handle($0) } }
+        let interrupts = InterruptHandler { [stop] in
+            switch stop.request() {
+            case .stopping: Output.error("stopping: running actions finish, nothing new starts (Ctrl-C again to abort them)")
+            case .aborting:
+                Output.error("aborting running actions")
+                task.cancel()
+            case .running: break
+            }
+        }
+        let outcome = await task.value
+        interrupts.cancel()
+        progress.finish()
+
+        let status: RunStatus = switch outcome.status {
+        case .succeeded: .succeeded
+        case .failed: .failed
+        case .interrupted: .interrupted
+        }
+        try store.finishRun(runID, status: status, summary: summary(outcome))
+        report(outcome, plan: plan)
+        switch outcome.status {
+        case .succeeded:
+            if destroy { try removeState() } else { try store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest) }
+        case .failed:
+            throw ExitCode.failure
+        case .interrupted:
+            throw ExitCode(130)
+        }
+    }
+
+    func blueprintBytes() throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: blueprintPath) else { throw PhotonError("cannot read \(blueprintPath)") }
+        return Array(data)
+    }
+
+    /// Makes a value for each `generate` secret not recorded yet: 32 random bytes as 64 hex digits
+    /// (what kubeadm's certificate key needs, and strong for any token).
+    func generateSecrets(_ keys: [String]) throws {
+        let existing = try store.readRecordedState().generatedSecrets
+        var fresh: [String: String] = [:]
+        for key in keys where existing[key] == nil {
+            fresh[key] = SymmetricKey(size: .bits256).withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
+        }
+        if !fresh.isEmpty { try store.storeGeneratedSecrets(fresh) }
+    }
+
+    /// Asks on a terminal; without one, `--yes` must say so.
+    func confirm(_ question: String) throws {
+        if options.yes { return }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw PhotonError("\(command) changes machines and there is no terminal to ask on", help: "add --yes to \(command) without asking")
+        }
+        Output.error("\(question) Only 'yes' proceeds: ", newline: false)
+        guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
+            Output.error("Nothing was changed.")
+            throw ExitCode.failure
+        }
+    }
+
+    func summary(_ outcome: RunOutcome) -> String {
+        "\(outcome.succeeded) done, \(outcome.skipped) already done, \(outcome.failed) failed, \(outcome.blocked) blocked, \(outcome.notStarted) not started"
+    }
+
+    func report(_ outcome: RunOutcome, plan: Plan) {
+        var lines: [String] = []
+        switch outcome.status {
+        case .succeeded: lines.append("\(command) of \(blueprint.name.value) complete: \(summary(outcome)).")
+        case .interrupted: lines.append("\(command) of \(blueprint.name.value) interrupted: \(summary(outcome)). Run it again to finish.")
+        case .failed: lines.append("\(command) of \(blueprint.name.value) failed: \(summary(outcome)).")
+        }
+        if let journalError = outcome.journalError { lines.append("error: the state store failed: \(journalError)") }
+        for failure in outcome.failures {
+            lines.append("error: \(failure.actionID) on \(failure.machine): \(failure.message)")
+            lines.append("  step: \(failure.summary)")
+            if let tail = failure.stderrTail {
+                lines.append(contentsOf: tail.split(separator: "\n", omittingEmptySubsequences: false).map { "  | \($0)" })
+            }
+        }
+        if outcome.status != .succeeded { lines.append("The log of this run is in \(stateDirectory)/runs/.") }
+        Output.error(lines.joined(separator: "\n"))
+    }
+
+    func removeState() throws {
+        try store.close()
+        try FileManager.default.removeItem(atPath: stateDirectory)
+        Output.error("Removed the recorded state of \(blueprint.name.value) (\(stateDirectory)).")
+    }
+}
+
+/// Turns SIGINT into calls of a handler instead of ending the process.
+final class InterruptHandler: @unchecked Sendable {
+    private let source: any DispatchSourceSignal
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler(handler: handler)
+        source.resume()
+        self.source = source
+    }
+
+    func cancel() {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Blueprints
+import Foundation
+import Planning
+import PhotonCore
+import StateStore
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a deployment's machines, the last run, the lock holder, and drift from the blueprint."
+    )
+
+    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The blueprint, to compare with what is recorded.", valueName: "file"))
+    var file: String?
+
+    @OptionGroup var kinds: TemplatesOption
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if file == nil, state.directory == nil { throw ValidationError("give -f BLUEPRINT or --state DIR") }
+        if format == .dot { throw ValidationError("status writes text or json") }
+    }
+
+    struct Report: Encodable {
+        struct Machine: Encodable { var name, group, kind, role: String; var index: Int; var address: String; var lifecycle: String }
+        struct Run: Encodable { var id: Int64; var command: String; var status: String; var startedAt: Date; var finishedAt: Date?; var summary: String?; var failures: [String] }
+        struct Lock: Encodable { var id: String; var pid: Int32; var host: String; var command: String; var since: Date }
+        var deployment: String
+        var stateDirectory: String
+        var serial: Int
+        var lock: Lock?
+        var lastRun: Run?
+        var machines: [Machine]
+        var drift: PlanSummary?
+    }
+
+    func run() throws {
+        var blueprint: Blueprint?
+        var workspace: Workspace?
+        if let file {
+            workspace = try Workspace(templates: kinds.templates)
+            blueprint = try workspace?.loadBlueprint(file)
+        }
+        let deployment = blueprint?.name.value ?? URL(fileURLWithPath: state.directory ?? ".").lastPathComponent
+        let directory = state.directory(for: deployment)
+        guard FileManager.default.fileExists(atPath: directory + "/" + StateStore.databaseFileName) else {
+            throw PhotonError("deployment \(deployment) has no recorded state in \(directory)", help: "nothing was applied yet; 'photon apply -f BLUEPRINT' creates it")
+        }
+        let store = try StateStore.open(directory: directory, deployment: deployment)
+        let recorded = try store.readRecordedState()
+        var drift: PlanSummary?
+        if let blueprint, let workspace {
+            drift = try workspace.planner(for: blueprint).plan(blueprint, recorded: recorded).summary
+        }
+        let lastRun = try store.lastRun()
+        let failures = try lastRun.map { run in
+            try store.journal(run: run.id).filter { $0.status == .failed }.map { "\($0.actionID) on \($0.machine): \($0.message ?? "failed")" }
+        } ?? []
+        let report = Report(
+            deployment: deployment, stateDirectory: directory, serial: recorded.serial,
+            lock: try store.lockHolder().map { Report.Lock(id: $0.id.uuidString, pid: $0.pid, host: $0.host, command: $0.command, since: $0.since) },
+            lastRun: lastRun.map { Report.Run(id: $0.id, command: $0.command, status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt,
+                                               summary: $0.summary, failures: failures) },
+            machines: recorded.machines.sorted { ($0.group, $0.role, $0.index) < ($1.group, $1.role, $1.index) }.map {
+                Report.Machine(name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue)
+            },
+            drift: drift)
+        if format == .json {
+            Output.result(JSONOutput.encode(report))
+            return
+        }
+        Output.result(text(report))
+    }
+
+    func text(_ report: Report) -> String {
+        var lines = ["Deployment \(report.deployment): state \(report.stateDirectory), serial \(report.serial)"]
+        if let lock = report.lock {
+            lines.append("lock: held by pid \(lock.pid) on \(lock.host) (\(lock.command)) since \(lock.since); id \(lock.id)")
+        } else {
+            lines.append("lock: free")
+        }
+        if let run = report.lastRun {
+            lines.append("last run: #\(run.id) \(run.command) \(run.status), started \(run.startedAt)\(run.summary.map { ": \($0)" } ?? "")")
+            lines.append(contentsOf: run.failures.map { "  failed: \($0)" })
+        } else {
+            lines.append("last run: none")
+        }
+        let groups = Dictionary(grouping: report.machines, by: \.group)
+        for group in groups.keys.sorted() {
+            let machines = groups[group] ?? []
+            lines.append("")
+            lines.append("\(group == "management" ? "management plane" : "cluster \(group)") (\(machines.first?.kind ?? ""))")
+            for role in Set(machines.map(\.role)).sorted() {
+                let members = machines.filter { $0.role == role }
+                lines.append("  \(role): \(members.count) machine\(members.count == 1 ? "" : "s")")
+                for machine in members {
+                    lines.append("    \(machine.name)  \(machine.address)  \(machine.lifecycle)")
+                }
+            }
+        }
+        if report.machines.isEmpty { lines.append("no machines recorded") }
+        if let drift = report.drift {
+            lines.append("")
+            if drift.create + drift.update + drift.delete == 0 {
+                lines.append("drift: none; the machines match the blueprint")
+            } else {
+                lines.append("drift: \(drift.create) to create, \(drift.update) to change, \(drift.delete) to delete (photon plan -f shows what)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct UnlockCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "Release a deployment's lock left by a process that cannot release it (on another host, or gone).",
+        discussion: "The id is printed by the command that found the lock held, and by 'photon status'."
+    )
+
+    @Option(help: ArgumentHelp("The lock id to release (required: forcing is deliberate).", valueName: "id"))
+    var force: String
+
+    @Option(name: [.short, .customLong("file")], help: ArgumentHelp("The deployment's blueprint.", valueName: "file"))
+    var file: String?
+
+    @OptionGroup var kinds: TemplatesOption
+    @OptionGroup var state: StateOptions
+
+    func validate() throws {
+        if file == nil, state.directory == nil { throw ValidationError("give -f BLUEPRINT or --state DIR") }
+    }
+
+    func run() throws {
+        var deployment = URL(fileURLWithPath: state.directory ?? ".").lastPathComponent
+        if let file { deployment = try BlueprintLoader().load(path: file).name.value }
+        let store = try state.open(deployment: deployment)
+        try store.forceUnlock(id: force)
+        Output.error("Released lock \(force) of \(deployment).")
+    }
+}

@@ -1,0 +1,155 @@
+import Engine
+import Foundation
+import GRDB
+import PhotonCore
+
+public enum RunStatus: String, Sendable, Codable, Hashable {
+    case running, succeeded, failed, interrupted
+}
+
+/// One `apply`, `scale` or `destroy`, as recorded.
+public struct RunRecord: Sendable, Hashable {
+    public var id: Int64
+    public var command: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    /// As reported: a run recorded as `running` whose process is gone reads `interrupted`.
+    public var status: RunStatus
+    public var blueprintDigest: String?
+    /// The plan summary (JSON) given to ``StateStore/finishRun(_:status:summary:)``.
+    public var summary: String?
+    public var pid: Int32
+    public var host: String
+
+    public init(id: Int64, command: String, startedAt: Date, finishedAt: Date?, status: RunStatus, blueprintDigest: String?, summary: String?,
+                pid: Int32, host: String) {
+        self.id = id
+        self.command = command
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.status = status
+        self.blueprintDigest = blueprintDigest
+        self.summary = summary
+        self.pid = pid
+        self.host = host
+    }
+}
+
+/// One journaled transition.
+public struct JournalEntry: Sendable, Hashable {
+    public var runID: Int64
+    /// 1, 2, 3… within the run, in the order the transitions were recorded.
+    public var sequence: Int
+    public var actionID: String
+    public var machine: String
+    public var status: Transition.Status
+    public var at: Date
+    public var message: String?
+    public var stderrTail: String?
+    public var attempt: Int
+
+    public init(runID: Int64, sequence: Int, actionID: String, machine: String, status: Transition.Status, at: Date, message: String?,
+                stderrTail: String?, attempt: Int) {
+        self.runID = runID
+        self.sequence = sequence
+        self.actionID = actionID
+        self.machine = machine
+        self.status = status
+        self.at = at
+        self.message = message
+        self.stderrTail = stderrTail
+        self.attempt = attempt
+    }
+}
+
+extension StateStore {
+    /// Starts a run; `record` appends to it until ``finishRun(_:status:summary:)``.
+    ///
+    /// Runs left `running` by a process that died (kill -9, power cut) are marked `interrupted` here,
+    /// in the same transaction (their finish time is their last journaled transition).
+    /// ``lastRun()`` and ``runs(limit:)`` already report such a run as `interrupted` before that,
+    /// without writing. A run's process is gone when it ran on this host and its pid no longer exists,
+    /// or when the lock it held is no longer held (released, forced or taken over).
+    @discardableResult
+    public func beginRun(command: String, blueprintDigest: String?) throws -> Int64 {
+        let lockID = session.withLock { $0.heldLock }
+        let id = try pool.write { db -> Int64 in
+            let holder = try Self.fetchLockHolder(db)
+            for row in try Row.fetchAll(db, sql: "SELECT id, pid, host, lock_id FROM run WHERE status = 'running'")
+            where !Self.isLive(pid: row["pid"], host: row["host"], lockID: row["lock_id"], holder: holder) {
+                try db.execute(sql: """
+                    UPDATE run SET status = 'interrupted',
+                        finished_at = COALESCE((SELECT MAX(at) FROM journal WHERE run_id = run.id), started_at)
+                    WHERE id = ?
+                    """, arguments: [row["id"] as Int64])
+            }
+            try db.execute(sql: """
+                INSERT INTO run (command, started_at, status, blueprint_digest, pid, host, lock_id)
+                VALUES (?, ?, 'running', ?, ?, ?, ?)
+                """, arguments: [command, Date(), blueprintDigest, System.pid, System.hostName, lockID?.uuidString.lowercased()])
+            return db.lastInsertedRowID
+        }
+        session.withLock { $0.currentRun = id }
+        return id
+    }
+
+    /// Ends a run with its outcome and, optionally, the plan summary (JSON). Recording into it afterwards fails.
+    public func finishRun(_ id: Int64, status: RunStatus, summary: String?) throws {
+        guard status != .running else {
+            throw PhotonError("a run cannot finish with the status 'running'", help: "pass succeeded, failed or interrupted (this is a bug in photon)")
+        }
+        try pool.write { db in
+            try db.execute(sql: "UPDATE run SET status = ?, finished_at = ?, plan_summary = COALESCE(?, plan_summary) WHERE id = ?",
+                           arguments: [status.rawValue, Date(), summary, id])
+            guard db.changesCount == 1 else {
+                throw PhotonError("there is no run \(id) in the state file \(databasePath)")
+            }
+        }
+        session.withLock { if $0.currentRun == id { $0.currentRun = nil } }
+    }
+
+    /// The most recent run, if any.
+    public func lastRun() throws -> RunRecord? {
+        try runs(limit: 1).first
+    }
+
+    /// The most recent runs, newest first.
+    public func runs(limit: Int = 20) throws -> [RunRecord] {
+        try pool.read { db in
+            let holder = try Self.fetchLockHolder(db)
+            return try Row.fetchAll(db, sql: """
+                SELECT id, command, started_at, finished_at, status, blueprint_digest, plan_summary, pid, host, lock_id
+                FROM run ORDER BY id DESC LIMIT ?
+                """, arguments: [max(0, limit)]).map { row in
+                var status = RunStatus(rawValue: row["status"]) ?? .interrupted
+                if status == .running, !Self.isLive(pid: row["pid"], host: row["host"], lockID: row["lock_id"], holder: holder) {
+                    status = .interrupted
+                }
+                return RunRecord(id: row["id"], command: row["command"], startedAt: row["started_at"], finishedAt: row["finished_at"],
+                                 status: status, blueprintDigest: row["blueprint_digest"], summary: row["plan_summary"],
+                                 pid: row["pid"], host: row["host"])
+            }
+        }
+    }
+
+    /// A run's transitions, in the order they were recorded.
+    public func journal(run: Int64) throws -> [JournalEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT run_id, seq, action_id, machine, status, at, message, stderr_tail, attempt
+                FROM journal WHERE run_id = ? ORDER BY seq
+                """, arguments: [run]).map { row in
+                JournalEntry(runID: row["run_id"], sequence: row["seq"], actionID: row["action_id"], machine: row["machine"],
+                             status: Transition.Status(rawValue: row["status"]) ?? .interrupted, at: row["at"],
+                             message: row["message"], stderrTail: row["stderr_tail"], attempt: row["attempt"])
+            }
+        }
+    }
+
+    /// Whether the process of a run recorded as `running` may still be running it.
+    static func isLive(pid: Int32, host: String, lockID: String?, holder: LockHolder?) -> Bool {
+        if host == System.hostName, !System.processExists(pid) { return false }
+        if let lockID, lockID.lowercased() != holder?.id.uuidString.lowercased() { return false }
+        return true
+    }
+}

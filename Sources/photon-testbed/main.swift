@@ -1,0 +1,70 @@
+// photon-testbed: photon with file-backed machines (EngineTestSupport.FileBackedMachines) instead of
+// real ones, for the crash tests. PHOTON_TESTBED_MACHINES names the machines' directory;
+// PHOTON_TESTBED_KILL_AT=N makes the process SIGKILL itself right after the Nth transition is durable;
+// PHOTON_TESTBED_KILL_AFTER_COMMAND=N right after the Nth command ran on a machine, before its outcome
+// is journaled — as if the power went at that instant. PHOTON_TESTBED_LATENCY_MS slows every command.
+import Engine
+import EngineTestSupport
+import Foundation
+import Planning
+import PhotonCommands
+
+let environment = ProcessInfo.processInfo.environment
+let machines = FileBackedMachines(root: URL(fileURLWithPath: environment["PHOTON_TESTBED_MACHINES"] ?? "testbed-machines"))
+let killAt = environment["PHOTON_TESTBED_KILL_AT"].flatMap { Int($0) }
+let killAfterCommand = environment["PHOTON_TESTBED_KILL_AFTER_COMMAND"].flatMap { Int($0) }
+let latency = Duration.milliseconds(environment["PHOTON_TESTBED_LATENCY_MS"].flatMap { Int($0) } ?? 0)
+
+/// The file-backed shell, slowed down or killed on request.
+final class FaultyShell: RemoteShell, @unchecked Sendable {
+    let inner: FileBackedMachines
+    let lock = NSLock()
+    var commands = 0
+
+    init(_ inner: FileBackedMachines) { self.inner = inner }
+
+    func upload(_ data: [UInt8], to path: String, mode: Int, owner: String?, on machine: MachineHandle) async throws {
+        if latency > .zero { try await Task.sleep(for: latency) }
+        try await inner.upload(data, to: path, mode: mode, owner: owner, on: machine)
+    }
+
+    func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
+        if latency > .zero { try await Task.sleep(for: latency) }
+        let output = try await inner.execute(command, on: machine, timeout: timeout)
+        if let killAfterCommand, !command.hasPrefix("test -e "), lock.withLock({ commands += 1; return commands }) >= killAfterCommand {
+            kill(getpid(), SIGKILL)
+        }
+        return output
+    }
+
+    func isListening(host: String, port: Int, timeout: Duration) async -> Bool { true }
+}
+
+/// Counts durable transitions and kills the process at the chosen one.
+final class KillingJournal: RunJournal, @unchecked Sendable {
+    let inner: any RunJournal
+    let killAt: Int
+    let lock = NSLock()
+    var recorded = 0
+
+    init(_ inner: any RunJournal, killAt: Int) {
+        self.inner = inner
+        self.killAt = killAt
+    }
+
+    func record(_ transitions: [Transition]) async throws {
+        try await inner.record(transitions)
+        let reached = lock.withLock { () -> Bool in
+            recorded += transitions.count
+            return recorded >= killAt
+        }
+        if reached { kill(getpid(), SIGKILL) }
+    }
+
+    func recordedState() async throws -> RecordedState { try await inner.recordedState() }
+}
+
+await Photon.run(backends: Backends(
+    driver: { _, _ in machines },
+    shell: { _, _ in FaultyShell(machines) },
+    journal: { journal in killAt.map { KillingJournal(journal, killAt: $0) } ?? journal }))

@@ -1,0 +1,133 @@
+import Foundation
+import PhotonCore
+@testable import StateStore
+import Testing
+
+@Suite("The deployment lock")
+struct LockTests {
+    @Test("a second acquire fails at once, naming the holder and how to force it")
+    func secondAcquireFails() async throws {
+        try await withTemporaryDirectory { base in
+            let directory = stateDirectory(in: base)
+            let first = try StateStore.open(directory: directory, deployment: "demo")
+            let second = try StateStore.open(directory: directory, deployment: "demo")
+            let held = try first.acquireLock(command: "photon apply blueprint.yaml")
+            #expect(held.warning == nil)
+            #expect(held.holder.pid == getpid())
+            #expect(try second.lockHolder() == held.holder.with(since: try #require(try second.lockHolder()).since))
+
+            let started = Date()
+            let error = try #require(photonError { _ = try second.acquireLock(command: "photon scale s workers=3") })
+            #expect(Date().timeIntervalSince(started) < 2, "fails at once, does not wait")
+            let id = held.id.uuidString
+            #expect(error.message.contains("photon apply blueprint.yaml"))
+            #expect(error.message.contains("pid \(getpid())"))
+            #expect(error.message.contains("host \(System.hostName)"))
+            #expect(error.message.contains("since "))
+            #expect(error.message.contains("photon unlock --force \(id)"))
+
+            // Released, it can be taken again.
+            #expect(try first.releaseLock(held.id))
+            let taken = try second.acquireLock(command: "photon scale s workers=3")
+            #expect(try first.lockHolder()?.id == taken.id)
+            #expect(try first.releaseLock(held.id) == false, "releasing a lock one no longer holds removes nothing")
+            #expect(try first.lockHolder()?.id == taken.id)
+        }
+    }
+
+    @Test("a holder on this host whose process is gone is taken over, with a warning naming it")
+    func deadHolderIsTakenOver() async throws {
+        try await withTemporaryDirectory { base in
+            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let pid = try deadPID()
+            let stale = LockHolder(id: UUID(), pid: pid, host: System.hostName, command: "photon apply old.yaml", since: Date(timeIntervalSince1970: 1_700_000_000))
+            try store.plantLock(stale)
+            let acquisition = try store.acquireLock(command: "photon apply new.yaml")
+            let warning = try #require(acquisition.warning)
+            #expect(warning.contains("pid \(pid)"))
+            #expect(warning.contains("photon apply old.yaml"))
+            #expect(warning.contains(stale.id.uuidString))
+            #expect(warning.contains("2023-11-14T22:13:20Z"))
+            #expect(try store.lockHolder()?.id == acquisition.id)
+            #expect(try store.lockHolder()?.command == "photon apply new.yaml")
+        }
+    }
+
+    @Test("a holder on this host whose process lives is not taken over")
+    func liveHolderOnThisHost() async throws {
+        try await withTemporaryDirectory { base in
+            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            // pid 1 exists (and may belong to another user: EPERM still means alive).
+            try store.plantLock(LockHolder(id: UUID(), pid: 1, host: System.hostName, command: "photon destroy", since: Date()))
+            let error = photonError { _ = try store.acquireLock(command: "photon apply") }
+            #expect(error?.message.contains("photon destroy") == true)
+        }
+    }
+
+    @Test("a holder on another host is never taken over, even with a pid that does not exist here")
+    func holderOnAnotherHost() async throws {
+        try await withTemporaryDirectory { base in
+            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let remote = LockHolder(id: UUID(), pid: try deadPID(), host: "elsewhere.example", command: "photon apply", since: Date())
+            try store.plantLock(remote)
+            let error = try #require(photonError { _ = try store.acquireLock(command: "photon apply") })
+            #expect(error.message.contains("host elsewhere.example"))
+            #expect(error.message.contains("photon unlock --force \(remote.id.uuidString)"))
+            #expect(error.help?.contains("another host is never taken over") == true)
+            #expect(try store.lockHolder()?.id == remote.id)
+        }
+    }
+
+    @Test("force unlock needs the holder's id")
+    func forceUnlock() async throws {
+        try await withTemporaryDirectory { base in
+            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            var error = photonError { try store.forceUnlock(id: UUID().uuidString) }
+            #expect(error?.message.contains("is not locked") == true)
+
+            let remote = LockHolder(id: UUID(), pid: 4242, host: "elsewhere.example", command: "photon apply", since: Date())
+            try store.plantLock(remote)
+            error = photonError { try store.forceUnlock(id: UUID().uuidString) }
+            #expect(error?.message.contains("has the id \(remote.id.uuidString)") == true)
+            #expect(try store.lockHolder()?.id == remote.id)
+
+            try store.forceUnlock(id: remote.id.uuidString.lowercased()) // the id in either case
+            #expect(try store.lockHolder() == nil)
+            _ = try store.acquireLock(command: "photon apply")
+        }
+    }
+
+    @Test("two stores on one new directory racing for the lock: exactly one wins", arguments: 0..<10)
+    func race(round: Int) async throws {
+        try await withTemporaryDirectory { base in
+            let directory = stateDirectory(in: base)
+            let contenders = (0..<2).map { index in
+                Task { () -> Result<LockAcquisition, any Error> in
+                    do {
+                        let store = try StateStore.open(directory: directory, deployment: "demo")
+                        return .success(try store.acquireLock(command: "photon apply #\(index)"))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            var results: [Result<LockAcquisition, any Error>] = []
+            for contender in contenders { results.append(await contender.value) }
+            let winners = results.compactMap { try? $0.get() }
+            #expect(winners.count == 1)
+            for case .failure(let error) in results {
+                #expect((error as? PhotonError)?.message.contains("is locked by") == true, "\(error)")
+            }
+            let holder = try StateStore.open(directory: directory, deployment: "demo").lockHolder()
+            #expect(holder?.id == winners.first?.id)
+        }
+    }
+}
+
+extension LockHolder {
+    func with(since: Date) -> LockHolder {
+        var copy = self
+        copy.since = since
+        return copy
+    }
+}
