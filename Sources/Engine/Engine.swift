@@ -105,28 +105,21 @@ public struct Engine: Sendable {
             var running = 0
             while true {
                 if !stop.isStopping, !Task.isCancelled, outcome.journalError == nil {
+                    // Each action records its own start (grouped with others' records) before it does anything.
                     let batch = scheduler.nextBatch(running: running)
-                    if !batch.isEmpty {
-                        let transitions = batch.map { context.startTransition($0) }
-                        do {
-                            try await journal.record(transitions)
-                        } catch {
-                            outcome.journalError = "could not record the start of \(batch.count) action(s): \(error)"
-                            scheduler.unclaim(batch)
-                            if running == 0 { break }
-                            continue
-                        }
-                        for index in batch {
-                            events(.started(action: index, attempt: 1))
-                            group.addTask { await context.execute(index) }
-                        }
-                        running += batch.count
+                    for index in batch {
+                        group.addTask { await context.execute(index) }
                     }
+                    running += batch.count
                 }
                 if running == 0 { break }
                 guard let completion = await group.next() else { break }
                 running -= 1
                 if let journalError = completion.journalError, outcome.journalError == nil { outcome.journalError = journalError }
+                if completion.notStarted {
+                    scheduler.unclaim(completion.index)
+                    continue
+                }
                 switch completion.status {
                 case .succeeded: outcome.succeeded += 1
                 case .skipped: outcome.skipped += 1
@@ -161,6 +154,8 @@ struct Completion: Sendable {
     var message: String?
     var stderrTail: String?
     var journalError: String?
+    /// Its start could not be recorded, so it never ran.
+    var notStarted = false
 }
 
 /// Facts about the plan the engine needs often: which machine an action belongs to, where machines start and end.
@@ -295,9 +290,13 @@ struct Scheduler {
         return batch
     }
 
-    /// Puts actions back when their start could not be recorded.
-    mutating func unclaim(_ batch: [Int]) {
-        for index in batch { state[index] = .waiting }
+    /// Puts an action back when its start could not be recorded: it did not run.
+    mutating func unclaim(_ index: Int) {
+        state[index] = .waiting
+        if let machine = facts.machineOf[index], machineLeft[machine] == plan.machines[machine].actions.count {
+            machineStarted[machine] = false
+            roleInFlight[facts.roleKey[machine], default: 1] -= 1
+        }
     }
 
     /// Marks an action finished; returns the actions a failure blocks. An interrupted action blocks

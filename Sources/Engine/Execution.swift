@@ -12,12 +12,13 @@ final class ExecutionContext: Sendable {
     let events: @Sendable (EngineEvent) -> Void
     /// Machines reached in this run, by name.
     let handles = Locked<[String: MachineHandle]>([:])
-    let created = Locked<[String: MachineHandle]>([:])
+    let commits: GroupCommit
 
     init(engine: Engine, facts: PlanFacts, events: @escaping @Sendable (EngineEvent) -> Void) {
         self.engine = engine
         self.facts = facts
         self.events = events
+        commits = GroupCommit(journal: engine.journal)
     }
 
     var plan: Plan { engine.plan }
@@ -40,6 +41,13 @@ final class ExecutionContext: Sendable {
 
     func execute(_ index: Int) async -> Completion {
         let action = plan.actions[index]
+        do {
+            try await commits.record(startTransition(index))
+        } catch {
+            return Completion(index: index, status: .failed, message: nil,
+                              journalError: "could not record the start of \(action.id): \(error)", notStarted: true)
+        }
+        events(.started(action: index, attempt: 1))
         let clock = ContinuousClock()
         let start = clock.now
         var attempt = 1
@@ -76,9 +84,8 @@ final class ExecutionContext: Sendable {
     /// Journals the outcome even when the run is being cancelled, then reports it.
     func finish(_ index: Int, _ transition: Transition, _ elapsed: Duration) async -> Completion {
         var journalError: String?
-        let journal = engine.journal
         do {
-            try await Task.detached { try await journal.record([transition]) }.value
+            try await commits.record(transition)
         } catch {
             journalError = "could not record \(transition.actionID) \(transition.status.rawValue): \(error)"
         }

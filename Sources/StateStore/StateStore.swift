@@ -159,14 +159,14 @@ public final class StateStore: RunJournal, Sendable {
     }
 
     private func append(_ transitions: [Transition], run: Int64, _ db: Database) throws {
-        var sequence = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM journal WHERE run_id = ?", arguments: [run]) ?? 0
+        var sequence = try Int.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM journal WHERE run_id = ?"), arguments: [run]) ?? 0
         var changed = false
         for transition in transitions {
             sequence += 1
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO journal (run_id, seq, action_id, machine, status, at, message, stderr_tail, attempt)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [run, sequence, transition.actionID, transition.machine, transition.status.rawValue,
+                """).execute(arguments: [run, sequence, transition.actionID, transition.machine, transition.status.rawValue,
                                  transition.at, transition.message, transition.stderrTail, transition.attempt])
             for effect in transition.effects {
                 try apply(effect, at: transition.at, db)
@@ -177,11 +177,11 @@ public final class StateStore: RunJournal, Sendable {
     }
 
     func bumpSerial(_ db: Database) throws {
-        try db.execute(sql: "UPDATE meta SET serial = serial + 1 WHERE id = 1")
+        try db.cachedStatement(sql: "UPDATE meta SET serial = serial + 1 WHERE id = 1").execute()
     }
 
     private func machineExists(_ name: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM machine WHERE name = ?)", arguments: [name]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM machine WHERE name = ?)"), arguments: [name]) ?? false
     }
 
     private func apply(_ effect: Effect, at date: Date, _ db: Database) throws {
@@ -190,26 +190,26 @@ public final class StateStore: RunJournal, Sendable {
             try insertIntent(spec, at: date, db)
         case .machineCreated(let spec, let handle):
             if try !machineExists(spec.name, db) { try insertIntent(spec, at: date, db) }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE machine SET address = ?, port = ?, ssh_user = ?, host_key_fingerprint = ?, driver_id = ?,
                                    lifecycle = 'bringing-up', updated_at = ?
                 WHERE name = ?
-                """, arguments: [handle.address, handle.port, handle.user, handle.hostKeyFingerprint, handle.driverID, date, spec.name])
+                """).execute(arguments: [handle.address, handle.port, handle.user, handle.hostKeyFingerprint, handle.driverID, date, spec.name])
         case .machineReady(let name):
-            try db.execute(sql: "UPDATE machine SET lifecycle = 'ready', updated_at = ? WHERE name = ?", arguments: [date, name])
-            try db.execute(sql: "DELETE FROM completed_action WHERE machine = ?", arguments: [name])
+            try db.cachedStatement(sql: "UPDATE machine SET lifecycle = 'ready', updated_at = ? WHERE name = ?").execute(arguments: [date, name])
+            try db.cachedStatement(sql: "DELETE FROM completed_action WHERE machine = ?").execute(arguments: [name])
         case .machineDeleting(let name):
-            try db.execute(sql: "UPDATE machine SET lifecycle = 'deleting', updated_at = ? WHERE name = ?", arguments: [date, name])
+            try db.cachedStatement(sql: "UPDATE machine SET lifecycle = 'deleting', updated_at = ? WHERE name = ?").execute(arguments: [date, name])
         case .machineDeleted(let name):
             // Files and completed actions go with it (ON DELETE CASCADE).
-            try db.execute(sql: "DELETE FROM machine WHERE name = ?", arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM machine WHERE name = ?").execute(arguments: [name])
         case .fileUploaded(let machine, let path, let sha256, let mode, let content):
             guard try machineExists(machine, db) else { return }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO machine_file (machine, path, sha256, mode, content, uploaded_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (machine, path) DO UPDATE SET sha256 = excluded.sha256, mode = excluded.mode,
                     content = excluded.content, uploaded_at = excluded.uploaded_at
-                """, arguments: [machine, path, sha256, mode, content, date])
+                """).execute(arguments: [machine, path, sha256, mode, content, date])
         case .captured(let group, let name, let value, let secret):
             var plain: String? = value
             var sealed: [UInt8]? = nil
@@ -218,26 +218,26 @@ public final class StateStore: RunJournal, Sendable {
                 sealed = try secrets.seal(value, label: Self.capturedLabel(group: group, name: name), key: key)
                 plain = nil
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO captured_value (group_name, name, secret, value, sealed, captured_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (group_name, name) DO UPDATE SET secret = excluded.secret, value = excluded.value,
                     sealed = excluded.sealed, captured_at = excluded.captured_at
-                """, arguments: [group, name, secret, plain, sealed.map { Data($0) }, date])
+                """).execute(arguments: [group, name, secret, plain, sealed.map { Data($0) }, date])
         case .actionCompleted(let machine, let actionID):
             guard try machineExists(machine, db) else { return }
-            try db.execute(sql: "INSERT OR IGNORE INTO completed_action (machine, action_id, completed_at) VALUES (?, ?, ?)",
-                           arguments: [machine, actionID, date])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO completed_action (machine, action_id, completed_at) VALUES (?, ?, ?)")
+                .execute(arguments: [machine, actionID, date])
         }
     }
 
     private func insertIntent(_ spec: MachineSpec, at date: Date, _ db: Database) throws {
         // An existing machine only goes back to `creating`: the rest of its record (files, address,
         // completed actions: what a resume needs) stays.
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO machine (name, group_name, kind, role, machine_index, address, lifecycle, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, 'creating', ?)
             ON CONFLICT (name) DO UPDATE SET lifecycle = 'creating', updated_at = excluded.updated_at
-            """, arguments: [spec.name, spec.group, spec.kind, spec.role, spec.index, spec.address ?? "", date])
+            """).execute(arguments: [spec.name, spec.group, spec.kind, spec.role, spec.index, spec.address ?? "", date])
     }
 
     static func holdsSealedValues(_ db: Database) throws -> Bool {

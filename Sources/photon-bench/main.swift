@@ -2,10 +2,14 @@
 //
 //   swift run -c release photon-bench                      # 1,000 / 10,000 / 100,000 machines
 //   swift run -c release photon-bench --machines 100000 --clusters 1000 [--repeat 3] [--templates DIR]
+//   swift run -c release photon-bench engine [--actions 10000]   # engine overhead, journaled durably
 //
 // Each size runs in its own process so peak memory (ru_maxrss) belongs to that size alone.
 import Blueprints
+import Engine
+import EngineTestSupport
 import Foundation
+import StateStore
 import Kinds
 import Planning
 import PhotonCore
@@ -123,6 +127,64 @@ func measure(machines: Int, clusters: Int, repeats: Int, templates: String) thro
     guard let best else { return }
     print(String(format: "machines=%d clusters=%d bytes=%d actions=%d load=%.3f validate=%.3f expand=%.3f render=%.3f build=%.3f total=%.3f peak_rss_mib=%.0f",
                  machines, clusters, text.utf8.count, actions, best.load, best.resolve, best.expand, best.render, best.build, best.total, peakResidentMiB()))
+}
+
+/// Engine overhead: a plan of no-op actions on in-memory machines, journaled durably to a real state store.
+func measureEngine(actions: Int, parallelism: Int) async throws {
+    let machines = max(1, actions / 10)
+    let root = NSTemporaryDirectory() + "photon-bench-engine-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try FileManager.default.createDirectory(atPath: root + "/kinds/noop", withIntermediateDirectories: true)
+    // Nine no-op steps per machine plus its create-machine: ten actions a machine.
+    let steps = (1...3).map { "      - run: [\"true\", \"\($0)\"]" }.joined(separator: "\n")
+    try Data("""
+        kind: noop
+        roles:
+          - name: nodes
+            count: {min: 0, max: 100000, default: 1}
+            configure:
+        \(steps)
+            join:
+        \(steps)
+            health:
+        \(steps)
+
+        """.utf8).write(to: URL(fileURLWithPath: root + "/kinds/noop/kind.yaml"))
+    let catalog = try KindCatalog.load(directory: root + "/kinds")
+    let yaml = "name: bench\ncontrolPlane: {driver: local, network: 10.0.0.0/14}\nclusters:\n  - {name: n, kind: noop, roles: {nodes: \(machines)}, rollout: {maxInFlight: 100%}}\n"
+    let blueprint = try BlueprintLoader(environment: LoadEnvironment(variables: [:])).load(bytes: Array(yaml.utf8), file: "bench.yaml")
+    let planner = Planner(catalog: catalog, secrets: SecretSource(environment: [:]), photonVersion: "bench")
+    let (plan, renderer) = try planner.planForApply(try Resolver(catalog: catalog, secrets: planner.secrets).resolve(blueprint), recorded: .empty)
+    let shell = InMemoryShell()
+    for (label, journal) in [("in-memory journal", InMemoryJournal() as any RunJournal),
+                             ("SQLite journal (WAL, synchronous=FULL)", try StateStore.open(directory: root + "/state", deployment: "bench") as any RunJournal)] {
+        if let store = journal as? StateStore { _ = try store.beginRun(command: "bench", blueprintDigest: nil) }
+        let engine = Engine(plan: plan, renderer: renderer, driver: InMemoryDriver(), shell: shell, journal: journal,
+                            options: EngineOptions(parallelism: parallelism))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let outcome = await engine.run()
+        let elapsed = clock.now - start
+        precondition(outcome.status == .succeeded, "\(outcome)")
+        print(String(format: "%@: %d actions (%d journaled transitions), parallelism %d: %.3f s, %.1f µs per action",
+                     label, plan.summary.actions, 2 * plan.summary.actions, parallelism, seconds(elapsed), seconds(elapsed) * 1e6 / Double(plan.summary.actions)))
+    }
+}
+
+if CommandLine.arguments.dropFirst().first == "engine" {
+    var actions = 10_000, parallelism = 64
+    var iterator = CommandLine.arguments.dropFirst(2).makeIterator()
+    while let argument = iterator.next() {
+        if argument == "--actions", let value = iterator.next().flatMap({ Int($0) }) { actions = value }
+        if argument == "--parallelism", let value = iterator.next().flatMap({ Int($0) }) { parallelism = value }
+    }
+    do {
+        try await measureEngine(actions: actions, parallelism: parallelism)
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        exit(1)
+    }
 }
 
 let options = Options(CommandLine.arguments)
