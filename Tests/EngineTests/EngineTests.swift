@@ -7,49 +7,6 @@ import PhotonCore
 import Planning
 import Testing
 
-/// A kind whose commands the in-memory shell understands: a leader that initialises (once, guarded)
-/// and hands out a token, members that join with it (once, guarded).
-let toyKind = """
-    kind: toy
-    description: a cluster for engine tests
-    settings:
-      port: {type: port, default: 7000}
-    roles:
-      - name: leaders
-        count: {min: 1, max: 3, odd: true, default: 1}
-        configure:
-          - upload: toy.conf
-            path: /etc/toy.conf
-          - service: toy
-            action: restart
-            exec: [toyd, --config, /etc/toy.conf]
-        join:
-          - on: first
-            run: [toy-init]
-            creates: /var/lib/toy/initialised
-          - on: first
-            capture: token
-            command: [toy-token]
-            secret: true
-        health:
-          - wait: {port: "{{settings.port}}"}
-      - name: members
-        count: {min: 0, max: 1000, default: 2}
-        configure:
-          - upload: toy.conf
-            path: /etc/toy.conf
-        join:
-          - run: [toy-join, --token, "{{captured.token}}", "{{roles.leaders.first.address}}"]
-            creates: /var/lib/toy/joined
-        health:
-          - via: leaders
-            wait: {command: [toy-status, "{{machine.name}}"]}
-        drain:
-          - via: leaders
-            run: [toy-drain, "{{machine.name}}"]
-        remove:
-          - run: [toy-leave]
-    """
 
 /// The in-memory shell's behaviour for the toy kind's commands.
 func toyResponder(_ shell: InMemoryShell, failJoinOn: Set<String> = []) -> @Sendable (String, String) -> CommandOutput? {
@@ -69,11 +26,8 @@ func toyResponder(_ shell: InMemoryShell, failJoinOn: Set<String> = []) -> @Send
 
 struct Fixture {
     static let templates: String = {
-        let directory = NSTemporaryDirectory() + "photon-engine-kinds-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: directory + "/toy", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/toy/kind.yaml", contents: Data(toyKind.utf8))
-        FileManager.default.createFile(atPath: directory + "/toy/toy.conf.mustache", contents: Data("name={{machine.name}}\nport={{settings.port}}\n".utf8))
-        return directory
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory() + "photon-engine-kinds-\(getpid())")
+        do { return try ToyKind.install(in: directory).path } catch { fatalError("\(error)") }
     }()
 
     static let catalog: KindCatalog = {

@@ -7,49 +7,6 @@ import Testing
 /// SIGKILL at every journal point, interrupted with SIGINT, blocked by locks, fed stale plans.
 @Suite("apply, destroy, status", .serialized)
 struct ApplyTests {
-    /// A toy cluster whose commands leave files behind, so guards can tell what already happened.
-    static let toyKind = """
-        kind: toy
-        description: a cluster for apply tests
-        settings:
-          port: {type: port, default: 7000}
-        roles:
-          - name: leaders
-            count: {min: 1, max: 3, odd: true, default: 1}
-            configure:
-              - upload: toy.conf
-                path: /etc/toy.conf
-              - service: toy
-                action: restart
-                exec: [toyd, --config, /etc/toy.conf]
-            join:
-              - on: first
-                run: [toy-init]
-                creates: /var/lib/toy/initialised
-              - on: first
-                capture: token
-                command: [toy-token]
-                secret: true
-            health:
-              - wait: {port: "{{settings.port}}"}
-          - name: members
-            count: {min: 0, max: 1000, default: 2}
-            configure:
-              - upload: toy.conf
-                path: /etc/toy.conf
-            join:
-              - run: [toy-join, --token, "{{captured.token}}", "{{roles.leaders.first.address}}"]
-                creates: /var/lib/toy/joined
-            health:
-              - via: leaders
-                wait: {command: [toy-status, "{{machine.name}}"]}
-            drain:
-              - via: leaders
-                run: [toy-drain, "{{machine.name}}"]
-            remove:
-              - run: [toy-leave]
-        """
-
     /// A scratch directory with the toy kind, a blueprint, machines and state, removed afterwards.
     struct Bed {
         let root: URL
@@ -59,10 +16,7 @@ struct ApplyTests {
 
         init(members: Int, leaders: Int = 1) throws {
             root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("photon-bed-\(UUID().uuidString)")
-            let kind = root.appendingPathComponent("kinds/toy")
-            try FileManager.default.createDirectory(at: kind, withIntermediateDirectories: true)
-            try Data((ApplyTests.toyKind + "\n").utf8).write(to: kind.appendingPathComponent("kind.yaml"))
-            try Data("name={{machine.name}}\nport={{settings.port}}\n".utf8).write(to: kind.appendingPathComponent("toy.conf.mustache"))
+            try ToyKind.install(in: root.appendingPathComponent("kinds"))
             try write(members: members, leaders: leaders)
         }
 
