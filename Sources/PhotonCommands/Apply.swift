@@ -171,11 +171,11 @@ struct Runner {
             if destroy { try removeState() }
             return
         }
-        try confirm(destroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
-
+        // Before asking: a missing driver or transport is said at once, not after a "yes".
         let driver = try Backends.current.current.driver(blueprint, store)
         let shell = try Backends.current.current.shell(blueprint, store)
         let journal = Backends.current.current.journal(store)
+        try confirm(destroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
         let runID = try store.beginRun(command: command, blueprintDigest: blueprint.digest)
         let logDirectory = stateDirectory + "/runs"
         try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
