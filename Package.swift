@@ -5,6 +5,7 @@ import PackageDescription
 //   CYAML → YAMLReader ─┐
 //   PhotonCore ─────────┼→ Blueprints ─┐
 //                       └→ Kinds ──────┼→ Planning → Engine → StateStore → PhotonCommands → photon
+//                                      │                  ├→ SSH (CLibSSH2) ──────↗
 //                                      │                  └→ EngineTestSupport (tests, crash bed)
 //                                      └────────────────────────────→ photon-bench
 let package = Package(
@@ -25,6 +26,11 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
         .target(
             name: "PhotonCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -41,6 +47,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        // The libssh2 transport: the engine's remote shell.
+        .target(
+            name: "SSH",
+            dependencies: ["CLibSSH2", "PhotonCore", "Engine", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // In-memory and file-backed machines and shells, for tests and the crash-test bed.
         .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine"]),
@@ -62,6 +73,7 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
         .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning", "StateStore", "EngineTestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "PhotonCore"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Engine", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

@@ -1,0 +1,280 @@
+internal import CLibSSH2
+import Engine
+import Foundation
+import PhotonCore
+
+/// How photon proves who it is.
+public enum SSHCredentials: Sendable {
+    /// A private key's text, OpenSSH or PEM format (ed25519 or ECDSA), with its passphrase if it has one.
+    case privateKey(String, passphrase: String?)
+    /// A private key file.
+    case privateKeyFile(String, passphrase: String?)
+    /// The keys of the ssh-agent at `$SSH_AUTH_SOCK`.
+    case agent
+}
+
+/// What a command printed and which stream.
+public enum OutputStream: Sendable { case stdout, stderr }
+
+/// One SSH connection to one machine, kept for a whole run. Its libssh2 session lives on a thread of its
+/// own; the API is async, and cancelling the calling task interrupts a call that is waiting.
+public final class SSHConnection: @unchecked Sendable {
+    public let host: String
+    public let port: Int
+    public let user: String
+    /// The host key's fingerprint as the server presented it ("SHA256:…").
+    public private(set) var hostKeyFingerprint = ""
+    let worker: WorkerThread
+    let cancel = CancelFlag()
+    private var session: Session?
+    private var sftp: SFTP?
+
+    /// Most bytes kept in memory per stream of one command; the rest is only streamed.
+    public static let captureLimit = 16 << 20
+
+    private init(host: String, port: Int, user: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        worker = WorkerThread(name: "ssh \(user)@\(host):\(port)")
+    }
+
+    deinit {
+        let session = self.session, sftp = self.sftp
+        self.sftp = nil
+        self.session = nil
+        // Free the handles on their own thread, then let it end.
+        worker.submit { _ = sftp; _ = session }
+        worker.stop()
+    }
+
+    /// Connects, checks the server's host key against `expectedFingerprint` before anything else, and
+    /// authenticates. A different key is a permanent error naming both fingerprints.
+    public static func open(host: String, port: Int = 22, user: String, credentials: SSHCredentials, expectedFingerprint: String,
+                            connectTimeout: Duration = .seconds(10)) async throws -> SSHConnection {
+        let connection = SSHConnection(host: host, port: port, user: user)
+        try await connection.perform(timeout: connectTimeout + .seconds(20)) { connection in
+            let session = try Session(host: host, port: port, timeout: connectTimeout, cancel: connection.cancel)
+            // Prefer the key types photon pins; RSA cannot be verified with SHA-2 by libssh2 1.10.
+            _ = libssh2_session_method_pref(session.handle, LIBSSH2_METHOD_HOSTKEY, "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521")
+            _ = libssh2_session_method_pref(session.handle, LIBSSH2_METHOD_KEX, "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256")
+            session.deadline = .now + connectTimeout
+            try session.call(.handshake, "the SSH handshake") { libssh2_session_handshake(session.handle, libssh2_socket_t(session.socket)) }
+            let fingerprint = try Self.fingerprint(session)
+            connection.hostKeyFingerprint = fingerprint
+            guard fingerprint == expectedFingerprint else {
+                throw SSHError(.hostKeyMismatch, """
+                    host key of \(host):\(port) is \(fingerprint), but \(expectedFingerprint) is pinned for it; \
+                    refusing to authenticate (the machine was replaced, or someone is in the middle)
+                    """)
+            }
+            try Authenticator(session: session, user: user).authenticate(credentials)
+            libssh2_keepalive_config(session.handle, 1, 15)
+            connection.session = session
+        }
+        return connection
+    }
+
+    static func fingerprint(_ session: Session) throws -> String {
+        guard let hash = libssh2_hostkey_hash(session.handle, LIBSSH2_HOSTKEY_HASH_SHA256) else {
+            throw SSHError(.handshake, "the server on \(session.host) presented no host key")
+        }
+        let bytes = Data(bytes: hash, count: 32)
+        return "SHA256:" + bytes.base64EncodedString().trimmingCharacters(in: CharacterSet(charactersIn: "="))
+    }
+
+    /// Runs `body` on the connection's thread with a deadline; a cancelled task interrupts it.
+    func perform<T: Sendable>(timeout: Duration?, _ body: @escaping (SSHConnection) throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            try await worker.run { [self] in
+                cancel.reset()
+                if let session { session.deadline = .now + (timeout ?? .seconds(3600)) }
+                return try body(self)
+            }
+        } onCancel: {
+            cancel.raise()
+        }
+    }
+
+    func requireSession() throws -> Session {
+        guard let session else { throw SSHError(.disconnected, "the connection to \(host) is closed") }
+        return session
+    }
+
+    /// Drops the session after a failure that leaves it unusable, so the owner reconnects.
+    var isBroken: Bool { session == nil }
+
+    private func drop(after error: any Error) {
+        guard let error = error as? SSHError else { return }
+        if [.disconnected, .timeout, .cancelled, .connect].contains(error.kind) {
+            sftp = nil
+            session = nil
+        }
+    }
+
+    // MARK: Commands
+
+    /// Runs a command line; its output is captured (up to ``captureLimit`` per stream) and streamed to
+    /// `onOutput` as it arrives. A non-zero exit is a result, not an error.
+    public func execute(_ command: String, environment: [String: String] = [:], timeout: Duration? = nil,
+                        onOutput: (@Sendable (OutputStream, [UInt8]) -> Void)? = nil) async throws -> CommandOutput {
+        try await perform(timeout: timeout) { connection in
+            do {
+                return try connection.run(command, environment: environment, onOutput: onOutput)
+            } catch {
+                connection.drop(after: error)
+                throw error
+            }
+        }
+    }
+
+    func run(_ command: String, environment: [String: String], onOutput: ((OutputStream, [UInt8]) -> Void)?) throws -> CommandOutput {
+        let session = try requireSession()
+        var seconds: Int32 = 0
+        _ = libssh2_keepalive_send(session.handle, &seconds)
+        let channel = try Channel(session: session)
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
+            // Servers accept only the variables their AcceptEnv lists; the others are refused, harmlessly.
+            _ = try? session.call(.channel, "setting \(name)") {
+                libssh2_channel_setenv_ex(channel.handle, name, UInt32(name.utf8.count), value, UInt32(value.utf8.count))
+            }
+        }
+        try session.call(.channel, "starting a command") {
+            command.withCString { clibssh2_channel_exec(channel.handle, $0, UInt32(command.utf8.count)) }
+        }
+        var stdout = [UInt8](), stderr = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 32768)
+        var stdoutDone = false, stderrDone = false
+        while !(stdoutDone && stderrDone) {
+            var progressed = false
+            for (stream, id) in [(OutputStream.stdout, Int32(0)), (.stderr, Int32(SSH_EXTENDED_DATA_STDERR))] {
+                if stream == .stdout ? stdoutDone : stderrDone { continue }
+                let count = buffer.withUnsafeMutableBytes { raw in
+                    libssh2_channel_read_ex(channel.handle, id, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
+                }
+                if count > 0 {
+                    progressed = true
+                    let chunk = Array(buffer[0..<count])
+                    onOutput?(stream, chunk)
+                    if stream == .stdout {
+                        if stdout.count < Self.captureLimit { stdout.append(contentsOf: chunk.prefix(Self.captureLimit - stdout.count)) }
+                    } else if stderr.count < Self.captureLimit {
+                        stderr.append(contentsOf: chunk.prefix(Self.captureLimit - stderr.count))
+                    }
+                } else if count == 0 || (count == LIBSSH2_ERROR_EAGAIN && libssh2_channel_eof(channel.handle) != 0) {
+                    if count == 0, libssh2_channel_eof(channel.handle) != 0 {
+                        if stream == .stdout { stdoutDone = true } else { stderrDone = true }
+                    }
+                } else if count != LIBSSH2_ERROR_EAGAIN {
+                    throw session.error(.channel, "reading a command's output", code: Int32(count))
+                }
+            }
+            if !progressed, !(stdoutDone && stderrDone) {
+                if libssh2_channel_eof(channel.handle) != 0 { continue }
+                try session.waitSocket("waiting for a command")
+            }
+        }
+        try session.call(.channel, "closing a channel") { libssh2_channel_close(channel.handle) }
+        try session.call(.channel, "closing a channel") { libssh2_channel_wait_closed(channel.handle) }
+        let status = libssh2_channel_get_exit_status(channel.handle)
+        var signalName: UnsafeMutablePointer<CChar>?
+        var signalLength = 0
+        _ = libssh2_channel_get_exit_signal(channel.handle, &signalName, &signalLength, nil, nil, nil, nil)
+        var signal: String?
+        if let signalName {
+            signal = String(cString: signalName)
+            libssh2_free(session.handle, signalName)
+        }
+        return CommandOutput(stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+                             exitStatus: status, signal: signal)
+    }
+
+    // MARK: Files
+
+    func sftpSubsystem() throws -> SFTP {
+        if let sftp { return sftp }
+        let started = try SFTP(session: try requireSession())
+        sftp = started
+        return started
+    }
+
+    /// Writes `data` at `path` so the machine never sees half a file: into a temporary name in the same
+    /// directory, synced to disk, given its mode (and owner), then renamed over the target.
+    public func upload(_ data: [UInt8], to path: String, mode: Int, owner: String? = nil, timeout: Duration? = nil) async throws {
+        try await perform(timeout: timeout ?? .seconds(600)) { connection in
+            do {
+                try connection.put(data, to: path, mode: mode, owner: owner)
+            } catch {
+                connection.drop(after: error)
+                throw error
+            }
+        }
+    }
+
+    func put(_ data: [UInt8], to path: String, mode: Int, owner: String?) throws {
+        let sftp = try sftpSubsystem()
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = "\(directory.isEmpty ? "" : directory)/.\(name).photon-\(UInt32.random(in: 0...UInt32.max))"
+        let file = try SFTPFile(sftp: sftp, path: temporary, flags: LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, mode: 0o600)
+        do {
+            var offset = 0
+            while offset < data.count {
+                let end = min(data.count, offset + 30000)
+                let written = try sftp.session.call(.sftp, "writing \(path)") {
+                    data[offset..<end].withUnsafeBytes { raw in
+                        Int32(truncatingIfNeeded: libssh2_sftp_write(file.handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count))
+                    }
+                }
+                offset += Int(written)
+            }
+            // The data reaches the disk before the name does; servers without fsync@openssh.com skip this.
+            do { try sftp.session.call(.sftp, "syncing \(path)") { libssh2_sftp_fsync(file.handle) } } catch let error as SSHError where error.code == LIBSSH2_ERROR_SFTP_PROTOCOL {}
+            try file.close()
+            let chown = owner.map { "chown \(ShellQuoting.quote($0)) \(ShellQuoting.quote(temporary)) && " } ?? ""
+            let command = "chmod \(String(mode, radix: 8)) \(ShellQuoting.quote(temporary)) && \(chown)mv -f \(ShellQuoting.quote(temporary)) \(ShellQuoting.quote(path))"
+            let result = try run(command, environment: [:], onOutput: nil)
+            guard result.succeeded else {
+                throw SSHError(.command, "putting \(path) in place on \(host) failed: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+        } catch {
+            // Leave nothing behind: the temporary name never was the target.
+            _ = try? sftp.session.call(.sftp, "removing \(temporary)") {
+                temporary.withCString { clibssh2_sftp_unlink(sftp.handle, $0, UInt32(temporary.utf8.count)) }
+            }
+            throw error
+        }
+    }
+
+    /// Reads a whole remote file (for captures of files).
+    public func download(_ path: String, limit: Int = 64 << 20, timeout: Duration? = nil) async throws -> [UInt8] {
+        try await perform(timeout: timeout ?? .seconds(600)) { connection in
+            let sftp = try connection.sftpSubsystem()
+            let file = try SFTPFile(sftp: sftp, path: path, flags: LIBSSH2_FXF_READ, mode: 0)
+            var data = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 32768)
+            while true {
+                let count = try sftp.session.call(.sftp, "reading \(path)") {
+                    buffer.withUnsafeMutableBytes { raw in
+                        Int32(truncatingIfNeeded: libssh2_sftp_read(file.handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count))
+                    }
+                }
+                if count == 0 { break }
+                data.append(contentsOf: buffer[0..<Int(count)])
+                guard data.count <= limit else { throw SSHError(.sftp, "\(path) on \(connection.host) is larger than \(limit) bytes") }
+            }
+            try file.close()
+            return data
+        }
+    }
+
+    /// Ends the session.
+    public func close() async {
+        _ = try? await worker.run { [self] in
+            sftp = nil
+            session = nil
+        }
+    }
+}

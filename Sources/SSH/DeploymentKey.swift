@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+
+/// photon's own client key for a deployment: ed25519, made by photon, kept with the deployment's state.
+public struct DeploymentKey: Sendable {
+    /// The private key in OpenSSH format (as `ssh-keygen -t ed25519` writes it, without a passphrase).
+    public var privateKey: String
+    /// The `authorized_keys` line.
+    public var publicKey: String
+
+    /// A new key.
+    public static func generate(comment: String) -> DeploymentKey {
+        make(Curve25519.Signing.PrivateKey(), comment: comment)
+    }
+
+    static func make(_ key: Curve25519.Signing.PrivateKey, comment: String) -> DeploymentKey {
+        let publicBytes = Array(key.publicKey.rawRepresentation)
+        let publicBlob = string("ssh-ed25519") + string(publicBytes)
+        let check = UInt32.random(in: 0...UInt32.max)
+        var secret = uint32(check) + uint32(check)
+        secret += string("ssh-ed25519") + string(publicBytes)
+        secret += string(Array(key.rawRepresentation) + publicBytes)
+        secret += string(Array(comment.utf8))
+        var padding: UInt8 = 1
+        while secret.count % 8 != 0 {
+            secret.append(padding)
+            padding += 1
+        }
+        let body = Array("openssh-key-v1\0".utf8) + string("none") + string("none") + string([]) + uint32(1) + string(publicBlob) + string(secret)
+        let encoded = Data(body).base64EncodedString()
+        var lines = ["-----BEGIN OPENSSH PRIVATE KEY-----"]
+        var index = encoded.startIndex
+        while index < encoded.endIndex {
+            let end = encoded.index(index, offsetBy: 70, limitedBy: encoded.endIndex) ?? encoded.endIndex
+            lines.append(String(encoded[index..<end]))
+            index = end
+        }
+        lines.append("-----END OPENSSH PRIVATE KEY-----")
+        return DeploymentKey(privateKey: lines.joined(separator: "\n") + "\n",
+                             publicKey: "ssh-ed25519 \(Data(publicBlob).base64EncodedString()) \(comment)")
+    }
+
+    static func uint32(_ value: UInt32) -> [UInt8] {
+        [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+    }
+
+    static func string(_ bytes: [UInt8]) -> [UInt8] { uint32(UInt32(bytes.count)) + bytes }
+    static func string(_ text: String) -> [UInt8] { string(Array(text.utf8)) }
+}

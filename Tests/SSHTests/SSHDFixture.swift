@@ -1,0 +1,126 @@
+import Foundation
+import SSH
+import Testing
+
+/// A real OpenSSH server on 127.0.0.1 at a free port, with its own host key and authorized_keys,
+/// started for a test and stopped (by its PID) with everything it used when the test ends.
+final class SSHD: @unchecked Sendable {
+    let directory: URL
+    let port: Int
+    let process: Process
+    let hostKeyFingerprint: String
+    let clientKey: DeploymentKey
+    let user: String
+
+    /// Starts sshd; `authorizedKey` defaults to a fresh deployment key, which `clientKey` holds.
+    init(user: String = "root", authorizedKey: String? = nil, extraConfig: String = "") throws {
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("photon-sshd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.user = user
+        clientKey = DeploymentKey.generate(comment: "photon-test")
+        try SSHD.shell("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", directory.appendingPathComponent("host_ed25519").path)
+        let fingerprintLine = try SSHD.shell("ssh-keygen", "-lf", directory.appendingPathComponent("host_ed25519.pub").path)
+        hostKeyFingerprint = String(fingerprintLine.split(separator: " ")[1])
+        try Data(((authorizedKey ?? clientKey.publicKey) + "\n").utf8).write(to: directory.appendingPathComponent("authorized_keys"))
+        chmod(directory.path, 0o755)
+        chmod(directory.appendingPathComponent("authorized_keys").path, 0o644)
+        try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        port = try SSHD.freePort()
+        let config = """
+            Port \(port)
+            ListenAddress 127.0.0.1
+            HostKey \(directory.appendingPathComponent("host_ed25519").path)
+            PidFile none
+            AuthorizedKeysFile \(directory.appendingPathComponent("authorized_keys").path)
+            PermitRootLogin prohibit-password
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            StrictModes no
+            MaxStartups 200:30:400
+            MaxSessions 100
+            AcceptEnv PHOTON_*
+            Subsystem sftp internal-sftp
+            \(extraConfig)
+
+            """
+        try Data(config.utf8).write(to: directory.appendingPathComponent("sshd_config"))
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
+        process.arguments = ["-D", "-e", "-f", directory.appendingPathComponent("sshd_config").path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        // Ready when the port accepts connections.
+        let deadline = Date().addingTimeInterval(10)
+        while !SSHD.accepts(port: port) {
+            guard Date() < deadline, process.isRunning else { throw SSHDError("sshd on port \(port) did not start") }
+            usleep(10_000)
+        }
+    }
+
+    var credentials: SSHCredentials { .privateKey(clientKey.privateKey, passphrase: nil) }
+
+    func connect(fingerprint: String? = nil, credentials: SSHCredentials? = nil) async throws -> SSHConnection {
+        try await SSHConnection.open(host: "127.0.0.1", port: port, user: user, credentials: credentials ?? self.credentials,
+                                     expectedFingerprint: fingerprint ?? hostKeyFingerprint)
+    }
+
+    /// Stops sshd (and the sessions it forked) and removes its directory.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { stop() }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw SSHDError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    @discardableResult
+    static func shell(_ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw SSHDError("\(arguments.joined(separator: " ")) failed") }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct SSHDError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
