@@ -7,7 +7,10 @@ import Testing
 final class SSHD: @unchecked Sendable {
     let directory: URL
     let port: Int
-    let process: Process
+    /// sshd's pid. It is spawned with posix_spawn, not Foundation's Process: sshd closes every inherited
+    /// descriptor at start, which Process takes for an exit and answers with a blocking wait that stalls
+    /// every other Process in the test run.
+    let pid: pid_t
     let hostKeyFingerprint: String
     let clientKey: DeploymentKey
     let user: String
@@ -45,18 +48,32 @@ final class SSHD: @unchecked Sendable {
 
             """
         try Data(config.utf8).write(to: directory.appendingPathComponent("sshd_config"))
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-        process.arguments = ["-D", "-e", "-f", directory.appendingPathComponent("sshd_config").path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        pid = try SSHD.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", directory.appendingPathComponent("sshd_config").path])
         // Ready when the port accepts connections.
         let deadline = Date().addingTimeInterval(10)
         while !SSHD.accepts(port: port) {
-            guard Date() < deadline, process.isRunning else { throw SSHDError("sshd on port \(port) did not start") }
+            guard Date() < deadline, kill(pid, 0) == 0 else {
+                stop()
+                throw SSHDError("sshd on port \(port) did not start")
+            }
             usleep(10_000)
         }
+    }
+
+    /// Starts a program with its output discarded; the caller reaps it.
+    static func spawn(_ arguments: [String]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let status = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard status == 0 else { throw SSHDError("cannot start \(arguments[0]): \(String(cString: strerror(status)))") }
+        return pid
     }
 
     var credentials: SSHCredentials { .privateKey(clientKey.privateKey, passphrase: nil) }
@@ -66,12 +83,19 @@ final class SSHD: @unchecked Sendable {
                                      expectedFingerprint: fingerprint ?? hostKeyFingerprint)
     }
 
-    /// Stops sshd (and the sessions it forked) and removes its directory.
+    private let stopped = NSLock()
+    private var isStopped = false
+
+    /// Stops sshd by its pid, reaps it, and removes its directory.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
+        let first = stopped.withLock { () -> Bool in
+            defer { isStopped = true }
+            return !isStopped
         }
+        guard first else { return }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
         try? FileManager.default.removeItem(at: directory)
     }
 
