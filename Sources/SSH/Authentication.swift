@@ -35,7 +35,7 @@ struct Authenticator {
             }
         } catch let error as SSHError {
             switch error.code {
-            case LIBSSH2_ERROR_FILE?, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED?, LIBSSH2_ERROR_METHOD_NOT_SUPPORTED?:
+            case LIBSSH2_ERROR_FILE?, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED?, LIBSSH2_ERROR_METHOD_NOT_SUPPORTED?, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED?:
                 throw SSHError(.key, "\(origin) cannot be read: wrong passphrase, or not an OpenSSH or PEM private key (\(error.message))", code: error.code)
             case LIBSSH2_ERROR_AUTHENTICATION_FAILED?, LIBSSH2_ERROR_PUBLICKEY_UNRECOGNIZED?:
                 throw SSHError(.authentication, "\(session.host) refused the key for user \(user): its public key is not in the user's authorized_keys", code: error.code)

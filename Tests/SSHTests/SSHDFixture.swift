@@ -68,10 +68,22 @@ final class SSHD: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // Test threads (libdispatch's) block signals, and a spawned child inherits that mask: without a
+        // clean mask and default handlers, SIGTERM would never reach it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let status = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        let status = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
         guard status == 0 else { throw SSHDError("cannot start \(arguments[0]): \(String(cString: strerror(status)))") }
         return pid
     }
@@ -129,7 +141,10 @@ final class SSHD: @unchecked Sendable {
     }
 
     @discardableResult
-    static func shell(_ arguments: String...) throws -> String {
+    static func shell(_ arguments: String...) throws -> String { try shell(arguments) }
+
+    @discardableResult
+    static func shell(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
