@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(name: "photon", dependencies: ["PhotonCommands"]),
         // photon with file-backed machines instead of real ones, for crash tests that SIGKILL apply.
         .executableTarget(name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "EngineTestSupport"]),
-        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "EngineTestSupport"]),
+        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "EngineTestSupport", "SSH"]),
 
         .testTarget(name: "YAMLReaderTests", dependencies: ["YAMLReader", "PhotonCore"]),
         .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),

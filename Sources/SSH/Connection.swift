@@ -232,9 +232,26 @@ public final class SSHConnection: @unchecked Sendable {
             }
             // The data reaches the disk before the name does; servers without fsync@openssh.com skip this.
             do { try sftp.session.call(.sftp, "syncing \(path)") { libssh2_sftp_fsync(file.handle) } } catch let error as SSHError where error.code == LIBSSH2_ERROR_SFTP_PROTOCOL {}
+            var attributes = LIBSSH2_SFTP_ATTRIBUTES()
+            attributes.flags = UInt(LIBSSH2_SFTP_ATTR_PERMISSIONS)
+            attributes.permissions = UInt(mode)
+            try sftp.session.call(.sftp, "setting the mode of \(path)") { libssh2_sftp_fstat_ex(file.handle, &attributes, LIBSSH2_SFTP_SETSTAT) }
             try file.close()
+            // Without an owner to set, SFTP alone can put a new file in place: its rename refuses an
+            // existing target (OpenSSH links, then unlinks), and then `mv -f` replaces it atomically.
+            if owner == nil {
+                let renamed = try? sftp.session.call(.sftp, "renaming \(path)") {
+                    temporary.withCString { source in
+                        path.withCString { target in
+                            libssh2_sftp_rename_ex(sftp.handle, source, UInt32(temporary.utf8.count), target, UInt32(path.utf8.count),
+                                                   Int(LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC | LIBSSH2_SFTP_RENAME_NATIVE))
+                        }
+                    }
+                }
+                if renamed != nil { return }
+            }
             let chown = owner.map { "chown \(ShellQuoting.quote($0)) \(ShellQuoting.quote(temporary)) && " } ?? ""
-            let command = "chmod \(String(mode, radix: 8)) \(ShellQuoting.quote(temporary)) && \(chown)mv -f \(ShellQuoting.quote(temporary)) \(ShellQuoting.quote(path))"
+            let command = "\(chown)mv -f \(ShellQuoting.quote(temporary)) \(ShellQuoting.quote(path))"
             let result = try run(command, environment: [:], onOutput: nil)
             guard result.succeeded else {
                 throw SSHError(.command, "putting \(path) in place on \(host) failed: \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")

@@ -3,6 +3,7 @@
 //   swift run -c release photon-bench                      # 1,000 / 10,000 / 100,000 machines
 //   swift run -c release photon-bench --machines 100000 --clusters 1000 [--repeat 3] [--templates DIR]
 //   swift run -c release photon-bench engine [--actions 10000]   # engine overhead, journaled durably
+//   swift run -c release photon-bench ssh-fanout --help            # photon's side of Benchmarks/ssh-fanout
 //
 // Each size runs in its own process so peak memory (ru_maxrss) belongs to that size alone.
 import Blueprints
@@ -169,6 +170,10 @@ func measureEngine(actions: Int, parallelism: Int) async throws {
         print(String(format: "%@: %d actions (%d journaled transitions), parallelism %d: %.3f s, %.1f µs per action",
                      label, plan.summary.actions, 2 * plan.summary.actions, parallelism, seconds(elapsed), seconds(elapsed) * 1e6 / Double(plan.summary.actions)))
     }
+}
+
+if CommandLine.arguments.dropFirst().first == "ssh-fanout" {
+    exit(await FanOutBench.main(CommandLine.arguments.dropFirst(2)))
 }
 
 if CommandLine.arguments.dropFirst().first == "engine" {
