@@ -102,12 +102,16 @@ public final class SSHConnection: @unchecked Sendable {
         return session
     }
 
-    /// Drops the session after a failure that leaves it unusable, so the owner reconnects.
-    var isBroken: Bool { session == nil }
+    /// Set (from the worker thread) once the session is gone, read by owners on any thread.
+    private let broken = CancelFlag()
+
+    /// The session was dropped after a failure that left it unusable: the owner should reconnect.
+    public var isBroken: Bool { broken.isRaised }
 
     private func drop(after error: any Error) {
         guard let error = error as? SSHError else { return }
         if [.disconnected, .timeout, .cancelled, .connect].contains(error.kind) {
+            broken.raise()
             sftp = nil
             session = nil
         }
@@ -171,8 +175,11 @@ public final class SSHConnection: @unchecked Sendable {
                 }
             }
             if !progressed, !(stdoutDone && stderrDone) {
-                if libssh2_channel_eof(channel.handle) != 0 { continue }
-                try session.waitSocket("waiting for a command")
+                // Reading one stream can pull the other's data (and the EOF behind it) off the socket into
+                // libssh2's buffers; waiting on the socket then would wait for data that already came.
+                // (poll_channel_read is negative when it cannot tell: then the short wait below covers it.)
+                if libssh2_channel_eof(channel.handle) != 0 || libssh2_poll_channel_read(channel.handle, 1) > 0 { continue }
+                try session.waitSocket("waiting for a command", once: true)
             }
         }
         try session.call(.channel, "closing a channel") { libssh2_channel_close(channel.handle) }
@@ -289,6 +296,7 @@ public final class SSHConnection: @unchecked Sendable {
 
     /// Ends the session.
     public func close() async {
+        broken.raise()
         _ = try? await worker.run { [self] in
             sftp = nil
             session = nil

@@ -12,10 +12,7 @@ final class Channel {
     }
 
     deinit {
-        // Best effort within the session's deadline: a channel of a dead session frees at once.
-        while libssh2_channel_free(handle) == LIBSSH2_ERROR_EAGAIN {
-            guard (try? session.waitSocket("closing a channel")) != nil else { break }
-        }
+        session.release("closing a channel") { libssh2_channel_free(handle) }
     }
 }
 
@@ -30,9 +27,7 @@ final class SFTP {
     }
 
     deinit {
-        while libssh2_sftp_shutdown(handle) == LIBSSH2_ERROR_EAGAIN {
-            guard (try? session.waitSocket("stopping SFTP")) != nil else { break }
-        }
+        session.release("stopping SFTP") { libssh2_sftp_shutdown(handle) }
     }
 
     /// The SFTP server's own error for the last failed call, in words.
@@ -77,10 +72,6 @@ final class SFTPFile {
     }
 
     deinit {
-        if !closed {
-            while libssh2_sftp_close_handle(handle) == LIBSSH2_ERROR_EAGAIN {
-                guard (try? sftp.session.waitSocket("closing \(path)")) != nil else { break }
-            }
-        }
+        if !closed { sftp.session.release("closing \(path)") { libssh2_sftp_close_handle(handle) } }
     }
 }

@@ -96,8 +96,9 @@ final class Session {
         return (code, message.map { String(cString: $0) } ?? "error \(code)")
     }
 
-    /// Waits until the socket is ready in the direction libssh2 is blocked on, or the deadline or a cancel.
-    func waitSocket(_ doing: @autoclosure () -> String) throws {
+    /// Waits until the socket is ready in the direction libssh2 is blocked on, or the deadline or a cancel;
+    /// with `once`, for at most one 100 ms slice (for loops that must look at libssh2's buffers again).
+    func waitSocket(_ doing: @autoclosure () -> String, once: Bool = false) throws {
         let directions = libssh2_session_block_directions(handle)
         var events: Int16 = 0
         if directions & LIBSSH2_SESSION_BLOCK_INBOUND != 0 { events |= Int16(POLLIN) }
@@ -112,6 +113,7 @@ final class Session {
             let ready = poll(&descriptor, 1, milliseconds)
             if ready > 0 { return }
             if ready < 0, errno != EINTR { throw SSHError(.disconnected, "\(doing()) on \(host): \(String(cString: strerror(errno)))") }
+            if once { return }
         }
     }
 
@@ -137,6 +139,14 @@ final class Session {
             let code = libssh2_session_last_errno(handle)
             guard code == LIBSSH2_ERROR_EAGAIN else { throw error(kind, doing(), code: code) }
             try waitSocket(doing())
+        }
+    }
+
+    /// Frees a handle from a deinit: waits out EAGAIN within the deadline, and gives up quietly on a dead
+    /// session (whose handles free at once).
+    func release(_ doing: @autoclosure () -> String, _ operation: () -> Int32) {
+        while operation() == LIBSSH2_ERROR_EAGAIN {
+            guard (try? waitSocket(doing())) != nil else { break }
         }
     }
 
