@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore",
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -8,6 +8,11 @@ public struct DeploymentKey: Sendable {
     /// The `authorized_keys` line.
     public var publicKey: String
 
+    public init(privateKey: String, publicKey: String) {
+        self.privateKey = privateKey
+        self.publicKey = publicKey
+    }
+
     /// A new key.
     public static func generate(comment: String) -> DeploymentKey {
         make(Curve25519.Signing.PrivateKey(), comment: comment)
