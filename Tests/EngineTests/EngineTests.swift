@@ -25,13 +25,11 @@ func toyResponder(_ shell: InMemoryShell, failJoinOn: Set<String> = []) -> @Send
 }
 
 struct Fixture {
-    static let templates: String = {
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory() + "photon-engine-kinds-\(getpid())")
-        do { return try ToyKind.install(in: directory).path } catch { fatalError("\(error)") }
-    }()
-
+    /// The toy kind, loaded into memory from a folder that is removed at once.
     static let catalog: KindCatalog = {
-        do { return try KindCatalog.load(directory: templates) } catch { fatalError("\(error)") }
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory() + "photon-engine-kinds-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do { return try KindCatalog.load(directory: ToyKind.install(in: directory).path) } catch { fatalError("\(error)") }
     }()
 
     static func blueprint(members: Int, leaders: Int = 1, rollout: String = "") -> String {
