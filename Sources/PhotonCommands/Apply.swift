@@ -157,9 +157,11 @@ struct Runner {
             target.management = nil
         }
         let planner = workspace.planner(for: blueprint)
-        let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: try store.readRecordedState()).resolve(target)
-        try generateSecrets(resolved.generatedSecretKeys)
-        let recorded = try store.readRecordedState()
+        var recorded = try store.readRecordedState()
+        let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
+        if try generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets) {
+            recorded = try store.readRecordedState()
+        }
         let (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
         if let saved { try saved.check(against: plan, serial: recorded.serial) }
 
@@ -223,13 +225,14 @@ struct Runner {
 
     /// Makes a value for each `generate` secret not recorded yet: 32 random bytes as 64 hex digits
     /// (what kubeadm's certificate key needs, and strong for any token).
-    func generateSecrets(_ keys: [String]) throws {
-        let existing = try store.readRecordedState().generatedSecrets
+    /// Returns whether it stored any (the recorded state then has a new serial).
+    func generateSecrets(_ keys: [String], existing: [String: String]) throws -> Bool {
         var fresh: [String: String] = [:]
         for key in keys where existing[key] == nil {
             fresh[key] = SymmetricKey(size: .bits256).withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
         }
         if !fresh.isEmpty { try store.storeGeneratedSecrets(fresh) }
+        return !fresh.isEmpty
     }
 
     /// Asks on a terminal; without one, `--yes` must say so.

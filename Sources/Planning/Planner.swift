@@ -55,14 +55,16 @@ public struct Planner: Sendable {
 
     /// The plan and what can render its actions again once captured values exist (for the engine).
     public func planForApply(_ deployment: ResolvedDeployment, recorded: RecordedState) throws(DiagnosticsError) -> (plan: Plan, renderer: ActionRenderer) {
-        let desired = try DesiredState.expand(deployment, recorded: recorded, secrets: secrets, photonVersion: photonVersion)
-        let recordedByName = Dictionary(recorded.machines.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let renders = try desired.render(artifacts: artifacts, recorded: recordedByName)
-        var builder = PlanBuilder(desired: desired, renders: renders, recorded: recorded, artifacts: artifacts)
-        return (try builder.build(), ActionRenderer(desired: desired, artifacts: artifacts))
+        var times = PhaseTimes()
+        return try planAndRenderer(deployment, recorded: recorded, times: &times)
     }
 
     public func plan(_ deployment: ResolvedDeployment, recorded: RecordedState, times: inout PhaseTimes) throws(DiagnosticsError) -> Plan {
+        try planAndRenderer(deployment, recorded: recorded, times: &times).plan
+    }
+
+    /// Expand, render (with the diff) and build: the one path every plan takes.
+    func planAndRenderer(_ deployment: ResolvedDeployment, recorded: RecordedState, times: inout PhaseTimes) throws(DiagnosticsError) -> (plan: Plan, renderer: ActionRenderer) {
         let clock = ContinuousClock()
         let start = clock.now
         let desired = try DesiredState.expand(deployment, recorded: recorded, secrets: secrets, photonVersion: photonVersion)
@@ -73,7 +75,7 @@ public struct Planner: Sendable {
         var builder = PlanBuilder(desired: desired, renders: renders, recorded: recorded, artifacts: artifacts)
         let plan = try builder.build()
         times = PhaseTimes(expand: expanded - start, render: rendered - expanded, build: clock.now - rendered)
-        return plan
+        return (plan, ActionRenderer(desired: desired, artifacts: artifacts))
     }
 }
 
