@@ -30,7 +30,7 @@ public final class FileBackedMachines: MachineDriver, RemoteShell, @unchecked Se
 
     /// Appends a line and flushes it to disk before returning, like a real side effect that happened.
     func append(_ line: String, to file: URL) throws {
-        if !FileManager.default.fileExists(atPath: file.path) { FileManager.default.createFile(atPath: file.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: file.path) { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: file)
         defer { try? handle.close() }
         try handle.seekToEnd()

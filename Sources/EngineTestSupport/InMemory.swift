@@ -129,7 +129,7 @@ public final class InMemoryShell: RemoteShell, @unchecked Sendable {
         locked { files[machine]?[path].map { String(decoding: $0.bytes, as: UTF8.self) } }
     }
 
-    public func markExists(_ path: String, on machine: String) { locked { paths[machine, default: []].insert(path) } }
+    public func markExists(_ path: String, on machine: String) { locked { _ = paths[machine, default: []].insert(path) } }
 }
 
 /// A journal in memory that applies effects with the reference semantics.

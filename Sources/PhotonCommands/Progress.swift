@@ -31,7 +31,9 @@ final class ProgressReporter: Sendable {
         self.plan = plan
         self.mode = mode
         if let logPath {
-            FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
+            if !FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600]) {
+                Output.error("warning: cannot write the run log \(logPath); progress still goes to the terminal")
+            }
             log = FileHandle(forWritingAtPath: logPath)
         } else {
             log = nil

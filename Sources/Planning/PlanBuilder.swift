@@ -131,7 +131,7 @@ struct PlanBuilder {
         let total = gates.count + renders.reduce(0) { $0 + $1.actionCount }
         let spare = 8 * recorded.machines.count + 64
         let machineCount = desired.machines.count
-        nonisolated(unsafe) let slots = machineSlots
+        let slots = machineSlots
         // Taken out of self, so moving the steps out of it does not copy the array.
         nonisolated(unsafe) var source: [MachineRender] = []
         swap(&source, &renders)

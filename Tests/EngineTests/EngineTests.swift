@@ -10,7 +10,6 @@ import Testing
 
 /// The in-memory shell's behaviour for the toy kind's commands.
 func toyResponder(_ shell: InMemoryShell, failJoinOn: Set<String> = []) -> @Sendable (String, String) -> CommandOutput? {
-    nonisolated(unsafe) let shell = shell
     return { command, machine in
         if command.hasPrefix("toy-init") {
             shell.markExists("/var/lib/toy/initialised", on: machine)
