@@ -5,7 +5,7 @@ import PackageDescription
 //   CYAML → YAMLReader ─┐
 //   PhotonCore ─────────┼→ Blueprints ─┐
 //                       └→ Kinds ──────┼→ Planning → Engine → StateStore → PhotonCommands → photon
-//                                      │                  ├→ SSH (CLibSSH2) ──────↗
+//                                      │                  ├→ SSH (CLibSSH2) → Drivers ↗
 //                                      │                  └→ EngineTestSupport (tests, crash bed)
 //                                      └────────────────────────────→ photon-bench
 let package = Package(
@@ -53,27 +53,30 @@ let package = Package(
             name: "SSH",
             dependencies: ["CLibSSH2", "PhotonCore", "Engine", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The control planes: machines on LXC (local) and the user's own (static).
+        .target(name: "Drivers", dependencies: ["PhotonCore", "Blueprints", "Engine", "SSH"]),
         // In-memory and file-backed machines and shells, for tests and the crash-test bed.
         .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine"]),
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH",
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "photon", dependencies: ["PhotonCommands"]),
         // photon with file-backed machines instead of real ones, for crash tests that SIGKILL apply.
-        .executableTarget(name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "EngineTestSupport"]),
-        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "EngineTestSupport", "SSH"]),
+        .executableTarget(name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "EngineTestSupport", "Drivers", "Blueprints", "PhotonCore"]),
+        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "EngineTestSupport", "SSH", "Drivers"]),
 
         .testTarget(name: "YAMLReaderTests", dependencies: ["YAMLReader", "PhotonCore"]),
         .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
-        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning", "StateStore", "EngineTestSupport"]),
+        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "PhotonCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "PhotonCore"]),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "Blueprints", "PhotonCore"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Engine", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

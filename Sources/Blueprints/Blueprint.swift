@@ -67,7 +67,7 @@ public enum ControlPlane: Sendable {
 public struct LocalControlPlane: Sendable {
     /// The machines' network; the installer host takes its first address.
     public var network: Located<IPv4Network>
-    /// Name of the Linux bridge; derived from the deployment name when absent.
+    /// Name of the Linux bridge; derived from the network ("ph0a4d0000-24") when absent.
     public var bridge: String?
 
     public init(network: Located<IPv4Network>, bridge: String? = nil) {

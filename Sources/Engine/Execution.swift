@@ -136,7 +136,7 @@ final class ExecutionContext: Sendable {
         if error is CancellationError || Task.isCancelled { return CancellationError() }
         if let failure = error as? ActionFailure { return failure }
         let transient = (error as? any RetryClassifying)?.isTransient ?? false
-        return ActionFailure(message: "\(doing): \(error)", stderrTail: nil, transient: transient)
+        return ActionFailure(message: error is any MachineOperationError ? "\(error)" : "\(doing): \(error)", stderrTail: nil, transient: transient)
     }
 
     // MARK: Actions

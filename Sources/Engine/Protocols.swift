@@ -99,6 +99,9 @@ public protocol RetryClassifying: Error {
     var isTransient: Bool { get }
 }
 
+/// Errors that already name the machine and the operation they concern, so the engine adds nothing.
+public protocol MachineOperationError: Error {}
+
 // MARK: - Journal
 
 /// An action's effect on the recorded state, written in the same transaction as the transition that

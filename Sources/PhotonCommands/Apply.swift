@@ -151,14 +151,19 @@ struct Runner {
         if let warning = lock.warning { Output.error("warning: \(warning)") }
         defer { _ = try? store.releaseLock(lock.id) }
 
+        // Machines photon made are simply deleted on destroy; the user's own machines (static) are first
+        // reset by their roles' teardown steps, since they stay.
         var target = blueprint
-        if destroy {
+        let resetsMachines: Bool
+        if case .static = blueprint.controlPlane { resetsMachines = destroy } else { resetsMachines = false }
+        if destroy && !resetsMachines {
             target.clusters = []
             target.management = nil
         }
         let planner = workspace.planner(for: blueprint)
         var recorded = try store.readRecordedState()
-        let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
+        var resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
+        if resetsMachines { resolved.retireAllMachines() }
         if try generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets) {
             recorded = try store.readRecordedState()
         }

@@ -4,6 +4,7 @@ import Foundation
 import PhotonCore
 import SSH
 import StateStore
+import Drivers
 
 /// What `apply` and `destroy` run against: the control-plane driver and the remote shell for a
 /// blueprint. photon's own binary uses the real ones; the crash-test bed substitutes file-backed machines.
@@ -21,17 +22,36 @@ public struct Backends: Sendable {
         self.journal = journal
     }
 
-    /// The drivers and the SSH transport photon ships. The machine drivers (local LXC, static) arrive with
-    /// their own work; until then `apply` says plainly that it cannot create machines.
+    /// The drivers and the SSH transport photon ships: LXC machines on this host (`local`) or the user's
+    /// own machines (`static`), reached over SSH with photon's key.
     public static let standard = Backends(
-        driver: { blueprint, _ in
-            throw PhotonError("this photon cannot create machines yet: the \(blueprint.controlPlane.driverName) driver is not part of this build",
-                              help: "use 'photon plan' to see what apply would do")
-        },
+        driver: { blueprint, store in try standardDriver(blueprint, store) },
         shell: { blueprint, store in
             SSHTransport(credentials: try ClientKey.credentials(for: blueprint, stateDirectory: store.directory),
                          defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)))
         })
+
+    static func standardDriver(_ blueprint: Blueprint, _ store: StateStore) throws -> any MachineDriver {
+        let stateDirectory = URL(fileURLWithPath: store.directory).standardizedFileURL.path
+        switch blueprint.controlPlane {
+        case .local(let local):
+            // Hide all of photon's state (every deployment's keys) from the machines, not only this one's.
+            let parent = (stateDirectory as NSString).deletingLastPathComponent
+            let masked = (parent as NSString).lastPathComponent == ".photon" ? parent : stateDirectory
+            return LocalDriver(LocalDriver.Configuration(
+                deployment: blueprint.name.value, network: local.network.value, bridge: local.bridge,
+                networkSource: local.network.location.description, machinesDirectory: stateDirectory + "/machines",
+                maskedPaths: [masked], authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: store.directory)))
+        case .static(let plane):
+            let machines = plane.machines.map {
+                StaticDriver.Machine(address: $0.address.value, port: $0.port, user: $0.user, hostKeyFingerprint: $0.hostKey.fingerprint,
+                                     source: $0.location.description)
+            }
+            return StaticDriver(machines: machines, credentials: try ClientKey.credentials(for: blueprint, stateDirectory: store.directory),
+                                defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)),
+                                recorded: try store.machineHandles())
+        }
+    }
 
     static let current = Locked(Backends.standard)
 }
@@ -53,6 +73,21 @@ enum ClientKey {
         case .named?, .generate?, nil:
             return .privateKey(try deploymentKey(blueprint.name.value, directory: stateDirectory).privateKey, passphrase: nil)
         }
+    }
+
+    /// The public key line the local driver installs in each machine's authorized_keys.
+    static func publicKey(for blueprint: Blueprint, stateDirectory: String) throws -> String {
+        switch try credentials(for: blueprint, stateDirectory: stateDirectory) {
+        case .privateKey(let text, _):
+            if let line = SSHPublicKey.publicKeyLine(ofPrivateKey: text) { return line }
+        case .privateKeyFile(let path, _):
+            if let text = try? String(contentsOfFile: path + ".pub", encoding: .utf8) { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), let line = SSHPublicKey.publicKeyLine(ofPrivateKey: text) { return line }
+        default:
+            break
+        }
+        throw PhotonError("cannot find the public half of ssh.key, which the local driver installs in its machines",
+                          help: "keep KEY.pub beside the key file, or use an OpenSSH-format key ('ssh-keygen -t ed25519')")
     }
 
     /// The deployment's key, made once. The public half goes into each machine's authorized_keys.

@@ -14,6 +14,14 @@ public struct ResolvedDeployment: Sendable {
     public var generatedSecretKeys: [String] = []
 
     public var machineCount: Int { groups.reduce(0) { $0 + $1.roles.reduce(0) { $0 + $1.count } } }
+
+    /// Every role down to no machine, with the clusters still known: a plan then removes every machine
+    /// with its role's teardown steps (how a destroy resets machines photon did not make).
+    public mutating func retireAllMachines() {
+        for group in groups.indices {
+            for role in groups[group].roles.indices { groups[group].roles[role].count = 0 }
+        }
+    }
 }
 
 /// The management plane or a cluster, ready to be expanded into machines.

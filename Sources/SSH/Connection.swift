@@ -219,13 +219,32 @@ public final class SSHConnection: @unchecked Sendable {
         }
     }
 
+    /// Makes each missing folder of an absolute `path`; folders that exist are left as they are.
+    func makeDirectories(_ path: String, sftp: SFTP) {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            _ = try? sftp.session.call(.sftp, "making \(current)") {
+                current.withCString { libssh2_sftp_mkdir_ex(sftp.handle, $0, UInt32(current.utf8.count), 0o755) }
+            }
+        }
+    }
+
     func put(_ data: [UInt8], to path: String, mode: Int, owner: String?) throws {
         let sftp = try sftpSubsystem()
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         let temporary = "\(directory.isEmpty ? "" : directory)/.\(name).photon-\(UInt32.random(in: 0...UInt32.max))"
-        let file = try SFTPFile(sftp: sftp, path: temporary, flags: LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, mode: 0o600)
+        let flags = LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL
+        let file: SFTPFile
+        do {
+            file = try SFTPFile(sftp: sftp, path: temporary, flags: flags, mode: 0o600)
+        } catch let error as SSHError where error.message.contains("no such file") && directory.hasPrefix("/") {
+            // A file's folder is part of putting the file there: make the missing ones (0755), as install -D would.
+            makeDirectories(directory, sftp: sftp)
+            file = try SFTPFile(sftp: sftp, path: temporary, flags: flags, mode: 0o600)
+        }
         do {
             var offset = 0
             while offset < data.count {

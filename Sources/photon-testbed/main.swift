@@ -3,11 +3,33 @@
 // PHOTON_TESTBED_KILL_AT=N makes the process SIGKILL itself right after the Nth transition is durable;
 // PHOTON_TESTBED_KILL_AFTER_COMMAND=N right after the Nth command ran on a machine, before its outcome
 // is journaled — as if the power went at that instant. PHOTON_TESTBED_LATENCY_MS slows every command.
+//
+// `photon-testbed local-machine DIRECTORY NETWORK NAME ADDRESS AUTHORIZED_KEY` instead makes one LXC machine
+// with the local driver, for the tests that SIGKILL the creating process halfway.
+import Blueprints
+import Drivers
 import Engine
 import EngineTestSupport
 import Foundation
 import Planning
 import PhotonCommands
+import PhotonCore
+
+if CommandLine.arguments.count == 7, CommandLine.arguments[1] == "local-machine", let network = IPv4Network(CommandLine.arguments[3]) {
+    let arguments = CommandLine.arguments
+    let driver = LocalDriver(LocalDriver.Configuration(deployment: "testbed", network: network, machinesDirectory: arguments[2],
+                                                       maskedPaths: [arguments[2]], authorizedKey: arguments[6]))
+    let spec = MachineSpec(name: arguments[4], group: "testbed", kind: "testbed", role: "machine", index: 1,
+                           flavor: Flavor.builtIn["small"]!, address: arguments[5], needs: [])
+    do {
+        let handle = try await driver.create(spec)
+        print(handle.hostKeyFingerprint ?? "")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        exit(1)
+    }
+}
 
 let environment = ProcessInfo.processInfo.environment
 let machines = FileBackedMachines(root: URL(fileURLWithPath: environment["PHOTON_TESTBED_MACHINES"] ?? "testbed-machines"))

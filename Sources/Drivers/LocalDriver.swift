@@ -1,0 +1,316 @@
+import Blueprints
+import Engine
+import Foundation
+import PhotonCore
+import SSH
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// photon's embedded control plane: lightweight machines on the installer host, run by LXC.
+///
+/// Each machine is a privileged LXC container whose root is an overlay over the host's `/` (so every
+/// package installed on the host is in every machine), with its own address on the deployment's bridge,
+/// its own hostname and host key, and tini starting sshd. Machines outlive photon and are found again by
+/// name in `machinesDirectory`. They are test and development hosts, not a security boundary: root
+/// inside a machine can undo the masks.
+public final class LocalDriver: MachineDriver, @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var deployment: String
+        public var network: IPv4Network
+        /// The bridge's name; derived from the network when nil.
+        public var bridge: String?
+        /// Where the blueprint set the network ("photon.yaml:4:14"), for errors.
+        public var networkSource: String?
+        /// One directory per deployment; LXC's "lxcpath" for its machines.
+        public var machinesDirectory: String
+        /// Host directories hidden inside every machine (photon's state, with the deployment's keys).
+        public var maskedPaths: [String]
+        /// The public key line that may log in as root.
+        public var authorizedKey: String
+        /// How long a started machine has to answer on port 22.
+        public var startTimeout: Duration
+        /// Machines started at once; more only make them contend for the CPUs.
+        public var concurrentStarts: Int
+
+        public init(deployment: String, network: IPv4Network, bridge: String? = nil, networkSource: String? = nil, machinesDirectory: String,
+                    maskedPaths: [String], authorizedKey: String, startTimeout: Duration = .seconds(30),
+                    concurrentStarts: Int = max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)) {
+            self.deployment = deployment
+            self.network = network
+            self.bridge = bridge
+            self.networkSource = networkSource
+            self.machinesDirectory = machinesDirectory
+            self.maskedPaths = maskedPaths
+            self.authorizedKey = authorizedKey
+            self.startTimeout = startTimeout
+            self.concurrentStarts = concurrentStarts
+        }
+    }
+
+    public let configuration: Configuration
+    let hostNetwork: HostNetwork
+    let cgroupVersion = CgroupLimits.hostVersion()
+    /// Guards the bridge and the set of machine directories: a create and the delete of the last machine
+    /// must not race over the bridge.
+    private let hostLock = NSLock()
+    private var prepared = false
+    private let starts: DispatchSemaphore
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+        hostNetwork = HostNetwork(network: configuration.network,
+                                  bridge: configuration.bridge ?? HostNetwork.defaultBridgeName(for: configuration.network),
+                                  source: configuration.networkSource)
+        starts = DispatchSemaphore(value: max(1, configuration.concurrentStarts))
+    }
+
+    public var bridge: String { hostNetwork.bridge }
+
+    // MARK: MachineDriver
+
+    public func create(_ spec: MachineSpec) async throws -> MachineHandle {
+        try await onOwnThread { try self.createBlocking(spec) }
+    }
+
+    public func delete(name: String) async throws {
+        try await onOwnThread { try self.deleteBlocking(name: name) }
+    }
+
+    public func lookup(name: String) async throws -> MachineHandle? {
+        try lookupBlocking(name: name)
+    }
+
+    public func list() async throws -> [MachineHandle] {
+        try machineNames().compactMap { try lookupBlocking(name: $0) }
+    }
+
+    // MARK: Create
+
+    func createBlocking(_ spec: MachineSpec) throws -> MachineHandle {
+        let name = spec.name
+        guard let addressText = spec.address, let address = IPv4Address(addressText) else {
+            throw DriverError(machine: name, operation: "create", "no address was allocated for the machine",
+                              help: "the local driver takes addresses from controlPlane.local.network; this is a bug in the plan")
+        }
+        guard hostNetwork.network.usableHosts?.contains(address.value) == true, address != hostNetwork.hostAddress else {
+            throw DriverError(machine: name, operation: "create", "address \(address) is not a machine address of \(hostNetwork.network)")
+        }
+        let layout = self.layout(name)
+        let made = try hostLock.withLock { () -> Bool in
+            try prepareHost()
+            if FileManager.default.fileExists(atPath: layout.config) {
+                // Made before (perhaps by a photon that was killed): adopt it if it is the same machine.
+                let recorded = try String(contentsOfFile: layout.config, encoding: .utf8)
+                guard let existing = MachineLayout.address(inConfig: recorded), existing == address else {
+                    throw DriverError(machine: name, operation: "create",
+                                      "a machine of this name exists with another address (\(MachineLayout.address(inConfig: recorded).map(String.init(describing:)) ?? "none")), not \(address)",
+                                      help: "delete it with 'photon destroy' or remove \(layout.directory)")
+                }
+                return false
+            }
+            try makeMachine(spec, address: address, layout: layout)
+            return true
+        }
+        try start(layout, fresh: made)
+        try waitForSSH(layout, address: address)
+        guard let handle = try lookupBlocking(name: name) else {
+            throw DriverError(machine: name, operation: "create", "the machine vanished while it started", transient: true)
+        }
+        return handle
+    }
+
+    /// Prepares the machine's files in a temporary directory and renames it into place, so a machine
+    /// directory either does not exist or is complete, whenever the process is killed.
+    private func makeMachine(_ spec: MachineSpec, address: IPv4Address, layout: MachineLayout) throws {
+        let partial = configuration.machinesDirectory + "/.partial-" + spec.name
+        try? FileManager.default.removeItem(atPath: partial)
+        guard mkdir(partial, 0o700) == 0 else {
+            throw DriverError(machine: spec.name, operation: "create", "cannot make \(partial): \(String(cString: strerror(errno)))")
+        }
+        let staged = MachineLayout(directory: partial, name: spec.name)
+        let hostKey = DeploymentKey.generate(comment: "root@\(spec.name)")
+        let docker = spec.needs.contains("docker")
+        try staged.seed(MachineLayout.Seed(name: spec.name, address: address, network: hostNetwork.network,
+                                           hostKey: (hostKey.privateKey, hostKey.publicKey), authorizedKey: configuration.authorizedKey),
+                        docker: docker)
+        // The configuration names the final paths: it is only read once the directory has its final name.
+        let config = layout.lxcConfig(address: address, network: hostNetwork, limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion),
+                                      docker: docker, masks: masks())
+        guard FileManager.default.createFile(atPath: staged.config, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw DriverError(machine: spec.name, operation: "create", "cannot write \(staged.config)")
+        }
+        guard rename(partial, layout.directory) == 0 else {
+            throw DriverError(machine: spec.name, operation: "create", "cannot move \(partial) to \(layout.directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Paths to hide inside the machine: photon's state and LXC's own directories, where they exist.
+    private func masks() -> [String] {
+        (configuration.maskedPaths + ["/var/lib/lxc", "/var/cache/lxc", "/var/lib/photon"]).filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// Starts the machine unless it runs already (a machine adopted after a crash may).
+    private func start(_ layout: MachineLayout, fresh: Bool) throws {
+        if !fresh, state(layout.name) == "RUNNING" { return }
+        starts.wait()
+        defer { starts.signal() }
+        let result = try HostCommand.runBlocking(["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
+        if result.succeeded || state(layout.name) == "RUNNING" { return }
+        let log = (try? String(contentsOfFile: layout.lxcLog, encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: "\n") ?? ""
+        throw DriverError(machine: layout.name, operation: "create", "lxc-start failed: \(result.diagnostic)\(log.isEmpty ? "" : "\n" + log)",
+                          help: "see \(layout.lxcLog)")
+    }
+
+    /// LXC's state of the machine ("RUNNING", "STOPPED", …), or nil when LXC does not know it.
+    func state(_ name: String) -> String? {
+        guard let result = try? HostCommand.runBlocking(["lxc-info", "-P", configuration.machinesDirectory, "-n", name, "-s", "-H"]),
+              result.succeeded else { return nil }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Returns once sshd accepts connections on the machine's address.
+    private func waitForSSH(_ layout: MachineLayout, address: IPv4Address) throws {
+        let deadline = ContinuousClock.now + configuration.startTimeout
+        while ContinuousClock.now < deadline {
+            if TCPProbe.accepts(address: address, port: 22, within: .milliseconds(250)) { return }
+            usleep(10_000)
+        }
+        let console = (try? String(contentsOfFile: layout.console, encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: "\n") ?? ""
+        throw DriverError(machine: layout.name, operation: "create",
+                          "the machine started but nothing answers on \(address):22 after \(configuration.startTimeout)\(console.isEmpty ? "" : ":\n" + console)",
+                          help: "see \(layout.console) and the machine's /var/log/sshd.log (lxc-attach -P \(configuration.machinesDirectory) -n \(layout.name))",
+                          transient: true)
+    }
+
+    // MARK: Delete
+
+    func deleteBlocking(name: String) throws {
+        let layout = self.layout(name)
+        let partial = configuration.machinesDirectory + "/.partial-" + name
+        if FileManager.default.fileExists(atPath: layout.directory) {
+            let stop = try HostCommand.runBlocking(["lxc-stop", "-P", configuration.machinesDirectory, "-n", name, "-k"])
+            if !stop.succeeded, let state = state(name), state != "STOPPED" {
+                throw DriverError(machine: name, operation: "delete", "lxc-stop failed with the machine \(state): \(stop.diagnostic)", transient: true)
+            }
+        }
+        try hostLock.withLock {
+            for path in [layout.directory, partial] where FileManager.default.fileExists(atPath: path) {
+                do { try FileManager.default.removeItem(atPath: path) } catch {
+                    throw DriverError(machine: name, operation: "delete", "cannot remove \(path): \(error.localizedDescription)")
+                }
+            }
+            if try machineNames().isEmpty { try releaseHost() }
+        }
+    }
+
+    // MARK: Lookup
+
+    func lookupBlocking(name: String) throws -> MachineHandle? {
+        let layout = self.layout(name)
+        guard let config = try? String(contentsOfFile: layout.config, encoding: .utf8) else { return nil }
+        guard let address = MachineLayout.address(inConfig: config),
+              let publicKey = try? String(contentsOfFile: layout.publicHostKey, encoding: .utf8),
+              let fingerprint = SSHPublicKey.fingerprint(ofPublicKeyLine: publicKey) else {
+            throw DriverError(machine: name, operation: "lookup", "the machine's files in \(layout.directory) are damaged (no address or host key)",
+                              help: "delete the machine with 'photon destroy' and apply again")
+        }
+        return MachineHandle(name: name, address: address.description, port: 22, user: "root", hostKeyFingerprint: fingerprint, driverID: "lxc:\(name)")
+    }
+
+    func machineNames() throws -> [String] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: configuration.machinesDirectory) else { return [] }
+        return entries.filter { !$0.hasPrefix(".") && FileManager.default.fileExists(atPath: configuration.machinesDirectory + "/" + $0 + "/config") }.sorted()
+    }
+
+    func layout(_ name: String) -> MachineLayout {
+        MachineLayout(directory: configuration.machinesDirectory + "/" + name, name: name)
+    }
+
+    // MARK: The host
+
+    /// Checks the host once and makes the bridge and the machines directory.
+    private func prepareHost() throws {
+        if prepared, hostNetwork.bridgeExists { return }
+        try HostRequirements.check()
+        try FileManager.default.createDirectory(atPath: configuration.machinesDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        if try hostNetwork.ensureBridge() {
+            _ = FileManager.default.createFile(atPath: bridgeMarker, contents: Data(hostNetwork.bridge.utf8))
+        }
+        prepared = true
+    }
+
+    /// With the last machine gone: the bridge (if photon made it), the machines directory and LXC's lock directory.
+    private func releaseHost() throws {
+        if FileManager.default.fileExists(atPath: bridgeMarker) {
+            try hostNetwork.removeBridge()
+        }
+        prepared = false
+        try? FileManager.default.removeItem(atPath: bridgeMarker)
+        rmdir(configuration.machinesDirectory)
+        // LXC keeps lock files for an lxcpath under /run/lxc/lock/<lxcpath>: remove them and the empty chain above.
+        var lockDirectory = "/run/lxc/lock" + configuration.machinesDirectory
+        try? FileManager.default.removeItem(atPath: lockDirectory)
+        lockDirectory = (lockDirectory as NSString).deletingLastPathComponent
+        while lockDirectory.count > "/run/lxc/lock".count, rmdir(lockDirectory) == 0 {
+            lockDirectory = (lockDirectory as NSString).deletingLastPathComponent
+        }
+    }
+
+    private var bridgeMarker: String { configuration.machinesDirectory + "/.bridge" }
+
+    private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+}
+
+/// What the local driver needs on the host, checked before the first machine is made.
+enum HostRequirements {
+    static func check() throws {
+        guard geteuid() == 0 else {
+            throw DriverError(machine: nil, operation: "prepare the host", "the local driver needs root: it makes a bridge and LXC machines",
+                              help: "run photon as root (sudo photon …)")
+        }
+        let needed: [(program: String, package: String)] = [
+            ("lxc-start", "lxc"), ("lxc-stop", "lxc"), ("lxc-info", "lxc"), (MachineLayout.tini, "tini"),
+            ("/usr/sbin/sshd", "openssh-server"), ("ip", "iproute2"),
+        ]
+        let missing = needed.filter { HostCommand.resolve($0.program) == nil }
+        guard missing.isEmpty else {
+            let packages = Array(Set(missing.map(\.package))).sorted()
+            throw DriverError(machine: nil, operation: "prepare the host",
+                              "the local driver needs \(missing.map(\.program).joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not installed",
+                              help: "apt-get install --no-install-recommends \(packages.joined(separator: " "))")
+        }
+    }
+}
+
+/// Whether something accepts TCP connections, without blocking longer than asked.
+enum TCPProbe {
+    static func accepts(address: IPv4Address, port: Int, within timeout: Duration) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = in_port_t(UInt16(port).bigEndian)
+        target.sin_addr.s_addr = address.value.bigEndian
+        let started = withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if started == 0 { return true }
+        guard errno == EINPROGRESS else { return false }
+        var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&poller, 1, milliseconds) == 1 else { return false }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
+        return error == 0
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a program on the installer host (`ip`, `lxc-start`, …) and waits for it on a thread of its own,
+/// never on the cooperative pool.
+///
+/// Children are started with posix_spawn, a clean signal mask and default handlers: threads of this
+/// process (libdispatch's) block signals, and a child would otherwise inherit that mask. Output goes to
+/// unlinked temporary files rather than pipes, so a program that daemonizes and leaves a descendant
+/// holding its stdout (as `lxc-start -d` may) cannot keep the caller waiting for an end of file.
+public enum HostCommand {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var succeeded: Bool { status == 0 }
+
+        /// The last lines of stderr (or stdout when stderr is empty), for error messages.
+        public var diagnostic: String {
+            let text = stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? stdout : stderr
+            return text.split(separator: "\n").suffix(4).joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// Runs `arguments` (the first an absolute path or a name looked up in PATH) and returns how it ended.
+    public static func run(_ arguments: [String], input: String? = nil) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try runBlocking(arguments, input: input) })
+            }
+            thread.stackSize = 512 << 10
+            thread.start()
+        }
+    }
+
+    /// The blocking form, for code already on a thread of its own.
+    public static func runBlocking(_ arguments: [String], input: String? = nil) throws -> Output {
+        guard let program = arguments.first, let path = resolve(program) else {
+            throw PhotonError("cannot run \(arguments.first ?? "nothing"): no such program in PATH")
+        }
+        let stdoutFile = try temporaryFile(), stderrFile = try temporaryFile()
+        defer { close(stdoutFile); close(stderrFile) }
+        var inputFile: Int32 = -1
+        if let input {
+            inputFile = try temporaryFile()
+            let bytes = Array(input.utf8)
+            _ = bytes.withUnsafeBytes { write(inputFile, $0.baseAddress, $0.count) }
+            lseek(inputFile, 0, SEEK_SET)
+        }
+        defer { if inputFile >= 0 { close(inputFile) } }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if inputFile >= 0 {
+            posix_spawn_file_actions_adddup2(&actions, inputFile, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, stdoutFile, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrFile, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([path] + arguments.dropFirst()).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard spawned == 0 else {
+            throw PhotonError("cannot run \(program): \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Output(status: exitStatus, stdout: readAll(stdoutFile), stderr: readAll(stderrFile))
+    }
+
+    /// Finds `program` in PATH (and the sbin directories, which a non-login environment may lack).
+    public static func resolve(_ program: String) -> String? {
+        if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        for directory in directories where access(directory + "/" + program, X_OK) == 0 {
+            return directory + "/" + program
+        }
+        return nil
+    }
+
+    private static func temporaryFile() throws -> Int32 {
+        var template = Array((NSTemporaryDirectory() + "/photon-command-XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else { throw PhotonError("cannot make a temporary file: \(String(cString: strerror(errno)))") }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        return descriptor
+    }
+
+    private static func readAll(_ descriptor: Int32) -> String {
+        lseek(descriptor, 0, SEEK_SET)
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

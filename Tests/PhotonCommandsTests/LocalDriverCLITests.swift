@@ -1,0 +1,222 @@
+import Drivers
+import Engine
+import Foundation
+import PhotonCore
+import SSH
+import Testing
+
+/// `photon apply`, `status` and `destroy` of the real binary on real LXC machines, with a small kind
+/// whose servers answer HTTP: the drivers wired into the commands end to end.
+@Suite("photon on local and static machines", .serialized)
+struct LocalDriverCLITests {
+    /// A kind that needs nothing beyond what the host has: python3 serving a rendered page.
+    static let probeKind = """
+        kind: probe
+        description: machines that serve a page over HTTP, for the drivers' end-to-end tests
+        settings:
+          port: {type: port, default: 7070}
+        roles:
+          - name: servers
+            count: {min: 1, max: 20, default: 2}
+            configure:
+              - upload: index.html
+                path: /srv/probe/index.html
+              - service: probe
+                action: restart
+                exec: [python3, -m, http.server, --directory, /srv/probe, "{{settings.port}}"]
+            health:
+              - wait: {port: "{{settings.port}}"}
+            remove:
+              - service: probe
+                action: stop
+                exec: [python3, -m, http.server, --directory, /srv/probe, "{{settings.port}}"]
+              - run: [rm, -rf, /srv/probe]
+        """
+
+    /// A project folder with the probe kind, cleaned up (machines, bridge, files) by `remove`.
+    struct Project {
+        let directory: URL
+        var templates: String { directory.appendingPathComponent("templates").path }
+
+        init() throws {
+            directory = URL(fileURLWithPath: "/var/tmp/photon-cli-\(UUID().uuidString.prefix(8))")
+            let kind = directory.appendingPathComponent("templates/probe")
+            try FileManager.default.createDirectory(at: kind, withIntermediateDirectories: true)
+            try Data((LocalDriverCLITests.probeKind + "\n").utf8).write(to: kind.appendingPathComponent("kind.yaml"))
+            try Data("<p>{{machine.name}} of {{cluster.name}}</p>\n".utf8).write(to: kind.appendingPathComponent("index.html.mustache"))
+        }
+
+        func write(_ blueprint: String) throws {
+            try Data(blueprint.utf8).write(to: directory.appendingPathComponent("photon.yaml"))
+        }
+
+        func photon(_ arguments: [String]) throws -> CLIFixture.Result {
+            try CLIFixture.run(arguments + ["--templates", templates], environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"], directory: directory)
+        }
+
+        /// Stops whatever LXC machines the project still has and removes their bridge and files.
+        func remove(bridges: [String]) {
+            let enumerator = FileManager.default.enumerator(atPath: directory.path)
+            var lxcPaths = Set<String>()
+            while let entry = enumerator?.nextObject() as? String {
+                if entry.hasSuffix("/config"), entry.contains("/machines/") {
+                    let machine = directory.appendingPathComponent(entry).deletingLastPathComponent()
+                    lxcPaths.insert(machine.deletingLastPathComponent().path)
+                    _ = try? HostCommand.runBlocking(["lxc-stop", "-P", machine.deletingLastPathComponent().path, "-n", machine.lastPathComponent, "-k"])
+                }
+            }
+            for bridge in bridges where FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") {
+                _ = try? HostCommand.runBlocking(["ip", "link", "del", bridge])
+            }
+            try? FileManager.default.removeItem(at: directory)
+            for path in lxcPaths {
+                var lock = "/run/lxc/lock" + path
+                try? FileManager.default.removeItem(atPath: lock)
+                lock = (lock as NSString).deletingLastPathComponent
+                while lock.count > "/run/lxc/lock".count, rmdir(lock) == 0 { lock = (lock as NSString).deletingLastPathComponent }
+            }
+        }
+    }
+
+    static func page(_ address: String, port: Int = 7070) throws -> String {
+        let result = try HostCommand.runBlocking(["python3", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://\(address):\(port)/', timeout=5).read().decode())"])
+        return result.succeeded ? result.stdout : "error: \(result.diagnostic)"
+    }
+
+    @Test("apply makes LXC machines and configures them over SSH; a second apply changes nothing; destroy leaves nothing")
+    func localApplyAndDestroy() throws {
+        let project = try Project()
+        defer { project.remove(bridges: ["ph0aed0000-24"]) }
+        try project.write("""
+            version: 1
+            name: trial
+            controlPlane:
+              driver: local
+              network: 10.237.0.0/24
+            clusters:
+              - name: web
+                kind: probe
+                roles:
+                  servers: 3
+
+            """)
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        for (index, address) in ["10.237.0.2", "10.237.0.3", "10.237.0.4"].enumerated() {
+            #expect(try Self.page(address) == "<p>trial-web-servers-\(index + 1) of web</p>\n")
+        }
+        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+        let status = try project.photon(["status", "-f", "photon.yaml"])
+        #expect(status.stdout.contains("trial-web-servers-3  10.237.0.4  ready"), "\(status.stdout)")
+
+        // The machines cannot read the deployment's private key (the state directory is masked).
+        let key = try String(contentsOf: project.directory.appendingPathComponent(".photon/trial/id_ed25519"), encoding: .utf8)
+        #expect(key.contains("PRIVATE KEY"))
+        let machines = project.directory.appendingPathComponent(".photon/trial/machines").path
+        let hostKey = try String(contentsOfFile: machines + "/trial-web-servers-1/upper/etc/ssh/ssh_host_ed25519_key.pub", encoding: .utf8)
+        let knownHosts = project.directory.appendingPathComponent("known_hosts")
+        try Data("10.237.0.2 \(hostKey)".utf8).write(to: knownHosts)
+        let keyFile = project.directory.appendingPathComponent(".photon/trial/id_ed25519").path
+        let look = try HostCommand.runBlocking(["ssh", "-i", keyFile, "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(knownHosts.path)",
+                                                "-o", "BatchMode=yes", "root@10.237.0.2", "cat \(keyFile) 2>/dev/null; echo masked; ls -A \(project.directory.path)/.photon"])
+        #expect(look.succeeded, "\(look.stderr)")
+        #expect(look.stdout == "masked\n", "the state directory is empty inside: \(look.stdout)")
+
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"])
+        #expect(destroyed.status == 0, "\(destroyed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/trial").path))
+        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/ph0aed0000-24"))
+        #expect(!FileManager.default.fileExists(atPath: "/run/lxc/lock" + machines))
+        #expect(Self.processes(mentioning: project.directory.path) == [])
+        #expect(try HostCommand.runBlocking(["ip", "-br", "link"]).stdout.split(separator: "\n").filter { $0.hasPrefix("pv0aed00") } == [])
+    }
+
+    @Test("static machines are checked against their pinned keys, configured, and reset (not deleted) by destroy")
+    func staticApplyAndDestroy() async throws {
+        let project = try Project()
+        let lxcPath = project.directory.appendingPathComponent("hosts").path
+        let key = DeploymentKey.generate(comment: "photon-static-test")
+        let keyFile = project.directory.appendingPathComponent("id_ed25519")
+        try Data(key.privateKey.utf8).write(to: keyFile)
+        chmod(keyFile.path, 0o600)
+        let hosts = LocalDriver(LocalDriver.Configuration(deployment: "hosts", network: IPv4Network("10.238.0.0/24")!, machinesDirectory: lxcPath,
+                                                          maskedPaths: [project.directory.path], authorizedKey: key.publicKey))
+        defer { project.remove(bridges: [hosts.bridge]) }
+        var made: [MachineHandle] = []
+        for index in 1...2 {
+            made.append(try await hosts.create(MachineSpec(name: "foreign-\(index)", group: "hosts", kind: "none", role: "host", index: index,
+                                                           flavor: .builtIn["small"]!, address: "10.238.0.\(10 + index)", needs: [])))
+        }
+        let hostKeys = try made.map { try String(contentsOfFile: "\(lxcPath)/\($0.name)/upper/etc/ssh/ssh_host_ed25519_key.pub", encoding: .utf8) }
+        try project.write("""
+            version: 1
+            name: onprem
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.238.0.11
+                  hostKey: "\(hostKeys[0].trimmingCharacters(in: .whitespacesAndNewlines))"
+                - address: 10.238.0.12
+                  hostKey: "\(made[1].hostKeyFingerprint!)"
+            ssh:
+              key: file:id_ed25519
+            clusters:
+              - name: edge
+                kind: probe
+                roles:
+                  servers: 2
+
+            """)
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(try Self.page("10.238.0.11") == "<p>onprem-edge-servers-1 of edge</p>\n")
+        #expect(try Self.page("10.238.0.12") == "<p>onprem-edge-servers-2 of edge</p>\n")
+
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"])
+        #expect(destroyed.status == 0, "\(destroyed.stderr)")
+        #expect(destroyed.stdout.contains("rm -rf /srv/probe"), "destroy resets the machines: \(destroyed.stdout)")
+        for machine in made {
+            let connection = try await SSHConnection.open(host: machine.address, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
+                                                          expectedFingerprint: machine.hostKeyFingerprint!)
+            let left = try await connection.execute("hostname; test -e /srv/probe && echo left-behind; true")
+            await connection.close()
+            #expect(left.stdout == machine.name + "\n", "the machine stays, reset")
+        }
+
+        // A machine that presents another key is refused before anything runs on it.
+        try project.write("""
+            version: 1
+            name: onprem
+            controlPlane:
+              driver: static
+              machines:
+                - address: 10.238.0.11
+                  hostKey: "\(made[1].hostKeyFingerprint!)"
+            ssh:
+              key: file:id_ed25519
+            clusters:
+              - name: edge
+                kind: probe
+                roles:
+                  servers: 1
+
+            """)
+        let refused = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("photon.yaml:6:7"), "\(refused.stderr)")
+        #expect(refused.stderr.contains(made[0].hostKeyFingerprint!), "names the key the machine presented: \(refused.stderr)")
+        for machine in made { try await hosts.delete(name: machine.name) }
+    }
+
+    static func processes(mentioning text: String) -> [String] {
+        var found: [String] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            if line.contains(text) { found.append("\(entry): \(line)") }
+        }
+        return found
+    }
+}
