@@ -53,8 +53,11 @@ struct HostNetwork: Sendable {
                                help: "choose a free network for controlPlane.local.network (see 'ip route')")
         }
         try checkFirewall()
+        // A bridge takes the lowest MAC of its ports unless given one, and changes it as machines come
+        // and go: every machine holding the old one in its ARP cache then loses traffic to the host for
+        // up to ~30 s. A fixed MAC (from the host's address) never changes.
         let script = """
-            link add name \(bridge) type bridge
+            link add name \(bridge) address \(HostNetwork.macAddress(for: hostAddress)) type bridge
             addr add \(hostAddress)/\(network.prefixLength) dev \(bridge)
             link set \(bridge) up
 

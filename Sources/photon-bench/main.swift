@@ -4,6 +4,7 @@
 //   swift run -c release photon-bench --machines 100000 --clusters 1000 [--repeat 3] [--templates DIR]
 //   swift run -c release photon-bench engine [--actions 10000]   # engine overhead, journaled durably
 //   swift run -c release photon-bench ssh-fanout --help            # photon's side of Benchmarks/ssh-fanout
+//   swift run -c release photon-bench machines [--count 50]        # local LXC machines to SSH-ready (root)
 //
 // Each size runs in its own process so peak memory (ru_maxrss) belongs to that size alone.
 import Blueprints
@@ -174,6 +175,10 @@ func measureEngine(actions: Int, parallelism: Int) async throws {
 
 if CommandLine.arguments.dropFirst().first == "ssh-fanout" {
     exit(await FanOutBench.main(CommandLine.arguments.dropFirst(2)))
+}
+
+if CommandLine.arguments.dropFirst().first == "machines" {
+    exit(await MachinesBench.main(CommandLine.arguments.dropFirst(2)))
 }
 
 if CommandLine.arguments.dropFirst().first == "engine" {

@@ -28,6 +28,10 @@ struct LocalDriverTests {
         }
         #expect(handles.map(\.name) == specs.map(\.name))
         #expect(Set(handles.compactMap(\.hostKeyFingerprint)).count == 20, "every machine has its own host key")
+        // The bridge keeps the MAC photon gave it, whatever ports join: a changing bridge MAC strands
+        // machines whose ARP caches hold the old one.
+        let bridgeMAC = try String(contentsOfFile: "/sys/class/net/\(machines.bridge)/address", encoding: .utf8)
+        #expect(bridgeMAC == "02:50:0a:e7:00:01\n")
 
         // Strict host-key checking: the session is refused unless the key is the one the driver reported.
         try await withThrowingTaskGroup(of: (String, String).self) { group in
