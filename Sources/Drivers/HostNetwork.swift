@@ -107,14 +107,24 @@ struct HostNetwork: Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard setting == "1", HostCommand.resolve("iptables") != nil,
               let rules = try? HostCommand.runBlocking(["iptables", "-w", "5", "-S", "FORWARD"]), rules.succeeded else { return }
-        let lines = rules.stdout.split(separator: "\n").map(String.init)
-        let policyDrops = lines.contains("-P FORWARD DROP") || lines.contains("-P FORWARD REJECT")
-        let allowsBridge = lines.contains { $0.contains("-i \(bridge)") && $0.contains("-j ACCEPT") }
-        if policyDrops && !allowsBridge {
+        if HostNetwork.forwardingBlocks(bridge: bridge, rules: rules.stdout) {
             throw prepareError(
                 "the host's iptables FORWARD policy is DROP and bridged frames pass it (net.bridge.bridge-nf-call-iptables = 1): machines on \(bridge) could not reach each other",
                 help: "photon does not change the host firewall; allow the bridge with 'iptables -I FORWARD -i \(bridge) -o \(bridge) -j ACCEPT', or set net.bridge.bridge-nf-call-iptables = 0 (a dockerd running on the host sets the DROP policy)")
         }
+    }
+
+    /// Whether `iptables -S FORWARD` output drops frames between ports of `bridge`: a DROP or REJECT
+    /// policy with no rule accepting what comes in on the bridge.
+    static func forwardingBlocks(bridge: String, rules: String) -> Bool {
+        let lines = rules.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let policyDrops = lines.contains("-P FORWARD DROP") || lines.contains("-P FORWARD REJECT")
+        let allowsBridge = lines.contains { line in
+            let words = line.split(separator: " ")
+            guard let input = words.firstIndex(of: "-i"), input + 1 < words.count, words[input + 1] == bridge else { return false }
+            return line.hasSuffix("-j ACCEPT") && !line.contains("--ctstate") && !line.contains("--state")
+        }
+        return policyDrops && !allowsBridge
     }
 
     func prepareError(_ message: String, help: String? = nil) -> DriverError {
