@@ -78,6 +78,9 @@ public struct CountRule: Sendable, Hashable {
     public var odd: Bool
     /// The count when the blueprint does not give the role.
     public var defaultCount: Int?
+    /// Changing the count changes a setting every member was started with (Mesos masters' `--quorum`):
+    /// `photon scale` refuses it unless forced (`count.rescale: restart` in kind.yaml).
+    public var rescaleNeedsRestart = false
 
     /// Why `count` breaks the rule ("at least 1 machine", "an odd number of machines"), or nil.
     public func problem(with count: Int) -> String? {

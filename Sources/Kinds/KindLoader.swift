@@ -176,7 +176,15 @@ struct KindReading {
         let max = section.optional("max")?.int(in: 0...100_000) ?? 100_000
         let odd = section.optional("odd")?.bool() ?? false
         let defaultCount = section.optional("default")?.int(in: 0...100_000)
-        let rule = CountRule(min: min, max: max, odd: odd, defaultCount: defaultCount)
+        var rule = CountRule(min: min, max: max, odd: odd, defaultCount: defaultCount)
+        if let rescale = section.optional("rescale") {
+            switch rescale.string() {
+            case "online"?: break
+            case "restart"?: rule.rescaleNeedsRestart = true
+            case let other?: error("count.rescale must be online or restart, found '\(other)'", at: rescale.location)
+            case nil: break
+            }
+        }
         if min > max { error("count.min (\(min)) is above count.max (\(max))", at: value.location) }
         if let defaultCount, let problem = rule.problem(with: defaultCount) {
             error("count.default (\(defaultCount)) breaks the role's own rule: it must be \(problem)", at: value.location)

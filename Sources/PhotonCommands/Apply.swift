@@ -146,7 +146,7 @@ struct Runner {
         self.command = command
     }
 
-    func execute(saved: SavedPlan?, destroy: Bool) async throws {
+    func execute(saved: SavedPlan?, destroy: Bool, scaling: Scaling? = nil) async throws {
         let lock = try store.acquireLock(command: "\(command) \(blueprintPath)")
         if let warning = lock.warning { Output.error("warning: \(warning)") }
         defer { _ = try? store.releaseLock(lock.id) }
@@ -164,6 +164,13 @@ struct Runner {
         var recorded = try store.readRecordedState()
         var resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
         if resetsMachines { resolved.retireAllMachines() }
+        var newCounts: [ScaledCount] = []
+        if let scaling {
+            // The plan of the new counts, exactly as the merge will resolve them once recorded.
+            newCounts = try scaling.scaledCounts(in: resolved)
+            for count in newCounts { recorded.scaledCounts[count.key] = count }
+            resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
+        }
         if try generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets) {
             recorded = try store.readRecordedState()
         }
@@ -173,8 +180,13 @@ struct Runner {
         if options.format == .text {
             Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
         }
+        if scaling?.dryRun == true {
+            Output.error("Dry run: nothing was changed.")
+            return
+        }
         guard plan.hasChanges else {
-            if !destroy { try store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest) }
+            if !newCounts.isEmpty { try store.recordScaledCounts(newCounts) }
+            if !destroy { try finishApply(resolved, recorded: recorded) }
             if destroy { try removeState() }
             return
         }
@@ -183,6 +195,8 @@ struct Runner {
         let shell = try Backends.current.current.shell(blueprint, store)
         let journal = Backends.current.current.journal(store)
         try confirm(destroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
+        // The new counts are recorded before anything runs: an interrupted scale is finished by the next apply.
+        if !newCounts.isEmpty { try store.recordScaledCounts(newCounts) }
         let runID = try store.beginRun(command: command, blueprintDigest: blueprint.digest)
         let logDirectory = stateDirectory + "/runs"
         try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -215,12 +229,21 @@ struct Runner {
         report(outcome, plan: plan)
         switch outcome.status {
         case .succeeded:
-            if destroy { try removeState() } else { try store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest) }
+            if destroy { try removeState() } else { try finishApply(resolved, recorded: recorded) }
         case .failed:
             throw ExitCode.failure
         case .interrupted:
             throw ExitCode(130)
         }
+    }
+
+    /// After a converged apply: the blueprint becomes the last applied, and scaled counts the blueprint has
+    /// overridden since (or whose cluster or role is gone) are forgotten.
+    func finishApply(_ resolved: ResolvedDeployment, recorded: RecordedState) throws {
+        try store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest)
+        var inForce = Set<String>()
+        for group in resolved.groups { for role in group.roles where role.countSource == .scaled { inForce.insert("\(group.name)/\(role.name)") } }
+        try store.forgetScaledCounts(recorded.scaledCounts.keys.filter { !inForce.contains($0) }.sorted())
     }
 
     func blueprintBytes() throws -> [UInt8] {

@@ -15,7 +15,7 @@ public struct Photon: AsyncParsableCommand {
         Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
         """,
         version: version,
-        subcommands: [PlanCommand.self, ApplyCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
+        subcommands: [PlanCommand.self, ApplyCommand.self, ScaleCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
                       ValidateCommand.self, KindsCommand.self, SchemaCommand.self]
     )
 

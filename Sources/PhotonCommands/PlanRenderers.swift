@@ -37,6 +37,7 @@ struct PlanTextRenderer {
                 var line = "  \(role.name): \(role.count) machine\(role.count == 1 ? "" : "s")"
                 if role.previousCount != role.count, role.previousCount > 0 || role.count == 0 { line += " (was \(role.previousCount))" }
                 if role.countSource == .kindDefault { line += " (kind default)" }
+                if role.countSource == .scaled { line += " (set by photon scale; the blueprint says \(role.blueprintCount.map(String.init) ?? "?"))" }
                 if !role.flavor.isEmpty {
                     line += ", flavor \(role.flavor) (\(role.flavorSummary)), canaries \(role.canaries), maxInFlight \(role.maxInFlight)"
                 }

@@ -35,6 +35,8 @@ struct StatusCommand: ParsableCommand {
         var lock: Lock?
         var lastRun: Run?
         var machines: [Machine]
+        /// Counts set by `photon scale`, with the blueprint's count they replaced.
+        var scaled: [ScaledCount]
         var drift: PlanSummary?
     }
 
@@ -68,6 +70,7 @@ struct StatusCommand: ParsableCommand {
             machines: recorded.machines.sorted { ($0.group, $0.role, $0.index) < ($1.group, $1.role, $1.index) }.map {
                 Report.Machine(name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue)
             },
+            scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key },
             drift: drift)
         if format == .json {
             Output.result(JSONOutput.encode(report))
@@ -96,7 +99,11 @@ struct StatusCommand: ParsableCommand {
             lines.append("\(group == "management" ? "management plane" : "cluster \(group)") (\(machines.first?.kind ?? ""))")
             for role in Set(machines.map(\.role)).sorted() {
                 let members = machines.filter { $0.role == role }
-                lines.append("  \(role): \(members.count) machine\(members.count == 1 ? "" : "s")")
+                var line = "  \(role): \(members.count) machine\(members.count == 1 ? "" : "s")"
+                if let scaled = report.scaled.first(where: { $0.group == group && $0.role == role }) {
+                    line += " (scaled to \(scaled.count) by photon scale; the blueprint said \(scaled.baseCount))"
+                }
+                lines.append(line)
                 for machine in members {
                     lines.append("    \(machine.name)  \(machine.address)  \(machine.lifecycle)")
                 }

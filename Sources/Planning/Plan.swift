@@ -69,6 +69,8 @@ public struct PlanRole: Sendable, Codable {
     /// Machines recorded for the role before this plan.
     public var previousCount: Int
     public var countSource: CountSource
+    /// The blueprint's count when `photon scale` set this one.
+    public var blueprintCount: Int?
     public var flavor: String
     public var flavorSummary: String
     public var canaries: Int

@@ -497,7 +497,7 @@ struct PlanBuilder {
                       roles: group.resolved.roles.map { role in
                           PlanRole(name: role.name, count: role.count,
                                    previousCount: previousCounts["\(group.resolved.name)/\(role.name)", default: 0],
-                                   countSource: role.countSource, flavor: role.flavor.name, flavorSummary: role.flavor.summary,
+                                   countSource: role.countSource, blueprintCount: role.blueprintCount, flavor: role.flavor.name, flavorSummary: role.flavor.summary,
                                    canaries: role.canaries, maxInFlight: role.maxInFlight.description, needs: role.declaration.needs)
                       },
                       settings: group.resolved.settingsDisplay)
@@ -508,7 +508,7 @@ struct PlanBuilder {
         for machine in recorded.machines where !known.contains(machine.group) { dropped[machine.group, default: []].append(machine) }
         for (name, members) in dropped.sorted(by: { $0.key < $1.key }) {
             let roles = Dictionary(grouping: members, by: \.role).sorted { $0.key < $1.key }.map { role, machines in
-                PlanRole(name: role, count: 0, previousCount: machines.count, countSource: .blueprint, flavor: "", flavorSummary: "",
+                PlanRole(name: role, count: 0, previousCount: machines.count, countSource: .blueprint, blueprintCount: nil, flavor: "", flavorSummary: "",
                          canaries: 0, maxInFlight: "1", needs: [])
             }
             groups.append(PlanGroup(name: name, kind: members[0].kind, isManagement: false, roles: roles, settings: []))

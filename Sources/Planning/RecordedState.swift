@@ -11,16 +11,37 @@ public struct RecordedState: Sendable, Codable {
     public var captured: [String: RecordedValue]
     /// Values photon generated for `generate` secrets, by `<group>/settings.<name>` or `secrets.<name>`.
     public var generatedSecrets: [String: String]
+    /// Counts set by `photon scale`, by `<group>/<role>`.
+    public var scaledCounts: [String: ScaledCount]
 
-    public init(serial: Int = 0, machines: [RecordedMachine] = [], captured: [String: RecordedValue] = [:], generatedSecrets: [String: String] = [:]) {
+    public init(serial: Int = 0, machines: [RecordedMachine] = [], captured: [String: RecordedValue] = [:], generatedSecrets: [String: String] = [:],
+                scaledCounts: [String: ScaledCount] = [:]) {
         self.serial = serial
         self.machines = machines
         self.captured = captured
         self.generatedSecrets = generatedSecrets
+        self.scaledCounts = scaledCounts
     }
 
     public static let empty = RecordedState()
 
+}
+
+/// A role's count as `photon scale` set it, and the blueprint's count at that time (the merge's base).
+public struct ScaledCount: Sendable, Codable, Hashable {
+    public var group: String
+    public var role: String
+    public var count: Int
+    public var baseCount: Int
+
+    public init(group: String, role: String, count: Int, baseCount: Int) {
+        self.group = group
+        self.role = role
+        self.count = count
+        self.baseCount = baseCount
+    }
+
+    public var key: String { "\(group)/\(role)" }
 }
 
 public struct RecordedMachine: Sendable, Codable, Hashable {

@@ -45,6 +45,8 @@ public struct ResolvedRole: Sendable {
     public var count: Int
     /// Where the count comes from, for `plan` and `status`.
     public var countSource: CountSource
+    /// What the blueprint (or the kind's default) says, when `photon scale` set another count.
+    public var blueprintCount: Int?
     public var flavor: Flavor
     public var canaries: Int
     public var maxInFlight: InFlightLimit
@@ -57,6 +59,8 @@ public enum CountSource: String, Sendable, Codable {
     case blueprint
     /// The blueprint leaves the role out: the kind's default.
     case kindDefault = "kind default"
+    /// `photon scale` set it, and the blueprint's count has not changed since.
+    case scaled = "photon scale"
 }
 
 /// Where secret values come from when the planner must hash a file that holds one.
@@ -220,12 +224,19 @@ public struct Resolver: Sendable {
                                   help: "add '\(declaration.name): N' under roles (kind \(kind.name) allows \(declaration.count.summary))")
                 continue
             }
+            // The three-way merge with `photon scale`: its count stands while the blueprint still says what it
+            // said when the cluster was scaled; a blueprint changed since wins.
+            var merged = count, mergedSource = source
+            if let scaled = recorded.scaledCounts["\(cluster.name.value)/\(declaration.name)"], scaled.baseCount == count {
+                merged = scaled.count
+                mergedSource = .scaled
+            }
             let flavorReference = spec?.flavor ?? cluster.flavor
             let flavorName = flavorReference?.value ?? declaration.defaultFlavor ?? "small"
             guard let flavor = flavor(flavorName, in: blueprint, at: flavorReference?.location ?? declaration.location, diagnostics: &diagnostics) else { continue }
             let given = (spec?.rollout).map { $0.over(cluster.rollout) } ?? cluster.rollout
-            let rollout = defaultRollout(for: declaration, count: count, given: given)
-            roles.append(ResolvedRole(declaration: declaration, count: count, countSource: source, flavor: flavor,
+            let rollout = defaultRollout(for: declaration, count: merged, given: given)
+            roles.append(ResolvedRole(declaration: declaration, count: merged, countSource: mergedSource, blueprintCount: mergedSource == .scaled ? count : nil, flavor: flavor,
                                       canaries: rollout.canaries, maxInFlight: rollout.maxInFlight))
         }
         let (settings, display) = resolveSettings(cluster.settings, kind: kind, group: cluster.name.value, at: cluster.location, named: named, diagnostics: &diagnostics)

@@ -2,9 +2,9 @@ import Foundation
 import Kinds
 import PhotonCore
 
-/// The shell command behind a `service` step. It works on machines with systemd, with SysV init
-/// scripts, and with no init system at all (photon then supervises the declared `exec` command itself,
-/// with a pid file under /run/photon and a log under /var/log/photon).
+/// The shell command behind a `service` step. It works on machines with systemd, and without one: photon
+/// then supervises the declared `exec` command itself (a pid file under /run/photon, a log under
+/// /var/log/photon), or uses the SysV init script when the kind declares no command.
 public enum ServiceScript {
     public static func script(name: String, action: ServiceAction, exec: [String]?) -> String {
         let service = ShellQuoting.quote(name)
@@ -23,9 +23,14 @@ public enum ServiceScript {
         } else {
             noInit = "echo 'photon: no init system and no exec command for service \(name)' >&2; exit 1"
         }
-        // systemd only when it runs and knows the unit; software without a unit falls back to `exec`.
-        return "if [ -d /run/systemd/system ] && systemctl cat \(service) >/dev/null 2>&1; then systemctl \(action.rawValue) \(service); "
-            + "elif [ -x /etc/init.d/\(service) ]; then /etc/init.d/\(service) \(action.rawValue); "
+        // systemd only when it runs and knows the unit. Without it, the kind's own `exec` command under
+        // photon's supervision comes before a SysV script: those scripts differ between distributions and
+        // some fail outside a full init (Debian's docker script stops on a missing pid file).
+        let systemd = "if [ -d /run/systemd/system ] && systemctl cat \(service) >/dev/null 2>&1; then systemctl \(action.rawValue) \(service); "
+        if let exec, !exec.isEmpty {
+            return systemd + "else \(noInit); fi"
+        }
+        return systemd + "elif [ -x /etc/init.d/\(service) ]; then /etc/init.d/\(service) \(action.rawValue); "
             + "else \(noInit); fi"
     }
 }

@@ -121,7 +121,21 @@ enum Schema {
                 );
                 """)
         }
-        // Register later migrations here, after the others, with a new name ("v2-…").
+        // Counts set by `photon scale`, with the blueprint's count they replaced: while the blueprint still
+        // says that, the scaled count stands (the three-way merge); once it says something else, it wins.
+        migrator.registerMigration("v2-scaled-count") { db in
+            try db.execute(sql: """
+                CREATE TABLE scaled_count (
+                    group_name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    count INTEGER NOT NULL CHECK (count >= 0),
+                    base_count INTEGER NOT NULL CHECK (base_count >= 0),
+                    scaled_at DATETIME NOT NULL,
+                    PRIMARY KEY (group_name, role)
+                ) WITHOUT ROWID;
+                """)
+        }
+        // Register later migrations here, after the others, with a new name ("v3-…").
         return migrator
     }
 

@@ -296,6 +296,11 @@ public final class StateStore: RunJournal, Sendable {
                                    lifecycle: lifecycle, completedActions: actions[name] ?? [])
         }
 
+        var scaled: [String: ScaledCount] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT group_name, role, count, base_count FROM scaled_count") {
+            let count = ScaledCount(group: row["group_name"], role: row["role"], count: row["count"], baseCount: row["base_count"])
+            scaled[count.key] = count
+        }
         let capturedRows = try Row.fetchAll(db, sql: "SELECT group_name, name, secret, value, sealed FROM captured_value")
         let generatedRows = try Row.fetchAll(db, sql: "SELECT key, sealed FROM generated_secret")
         let needsKey = !generatedRows.isEmpty || capturedRows.contains { ($0["secret"] as Bool) }
@@ -322,7 +327,7 @@ public final class StateStore: RunJournal, Sendable {
             let sealed: Data = row["sealed"]
             if let key { generated[name] = try secrets.open(Array(sealed), label: Self.generatedLabel(name), key: key) }
         }
-        return RecordedState(serial: try Self.readSerial(db), machines: machines, captured: captured, generatedSecrets: generated)
+        return RecordedState(serial: try Self.readSerial(db), machines: machines, captured: captured, generatedSecrets: generated, scaledCounts: scaled)
     }
 
     /// How to reach each recorded machine that a driver has reported (address, port, user, host key, driver id).
@@ -377,6 +382,32 @@ public final class StateStore: RunJournal, Sendable {
                 INSERT INTO applied_blueprint (id, bytes, digest, applied_at) VALUES (1, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, digest = excluded.digest, applied_at = excluded.applied_at
                 """, arguments: [Data(blueprint), digest, Date()])
+            try bumpSerial(db)
+        }
+    }
+
+    /// Records counts set by `photon scale` (replacing earlier ones for the same roles); the serial moves.
+    public func recordScaledCounts(_ counts: [ScaledCount]) throws {
+        try pool.write { db in
+            for count in counts {
+                try db.execute(sql: """
+                    INSERT INTO scaled_count (group_name, role, count, base_count, scaled_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (group_name, role) DO UPDATE SET count = excluded.count, base_count = excluded.base_count, scaled_at = excluded.scaled_at
+                    """, arguments: [count.group, count.role, count.count, count.baseCount, Date()])
+            }
+            try bumpSerial(db)
+        }
+    }
+
+    /// Forgets scaled counts the blueprint has overridden (or whose cluster is gone), by `<group>/<role>`.
+    public func forgetScaledCounts(_ keys: [String]) throws {
+        guard !keys.isEmpty else { return }
+        try pool.write { db in
+            for key in keys {
+                let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
+                try db.execute(sql: "DELETE FROM scaled_count WHERE group_name = ? AND role = ?", arguments: [parts[0], parts[1]])
+            }
             try bumpSerial(db)
         }
     }
