@@ -110,6 +110,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                 return false
             }
             try makeMachine(spec, address: address, layout: layout)
+            writeKnownHosts()
             return true
         }
         try start(layout, fresh: made)
@@ -200,7 +201,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                     throw DriverError(machine: name, operation: "delete", "cannot remove \(path): \(error.localizedDescription)")
                 }
             }
-            if try machineNames().isEmpty { try releaseHost() }
+            if try machineNames().isEmpty { try releaseHost() } else { writeKnownHosts() }
         }
     }
 
@@ -216,6 +217,24 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                               help: "delete the machine with 'photon destroy' and apply again")
         }
         return MachineHandle(name: name, address: address.description, port: 22, user: "root", hostKeyFingerprint: fingerprint, driverID: "lxc:\(name)")
+    }
+
+    /// `<machines>/known_hosts`: every machine's pinned key, for people who ssh in by hand
+    /// (`ssh -o UserKnownHostsFile=…`). Best effort: photon itself checks fingerprints, not this file.
+    private func writeKnownHosts() {
+        let lines = ((try? machineNames()) ?? []).compactMap { name -> String? in
+            let layout = self.layout(name)
+            guard let config = try? String(contentsOfFile: layout.config, encoding: .utf8), let address = MachineLayout.address(inConfig: config),
+                  let key = try? String(contentsOfFile: layout.publicHostKey, encoding: .utf8) else { return nil }
+            let fields = key.split(separator: " ")
+            guard fields.count >= 2 else { return nil }
+            return "\(address) \(fields[0]) \(fields[1])"
+        }
+        let path = configuration.machinesDirectory + "/known_hosts"
+        let temporary = path + ".new"
+        if FileManager.default.createFile(atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o644]) {
+            rename(temporary, path)
+        }
     }
 
     func machineNames() throws -> [String] {
@@ -248,6 +267,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
         prepared = false
         try? FileManager.default.removeItem(atPath: bridgeMarker)
+        try? FileManager.default.removeItem(atPath: configuration.machinesDirectory + "/known_hosts")
         rmdir(configuration.machinesDirectory)
         // LXC keeps lock files for an lxcpath under /run/lxc/lock/<lxcpath>: remove them and the empty chain above.
         var lockDirectory = "/run/lxc/lock" + configuration.machinesDirectory

@@ -15,9 +15,23 @@ public struct Kind: Sendable {
     /// The kind's templates, each usable as an upload or as a partial by its name without `.mustache`.
     public var templates: [String: Template]
     public var partials: PartialLibrary
+    /// How to look at a running cluster: apply ends by printing it.
+    public var access: KindAccess? = nil
 
     public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
     public func setting(_ name: String) -> SettingDeclaration? { settings.first { $0.name == name } }
+}
+
+/// A command that shows the cluster ("docker node ls"), run on the first machine of `role` (of the
+/// first role when nil).
+public struct KindAccess: Sendable, Hashable {
+    public var role: String?
+    public var command: String
+
+    public init(role: String?, command: String) {
+        self.role = role
+        self.command = command
+    }
 }
 
 /// The type of a kind setting, which decides how a blueprint value is checked.

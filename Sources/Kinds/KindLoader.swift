@@ -111,10 +111,25 @@ struct KindReading {
         let description = top.optional("description")?.string() ?? ""
         let settings = top.optional("settings").map(settingsSection) ?? []
         let services = top.optional("services").map(servicesSection) ?? []
+        var access: KindAccess?
+        if let value = top.optional("access") {
+            if case .mapping = value.node.content, let section = value.mapping() {
+                let command = section.required("command")?.string()
+                let role = section.optional("role")?.string()
+                section.finish()
+                access = command.map { KindAccess(role: role, command: $0) }
+            } else if let command = value.string() {
+                access = KindAccess(role: nil, command: command)
+            }
+        }
         let roles = top.required("roles").map(rolesSection) ?? []
+        if let role = access?.role, !roles.contains(where: { $0.name == role }) {
+            error("access names role '\(role)', which the kind does not have", at: top.optional("access")?.location,
+                  help: Suggestions.help(for: role, among: roles.map(\.name), noun: "role"))
+        }
         guard let name else { return nil }
         return Kind(name: name, description: description, directory: folder, settings: settings, services: services,
-                    roles: roles, templates: templates, partials: PartialLibrary(templates))
+                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access)
     }
 
     func settingsSection(_ value: YAMLValue) -> [SettingDeclaration] {

@@ -229,7 +229,10 @@ struct Runner {
         report(outcome, plan: plan)
         switch outcome.status {
         case .succeeded:
-            if destroy { try removeState() } else { try finishApply(resolved, recorded: recorded) }
+            if destroy { try removeState() } else {
+                try finishApply(resolved, recorded: recorded)
+                if options.format == .text { try printAccess(resolved) }
+            }
         case .failed:
             throw ExitCode.failure
         case .interrupted:
@@ -244,6 +247,37 @@ struct Runner {
         var inForce = Set<String>()
         for group in resolved.groups { for role in group.roles where role.countSource == .scaled { inForce.insert("\(group.name)/\(role.name)") } }
         try store.forgetScaledCounts(recorded.scaledCounts.keys.filter { !inForce.contains($0) }.sorted())
+    }
+
+    /// How to reach each cluster: its kind's `access` command as an ssh line with photon's key and, for
+    /// local machines, their pinned host keys.
+    func printAccess(_ resolved: ResolvedDeployment) throws {
+        let recorded = try store.readRecordedState()
+        var lines: [String] = []
+        for group in resolved.groups {
+            guard let access = group.kind.access, let role = access.role ?? group.roles.first?.name,
+                  let machine = recorded.machines.filter({ $0.group == group.name && $0.role == role }).min(by: { $0.index < $1.index }) else { continue }
+            var ssh = ["ssh"]
+            switch blueprint.ssh.key?.value {
+            case .file(let path)?: ssh += ["-i", path]
+            case .environment?: break
+            default: ssh += ["-i", stateDirectory + "/id_ed25519"]
+            }
+            let knownHosts = stateDirectory + "/machines/known_hosts"
+            if FileManager.default.fileExists(atPath: knownHosts) {
+                ssh += ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts]
+            }
+            var user = blueprint.ssh.user
+            if case .local = blueprint.controlPlane { user = "root" }
+            if case .static(let plane) = blueprint.controlPlane, let listed = plane.machines.first(where: { $0.address.value == machine.address }) {
+                user = listed.user ?? user
+                if listed.port != 22 { ssh += ["-p", String(listed.port)] }
+            }
+            ssh += ["\(user)@\(machine.address)", access.command]
+            lines.append("\(group.isManagement ? "management plane" : "cluster \(group.name)") (\(group.kind.name)): \(machine.name) at \(machine.address)")
+            lines.append("  " + ssh.map { $0.contains(" ") ? ShellQuoting.quote($0) : $0 }.joined(separator: " "))
+        }
+        if !lines.isEmpty { Output.result((["", "Reach the clusters:"] + lines).joined(separator: "\n")) }
     }
 
     func blueprintBytes() throws -> [UInt8] {

@@ -50,8 +50,9 @@ struct LocalDriverCLITests {
             try Data(blueprint.utf8).write(to: directory.appendingPathComponent("photon.yaml"))
         }
 
-        func photon(_ arguments: [String]) throws -> CLIFixture.Result {
-            try CLIFixture.run(arguments + ["--templates", templates], environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"], directory: directory)
+        func photon(_ arguments: [String], templates: String? = nil) throws -> CLIFixture.Result {
+            try CLIFixture.run(arguments + ["--templates", templates ?? self.templates], environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                               directory: directory)
         }
 
         /// Stops whatever LXC machines the project still has and removes their bridge and files.

@@ -1,0 +1,92 @@
+import Foundation
+import PhotonCore
+import Testing
+
+/// The shipped swarm kind on local machines: real dockerd in each machine, a real Swarm, checked with
+/// Docker's own `docker node ls`.
+@Suite("Swarm end to end on local machines", .serialized)
+struct SwarmEndToEndTests {
+    typealias Project = LocalDriverCLITests.Project
+    static let templates = CLIFixture.repository.appendingPathComponent("templates").path
+    static let bridge = "ph0af00000-24"
+
+    /// `docker node ls` on the first manager, as "hostname status role" lines, sorted.
+    static func nodes(_ project: Project, deployment: String, manager: String) throws -> [String] {
+        let state = project.directory.appendingPathComponent(".photon/\(deployment)").path
+        let result = try HostCommand.runBlocking([
+            "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(state)/machines/known_hosts",
+            "-o", "BatchMode=yes", "root@\(manager)",
+            "docker node ls --format '{{.Hostname}} {{.Status}} {{if .ManagerStatus}}manager{{else}}worker{{end}}'",
+        ])
+        guard result.succeeded else { throw FixtureError("docker node ls failed: \(result.diagnostic)") }
+        return result.stdout.split(separator: "\n").map(String.init).sorted()
+    }
+
+    /// Sessions each machine's sshd accepted so far.
+    static func sessions(_ project: Project, deployment: String) -> [String: Int] {
+        let machines = project.directory.appendingPathComponent(".photon/\(deployment)/machines").path
+        var counts: [String: Int] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: machines)) ?? [] where !name.contains(".") && name != "known_hosts" {
+            let log = (try? String(contentsOfFile: "\(machines)/\(name)/upper/var/log/sshd.log", encoding: .utf8)) ?? ""
+            counts[name] = log.components(separatedBy: "Accepted publickey").count - 1
+        }
+        return counts
+    }
+
+    @Test("apply forms the Swarm; a second apply opens no connection; scale up by 2 and down by 1; destroy leaves nothing")
+    func swarmLifecycle() throws {
+        let project = try Project()
+        defer { project.remove(bridges: [Self.bridge]) }
+        try project.write("""
+            version: 1
+            name: sw
+            controlPlane:
+              driver: local
+              network: 10.240.0.0/24
+            clusters:
+              - name: demo
+                kind: swarm
+                roles:
+                  managers: 1
+                  workers: 2
+
+            """)
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(applied.stdout.contains("Reach the clusters:\ncluster demo (swarm): sw-demo-managers-1 at 10.240.0.2"), "\(applied.stdout)")
+        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
+        ])
+
+        let before = Self.sessions(project, deployment: "sw")
+        #expect(before.count == 3 && before.values.allSatisfy { $0 > 0 })
+        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(again.status == 0 && again.stdout.contains("No changes"), "\(again.stdout)")
+        #expect(Self.sessions(project, deployment: "sw") == before, "a no-op apply connects to no machine")
+
+        let up = try project.photon(["scale", "-f", "photon.yaml", "demo", "workers=4", "--yes"], templates: Self.templates)
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
+            "sw-demo-workers-3 Ready worker", "sw-demo-workers-4 Ready worker",
+        ])
+        let down = try project.photon(["scale", "-f", "photon.yaml", "demo", "workers=3", "--yes"], templates: Self.templates)
+        #expect(down.status == 0, "\(down.stderr)")
+        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker", "sw-demo-workers-3 Ready worker",
+        ])
+        let status = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        #expect(status.stdout.contains("workers: 3 machines (scaled to 3 by photon scale; the blueprint said 2)"), "\(status.stdout)")
+
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(destroyed.status == 0, "\(destroyed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/sw").path))
+        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"), "no bridge (and so no bridge address) left")
+        for name in ["sw-demo-managers-1", "sw-demo-workers-1", "sw-demo-workers-2", "sw-demo-workers-3", "sw-demo-workers-4"] {
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/lxc.payload.\(name)"), "no process of \(name) left")
+        }
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains(project.directory.path), "no mount left")
+        #expect(LocalDriverCLITests.processes(mentioning: project.directory.path) == [])
+    }
+}
