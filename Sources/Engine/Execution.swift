@@ -203,17 +203,20 @@ final class ExecutionContext: Sendable {
         case .waitPort(let host, let port):
             guard let portNumber = Int(port) else { throw ActionFailure(message: "'\(port)' is not a port", stderrTail: nil, transient: false) }
             let deadline = ContinuousClock.now + (action.timeout.map(Self.duration) ?? engine.options.defaultWaitTimeout)
+            var delay = firstPoll
             while true {
                 if await engine.shell.isListening(host: host, port: portNumber, timeout: .seconds(3)) { return Result() }
                 guard ContinuousClock.now < deadline else {
                     throw ActionFailure(message: "nothing listens on \(host):\(port) after \(action.timeout?.description ?? "the timeout")", stderrTail: nil, transient: false)
                 }
-                try await engine.options.sleep(engine.options.pollInterval)
+                try await engine.options.sleep(delay)
+                delay = min(delay * 2, engine.options.pollInterval)
             }
         case .waitCommand(let argv):
             let target = try await handle(action.runsOn ?? action.machine)
             let deadline = ContinuousClock.now + (action.timeout.map(Self.duration) ?? engine.options.defaultWaitTimeout)
             var last = CommandOutput()
+            var delay = firstPoll
             while true {
                 last = try await execute(RenderedText.shellCommand(argv), on: target, timeout: .seconds(60))
                 if last.succeeded { return Result() }
@@ -221,12 +224,16 @@ final class ExecutionContext: Sendable {
                     throw ActionFailure(message: "\(RenderedText.displayCommand(argv)) did not succeed within \(action.timeout?.description ?? "the timeout") (last exit \(last.exitStatus))",
                                         stderrTail: mask(tail(last.stderr), argv), transient: false)
                 }
-                try await engine.options.sleep(engine.options.pollInterval)
+                try await engine.options.sleep(delay)
+                delay = min(delay * 2, engine.options.pollInterval)
             }
         }
     }
 
     static func duration(_ span: TimeSpan) -> Duration { .milliseconds(Int64(span.milliseconds)) }
+
+    /// Waits poll quickly at first (most things come up within a second), then back off to the poll interval.
+    var firstPoll: Duration { min(.milliseconds(100), engine.options.pollInterval) }
 
     /// Runs a command; a non-zero exit fails the action, after the step's own retries if it declares some.
     @discardableResult

@@ -91,6 +91,13 @@ public protocol RemoteShell: Sendable {
     func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput
     /// Whether something accepts TCP connections at `host:port` (for `wait: {port}` steps).
     func isListening(host: String, port: Int, timeout: Duration) async -> Bool
+    /// Ends the connections kept for reuse, once a run is over: before the process exits, so no session
+    /// is freed while the process tears its libraries down.
+    func closeAll() async
+}
+
+extension RemoteShell {
+    public func closeAll() async {}
 }
 
 /// Errors that say whether trying again may help. Errors that do not conform are permanent.

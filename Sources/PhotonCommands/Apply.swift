@@ -217,6 +217,7 @@ struct Runner {
             }
         }
         let outcome = await task.value
+        await shell.closeAll()
         interrupts.cancel()
         progress.finish()
 
