@@ -86,6 +86,45 @@ final class KillingJournal: RunJournal, @unchecked Sendable {
     func recordedState() async throws -> RecordedState { try await inner.recordedState() }
 }
 
+/// Kills the process once a chosen transition of a chosen action is durable (at once, or after a delay
+/// so the kill lands while the action runs): the crash tests of real clusters.
+final class ActionKillingJournal: RunJournal, @unchecked Sendable {
+    let inner: any RunJournal
+    let actionID: String
+    let status: Transition.Status
+    let delay: Duration
+
+    init(_ inner: any RunJournal, actionID: String, status: Transition.Status, delay: Duration) {
+        self.inner = inner
+        self.actionID = actionID
+        self.status = status
+        self.delay = delay
+    }
+
+    func record(_ transitions: [Transition]) async throws {
+        try await inner.record(transitions)
+        guard transitions.contains(where: { $0.actionID == actionID && $0.status == status }) else { return }
+        if delay == .zero { kill(getpid(), SIGKILL) }
+        let microseconds = UInt32(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
+        Thread { usleep(microseconds); kill(getpid(), SIGKILL) }.start()
+    }
+
+    func recordedState() async throws -> RecordedState { try await inner.recordedState() }
+}
+
+// PHOTON_TESTBED_REAL=1: photon's own drivers and SSH, with PHOTON_TESTBED_KILL_ON=ACTION:STATUS and
+// PHOTON_TESTBED_KILL_DELAY_MS choosing when to die.
+if environment["PHOTON_TESTBED_REAL"] == "1" {
+    var backends = Backends.standard
+    if let target = environment["PHOTON_TESTBED_KILL_ON"], let colon = target.lastIndex(of: ":"),
+       let status = Transition.Status(rawValue: String(target[target.index(after: colon)...])) {
+        let actionID = String(target[..<colon])
+        let delay = Duration.milliseconds(environment["PHOTON_TESTBED_KILL_DELAY_MS"].flatMap { Int($0) } ?? 0)
+        backends.journal = { ActionKillingJournal($0, actionID: actionID, status: status, delay: delay) }
+    }
+    await Photon.run(backends: backends)
+}
+
 await Photon.run(backends: Backends(
     driver: { _, _ in machines },
     shell: { _, _ in FaultyShell(machines) },

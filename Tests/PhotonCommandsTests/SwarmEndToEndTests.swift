@@ -89,4 +89,54 @@ struct SwarmEndToEndTests {
         #expect(!mounts.contains(project.directory.path), "no mount left")
         #expect(LocalDriverCLITests.processes(mentioning: project.directory.path) == [])
     }
+
+    /// photon with its real drivers and SSH, SIGKILLed right after (or a little after) a chosen transition.
+    static func killedApply(_ project: Project, at target: String, delay: Int) throws -> CLIFixture.Result {
+        try CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", templates],
+                           environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",
+                                         "PHOTON_TESTBED_KILL_ON": target, "PHOTON_TESTBED_KILL_DELAY_MS": String(delay)],
+                           directory: project.directory, executable: try ApplyTests.testbed)
+    }
+
+    @Test("apply SIGKILLed at five moments is finished by the next apply: exactly the blueprint's nodes, no orphan machine",
+          arguments: [
+              ("sw-demo-workers-1/create-machine:started", 40),   // during machine creation
+              ("sw-demo-managers-1/configure/1:started", 5),      // during an upload
+              ("sw-demo-managers-1/join/1:succeeded", 0),         // after swarm init, before the token is journaled
+              ("sw-demo-workers-1/join/1:started", 150),          // during worker joins
+              ("sw-demo-workers-2/health/1:started", 20),         // during health checks
+          ])
+    func crashAndResume(target: String, delay: Int) throws {
+        let project = try Project()
+        defer { project.remove(bridges: [Self.bridge]) }
+        try project.write("""
+            version: 1
+            name: sw
+            controlPlane:
+              driver: local
+              network: 10.240.0.0/24
+            clusters:
+              - name: demo
+                kind: swarm
+                roles:
+                  managers: 1
+                  workers: 2
+
+            """)
+        let killed = try Self.killedApply(project, at: target, delay: delay)
+        #expect(killed.status == SIGKILL, "the apply was killed at \(target): \(killed.status) \(killed.stderr.suffix(300))")
+        #expect(!killed.stderr.contains("apply of sw complete"))
+        let resumed = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
+        ], "after a kill at \(target)")
+        let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
+        let made = try FileManager.default.contentsOfDirectory(atPath: machines).filter { !$0.hasPrefix(".") && $0 != "known_hosts" }.sorted()
+        #expect(made == ["sw-demo-managers-1", "sw-demo-workers-1", "sw-demo-workers-2"], "no orphan machine")
+        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(destroyed.status == 0, "\(destroyed.stderr)")
+    }
 }
