@@ -232,7 +232,10 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
         let path = configuration.machinesDirectory + "/known_hosts"
         let temporary = path + ".new"
-        if FileManager.default.createFile(atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o644]) {
+        // Written in place under a name of our own, then renamed: Foundation's atomic writes leave
+        // temporary files of their own behind when the process is killed.
+        if (try? Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: temporary))) != nil {
+            chmod(temporary, 0o644)
             rename(temporary, path)
         }
     }
@@ -255,7 +258,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: configuration.machinesDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         if try hostNetwork.ensureBridge() {
-            _ = FileManager.default.createFile(atPath: bridgeMarker, contents: Data(hostNetwork.bridge.utf8))
+            try? Data(hostNetwork.bridge.utf8).write(to: URL(fileURLWithPath: bridgeMarker))
         }
         prepared = true
     }
@@ -267,7 +270,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
         prepared = false
         try? FileManager.default.removeItem(atPath: bridgeMarker)
-        try? FileManager.default.removeItem(atPath: configuration.machinesDirectory + "/known_hosts")
+        // What a killed photon may have left half-written: the hosts file and machines never finished.
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: configuration.machinesDirectory)) ?? []
+        where entry.hasPrefix("known_hosts") || entry.hasPrefix(".partial-") {
+            try? FileManager.default.removeItem(atPath: configuration.machinesDirectory + "/" + entry)
+        }
         rmdir(configuration.machinesDirectory)
         // LXC keeps lock files for an lxcpath under /run/lxc/lock/<lxcpath>: remove them and the empty chain above.
         var lockDirectory = "/run/lxc/lock" + configuration.machinesDirectory

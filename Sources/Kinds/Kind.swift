@@ -178,6 +178,9 @@ public struct Step: Sendable {
     public var creates: Template?
     public var timeout: TimeSpan?
     public var retry: RetryPolicy?
+    /// For a service: the templates whose change restarts it. When absent, the uploads between the
+    /// previous service step of the phase and this one.
+    public var reads: [String]? = nil
     public var location: SourceLocation
 }
 

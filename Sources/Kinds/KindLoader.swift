@@ -218,13 +218,14 @@ struct KindReading {
             if present.count > 1 {
                 error("a step has one action; this one has \(present.map { "'\($0)'" }.joined(separator: " and "))", at: value.location)
             } else {
-                let unknown = (value.node.pairs ?? []).first { !Self.commonKeys.contains($0.key) && !["path", "mode", "owner", "command", "secret", "action", "exec"].contains($0.key) }
+                let unknown = (value.node.pairs ?? []).first { !Self.commonKeys.contains($0.key) && !["path", "mode", "owner", "command", "secret", "action", "exec", "reads"].contains($0.key) }
                 error("a step needs one of \(Self.stepTypes.map { "'\($0)'" }.joined(separator: ", "))", at: unknown?.keyLocation ?? value.location,
                       help: unknown.map { Suggestions.help(for: $0.key, among: Self.stepTypes, noun: "step type") })
             }
             return nil
         }
         var action: StepAction?
+        var reads: [String]?
         switch type {
         case "upload":
             let template = section.required("upload")?.string()
@@ -271,6 +272,13 @@ struct KindReading {
             let serviceAction = section.optional("action")?.parsed("start, restart or stop") { ServiceAction(rawValue: $0) } ?? .start
             let exec = section.optional("exec").flatMap(command)
             if let name { action = .service(name: name, action: serviceAction, exec: exec) }
+            if let list = section.optional("reads")?.list() {
+                reads = list.compactMap { $0.string() }
+                for (item, template) in zip(list, reads ?? []) where templates[template] == nil {
+                    error("reads names template '\(template)', which is not in the kind's folder", at: item.location,
+                          help: Suggestions.help(for: template, among: templates.keys.sorted(), noun: "template"))
+                }
+            }
         default:
             break
         }
@@ -285,7 +293,7 @@ struct KindReading {
         section.finish()
         guard let action else { return nil }
         return Step(action: action, name: name, on: on, via: via, when: when, unless: unless, creates: creates,
-                    timeout: timeout, retry: retry, location: value.location)
+                    timeout: timeout, retry: retry, reads: reads, location: value.location)
     }
 
     func retryPolicy(_ value: YAMLValue) -> RetryPolicy? {

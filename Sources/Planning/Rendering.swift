@@ -11,6 +11,8 @@ struct RenderedStep: Sendable {
     var runsOn: Int?
     /// `captured.<name>` values the step uses.
     var capturedReferences: [String]
+    /// For a service step: the templates whose change restarts it (nil: the uploads just before it).
+    var reads: [String]? = nil
 
     var phase: Phase { action.phase ?? .create }
 }
@@ -158,11 +160,26 @@ extension DesiredState {
             }
         }
         guard !changedFiles.isEmpty else { return MachineRender(change: .unchanged, steps: []) }
+        // A service restarts only when a file it reads changed: the templates it names in `reads`, or else
+        // the uploads between the previous service step and it.
+        let changedSources = Set(changedFiles.values.compactMap { detail -> String? in
+            if case .upload(let file) = detail { return file.source }
+            return nil
+        })
         var steps: [RenderedStep] = []
+        var uploadsSinceService: Set<String> = []
         for (offset, var step) in render.steps.enumerated() where step.phase == .configure || step.phase == .health {
-            if case .upload = step.action.detail {
+            switch step.action.detail {
+            case .upload(let file):
+                if step.phase == .configure { uploadsSinceService.insert(file.source) }
                 guard let detail = changedFiles[offset] else { continue }
                 step.action.detail = detail
+            case .service:
+                let reads = step.reads.map(Set.init) ?? uploadsSinceService
+                uploadsSinceService = []
+                guard !reads.isDisjoint(with: changedSources) else { continue }
+            default:
+                break
             }
             step.action.change = .update
             steps.append(step)
@@ -280,6 +297,6 @@ struct StepRenderer {
         }
         let action = PlanAction(type: type, machine: subject, runsOn: runsOn.map { state.machines[$0].name }, phase: phase, ordinal: ordinal + 1,
                                 change: .create, detail: detail, options: options)
-        return RenderedStep(action: action, runsOn: runsOn, capturedReferences: facts?.capturedReferences ?? [])
+        return RenderedStep(action: action, runsOn: runsOn, capturedReferences: facts?.capturedReferences ?? [], reads: step.reads)
     }
 }

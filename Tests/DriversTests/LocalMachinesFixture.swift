@@ -78,7 +78,9 @@ final class LocalMachines: @unchecked Sendable {
             if FileManager.default.fileExists(atPath: "/sys/class/net/\(veth)") { found.append("veth \(veth)") }
         }
         if FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") { found.append("bridge \(bridge)") }
-        if FileManager.default.fileExists(atPath: machinesDirectory) { found.append("machines directory") }
+        if FileManager.default.fileExists(atPath: machinesDirectory) {
+            found.append("machines directory holding \((try? FileManager.default.contentsOfDirectory(atPath: machinesDirectory)) ?? [])")
+        }
         if FileManager.default.fileExists(atPath: "/run/lxc/lock" + machinesDirectory) { found.append("LXC lock directory") }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         if mounts.contains(root) { found.append("a mount under \(root)") }

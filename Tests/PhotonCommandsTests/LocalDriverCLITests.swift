@@ -220,4 +220,75 @@ struct LocalDriverCLITests {
         }
         return found
     }
+
+    @Test("a changed template reaches exactly the machines that use it and restarts only the service that reads it")
+    func templateChange() throws {
+        let project = try Project()
+        defer { project.remove(bridges: ["ph0aee0000-24"]) }
+        let kind = project.directory.appendingPathComponent("templates/duo")
+        try FileManager.default.createDirectory(at: kind, withIntermediateDirectories: true)
+        let serve = { (name: String, port: Int, folder: String) in
+            "      - service: \(name)\n        action: restart\n        exec: [python3, -m, http.server, --directory, \(folder), \"\(port)\"]\n"
+        }
+        try Data(("""
+            kind: duo
+            description: two roles, one with two services
+            roles:
+              - name: web
+                count: {min: 1, max: 5, default: 2}
+                configure:
+                  - upload: page.html
+                    path: /srv/web/index.html
+            """ + "\n" + serve("web", 7071, "/srv/web") + """
+                  - upload: metrics.txt
+                    path: /srv/metrics/index.html
+            """ + "\n" + serve("metrics", 7072, "/srv/metrics") + """
+              - name: api
+                count: {min: 1, max: 5, default: 1}
+                configure:
+                  - upload: api.json
+                    path: /srv/api/index.html
+            """ + "\n" + serve("api", 7073, "/srv/api")).utf8).write(to: kind.appendingPathComponent("kind.yaml"))
+        try Data("page v1 of {{machine.name}}\n".utf8).write(to: kind.appendingPathComponent("page.html.mustache"))
+        try Data("metrics of {{machine.name}}\n".utf8).write(to: kind.appendingPathComponent("metrics.txt.mustache"))
+        try Data("{\"api\": \"{{machine.name}}\"}\n".utf8).write(to: kind.appendingPathComponent("api.json.mustache"))
+        try project.write("""
+            version: 1
+            name: duo
+            controlPlane:
+              driver: local
+              network: 10.238.0.0/24
+            clusters:
+              - name: c
+                kind: duo
+                roles: {web: 2, api: 1}
+
+            """)
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let machines = project.directory.appendingPathComponent(".photon/duo/machines").path
+        func sessions(_ machine: String) -> Int {
+            ((try? String(contentsOfFile: "\(machines)/\(machine)/upper/var/log/sshd.log", encoding: .utf8)) ?? "").components(separatedBy: "Accepted publickey").count - 1
+        }
+        // /run is a tmpfs inside the machine: read the pid files through the machine's own view.
+        func livePID(_ address: String, _ service: String) throws -> String {
+            let state = project.directory.appendingPathComponent(".photon/duo").path
+            let result = try HostCommand.runBlocking(["ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes",
+                                                      "-o", "UserKnownHostsFile=\(machines)/known_hosts", "-o", "BatchMode=yes",
+                                                      "root@\(address)", "cat /run/photon/\(service).pid"])
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let webBefore = try livePID("10.238.0.2", "web"), metricsBefore = try livePID("10.238.0.2", "metrics")
+        let apiSessions = sessions("duo-c-api-1")
+        try Data("page v2 of {{machine.name}}\n".utf8).write(to: kind.appendingPathComponent("page.html.mustache"))
+        let changed = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(changed.stdout.contains("Plan: 0 machines to create, 2 to change, 0 to delete, 1 unchanged; 4 actions."), "\(changed.stdout)")
+        #expect(try Self.page("10.238.0.2", port: 7071) == "page v2 of duo-c-web-1\n")
+        #expect(try Self.page("10.238.0.3", port: 7071) == "page v2 of duo-c-web-2\n")
+        #expect(try livePID("10.238.0.2", "web") != webBefore, "the web service restarted")
+        #expect(try livePID("10.238.0.2", "metrics") == metricsBefore, "the metrics service, which reads nothing that changed, did not")
+        #expect(sessions("duo-c-api-1") == apiSessions, "the api machine was not touched")
+        #expect(try project.photon(["destroy", "-f", "photon.yaml", "--yes"]).status == 0)
+    }
 }

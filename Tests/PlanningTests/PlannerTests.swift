@@ -163,6 +163,39 @@ struct PlannerTests {
         #expect(LineDiff.unified(old: try #require(file.previousContent), new: file.content.text).contains("+   \"log-opts\": {\"max-size\": \"50m\", \"max-file\": \"3\"},"))
     }
 
+    @Test("a changed file restarts only the service that reads it")
+    func changedFileRestartsItsServiceOnly() throws {
+        func kubernetes(_ settings: String) -> String {
+            """
+            name: d
+            controlPlane: {driver: local, network: 10.213.0.0/24}
+            clusters:
+              - name: k
+                kind: kubernetes
+                roles: {etcd: 1, controllers: 1, workers: 0}
+                settings: {\(settings)}
+            """
+        }
+        var recorded = RecordedState(generatedSecrets: ["k/settings.certificateKey": String(repeating: "c", count: 64)])
+        let first = try Self.plan(kubernetes(""), recorded: recorded)
+        recorded = Self.recorded(after: first, captured: ["k/joinToken": RecordedValue(value: "t", secret: true),
+                                                          "k/caCertHash": RecordedValue(value: "sha256:x", secret: false)])
+        recorded.generatedSecrets = ["k/settings.certificateKey": String(repeating: "c", count: 64)]
+        let plan = try Self.plan(kubernetes("pauseImage: registry.example/pause:3.9"), recorded: recorded)
+        let details = plan.machines.first { $0.name == "d-k-controllers-1" }.map { $0.actions.map { plan.actions[$0].detail } } ?? []
+        let services = details.compactMap { detail -> String? in
+            if case .service(let name, _, _) = detail { return name }
+            return nil
+        }
+        let uploads = details.compactMap { detail -> String? in
+            if case .upload(let file) = detail { return file.source }
+            return nil
+        }
+        #expect(uploads == ["containerd.toml"])
+        #expect(services == ["containerd"], "kubelet reads nothing that changed")
+        #expect(plan.machines.first { $0.name == "d-k-etcd-1" }?.change == .unchanged)
+    }
+
     @Test("fewer workers: drain through a manager, leave, delete the highest-numbered")
     func scaleDownWorkers() throws {
         let first = try Self.plan(Self.swarm(workers: 3))
