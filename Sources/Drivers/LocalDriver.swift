@@ -114,6 +114,12 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
             return true
         }
         try start(layout, fresh: made)
+        if !made, !TCPProbe.accepts(address: address, port: 22, within: .seconds(1)) {
+            // Adopted, running, and deaf: its sshd died (the machine's other processes may be fine). Start
+            // sshd again rather than restart the machine, which would stop what already runs there.
+            _ = try? HostCommand.runBlocking(["lxc-attach", "-P", configuration.machinesDirectory, "-n", name, "--",
+                                              "/bin/sh", "-c", "mkdir -p /run/sshd; pgrep -x sshd >/dev/null || /usr/sbin/sshd -E /var/log/sshd.log"])
+        }
         try waitForSSH(layout, address: address)
         guard let handle = try lookupBlocking(name: name) else {
             throw DriverError(machine: name, operation: "create", "the machine vanished while it started", transient: true)

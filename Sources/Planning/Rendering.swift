@@ -139,13 +139,15 @@ extension DesiredState {
     static func diff(_ render: MachineRender, against record: RecordedMachine?) -> MachineRender {
         guard let record else { return render }
         switch record.lifecycle {
-        case .creating, .deleting:
-            // The driver may or may not have made it: create-machine finds it by name or makes it.
+        case .deleting:
+            // The driver may or may not have removed it: create-machine finds it by name or makes it.
             return render
-        case .bringingUp:
-            // An interrupted bring-up: the steps that did not finish, starting with the one that was running.
+        case .creating, .bringingUp:
+            // An interrupted bring-up (or a new machine whose creation was interrupted: it has no completed
+            // step): the steps that did not finish, starting with the one that was running, after asking the
+            // driver for the machine again (it finds it by name, or makes it, and starts or repairs it).
             let remaining = render.steps.filter { !record.completedActions.contains($0.action.id) }
-            return MachineRender(change: .create, steps: remaining, createsMachine: false)
+            return MachineRender(change: .create, steps: remaining, createsMachine: true)
         case .ready:
             break
         }

@@ -112,6 +112,30 @@ final class ActionKillingJournal: RunJournal, @unchecked Sendable {
     func recordedState() async throws -> RecordedState { try await inner.recordedState() }
 }
 
+/// Runs a host command once a chosen transition is durable.
+final class HookJournal: RunJournal, @unchecked Sendable {
+    let inner: any RunJournal
+    let actionID: String
+    let status: Transition.Status
+    let command: String
+
+    init(_ inner: any RunJournal, actionID: String, status: Transition.Status, command: String) {
+        self.inner = inner
+        self.actionID = actionID
+        self.status = status
+        self.command = command
+    }
+
+    func record(_ transitions: [Transition]) async throws {
+        try await inner.record(transitions)
+        if transitions.contains(where: { $0.actionID == actionID && $0.status == status }) {
+            _ = try await HostCommand.run(["/bin/sh", "-c", command])
+        }
+    }
+
+    func recordedState() async throws -> RecordedState { try await inner.recordedState() }
+}
+
 // PHOTON_TESTBED_REAL=1: photon's own drivers and SSH, with PHOTON_TESTBED_KILL_ON=ACTION:STATUS and
 // PHOTON_TESTBED_KILL_DELAY_MS choosing when to die.
 if environment["PHOTON_TESTBED_REAL"] == "1" {
@@ -121,6 +145,13 @@ if environment["PHOTON_TESTBED_REAL"] == "1" {
         let actionID = String(target[..<colon])
         let delay = Duration.milliseconds(environment["PHOTON_TESTBED_KILL_DELAY_MS"].flatMap { Int($0) } ?? 0)
         backends.journal = { ActionKillingJournal($0, actionID: actionID, status: status, delay: delay) }
+    }
+    // PHOTON_TESTBED_RUN_ON=ACTION:STATUS and PHOTON_TESTBED_RUN=COMMAND: run a host command (say, one
+    // that kills a machine's sshd) once that transition is durable, and go on.
+    if let target = environment["PHOTON_TESTBED_RUN_ON"], let command = environment["PHOTON_TESTBED_RUN"], let colon = target.lastIndex(of: ":"),
+       let status = Transition.Status(rawValue: String(target[target.index(after: colon)...])) {
+        let actionID = String(target[..<colon])
+        backends.journal = { HookJournal($0, actionID: actionID, status: status, command: command) }
     }
     await Photon.run(backends: backends)
 }
