@@ -69,10 +69,14 @@ public struct LocalControlPlane: Sendable {
     public var network: Located<IPv4Network>
     /// Name of the Linux bridge; derived from the network ("ph0a4d0000-24") when absent.
     public var bridge: String?
+    /// Folders whose files appear in every machine at the same paths (read-only), over the host's root:
+    /// software the host does not have. Absolute, resolved against the blueprint's folder.
+    public var layers: [Located<String>]
 
-    public init(network: Located<IPv4Network>, bridge: String? = nil) {
+    public init(network: Located<IPv4Network>, bridge: String? = nil, layers: [Located<String>] = []) {
         self.network = network
         self.bridge = bridge
+        self.layers = layers
     }
 }
 

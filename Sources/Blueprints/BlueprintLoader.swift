@@ -163,10 +163,22 @@ struct BlueprintReading {
             reportMisplaced("machines", in: section, driver: "static")
             let network = section.required("network", help: "give the machines' network in CIDR form, for example 10.213.0.0/24").flatMap(cidr)
             let bridge = section.optional("bridge").flatMap { bridgeName($0) }
+            var layers: [Located<String>] = []
+            for item in section.optional("layers")?.list() ?? [] {
+                guard let path = item.string() else { continue }
+                let resolved = resolve(path)
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), isDirectory.boolValue {
+                    layers.append(Located(URL(fileURLWithPath: resolved).standardizedFileURL.path, at: item.location))
+                } else {
+                    error("layer '\(path)' is not a directory", at: item.location,
+                          help: path.hasPrefix("/") ? nil : "relative paths are read from the blueprint's directory (\(environment.baseDirectory ?? "."))")
+                }
+            }
             guard let network else { return nil }
-            return .local(LocalControlPlane(network: network, bridge: bridge))
+            return .local(LocalControlPlane(network: network, bridge: bridge, layers: layers))
         case "static"?:
-            for key in ["network", "bridge"] {
+            for key in ["network", "bridge", "layers"] {
                 section.ignore(key)
                 reportMisplaced(key, in: section, driver: "local")
             }
@@ -187,10 +199,10 @@ struct BlueprintReading {
             return .static(StaticControlPlane(machines: machines, location: section.location))
         case let other?:
             error("unknown control-plane driver '\(other)'", at: driver?.location, help: Suggestions.help(for: other, among: ["local", "static"], noun: "driver"))
-            _ = section.optional("network"); _ = section.optional("machines"); _ = section.optional("bridge")
+            _ = section.optional("network"); _ = section.optional("machines"); _ = section.optional("bridge"); _ = section.optional("layers")
             return nil
         case nil:
-            _ = section.optional("network"); _ = section.optional("machines"); _ = section.optional("bridge")
+            _ = section.optional("network"); _ = section.optional("machines"); _ = section.optional("bridge"); _ = section.optional("layers")
             return nil
         }
     }

@@ -28,6 +28,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         public var maskedPaths: [String]
         /// The public key line that may log in as root.
         public var authorizedKey: String
+        /// Folders whose files appear read-only in every machine at the same paths.
+        public var layers: [String] = []
         /// How long a started machine has to answer on port 22.
         public var startTimeout: Duration
         /// Machines started at once; more only make them contend for the CPUs.
@@ -143,13 +145,29 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                         docker: docker)
         // The configuration names the final paths: it is only read once the directory has its final name.
         let config = layout.lxcConfig(address: address, network: hostNetwork, limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion),
-                                      docker: docker, masks: masks())
+                                      docker: docker, masks: masks(), layerFiles: try layerFiles())
         guard FileManager.default.createFile(atPath: staged.config, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw DriverError(machine: spec.name, operation: "create", "cannot write \(staged.config)")
         }
         guard rename(partial, layout.directory) == 0 else {
             throw DriverError(machine: spec.name, operation: "create", "cannot move \(partial) to \(layout.directory): \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Every file of the layers, as (file on the host, path inside the machine); a later layer wins.
+    private func layerFiles() throws -> [(source: String, target: String)] {
+        var byTarget: [String: String] = [:]
+        for layer in configuration.layers {
+            guard let walker = FileManager.default.enumerator(atPath: layer) else {
+                throw DriverError(machine: nil, operation: "create", "cannot read the layer \(layer)")
+            }
+            while let relative = walker.nextObject() as? String {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: layer + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                byTarget["/" + relative] = layer + "/" + relative
+            }
+        }
+        return byTarget.sorted { $0.key < $1.key }.map { (source: $0.value, target: $0.key) }
     }
 
     /// Paths to hide inside the machine: photon's state and LXC's own directories, where they exist.

@@ -96,7 +96,8 @@ struct MachineLayout {
     /// The LXC configuration: an overlay of the host's root, fresh /run, /tmp and /dev/shm, masks over
     /// photon's state, a veth on the deployment's bridge with a fixed address and MAC, limits from the
     /// flavor, and what dockerd needs when the machine runs Docker.
-    func lxcConfig(address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool, masks: [String]) -> String {
+    func lxcConfig(address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool, masks: [String],
+                   layerFiles: [(source: String, target: String)] = []) -> String {
         var lines = [
             "# Written by photon. Machine \(name).",
             "lxc.uts.name = \(name)",
@@ -113,6 +114,9 @@ struct MachineLayout {
         ]
         for mask in masks {
             lines.append("lxc.mount.entry = tmpfs \(MachineLayout.fstabEscape(String(mask.drop(while: { $0 == "/" })))) tmpfs ro,nosuid,nodev,mode=700,size=4k,create=dir 0 0")
+        }
+        for file in layerFiles {
+            lines.append("lxc.mount.entry = \(MachineLayout.fstabEscape(file.source)) \(MachineLayout.fstabEscape(String(file.target.dropFirst()))) none ro,bind,create=file 0 0")
         }
         if docker {
             lines.append("lxc.mount.entry = \(MachineLayout.fstabEscape(self.docker)) var/lib/docker none bind,create=dir 0 0")

@@ -38,10 +38,12 @@ public struct Backends: Sendable {
             // Hide all of photon's state (every deployment's keys) from the machines, not only this one's.
             let parent = (stateDirectory as NSString).deletingLastPathComponent
             let masked = (parent as NSString).lastPathComponent == ".photon" ? parent : stateDirectory
-            return LocalDriver(LocalDriver.Configuration(
+            var configuration = LocalDriver.Configuration(
                 deployment: blueprint.name.value, network: local.network.value, bridge: local.bridge,
                 networkSource: local.network.location.description, machinesDirectory: stateDirectory + "/machines",
-                maskedPaths: [masked], authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: store.directory)))
+                maskedPaths: [masked], authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: store.directory))
+            configuration.layers = local.layers.map(\.value)
+            return LocalDriver(configuration)
         case .static(let plane):
             let machines = plane.machines.map {
                 StaticDriver.Machine(address: $0.address.value, port: $0.port, user: $0.user, hostKeyFingerprint: $0.hostKey.fingerprint,

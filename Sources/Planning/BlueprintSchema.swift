@@ -127,11 +127,13 @@ public enum BlueprintSchema {
             "properties": [
                 "driver": ["enum": ["local", "static"], "description": "local: LXC machines on this host; static: machines you already have"],
                 "network": cidr, "bridge": ["type": "string", "pattern": "^[A-Za-z0-9_.-]{1,15}$"],
+                "layers": ["type": "array", "items": ["type": "string"],
+                           "description": "folders whose files appear read-only in every local machine at the same paths (relative to the blueprint)"],
                 "machines": ["type": "array", "minItems": 1, "items": staticMachine],
             ],
             "allOf": [
                 ["if": ["properties": ["driver": ["const": "local"]]],
-                 "then": ["required": ["network"], "properties": ["driver": true, "network": true, "bridge": true], "additionalProperties": false]],
+                 "then": ["required": ["network"], "properties": ["driver": true, "network": true, "bridge": true, "layers": true], "additionalProperties": false]],
                 ["if": ["properties": ["driver": ["const": "static"]]],
                  "then": ["required": ["machines"], "properties": ["driver": true, "machines": true], "additionalProperties": false]],
             ],

@@ -185,6 +185,27 @@ struct LocalDriverTests {
     }
 }
 
+extension LocalDriverTests {
+    @Test("a layer's files appear read-only in every machine at their paths, over the host's root")
+    func layers() async throws {
+        let machines = try LocalMachines(network: "10.230.0.0/24")
+        defer { machines.destroy() }
+        let layer = machines.root + "/layer"
+        try FileManager.default.createDirectory(atPath: layer + "/usr/local/bin", withIntermediateDirectories: true)
+        try Data("#!/bin/sh\necho hello from the layer on $(hostname)\n".utf8).write(to: URL(fileURLWithPath: layer + "/usr/local/bin/photon-layer-probe"))
+        chmod(layer + "/usr/local/bin/photon-layer-probe", 0o755)
+        var configuration = machines.driver.configuration
+        configuration.layers = [layer]
+        let driver = LocalDriver(configuration)
+        let handle = try await driver.create(machines.spec("test-layer-1", host: 2))
+        #expect(try await machines.run("photon-layer-probe", on: handle).stdout == "hello from the layer on test-layer-1\n")
+        #expect(try await machines.run("echo x > /usr/local/bin/photon-layer-probe", on: handle).exitStatus != 0, "read-only")
+        #expect(try await machines.run("test -x /usr/bin/python3 && echo host", on: handle).stdout == "host\n", "the host's root is still there")
+        try await driver.delete(name: handle.name)
+        #expect(machines.leftovers(of: [handle.name], addresses: [handle.address]) == [])
+    }
+}
+
 @Suite("Static driver against local machines used as foreign hosts", .serialized)
 struct StaticDriverTests {
     @Test("create checks the pinned host key and photon's access; delete forgets")
