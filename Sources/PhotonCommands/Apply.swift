@@ -172,7 +172,12 @@ struct Runner {
             resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
         }
         if try generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets) {
+            // The new values are settings now: resolve again so the plan renders them (not "known after apply").
+            let scaled = recorded.scaledCounts
             recorded = try store.readRecordedState()
+            recorded.scaledCounts.merge(scaled) { _, pending in pending }
+            resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
+            if resetsMachines { resolved.retireAllMachines() }
         }
         let (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
         if let saved { try saved.check(against: plan, serial: recorded.serial) }

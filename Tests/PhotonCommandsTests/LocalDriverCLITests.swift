@@ -121,7 +121,7 @@ struct LocalDriverCLITests {
         try Data("10.237.0.2 \(hostKey)".utf8).write(to: knownHosts)
         let keyFile = project.directory.appendingPathComponent(".photon/trial/id_ed25519").path
         let look = try HostCommand.runBlocking(["ssh", "-i", keyFile, "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(knownHosts.path)",
-                                                "-o", "BatchMode=yes", "root@10.237.0.2", "cat \(keyFile) 2>/dev/null; echo masked; ls -A \(project.directory.path)/.photon"])
+                                                "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@10.237.0.2", "cat \(keyFile) 2>/dev/null; echo masked; ls -A \(project.directory.path)/.photon"])
         #expect(look.succeeded, "\(look.stderr)")
         #expect(look.stdout == "masked\n", "the state directory is empty inside: \(look.stdout)")
 
@@ -274,7 +274,7 @@ struct LocalDriverCLITests {
         func livePID(_ address: String, _ service: String) throws -> String {
             let state = project.directory.appendingPathComponent(".photon/duo").path
             let result = try HostCommand.runBlocking(["ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes",
-                                                      "-o", "UserKnownHostsFile=\(machines)/known_hosts", "-o", "BatchMode=yes",
+                                                      "-o", "UserKnownHostsFile=\(machines)/known_hosts", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
                                                       "root@\(address)", "cat /run/photon/\(service).pid"])
             return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }

@@ -15,7 +15,7 @@ struct SwarmEndToEndTests {
         let state = project.directory.appendingPathComponent(".photon/\(deployment)").path
         let result = try HostCommand.runBlocking([
             "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(state)/machines/known_hosts",
-            "-o", "BatchMode=yes", "root@\(manager)",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@\(manager)",
             "docker node ls --format '{{.Hostname}} {{.Status}} {{if .ManagerStatus}}manager{{else}}worker{{end}}'",
         ])
         guard result.succeeded else { throw FixtureError("docker node ls failed: \(result.diagnostic)") }

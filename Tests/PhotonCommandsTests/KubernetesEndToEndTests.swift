@@ -1,0 +1,77 @@
+import Foundation
+import PhotonCore
+import Testing
+
+/// The shipped kubernetes kind on local machines. Real: the etcd cluster (Debian etcd-server), containerd
+/// (Debian), the SSH, files and services photon pushes. Stand-ins (Tests/StandIns/kubernetes, overlaid as a
+/// layer, since Debian has no package): kubeadm, kubelet and kubectl, which accept exactly the kind's
+/// command lines and keep nodes and tokens in that real etcd.
+@Suite("Kubernetes end to end on local machines (real etcd and containerd; kubeadm, kubelet, kubectl stand-ins)", .serialized)
+struct KubernetesEndToEndTests {
+    typealias Project = LocalDriverCLITests.Project
+    static let templates = CLIFixture.repository.appendingPathComponent("templates").path
+    static let standIns = CLIFixture.repository.appendingPathComponent("Tests/StandIns/kubernetes").path
+    static let bridge = "ph0af50000-24"
+
+    static func ssh(_ project: Project, _ address: String, _ command: String) throws -> String {
+        let state = project.directory.appendingPathComponent(".photon/kt").path
+        let result = try HostCommand.runBlocking([
+            "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(state)/machines/known_hosts",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@\(address)", command,
+        ])
+        guard result.succeeded else { throw FixtureError("\(command) on \(address) failed: \(result.diagnostic)") }
+        return result.stdout
+    }
+
+    static func nodes(_ project: Project) throws -> [String] {
+        try ssh(project, "10.245.0.5", "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes").split(separator: "\n").dropFirst().map(String.init)
+    }
+
+    @Test("apply forms a real 3-member etcd and a cluster whose nodes register in it; scale workers up by 2 and down by 1; destroy leaves nothing")
+    func kubernetesLifecycle() throws {
+        let project = try Project()
+        defer { project.remove(bridges: [Self.bridge]) }
+        try project.write("""
+            version: 1
+            name: kt
+            controlPlane:
+              driver: local
+              network: 10.245.0.0/24
+              layers: [\(Self.standIns)]
+            clusters:
+              - name: k
+                kind: kubernetes
+                roles: {etcd: 3, controllers: 1, workers: 1}
+
+            """)
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(applied.status == 0, "\(applied.stderr.suffix(2000))")
+
+        // etcd's own tools, on every member: healthy, and three started members.
+        for address in ["10.245.0.2", "10.245.0.3", "10.245.0.4"] {
+            let health = try Self.ssh(project, address, "etcdctl --endpoints=http://\(address):2379 endpoint health 2>&1")
+            #expect(health.contains("http://\(address):2379 is healthy"), "\(health)")
+        }
+        let members = try Self.ssh(project, "10.245.0.2", "etcdctl --endpoints=http://127.0.0.1:2379 member list")
+        #expect(members.split(separator: "\n").filter { $0.contains(", started, ") }.count == 3, "\(members)")
+        #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
+
+        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+
+        let up = try project.photon(["scale", "-f", "photon.yaml", "k", "workers=3", "--yes"], templates: Self.templates)
+        #expect(up.status == 0, "\(up.stderr.suffix(2000))")
+        #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready", "kt-k-workers-2 Ready", "kt-k-workers-3 Ready"])
+        let down = try project.photon(["scale", "-f", "photon.yaml", "k", "workers=2", "--yes"], templates: Self.templates)
+        #expect(down.status == 0, "\(down.stderr.suffix(2000))")
+        #expect(down.stdout.contains("kubectl --kubeconfig /etc/kubernetes/admin.conf drain kt-k-workers-3"), "drained first: \(down.stdout)")
+        #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready", "kt-k-workers-2 Ready"])
+
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(destroyed.status == 0, "\(destroyed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
+        #expect(LocalDriverCLITests.processes(mentioning: project.directory.path) == [])
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains(project.directory.path))
+    }
+}
