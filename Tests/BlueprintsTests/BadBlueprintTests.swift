@@ -1035,7 +1035,7 @@ struct BadBlueprintTests {
             """,
             // 'machines' is not offered among the valid keys: it is reported as belonging to the other driver.
             E(5, 3, "'machines' belongs to 'driver: static'", help: "the local driver makes its own machines on 'network:'"),
-            E(8, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'network', 'bridge'")),
+            E(8, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'network', 'bridge', 'layers'")),
         BadBlueprint("network and bridge under the static driver", """
             name: demo
             controlPlane:

@@ -190,7 +190,7 @@ struct HostileInputTests {
     @Test("Windows line endings keep the positions right")
     func crlf() {
         let yaml = "name: demo\r\ncontrolPlane:\r\n  driver: local\r\n  network: 10.213.0.0/24\r\n  bogus: 1\r\n"
-        check(loadErrors(yaml), [E(5, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'network', 'bridge'")])
+        check(loadErrors(yaml), [E(5, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'network', 'bridge', 'layers'")])
     }
 
     // MARK: Tabs

@@ -1,0 +1,80 @@
+import Foundation
+import PhotonCore
+import Testing
+
+/// The shipped mesos kind on local machines. Real: the ZooKeeper ensemble (Debian zookeeper), and the
+/// SSH, files and services photon pushes. Stand-ins (Tests/StandIns/mesos, overlaid as a layer, since
+/// Debian has no package): mesos-master, mesos-agent and Marathon, which accept exactly the kind's
+/// command lines, elect and register in that real ZooKeeper, and answer the kind's HTTP checks from it.
+@Suite("Mesos end to end on local machines (real ZooKeeper; mesos-master, mesos-agent, Marathon stand-ins)", .serialized)
+struct MesosEndToEndTests {
+    typealias Project = LocalDriverCLITests.Project
+    static let templates = CLIFixture.repository.appendingPathComponent("templates").path
+    static let standIns = CLIFixture.repository.appendingPathComponent("Tests/StandIns/mesos").path
+    static let bridge = "ph0af60000-24"
+
+    /// A ZooKeeper four-letter word's answer, asked over TCP from the host.
+    static func fourLetters(_ word: String, _ address: String) throws -> String {
+        try HostCommand.runBlocking(["/bin/bash", "-c", "exec 3<>/dev/tcp/$0/2181 && printf $1 >&3 && timeout 5 cat <&3", address, word]).stdout
+    }
+
+    static func agents() throws -> [String] {
+        let result = try HostCommand.runBlocking(["python3", "-c", """
+            import json, urllib.request
+            slaves = json.loads(urllib.request.urlopen('http://10.246.0.5:5050/master/slaves', timeout=5).read())['slaves']
+            print('\\n'.join(sorted(s['hostname'] for s in slaves)))
+            """])
+        guard result.succeeded else { throw FixtureError("/master/slaves: \(result.diagnostic)") }
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test("apply forms a real ZooKeeper ensemble (one leader, the rest followers), masters, Marathon and agents; scale agents up by 2 and down by 1; destroy leaves nothing")
+    func mesosLifecycle() throws {
+        let project = try Project()
+        defer { project.remove(bridges: [Self.bridge]) }
+        try project.write("""
+            version: 1
+            name: mt
+            controlPlane:
+              driver: local
+              network: 10.246.0.0/24
+              layers: [\(Self.standIns)]
+            clusters:
+              - name: m
+                kind: mesos
+                roles: {zookeeper: 3, masters: 3, marathon: 1, agents: 1}
+
+            """)
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(applied.status == 0, "\(applied.stderr.suffix(2000))")
+
+        // ZooKeeper's own words: one leader, two followers, all serving the same ensemble.
+        var modes: [String] = []
+        for address in ["10.246.0.2", "10.246.0.3", "10.246.0.4"] {
+            let mntr = try Self.fourLetters("mntr", address)
+            modes.append(mntr.split(separator: "\n").first { $0.hasPrefix("zk_server_state") }.map { String($0.split(separator: "\t").last ?? "") } ?? "none")
+            #expect(try Self.fourLetters("srvr", address).contains("Mode: \(modes.last!)"))
+        }
+        #expect(modes.sorted() == ["follower", "follower", "leader"], "\(modes)")
+        #expect(try Self.agents() == ["10.246.0.9"])
+
+        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+
+        let up = try project.photon(["scale", "-f", "photon.yaml", "m", "agents=3", "--yes"], templates: Self.templates)
+        #expect(up.status == 0, "\(up.stderr.suffix(2000))")
+        #expect(try Self.agents() == ["10.246.0.10", "10.246.0.11", "10.246.0.9"])
+        let down = try project.photon(["scale", "-f", "photon.yaml", "m", "agents=2", "--yes"], templates: Self.templates)
+        #expect(down.status == 0, "\(down.stderr.suffix(2000))")
+        #expect(down.stdout.contains("maintenance window and machine down"), "drained through Mesos maintenance first: \(down.stdout)")
+        #expect(try Self.agents() == ["10.246.0.10", "10.246.0.9"])
+
+        let quorum = try project.photon(["scale", "-f", "photon.yaml", "m", "masters=5", "--dry-run"], templates: Self.templates)
+        #expect(quorum.status != 0 && quorum.stderr.contains("changes their quorum"), "\(quorum.stderr)")
+
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(destroyed.status == 0, "\(destroyed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
+        #expect(LocalDriverCLITests.processes(mentioning: project.directory.path) == [])
+    }
+}
