@@ -61,6 +61,29 @@ public enum HostCommand {
         }
         posix_spawn_file_actions_adddup2(&actions, stdoutFile, 1)
         posix_spawn_file_actions_adddup2(&actions, stderrFile, 2)
+        let pid = try spawn(path, arguments: Array(arguments.dropFirst()), actions: &actions)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Output(status: exitStatus, stdout: readAll(stdoutFile), stderr: readAll(stderrFile))
+    }
+
+    /// Starts a program with its input and output on /dev/null and returns its pid; the caller waits for it.
+    public static func spawnDetached(_ arguments: [String]) throws -> pid_t {
+        guard let program = arguments.first, let path = resolve(program) else {
+            throw PhotonError("cannot run \(arguments.first ?? "nothing"): no such program in PATH")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for descriptor: Int32 in 0...2 {
+            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        return try spawn(path, arguments: Array(arguments.dropFirst()), actions: &actions)
+    }
+
+    /// posix_spawn with an empty signal mask and default handlers (see the type's comment).
+    private static func spawn(_ path: String, arguments: [String], actions: inout posix_spawn_file_actions_t) throws -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -70,17 +93,14 @@ public enum HostCommand {
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([path] + arguments.dropFirst()).map { strdup($0) } + [nil]
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         guard spawned == 0 else {
-            throw PhotonError("cannot run \(program): \(String(cString: strerror(spawned)))")
+            throw PhotonError("cannot run \((path as NSString).lastPathComponent): \(String(cString: strerror(spawned)))")
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Output(status: exitStatus, stdout: readAll(stdoutFile), stderr: readAll(stderrFile))
+        return pid
     }
 
     /// Finds `program` in PATH (and the sbin directories, which a non-login environment may lack).

@@ -86,51 +86,28 @@ final class KillingJournal: RunJournal, @unchecked Sendable {
     func recordedState() async throws -> RecordedState { try await inner.recordedState() }
 }
 
-/// Kills the process once a chosen transition of a chosen action is durable (at once, or after a delay
-/// so the kill lands while the action runs): the crash tests of real clusters.
-final class ActionKillingJournal: RunJournal, @unchecked Sendable {
+/// Runs a hook once a chosen transition of a chosen action is durable: the crash and repair tests of
+/// real clusters kill the process there, or break a machine.
+final class TransitionHookJournal: RunJournal, @unchecked Sendable {
     let inner: any RunJournal
     let actionID: String
     let status: Transition.Status
-    let delay: Duration
+    let hook: @Sendable () async -> Void
 
-    init(_ inner: any RunJournal, actionID: String, status: Transition.Status, delay: Duration) {
-        self.inner = inner
-        self.actionID = actionID
-        self.status = status
-        self.delay = delay
-    }
-
-    func record(_ transitions: [Transition]) async throws {
-        try await inner.record(transitions)
-        guard transitions.contains(where: { $0.actionID == actionID && $0.status == status }) else { return }
-        if delay == .zero { kill(getpid(), SIGKILL) }
-        let microseconds = UInt32(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)
-        Thread { usleep(microseconds); kill(getpid(), SIGKILL) }.start()
-    }
-
-    func recordedState() async throws -> RecordedState { try await inner.recordedState() }
-}
-
-/// Runs a host command once a chosen transition is durable.
-final class HookJournal: RunJournal, @unchecked Sendable {
-    let inner: any RunJournal
-    let actionID: String
-    let status: Transition.Status
-    let command: String
-
-    init(_ inner: any RunJournal, actionID: String, status: Transition.Status, command: String) {
-        self.inner = inner
-        self.actionID = actionID
-        self.status = status
-        self.command = command
-    }
-
-    func record(_ transitions: [Transition]) async throws {
-        try await inner.record(transitions)
-        if transitions.contains(where: { $0.actionID == actionID && $0.status == status }) {
-            _ = try await HostCommand.run(["/bin/sh", "-c", command])
+    /// `ACTION:STATUS` (the action id may itself hold colons), or nil when the text is not one.
+    init?(_ inner: any RunJournal, target: String, hook: @escaping @Sendable () async -> Void) {
+        guard let colon = target.lastIndex(of: ":"), let status = Transition.Status(rawValue: String(target[target.index(after: colon)...])) else {
+            return nil
         }
+        self.inner = inner
+        actionID = String(target[..<colon])
+        self.status = status
+        self.hook = hook
+    }
+
+    func record(_ transitions: [Transition]) async throws {
+        try await inner.record(transitions)
+        if transitions.contains(where: { $0.actionID == actionID && $0.status == status }) { await hook() }
     }
 
     func recordedState() async throws -> RecordedState { try await inner.recordedState() }
@@ -140,18 +117,22 @@ final class HookJournal: RunJournal, @unchecked Sendable {
 // PHOTON_TESTBED_KILL_DELAY_MS choosing when to die.
 if environment["PHOTON_TESTBED_REAL"] == "1" {
     var backends = Backends.standard
-    if let target = environment["PHOTON_TESTBED_KILL_ON"], let colon = target.lastIndex(of: ":"),
-       let status = Transition.Status(rawValue: String(target[target.index(after: colon)...])) {
-        let actionID = String(target[..<colon])
-        let delay = Duration.milliseconds(environment["PHOTON_TESTBED_KILL_DELAY_MS"].flatMap { Int($0) } ?? 0)
-        backends.journal = { ActionKillingJournal($0, actionID: actionID, status: status, delay: delay) }
+    if let target = environment["PHOTON_TESTBED_KILL_ON"] {
+        // At once, or after a delay so the kill lands while the action runs.
+        let delay = UInt32(environment["PHOTON_TESTBED_KILL_DELAY_MS"].flatMap { Int($0) } ?? 0) * 1000
+        backends.journal = { journal in
+            TransitionHookJournal(journal, target: target) {
+                if delay == 0 { kill(getpid(), SIGKILL) }
+                Thread { usleep(delay); kill(getpid(), SIGKILL) }.start()
+            } ?? journal
+        }
     }
     // PHOTON_TESTBED_RUN_ON=ACTION:STATUS and PHOTON_TESTBED_RUN=COMMAND: run a host command (say, one
     // that kills a machine's sshd) once that transition is durable, and go on.
-    if let target = environment["PHOTON_TESTBED_RUN_ON"], let command = environment["PHOTON_TESTBED_RUN"], let colon = target.lastIndex(of: ":"),
-       let status = Transition.Status(rawValue: String(target[target.index(after: colon)...])) {
-        let actionID = String(target[..<colon])
-        backends.journal = { HookJournal($0, actionID: actionID, status: status, command: command) }
+    if let target = environment["PHOTON_TESTBED_RUN_ON"], let command = environment["PHOTON_TESTBED_RUN"] {
+        backends.journal = { journal in
+            TransitionHookJournal(journal, target: target) { _ = try? await HostCommand.run(["/bin/sh", "-c", command]) } ?? journal
+        }
     }
     await Photon.run(backends: backends)
 }

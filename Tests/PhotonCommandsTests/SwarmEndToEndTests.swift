@@ -9,6 +9,21 @@ struct SwarmEndToEndTests {
     typealias Project = LocalDriverCLITests.Project
     static let templates = CLIFixture.repository.appendingPathComponent("templates").path
     static let bridge = "ph0af00000-24"
+    /// One manager and two workers, as in the quick start.
+    static let blueprint = """
+        version: 1
+        name: sw
+        controlPlane:
+          driver: local
+          network: 10.240.0.0/24
+        clusters:
+          - name: demo
+            kind: swarm
+            roles:
+              managers: 1
+              workers: 2
+
+        """
 
     /// `docker node ls` on the first manager, as "hostname status role" lines, sorted.
     static func nodes(_ project: Project, deployment: String, manager: String) throws -> [String] {
@@ -37,20 +52,7 @@ struct SwarmEndToEndTests {
     func swarmLifecycle() throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
-        try project.write("""
-            version: 1
-            name: sw
-            controlPlane:
-              driver: local
-              network: 10.240.0.0/24
-            clusters:
-              - name: demo
-                kind: swarm
-                roles:
-                  managers: 1
-                  workers: 2
-
-            """)
+        try project.write(Self.blueprint)
         let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(applied.stdout.contains("Reach the clusters:\ncluster demo (swarm): sw-demo-managers-1 at 10.240.0.2"), "\(applied.stdout)")
@@ -109,20 +111,7 @@ struct SwarmEndToEndTests {
     func crashAndResume(target: String, delay: Int) throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
-        try project.write("""
-            version: 1
-            name: sw
-            controlPlane:
-              driver: local
-              network: 10.240.0.0/24
-            clusters:
-              - name: demo
-                kind: swarm
-                roles:
-                  managers: 1
-                  workers: 2
-
-            """)
+        try project.write(Self.blueprint)
         let killed = try Self.killedApply(project, at: target, delay: delay)
         #expect(killed.status == SIGKILL, "the apply was killed at \(target): \(killed.status) \(killed.stderr.suffix(300))")
         #expect(!killed.stderr.contains("apply of sw complete"))
@@ -144,20 +133,7 @@ struct SwarmEndToEndTests {
     func machineDiesMidApply() throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
-        try project.write("""
-            version: 1
-            name: sw
-            controlPlane:
-              driver: local
-              network: 10.240.0.0/24
-            clusters:
-              - name: demo
-                kind: swarm
-                roles:
-                  managers: 1
-                  workers: 2
-
-            """)
+        try project.write(Self.blueprint)
         let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
         let broken = try CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", Self.templates],
                                         environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",

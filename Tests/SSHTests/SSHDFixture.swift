@@ -1,4 +1,5 @@
 import Foundation
+import PhotonCore
 import SSH
 import Testing
 
@@ -61,32 +62,7 @@ final class SSHD: @unchecked Sendable {
     }
 
     /// Starts a program with its output discarded; the caller reaps it.
-    static func spawn(_ arguments: [String]) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        // Test threads (libdispatch's) block signals, and a spawned child inherits that mask: without a
-        // clean mask and default handlers, SIGTERM would never reach it.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        let status = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard status == 0 else { throw SSHDError("cannot start \(arguments[0]): \(String(cString: strerror(status)))") }
-        return pid
-    }
+    static func spawn(_ arguments: [String]) throws -> pid_t { try HostCommand.spawnDetached(arguments) }
 
     var credentials: SSHCredentials { .privateKey(clientKey.privateKey, passphrase: nil) }
 
