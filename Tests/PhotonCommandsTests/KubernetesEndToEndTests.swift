@@ -56,8 +56,10 @@ struct KubernetesEndToEndTests {
         #expect(members.split(separator: "\n").filter { $0.contains(", started, ") }.count == 3, "\(members)")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
 
+        let before = SwarmEndToEndTests.sessions(project, deployment: "kt")
         let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+        #expect(SwarmEndToEndTests.sessions(project, deployment: "kt") == before, "a no-op apply connects to no machine")
 
         let up = try project.photon(["scale", "-f", "photon.yaml", "k", "workers=3", "--yes"], templates: Self.templates)
         #expect(up.status == 0, "\(up.stderr.suffix(2000))")

@@ -58,8 +58,10 @@ struct MesosEndToEndTests {
         #expect(modes.sorted() == ["follower", "follower", "leader"], "\(modes)")
         #expect(try Self.agents() == ["10.246.0.9"])
 
+        let before = SwarmEndToEndTests.sessions(project, deployment: "mt")
         let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+        #expect(SwarmEndToEndTests.sessions(project, deployment: "mt") == before, "a no-op apply connects to no machine")
 
         let up = try project.photon(["scale", "-f", "photon.yaml", "m", "agents=3", "--yes"], templates: Self.templates)
         #expect(up.status == 0, "\(up.stderr.suffix(2000))")
