@@ -83,6 +83,13 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         try lookupBlocking(name: name)
     }
 
+    /// A machine runs while LXC keeps its cgroup (it goes when the machine stops or the host reboots).
+    public func isRunning(name: String) async -> Bool? {
+        guard FileManager.default.fileExists(atPath: layout(name).config) else { return nil }
+        let group = cgroupVersion == .v2 ? "/sys/fs/cgroup/lxc.payload.\(name)" : "/sys/fs/cgroup/pids/lxc.payload.\(name)"
+        return FileManager.default.fileExists(atPath: group)
+    }
+
     public func list() async throws -> [MachineHandle] {
         try machineNames().compactMap { try lookupBlocking(name: $0) }
     }

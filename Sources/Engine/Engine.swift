@@ -197,7 +197,13 @@ struct PlanFacts: Sendable {
             case .delete:
                 if let first = machine.actions.first { startsRemoval.insert(first) }
                 recordsCompletion.formUnion(machine.actions)
-            case .update, .unchanged:
+            case .update:
+                // A stopped machine started again goes through bring-up: ready once its last step is done.
+                if machine.actions.contains(where: { plan.actions[$0].type == .createMachine }), let last = machine.actions.last {
+                    makesReady.insert(last)
+                    recordsCompletion.formUnion(machine.actions)
+                }
+            case .unchanged:
                 break
             }
         }

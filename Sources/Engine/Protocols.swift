@@ -63,6 +63,12 @@ public protocol MachineDriver: Sendable {
     func lookup(name: String) async throws -> MachineHandle?
     /// The deployment's machines.
     func list() async throws -> [MachineHandle]
+    /// Whether the machine runs; nil when the control plane cannot tell without connecting.
+    func isRunning(name: String) async -> Bool?
+}
+
+extension MachineDriver {
+    public func isRunning(name: String) async -> Bool? { nil }
 }
 
 /// What a command printed and how it ended.

@@ -179,6 +179,11 @@ struct Runner {
             resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
             if resetsMachines { resolved.retireAllMachines() }
         }
+        if !destroy {
+            // Machines the control plane reports stopped (the host rebooted) are started and reconfigured.
+            let stopped = try await stoppedMachines(recorded)
+            for index in recorded.machines.indices where stopped.contains(recorded.machines[index].name) { recorded.machines[index].stopped = true }
+        }
         let (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
         if let saved { try saved.check(against: plan, serial: recorded.serial) }
 
@@ -244,6 +249,18 @@ struct Runner {
         case .interrupted:
             throw ExitCode(130)
         }
+    }
+
+    /// Ready machines the driver says are not running. Only drivers that can tell without connecting
+    /// answer (the local one); for the others nothing is stopped.
+    func stoppedMachines(_ recorded: RecordedState) async throws -> Set<String> {
+        guard case .local = blueprint.controlPlane, recorded.machines.contains(where: { $0.lifecycle == .ready }) else { return [] }
+        let driver = try Backends.current.current.driver(blueprint, store)
+        var stopped = Set<String>()
+        for machine in recorded.machines where machine.lifecycle == .ready {
+            if await driver.isRunning(name: machine.name) == false { stopped.insert(machine.name) }
+        }
+        return stopped
     }
 
     /// After a converged apply: the blueprint becomes the last applied, and scaled counts the blueprint has

@@ -5,7 +5,7 @@ import Planning
 import PhotonCore
 import StateStore
 
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show a deployment's machines, the last run, the lock holder, and drift from the blueprint."
@@ -26,7 +26,11 @@ struct StatusCommand: ParsableCommand {
     }
 
     struct Report: Encodable {
-        struct Machine: Encodable { var name, group, kind, role: String; var index: Int; var address: String; var lifecycle: String }
+        struct Machine: Encodable {
+            var name, group, kind, role: String; var index: Int; var address: String; var lifecycle: String
+            /// What the control plane says, when it can tell without connecting (local machines).
+            var running: Bool?
+        }
         struct Run: Encodable { var id: Int64; var command: String; var status: String; var startedAt: Date; var finishedAt: Date?; var summary: String?; var failures: [String] }
         struct Lock: Encodable { var id: String; var pid: Int32; var host: String; var command: String; var since: Date }
         var deployment: String
@@ -40,7 +44,7 @@ struct StatusCommand: ParsableCommand {
         var drift: PlanSummary?
     }
 
-    func run() throws {
+    func run() async throws {
         var blueprint: Blueprint?
         var workspace: Workspace?
         if let file {
@@ -58,6 +62,10 @@ struct StatusCommand: ParsableCommand {
         if let blueprint, let workspace {
             drift = try workspace.planner(for: blueprint).plan(blueprint, recorded: recorded).summary
         }
+        var running: [String: Bool] = [:]
+        if let blueprint, case .local = blueprint.controlPlane, let driver = try? Backends.current.current.driver(blueprint, store) {
+            for machine in recorded.machines { running[machine.name] = await driver.isRunning(name: machine.name) }
+        }
         let lastRun = try store.lastRun()
         let failures = try lastRun.map { run in
             try store.journal(run: run.id).filter { $0.status == .failed }.map { "\($0.actionID) on \($0.machine): \($0.message ?? "failed")" }
@@ -68,7 +76,8 @@ struct StatusCommand: ParsableCommand {
             lastRun: lastRun.map { Report.Run(id: $0.id, command: $0.command, status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt,
                                                summary: $0.summary, failures: failures) },
             machines: recorded.machines.sorted { ($0.group, $0.role, $0.index) < ($1.group, $1.role, $1.index) }.map {
-                Report.Machine(name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue)
+                Report.Machine(name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue,
+                               running: running[$0.name])
             },
             scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key },
             drift: drift)
@@ -105,7 +114,7 @@ struct StatusCommand: ParsableCommand {
                 }
                 lines.append(line)
                 for machine in members {
-                    lines.append("    \(machine.name)  \(machine.address)  \(machine.lifecycle)")
+                    lines.append("    \(machine.name)  \(machine.address)  \(machine.lifecycle)\(machine.running == false ? " (stopped: the next apply starts it)" : "")")
                 }
             }
         }

@@ -171,7 +171,7 @@ public struct PlanAction: Sendable {
         case .createMachine(let flavor, let address, let needs):
             var parts = ["\(flavor.name): \(flavor.summary)", address ?? "address known after apply"]
             if !needs.isEmpty { parts.append("needs \(needs.joined(separator: ", "))") }
-            return "create machine (\(parts.joined(separator: "; ")))"
+            return "\(label ?? "create machine") (\(parts.joined(separator: "; ")))"
         case .deleteMachine:
             return "delete machine"
         case .gate:

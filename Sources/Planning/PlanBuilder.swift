@@ -150,9 +150,11 @@ struct PlanBuilder {
                             let machine = desired.machines[position]
                             if inputs[position].createsMachine {
                                 let role = desired.groups[machine.group].resolved.roles[machine.role]
+                                let restarts = inputs[position].restarts
                                 (output.baseAddress! + slot).initialize(to: PlanAction(
-                                    type: .createMachine, machine: machine.name, change: .create,
-                                    detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs)))
+                                    type: .createMachine, machine: machine.name, change: restarts ? .update : .create,
+                                    detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs),
+                                    options: restarts ? StepOptions(label: "start the stopped machine", unless: nil, creates: nil, timeout: nil, retry: nil) : nil))
                                 metaOutput[slot] = StepMeta(phase: nil, runsOn: nil, captured: [], machine: position)
                                 slot += 1
                             }

@@ -60,6 +60,9 @@ public struct RecordedMachine: Sendable, Codable, Hashable {
     /// Bring-up or tear-down actions that finished while the machine was not yet ready (or being removed),
     /// by action id: a resumed apply runs only the others.
     public var completedActions: Set<String>
+    /// The control plane reports the machine stopped (the host rebooted): apply starts it and runs its
+    /// configure and health steps again. Not stored: apply asks the driver each time.
+    public var stopped = false
 
     public init(name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil,
                 files: [String: RecordedFile] = [:], lifecycle: MachineLifecycle = .ready, completedActions: Set<String> = []) {

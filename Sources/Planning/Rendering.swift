@@ -23,6 +23,8 @@ struct MachineRender: Sendable {
     var steps: [RenderedStep]
     /// The driver must make (or adopt) the machine first.
     var createsMachine: Bool
+    /// The machine exists but was stopped: create-machine starts it.
+    var restarts = false
 
     init(change: MachineChange, steps: [RenderedStep], createsMachine: Bool? = nil) {
         self.change = change
@@ -149,7 +151,14 @@ extension DesiredState {
             let remaining = render.steps.filter { !record.completedActions.contains($0.action.id) }
             return MachineRender(change: .create, steps: remaining, createsMachine: true)
         case .ready:
-            break
+            if record.stopped {
+                // Started again, its services must be too: configure (uploads included, they are cheap) and health.
+                var steps = render.steps.filter { $0.phase == .configure || $0.phase == .health }
+                for index in steps.indices { steps[index].action.change = .update }
+                var restart = MachineRender(change: .update, steps: steps, createsMachine: true)
+                restart.restarts = true
+                return restart
+            }
         }
         var changedFiles: [Int: ActionDetail] = [:]
         for (offset, step) in render.steps.enumerated() where step.phase == .configure {

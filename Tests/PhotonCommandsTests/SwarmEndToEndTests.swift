@@ -154,4 +154,29 @@ struct SwarmEndToEndTests {
         ])
         #expect(try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
     }
+
+    @Test("machines stopped behind photon's back (a host reboot) are shown by status, started and reconfigured by the next apply")
+    func restartsStoppedMachines() throws {
+        let project = try Project()
+        defer { project.remove(bridges: [Self.bridge]) }
+        try project.write(Self.blueprint)
+        #expect(try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
+        let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
+        for name in ["sw-demo-managers-1", "sw-demo-workers-1", "sw-demo-workers-2"] {
+            let stopped = try HostCommand.runBlocking(["lxc-stop", "-P", machines, "-n", name, "-k"])
+            #expect(stopped.succeeded, "\(stopped.diagnostic)")
+        }
+        let status = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        #expect(status.stdout.contains("sw-demo-workers-2  10.240.0.4  ready (stopped: the next apply starts it)"), "\(status.stdout)")
+
+        let restarted = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(restarted.status == 0, "\(restarted.stderr.suffix(2000))")
+        #expect(restarted.stdout.contains("start the stopped machine"), "\(restarted.stdout)")
+        #expect(!restarted.stdout.contains("join as worker"), "the machines rejoin by themselves: \(restarted.stdout)")
+        let nodes = try Self.nodes(project, deployment: "sw", manager: "10.240.0.2")
+        #expect(nodes == ["sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker"])
+        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+        #expect(try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
+    }
 }
