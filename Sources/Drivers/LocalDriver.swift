@@ -122,8 +122,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
             writeKnownHosts()
             return true
         }
-        try start(layout, fresh: made)
-        if !made, !TCPProbe.accepts(address: address, port: 22, within: .seconds(1)) {
+        let started = try start(layout, fresh: made)
+        if !started, !TCPProbe.accepts(address: address, port: 22, within: .seconds(1)) {
             // Adopted, running, and deaf: its sshd died (the machine's other processes may be fine). Start
             // sshd again rather than restart the machine, which would stop what already runs there.
             _ = try? HostCommand.runBlocking(["lxc-attach", "-P", configuration.machinesDirectory, "-n", name, "--",
@@ -182,13 +182,16 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         (configuration.maskedPaths + ["/var/lib/lxc", "/var/cache/lxc", "/var/lib/photon"]).filter { FileManager.default.fileExists(atPath: $0) }
     }
 
-    /// Starts the machine unless it runs already (a machine adopted after a crash may).
-    private func start(_ layout: MachineLayout, fresh: Bool) throws {
-        if !fresh, state(layout.name) == "RUNNING" { return }
+    /// Starts the machine unless it runs already (a machine adopted after a crash may); returns whether it
+    /// started it now.
+    @discardableResult
+    private func start(_ layout: MachineLayout, fresh: Bool) throws -> Bool {
+        if !fresh, state(layout.name) == "RUNNING" { return false }
         starts.wait()
         defer { starts.signal() }
         let result = try HostCommand.runBlocking(["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
-        if result.succeeded || state(layout.name) == "RUNNING" { return }
+        if result.succeeded { return true }
+        if state(layout.name) == "RUNNING" { return false }
         let log = (try? String(contentsOfFile: layout.lxcLog, encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: "\n") ?? ""
         throw DriverError(machine: layout.name, operation: "create", "lxc-start failed: \(result.diagnostic)\(log.isEmpty ? "" : "\n" + log)",
                           help: "see \(layout.lxcLog)")
