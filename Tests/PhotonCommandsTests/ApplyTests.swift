@@ -171,14 +171,16 @@ struct ApplyTests {
         let process = Process()
         process.executableURL = try Self.testbed
         process.arguments = ["apply", "-f", bed.blueprint.path, "--yes", "--templates", bed.root.appendingPathComponent("kinds").path, "--state", bed.state.path]
-        process.environment = ["PHOTON_TESTBED_MACHINES": bed.machines.path, "PHOTON_TESTBED_LATENCY_MS": "150", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"]
+        process.environment = ["PHOTON_TESTBED_MACHINES": bed.machines.path, "PHOTON_TESTBED_LATENCY_MS": "300", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"]
         process.currentDirectoryURL = bed.root
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        try await Task.sleep(for: .milliseconds(900))
-        kill(process.processIdentifier, SIGINT)
+        // A thread of its own times the interrupt: under a loaded test run, a task's sleep can wake late
+        // enough for the apply to have finished.
+        let pid = process.processIdentifier
+        Thread { usleep(900_000); kill(pid, SIGINT) }.start()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130, "\(stderr)")
