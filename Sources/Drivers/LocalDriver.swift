@@ -151,7 +151,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                                            hostKey: (hostKey.privateKey, hostKey.publicKey), authorizedKey: configuration.authorizedKey),
                         docker: docker)
         // The configuration names the final paths: it is only read once the directory has its final name.
-        let config = layout.lxcConfig(address: address, network: hostNetwork, limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion),
+        let config = layout.lxcConfig(deployment: configuration.deployment, address: address, network: hostNetwork, limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion),
                                       docker: docker, masks: masks(), layerFiles: try layerFiles())
         guard FileManager.default.createFile(atPath: staged.config, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw DriverError(machine: spec.name, operation: "create", "cannot write \(staged.config)")

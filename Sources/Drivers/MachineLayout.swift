@@ -96,10 +96,10 @@ struct MachineLayout {
     /// The LXC configuration: an overlay of the host's root, fresh /run, /tmp and /dev/shm, masks over
     /// photon's state, a veth on the deployment's bridge with a fixed address and MAC, limits from the
     /// flavor, and what dockerd needs when the machine runs Docker.
-    func lxcConfig(address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool, masks: [String],
+    func lxcConfig(deployment: String, address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool, masks: [String],
                    layerFiles: [(source: String, target: String)] = []) -> String {
         var lines = [
-            "# Written by photon. Machine \(name).",
+            "# Written by photon: machine \(name) of deployment \(deployment).",
             "lxc.uts.name = \(name)",
             "lxc.rootfs.path = overlay:/:\(upper)",
             "lxc.autodev = 1",
