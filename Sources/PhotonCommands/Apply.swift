@@ -128,6 +128,9 @@ struct SavedPlan {
 
 /// Everything apply and destroy share: the lock, generated secrets, the plan, the confirmation, the run.
 struct Runner {
+    /// Runs (with their journals and logs) kept in the recorded state.
+    static let keptRuns = 100
+
     let blueprintPath: String
     let workspace: Workspace
     let blueprint: Blueprint
@@ -209,6 +212,8 @@ struct Runner {
         if !newCounts.isEmpty { try store.recordScaledCounts(newCounts) }
         let runID = try store.beginRun(command: command, blueprintDigest: blueprint.digest)
         let logDirectory = stateDirectory + "/runs"
+        // The last 100 runs and their logs are kept; older ones go, so the state does not grow forever.
+        for old in (try? store.pruneRuns(keeping: Runner.keptRuns)) ?? [] { try? FileManager.default.removeItem(atPath: "\(logDirectory)/\(old).log") }
         try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let mode: ProgressReporter.Mode = options.format == .json ? .json : (Output.wantsColor(STDERR_FILENO) ? .live : .lines)
         let progress = ProgressReporter(plan: plan, mode: mode, logPath: "\(logDirectory)/\(runID).log")

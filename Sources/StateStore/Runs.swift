@@ -93,6 +93,22 @@ extension StateStore {
         return id
     }
 
+    /// Forgets all but the `keeping` most recent runs (and their journals), never a running one, so the
+    /// state file does not grow with every apply. Returns the ids removed (their logs can go too).
+    @discardableResult
+    public func pruneRuns(keeping: Int) throws -> [Int64] {
+        try pool.write { db in
+            let doomed = try Int64.fetchAll(db, sql: """
+                SELECT id FROM run WHERE status != 'running' AND id NOT IN (SELECT id FROM run ORDER BY id DESC LIMIT ?)
+                """, arguments: [max(1, keeping)])
+            for id in doomed {
+                try db.execute(sql: "DELETE FROM journal WHERE run_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [id])
+            }
+            return doomed
+        }
+    }
+
     /// Ends a run with its outcome and, optionally, the plan summary (JSON). Recording into it afterwards fails.
     public func finishRun(_ id: Int64, status: RunStatus, summary: String?) throws {
         guard status != .running else {

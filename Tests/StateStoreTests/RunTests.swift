@@ -47,6 +47,29 @@ struct RunTests {
         }
     }
 
+    @Test("old runs and their journals are pruned; the newest and a running one stay")
+    func pruning() async throws {
+        try await withTemporaryDirectory { base in
+            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            var ids: [Int64] = []
+            for _ in 0..<5 {
+                let id = try store.beginRun(command: "apply", blueprintDigest: nil)
+                try await store.record([transition("step")])
+                try store.finishRun(id, status: .succeeded, summary: nil)
+                ids.append(id)
+            }
+            let running = try store.beginRun(command: "apply", blueprintDigest: nil)
+            try await store.record([transition("step")])
+            let removed = try store.pruneRuns(keeping: 2)
+            #expect(removed == Array(ids[0..<4]))
+            #expect(try store.runs(limit: 10).map(\.id) == [running, ids[4]])
+            #expect(try store.journal(run: ids[0]).isEmpty)
+            #expect(try store.journal(run: ids[4]).count == 1)
+            #expect(try store.pruneRuns(keeping: 1) == [ids[4]], "the running run is never removed")
+            #expect(try store.runs(limit: 10).map(\.id) == [running])
+        }
+    }
+
     @Test("a run left running by a dead process reads interrupted, and is marked so when the next run begins")
     func crashedRunIsInterrupted() async throws {
         try await withTemporaryDirectory { base in
