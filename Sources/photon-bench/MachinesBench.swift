@@ -80,10 +80,13 @@ enum MachinesBench {
         let driver = LocalDriver(configuration)
         let names = (1...count).map { "bench-m-\($0)" }
         defer {
-            // Whatever happened, leave nothing.
-            for name in names { _ = try? HostCommand.runBlocking(["lxc-stop", "-P", root + "/machines", "-n", name, "-k"]) }
+            // Whatever happened, leave nothing (lxc-stop only where a machine is left: it makes LXC's lock folder).
+            for name in names where FileManager.default.fileExists(atPath: root + "/machines/" + name) {
+                _ = try? HostCommand.runBlocking(["lxc-stop", "-P", root + "/machines", "-n", name, "-k"])
+            }
             if FileManager.default.fileExists(atPath: "/sys/class/net/\(driver.bridge)") { _ = try? HostCommand.runBlocking(["ip", "link", "del", driver.bridge]) }
             try? FileManager.default.removeItem(atPath: root)
+            try? FileManager.default.removeItem(atPath: "/run/lxc/lock" + root)
         }
         let availableBefore = memAvailableMiB()
         let clock = ContinuousClock()
