@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "PhotonCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "PhotonCore"]),
-        .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "EngineTestSupport", "Blueprints", "PhotonCore"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Engine", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

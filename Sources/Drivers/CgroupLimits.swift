@@ -54,23 +54,29 @@ public struct CgroupLimits: Sendable, Hashable {
         }
     }
 
+    /// The folder of a machine's cgroup (LXC's `lxc.payload.<name>`) in a controller's hierarchy (v1), or
+    /// in the unified hierarchy (v2, where `controller` does not matter).
+    public static func payloadGroup(machine name: String, controller: String, version: Version = hostVersion()) -> String {
+        version == .v2 ? "/sys/fs/cgroup/lxc.payload.\(name)" : "/sys/fs/cgroup/\(controller)/lxc.payload.\(name)"
+    }
+
     /// The limits in force for a running machine, read back from the host's cgroup files.
     public static func read(machine name: String) -> CgroupLimits? {
         let version = hostVersion()
-        func value(_ path: String) -> String? {
-            (try? String(contentsOfFile: "/sys/fs/cgroup/" + path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        func value(_ controller: String, _ file: String) -> String? {
+            let path = payloadGroup(machine: name, controller: controller, version: version) + "/" + file
+            return (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let group = "lxc.payload.\(name)"
         switch version {
         case .v1:
-            guard let memory = value("memory/\(group)/memory.limit_in_bytes").flatMap(UInt64.init),
-                  let quota = value("cpu/\(group)/cpu.cfs_quota_us").flatMap(Int.init),
-                  let pids = value("pids/\(group)/pids.max").flatMap(Int.init) else { return nil }
+            guard let memory = value("memory", "memory.limit_in_bytes").flatMap(UInt64.init),
+                  let quota = value("cpu", "cpu.cfs_quota_us").flatMap(Int.init),
+                  let pids = value("pids", "pids.max").flatMap(Int.init) else { return nil }
             return CgroupLimits(version: .v1, memoryBytes: memory, cpuQuota: quota, pids: pids)
         case .v2:
-            guard let memory = value("\(group)/memory.max").flatMap(UInt64.init),
-                  let quota = value("\(group)/cpu.max")?.split(separator: " ").first.flatMap({ Int($0) }),
-                  let pids = value("\(group)/pids.max").flatMap(Int.init) else { return nil }
+            guard let memory = value("memory", "memory.max").flatMap(UInt64.init),
+                  let quota = value("cpu", "cpu.max")?.split(separator: " ").first.flatMap({ Int($0) }),
+                  let pids = value("pids", "pids.max").flatMap(Int.init) else { return nil }
             return CgroupLimits(version: .v2, memoryBytes: memory, cpuQuota: quota, pids: pids)
         }
     }

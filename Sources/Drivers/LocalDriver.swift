@@ -57,6 +57,9 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     /// must not race over the bridge.
     private let hostLock = NSLock()
     private var prepared = false
+    /// Read once when the host is prepared (under `hostLock`), not for every machine.
+    private var masks: [String] = []
+    private var layerFiles: [(source: String, target: String)] = []
     private let starts: DispatchSemaphore
 
     public init(_ configuration: Configuration) {
@@ -72,11 +75,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     // MARK: MachineDriver
 
     public func create(_ spec: MachineSpec) async throws -> MachineHandle {
-        try await onOwnThread { try self.createBlocking(spec) }
+        try await OwnThread.run { try self.createBlocking(spec) }
     }
 
     public func delete(name: String) async throws {
-        try await onOwnThread { try self.deleteBlocking(name: name) }
+        try await OwnThread.run { try self.deleteBlocking(name: name) }
     }
 
     public func lookup(name: String) async throws -> MachineHandle? {
@@ -86,8 +89,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     /// A machine runs while LXC keeps its cgroup (it goes when the machine stops or the host reboots).
     public func isRunning(name: String) async -> Bool? {
         guard FileManager.default.fileExists(atPath: layout(name).config) else { return nil }
-        let group = cgroupVersion == .v2 ? "/sys/fs/cgroup/lxc.payload.\(name)" : "/sys/fs/cgroup/pids/lxc.payload.\(name)"
-        return FileManager.default.fileExists(atPath: group)
+        return FileManager.default.fileExists(atPath: CgroupLimits.payloadGroup(machine: name, controller: "pids", version: cgroupVersion))
     }
 
     public func list() async throws -> [MachineHandle] {
@@ -116,10 +118,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                                       "a machine of this name exists with another address (\(MachineLayout.address(inConfig: recorded).map(String.init(describing:)) ?? "none")), not \(address)",
                                       help: "delete it with 'photon destroy' or remove \(layout.directory)")
                 }
+                updateKnownHosts(adding: layout, removing: address)  // a killed photon may not have listed it
                 return false
             }
             try makeMachine(spec, address: address, layout: layout)
-            writeKnownHosts()
+            updateKnownHosts(adding: layout, removing: address)
             return true
         }
         let started = try start(layout, fresh: made)
@@ -152,7 +155,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                         docker: docker)
         // The configuration names the final paths: it is only read once the directory has its final name.
         let config = layout.lxcConfig(deployment: configuration.deployment, address: address, network: hostNetwork, limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion),
-                                      docker: docker, masks: masks(), layerFiles: try layerFiles())
+                                      docker: docker, masks: masks, layerFiles: layerFiles)
         guard FileManager.default.createFile(atPath: staged.config, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw DriverError(machine: spec.name, operation: "create", "cannot write \(staged.config)")
         }
@@ -162,7 +165,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     }
 
     /// Every file of the layers, as (file on the host, path inside the machine); a later layer wins.
-    private func layerFiles() throws -> [(source: String, target: String)] {
+    private func readLayerFiles() throws -> [(source: String, target: String)] {
         var byTarget: [String: String] = [:]
         for layer in configuration.layers {
             guard let walker = FileManager.default.enumerator(atPath: layer) else {
@@ -178,7 +181,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     }
 
     /// Paths to hide inside the machine: photon's state and LXC's own directories, where they exist.
-    private func masks() -> [String] {
+    private func existingMasks() -> [String] {
         (configuration.maskedPaths + ["/var/lib/lxc", "/var/cache/lxc", "/var/lib/photon"]).filter { FileManager.default.fileExists(atPath: $0) }
     }
 
@@ -222,6 +225,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
 
     func deleteBlocking(name: String) throws {
         let layout = self.layout(name)
+        let address = (try? String(contentsOfFile: layout.config, encoding: .utf8)).flatMap(MachineLayout.address(inConfig:))
         let partial = configuration.machinesDirectory + "/.partial-" + name
         if FileManager.default.fileExists(atPath: layout.directory) {
             let stop = try HostCommand.runBlocking(["lxc-stop", "-P", configuration.machinesDirectory, "-n", name, "-k"])
@@ -235,7 +239,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                     throw DriverError(machine: name, operation: "delete", "cannot remove \(path): \(error.localizedDescription)")
                 }
             }
-            if try machineNames().isEmpty { try releaseHost() } else { writeKnownHosts() }
+            if try machineNames().isEmpty { try releaseHost() } else if let address { updateKnownHosts(adding: nil, removing: address) }
         }
     }
 
@@ -255,16 +259,15 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
 
     /// `<machines>/known_hosts`: every machine's pinned key, for people who ssh in by hand
     /// (`ssh -o UserKnownHostsFile=…`). Best effort: photon itself checks fingerprints, not this file.
-    private func writeKnownHosts() {
-        let lines = ((try? machineNames()) ?? []).compactMap { name -> String? in
-            let layout = self.layout(name)
-            guard let config = try? String(contentsOfFile: layout.config, encoding: .utf8), let address = MachineLayout.address(inConfig: config),
-                  let key = try? String(contentsOfFile: layout.publicHostKey, encoding: .utf8) else { return nil }
-            let fields = key.split(separator: " ")
-            guard fields.count >= 2 else { return nil }
-            return "\(address) \(fields[0]) \(fields[1])"
-        }
+    /// Drops the line of `address` and adds the machine of `layout`, if given. Called under `hostLock`.
+    private func updateKnownHosts(adding layout: MachineLayout?, removing address: IPv4Address) {
         let path = configuration.machinesDirectory + "/known_hosts"
+        var lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            .filter { !$0.hasPrefix("\(address) ") }
+        if let layout, let key = try? String(contentsOfFile: layout.publicHostKey, encoding: .utf8) {
+            let fields = key.split(separator: " ")
+            if fields.count >= 2 { lines.append("\(address) \(fields[0]) \(fields[1])") }
+        }
         let temporary = path + ".new"
         // Written in place under a name of our own, then renamed: Foundation's atomic writes leave
         // temporary files of their own behind when the process is killed.
@@ -294,6 +297,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         if try hostNetwork.ensureBridge() {
             try? Data(hostNetwork.bridge.utf8).write(to: URL(fileURLWithPath: bridgeMarker))
         }
+        masks = existingMasks()
+        layerFiles = try readLayerFiles()
         prepared = true
     }
 
@@ -320,14 +325,6 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     }
 
     private var bridgeMarker: String { configuration.machinesDirectory + "/.bridge" }
-
-    private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
-    }
 }
 
 /// What the local driver needs on the host, checked before the first machine is made.

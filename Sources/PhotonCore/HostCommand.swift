@@ -26,13 +26,7 @@ public enum HostCommand {
 
     /// Runs `arguments` (the first an absolute path or a name looked up in PATH) and returns how it ended.
     public static func run(_ arguments: [String], input: String? = nil) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result { try runBlocking(arguments, input: input) })
-            }
-            thread.stackSize = 512 << 10
-            thread.start()
-        }
+        try await OwnThread.run(stackSize: 512 << 10) { try runBlocking(arguments, input: input) }
     }
 
     /// The blocking form, for code already on a thread of its own.
@@ -134,5 +128,17 @@ public enum HostCommand {
             bytes.append(contentsOf: buffer[0..<count])
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Blocking work (waiting for a child, file system walks, polls) on a thread of its own, so it never
+/// occupies a thread of Swift's cooperative pool.
+public enum OwnThread {
+    public static func run<T: Sendable>(stackSize: Int = 1 << 20, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.stackSize = stackSize
+            thread.start()
+        }
     }
 }

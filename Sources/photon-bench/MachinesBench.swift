@@ -138,9 +138,9 @@ enum MachinesBench {
     static func idleMemory(names: [String], root: String, availableBefore: Double) -> Memory {
         var pss = 0.0, memcg = 0.0
         for name in names {
-            let procs = (try? String(contentsOfFile: "/sys/fs/cgroup/pids/lxc.payload.\(name)/cgroup.procs", encoding: .utf8)) ?? ""
+            let procs = (try? String(contentsOfFile: CgroupLimits.payloadGroup(machine: name, controller: "pids") + "/cgroup.procs", encoding: .utf8)) ?? ""
             for pid in procs.split(separator: "\n") { pss += pssMiB(String(pid)) }
-            if let usage = try? String(contentsOfFile: "/sys/fs/cgroup/memory/lxc.payload.\(name)/memory.usage_in_bytes", encoding: .utf8),
+            if let usage = try? String(contentsOfFile: CgroupLimits.payloadGroup(machine: name, controller: "memory") + "/memory.usage_in_bytes", encoding: .utf8),
                let bytes = Double(usage.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 memcg += bytes / 1_048_576
             }

@@ -1,6 +1,7 @@
 import Blueprints
 import Drivers
 import Engine
+import EngineTestSupport
 import Foundation
 import PhotonCore
 import SSH
@@ -84,20 +85,10 @@ final class LocalMachines: @unchecked Sendable {
         if FileManager.default.fileExists(atPath: "/run/lxc/lock" + machinesDirectory) { found.append("LXC lock directory") }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         if mounts.contains(root) { found.append("a mount under \(root)") }
-        for process in LocalMachines.processes(mentioning: machinesDirectory) { found.append("process \(process)") }
+        for process in HostProcesses.mentioning(machinesDirectory) { found.append("process \(process)") }
         return found
     }
 
-    /// Processes whose command line names `text` (LXC's monitors name the machines directory).
-    static func processes(mentioning text: String) -> [String] {
-        var found: [String] = []
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            if line.contains(text) { found.append("\(entry): \(line)") }
-        }
-        return found
-    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import EngineTestSupport
 import Foundation
 import PhotonCore
 import Testing
@@ -72,7 +73,7 @@ struct KubernetesEndToEndTests {
         let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
-        #expect(LocalDriverCLITests.processes(mentioning: project.directory.path) == [])
+        #expect(HostProcesses.mentioning( project.directory.path) == [])
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains(project.directory.path))
     }

@@ -1,5 +1,6 @@
 import Drivers
 import Engine
+import EngineTestSupport
 import Foundation
 import PhotonCore
 import SSH
@@ -130,7 +131,7 @@ struct LocalDriverCLITests {
         #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/trial").path))
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/ph0aed0000-24"))
         #expect(!FileManager.default.fileExists(atPath: "/run/lxc/lock" + machines))
-        #expect(Self.processes(mentioning: project.directory.path) == [])
+        #expect(HostProcesses.mentioning( project.directory.path) == [])
         #expect(try HostCommand.runBlocking(["ip", "-br", "link"]).stdout.split(separator: "\n").filter { $0.hasPrefix("pv0aed00") } == [])
     }
 
@@ -209,16 +210,6 @@ struct LocalDriverCLITests {
         #expect(refused.stderr.contains("photon.yaml:6:7"), "\(refused.stderr)")
         #expect(refused.stderr.contains(made[0].hostKeyFingerprint!), "names the key the machine presented: \(refused.stderr)")
         for machine in made { try await hosts.delete(name: machine.name) }
-    }
-
-    static func processes(mentioning text: String) -> [String] {
-        var found: [String] = []
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            if line.contains(text) { found.append("\(entry): \(line)") }
-        }
-        return found
     }
 
     @Test("a changed template reaches exactly the machines that use it and restarts only the service that reads it")

@@ -1,3 +1,4 @@
+import EngineTestSupport
 import Foundation
 import PhotonCore
 import Testing
@@ -77,6 +78,6 @@ struct MesosEndToEndTests {
         let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
-        #expect(LocalDriverCLITests.processes(mentioning: project.directory.path) == [])
+        #expect(HostProcesses.mentioning( project.directory.path) == [])
     }
 }

@@ -1,3 +1,4 @@
+import EngineTestSupport
 import Foundation
 import PhotonCore
 import Testing
@@ -89,7 +90,7 @@ struct SwarmEndToEndTests {
         }
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains(project.directory.path), "no mount left")
-        #expect(LocalDriverCLITests.processes(mentioning: project.directory.path) == [])
+        #expect(HostProcesses.mentioning( project.directory.path) == [])
     }
 
     /// photon with its real drivers and SSH, SIGKILLed right after (or a little after) a chosen transition.
