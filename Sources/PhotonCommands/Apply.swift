@@ -165,22 +165,25 @@ struct Runner {
         }
         let planner = workspace.planner(for: blueprint)
         var recorded = try store.readRecordedState()
-        var resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
-        if resetsMachines { resolved.retireAllMachines() }
+        func resolve() throws -> ResolvedDeployment {
+            var resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
+            if resetsMachines { resolved.retireAllMachines() }
+            return resolved
+        }
+        var resolved = try resolve()
         var newCounts: [ScaledCount] = []
         if let scaling {
             // The plan of the new counts, exactly as the merge will resolve them once recorded.
             newCounts = try scaling.scaledCounts(in: resolved)
             for count in newCounts { recorded.scaledCounts[count.key] = count }
-            resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
+            resolved = try resolve()
         }
-        if try generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets) {
+        let fresh = try generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets)
+        if !fresh.isEmpty {
             // The new values are settings now: resolve again so the plan renders them (not "known after apply").
-            let scaled = recorded.scaledCounts
-            recorded = try store.readRecordedState()
-            recorded.scaledCounts.merge(scaled) { _, pending in pending }
-            resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
-            if resetsMachines { resolved.retireAllMachines() }
+            recorded.generatedSecrets.merge(fresh) { _, new in new }
+            recorded.serial = try store.serial
+            resolved = try resolve()
         }
         if !destroy {
             // Machines the control plane reports stopped (the host rebooted) are started and reconfigured.
@@ -315,14 +318,14 @@ struct Runner {
 
     /// Makes a value for each `generate` secret not recorded yet: 32 random bytes as 64 hex digits
     /// (what kubeadm's certificate key needs, and strong for any token).
-    /// Returns whether it stored any (the recorded state then has a new serial).
-    func generateSecrets(_ keys: [String], existing: [String: String]) throws -> Bool {
+    /// Returns the values it stored (the recorded state then has a new serial).
+    func generateSecrets(_ keys: [String], existing: [String: String]) throws -> [String: String] {
         var fresh: [String: String] = [:]
         for key in keys where existing[key] == nil {
             fresh[key] = SymmetricKey(size: .bits256).withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
         }
         if !fresh.isEmpty { try store.storeGeneratedSecrets(fresh) }
-        return !fresh.isEmpty
+        return fresh
     }
 
     /// Asks on a terminal; without one, `--yes` must say so.
