@@ -19,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -40,10 +45,20 @@ let package = Package(
         .target(name: "Kinds", dependencies: ["PhotonCore", "YAMLReader"]),
         .target(name: "Planning", dependencies: ["PhotonCore", "Blueprints", "Kinds"]),
         .target(name: "Engine", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning"]),
+        // etcd's v3 API through its JSON gateway: keys, transactions, leases, elections.
+        .target(
+            name: "Etcd",
+            dependencies: [
+                "PhotonCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "StateStore",
             dependencies: [
-                "PhotonCore", "Blueprints", "Planning", "Engine",
+                "PhotonCore", "Blueprints", "Planning", "Engine", "Etcd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -60,7 +75,7 @@ let package = Package(
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers",
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers", "Etcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,6 +92,6 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "PhotonCore"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "EngineTestSupport", "Blueprints", "PhotonCore"]),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Engine", "Planning", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Etcd", "EngineTestSupport", "Engine", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

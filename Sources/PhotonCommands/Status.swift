@@ -66,7 +66,7 @@ struct StatusCommand: AsyncParsableCommand {
         if let blueprint, case .local = blueprint.controlPlane, let driver = try? Backends.current.current.driver(blueprint, store) {
             for machine in recorded.machines { running[machine.name] = await driver.isRunning(name: machine.name) }
         }
-        let lastRun = try store.lastRun()
+        let lastRun = try await store.lastRun()
         let failures = try lastRun.map { run in
             try store.journal(run: run.id).filter { $0.status == .failed }.map { "\($0.actionID) on \($0.machine): \($0.message ?? "failed")" }
         } ?? []

@@ -124,11 +124,6 @@ extension StateStore {
         session.withLock { if $0.currentRun == id { $0.currentRun = nil } }
     }
 
-    /// The most recent run, if any.
-    public func lastRun() throws -> RunRecord? {
-        try runs(limit: 1).first
-    }
-
     /// The most recent runs, newest first.
     public func runs(limit: Int = 20) throws -> [RunRecord] {
         try pool.read { db in

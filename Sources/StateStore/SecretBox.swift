@@ -16,7 +16,7 @@ final class SecretBox: Sendable {
 
     let keyPath: String
     private let directory: String
-    private let cached = Guarded<SymmetricKey?>(nil)
+    private let cached = Locked<SymmetricKey?>(nil)
 
     init(directory: String) {
         self.directory = directory
@@ -98,19 +98,5 @@ final class SecretBox: Sendable {
             throw PhotonError("cannot decrypt the secret \(label) recorded in the state: \(keyPath) is not the key it was encrypted with, or the value is damaged",
                               help: "restore secrets.key and state.sqlite together, from the same backup")
         }
-    }
-}
-
-/// A value shared between threads behind a lock.
-final class Guarded<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }

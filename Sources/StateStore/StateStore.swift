@@ -26,7 +26,7 @@ public final class StateStore: RunJournal, Sendable {
 
     let pool: DatabasePool
     let secrets: SecretBox
-    let session = Guarded(Session())
+    let session = Locked(Session())
 
     struct Session {
         /// The run `record` appends to.

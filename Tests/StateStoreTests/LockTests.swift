@@ -1,23 +1,23 @@
 import Foundation
 import PhotonCore
 @testable import StateStore
+import Etcd
 import Testing
 
 @Suite("The deployment lock")
 struct LockTests {
-    @Test("a second acquire fails at once, naming the holder and how to force it")
-    func secondAcquireFails() async throws {
-        try await withTemporaryDirectory { base in
-            let directory = stateDirectory(in: base)
-            let first = try StateStore.open(directory: directory, deployment: "demo")
-            let second = try StateStore.open(directory: directory, deployment: "demo")
-            let held = try first.acquireLock(command: "photon apply blueprint.yaml")
+    @Test("a second acquire fails at once, naming the holder and how to force it", arguments: Backend.allCases)
+    func secondAcquireFails(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let first = try await fixture.open()
+            let second = try await fixture.open()
+            let held = try await first.acquireLock(command: "photon apply blueprint.yaml")
             #expect(held.warning == nil)
             #expect(held.holder.pid == getpid())
-            #expect(try second.lockHolder() == held.holder.with(since: try #require(try second.lockHolder()).since))
+            #expect(try await second.lockHolder() == held.holder.with(since: try #require(try await second.lockHolder()).since))
 
             let started = Date()
-            let error = try #require(photonError { _ = try second.acquireLock(command: "photon scale s workers=3") })
+            let error = try #require(await asyncPhotonError { _ = try await second.acquireLock(command: "photon scale s workers=3") })
             #expect(Date().timeIntervalSince(started) < 2, "fails at once, does not wait")
             let id = held.id.uuidString
             #expect(error.message.contains("photon apply blueprint.yaml"))
@@ -27,11 +27,11 @@ struct LockTests {
             #expect(error.message.contains("photon unlock --force \(id)"))
 
             // Released, it can be taken again.
-            #expect(try first.releaseLock(held.id))
-            let taken = try second.acquireLock(command: "photon scale s workers=3")
-            #expect(try first.lockHolder()?.id == taken.id)
-            #expect(try first.releaseLock(held.id) == false, "releasing a lock one no longer holds removes nothing")
-            #expect(try first.lockHolder()?.id == taken.id)
+            #expect(try await first.releaseLock(held.id))
+            let taken = try await second.acquireLock(command: "photon scale s workers=3")
+            #expect(try await first.lockHolder()?.id == taken.id)
+            #expect(try await first.releaseLock(held.id) == false, "releasing a lock one no longer holds removes nothing")
+            #expect(try await first.lockHolder()?.id == taken.id)
         }
     }
 
@@ -120,6 +120,33 @@ struct LockTests {
             }
             let holder = try StateStore.open(directory: directory, deployment: "demo").lockHolder()
             #expect(holder?.id == winners.first?.id)
+        }
+    }
+
+    @Test("etcd: the lock of a holder that stopped renewing it (its process or machine died) expires with its lease")
+    func etcdLockExpiresWithItsHolder() async throws {
+        try await withStore(.etcd) { fixture in
+            let server = try #require(fixture.etcd)
+            let etcd = EtcdClient(endpoints: [server.clientURL])
+            let dying = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 2)
+            let next = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 2)
+            let held = try await dying.acquireLock(command: "photon scale web workers=5")
+            let run = try await dying.beginRun(command: "scale", blueprintDigest: nil)
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await next.lockHolder()?.id == held.id, "renewed while its holder lives, past the TTL")
+            #expect(await asyncPhotonError { _ = try await next.acquireLock(command: "photon apply") } != nil)
+
+            try await dying.stopKeepingAlive(revoke: false)
+            let started = Date()
+            var taken: LockAcquisition?
+            while taken == nil, Date().timeIntervalSince(started) < 10 {
+                taken = try? await next.acquireLock(command: "photon apply")
+                if taken == nil { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(taken != nil, "free once the lease expired")
+            #expect(Date().timeIntervalSince(started) < 4)
+            #expect(try await next.runs(limit: 5).first { $0.id == run }?.status == .interrupted, "the dead holder's run reads interrupted")
+            try await next.releaseLock(try #require(taken).id)
         }
     }
 }

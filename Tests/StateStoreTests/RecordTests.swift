@@ -43,11 +43,11 @@ struct RecordTests {
 
     static func sorted(_ machines: [RecordedMachine]) -> [RecordedMachine] { machines.sorted { $0.name < $1.name } }
 
-    @Test("every effect lands in the recorded state as the reference semantics say")
-    func everyEffectMatchesTheReference() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            try store.beginRun(command: "apply", blueprintDigest: "sha256:1")
+    @Test("every effect lands in the recorded state as the reference semantics say", arguments: Backend.allCases)
+    func everyEffectMatchesTheReference(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            try await store.beginRun(command: "apply", blueprintDigest: "sha256:1")
             var expected: [[Transition]] = []
             for batch in Self.batches {
                 try await store.record(batch)
@@ -73,41 +73,43 @@ struct RecordTests {
             #expect(b.index == 2 && b.role == "workers" && b.group == "s" && b.kind == "swarm")
             #expect(state.captured["s/managerAddress"] == RecordedValue(value: "10.0.0.5", secret: false))
             #expect(state.captured["s/joinToken"] == RecordedValue(value: "SWMTKN-1-very-secret", secret: true))
-            #expect(try store.machineHandles().map(\.driverID) == ["lxc-d-s-workers-1", "lxc-d-s-workers-2"])
-            #expect(try store.machineHandles().first?.port == 2222)
+            #expect(try await store.machineHandles().map(\.driverID) == ["lxc-d-s-workers-1", "lxc-d-s-workers-2"])
+            #expect(try await store.machineHandles().first?.port == 2222)
 
             // Deleting removes the machine with its files and completed actions.
             try await store.record([transition("delete:b", machine: "d-s-workers-2", effects: [.machineDeleted(name: "d-s-workers-2")])])
             let after = try await store.recordedState()
             #expect(after.machines.map(\.name) == ["d-s-workers-1"])
-            let orphans = try await store.pool.read { db in
-                try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM machine_file WHERE machine = 'd-s-workers-2') + (SELECT COUNT(*) FROM completed_action WHERE machine = 'd-s-workers-2')")
+            if let sqlite = store as? StateStore {
+                let orphans = try await sqlite.pool.read { db in
+                    try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM machine_file WHERE machine = 'd-s-workers-2') + (SELECT COUNT(*) FROM completed_action WHERE machine = 'd-s-workers-2')")
+                }
+                #expect(orphans == 0)
             }
-            #expect(orphans == 0)
 
             // Everything survives a reopen, secrets included.
-            try store.close()
-            let reopened = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            let again = try reopened.readRecordedState()
+            try fixture.close(store)
+            let reopened = try await fixture.open()
+            let again = try await reopened.recordedState()
             #expect(again.machines == after.machines)
             #expect(again.captured == after.captured)
             #expect(again.serial == after.serial)
         }
     }
 
-    @Test("a resumed bring-up keeps its completed actions; intent and adoption do not reset them")
-    func resumeKeepsCompletedActions() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            try store.beginRun(command: "apply", blueprintDigest: nil)
+    @Test("a resumed bring-up keeps its completed actions; intent and adoption do not reset them", arguments: Backend.allCases)
+    func resumeKeepsCompletedActions(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            try await store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record([transition("create", machine: "m", effects: [.machineIntent(spec("m")), .machineCreated(spec("m"), handle("m"))])])
             try await store.record([transition("step1", machine: "m", effects: [.actionCompleted(machine: "m", actionID: "step1"),
                                                                               .fileUploaded(machine: "m", path: "/f", sha256: "1", mode: 0o644, content: "f")])])
-            try store.close()
+            try fixture.close(store)
 
             // The next apply (after a crash) asks for the machine again and adopts it.
-            let store2 = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            try store2.beginRun(command: "apply", blueprintDigest: nil)
+            let store2 = try await fixture.open()
+            try await store2.beginRun(command: "apply", blueprintDigest: nil)
             try await store2.record([transition("create", machine: "m", .started, effects: [.machineIntent(spec("m", address: "10.9.9.9"))])])
             var machine = try #require(try await store2.recordedState().machines.first)
             #expect(machine.lifecycle == .creating)
@@ -121,11 +123,11 @@ struct RecordTests {
         }
     }
 
-    @Test("a machine created without a recorded intent is recorded (adoption)")
-    func createdWithoutIntent() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            try store.beginRun(command: "apply", blueprintDigest: nil)
+    @Test("a machine created without a recorded intent is recorded (adoption)", arguments: Backend.allCases)
+    func createdWithoutIntent(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            try await store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record([transition("create", machine: "m", effects: [.machineCreated(spec("m", role: "managers", index: 3), handle("m", address: "10.1.1.1"))])])
             let machine = try #require(try await store.recordedState().machines.first)
             #expect(machine == RecordedMachine(name: "m", group: "s", kind: "swarm", role: "managers", index: 3, address: "10.1.1.1",
@@ -133,11 +135,11 @@ struct RecordTests {
         }
     }
 
-    @Test("a captured value can change between secret and not")
-    func capturedValueChangesSecrecy() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            try store.beginRun(command: "apply", blueprintDigest: nil)
+    @Test("a captured value can change between secret and not", arguments: Backend.allCases)
+    func capturedValueChangesSecrecy(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            try await store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record([transition("c", effects: [.captured(group: "g", name: "v", value: "one", secret: true)])])
             #expect(try await store.recordedState().captured["g/v"] == RecordedValue(value: "one", secret: true))
             try await store.record([transition("c", effects: [.captured(group: "g", name: "v", value: "two", secret: false)])])
@@ -147,48 +149,47 @@ struct RecordTests {
         }
     }
 
-    @Test("the serial moves once per batch with effects, not for journal-only batches, and never back across reopen")
-    func serial() async throws {
-        try await withTemporaryDirectory { base in
-            let directory = stateDirectory(in: base)
-            let store = try StateStore.open(directory: directory, deployment: "demo")
-            #expect(try store.serial == 0)
-            try store.beginRun(command: "apply", blueprintDigest: nil)
+    @Test("the serial moves once per batch with effects, not for journal-only batches, and never back across reopen", arguments: Backend.allCases)
+    func serial(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            #expect(try await store.currentSerial() == 0)
+            try await store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record(Self.batches[0])
-            #expect(try store.serial == 1)
+            #expect(try await store.currentSerial() == 1)
             try await store.record(Self.batches[1] + Self.batches[2] + Self.batches[3])
-            #expect(try store.serial == 2, "one batch, one increment, however many transitions and effects")
+            #expect(try await store.currentSerial() == 2, "one batch, one increment, however many transitions and effects")
             try await store.record([transition("x", machine: "d-s-workers-1", .started)])
-            #expect(try store.serial == 2, "a batch without effects changes no recorded state")
+            #expect(try await store.currentSerial() == 2, "a batch without effects changes no recorded state")
             try await store.record([])
-            #expect(try store.serial == 2)
+            #expect(try await store.currentSerial() == 2)
             #expect(try await store.recordedState().serial == 2)
-            try store.close()
+            try fixture.close(store)
 
-            let reopened = try StateStore.open(directory: directory, deployment: "demo")
-            #expect(try reopened.serial == 2)
-            try reopened.beginRun(command: "apply", blueprintDigest: nil)
+            let reopened = try await fixture.open()
+            #expect(try await reopened.currentSerial() == 2)
+            try await reopened.beginRun(command: "apply", blueprintDigest: nil)
             try await reopened.record(Self.batches[4])
-            #expect(try reopened.serial == 3)
-            try reopened.storeGeneratedSecrets(["secrets.apiToken": "t0k3n"])
-            #expect(try reopened.serial == 4)
-            try reopened.storeGeneratedSecrets(["secrets.apiToken": "t0k3n"])
-            #expect(try reopened.serial == 4, "storing the same value again changes nothing")
-            try reopened.recordApplied(blueprint: Array("name: demo\n".utf8), digest: "sha256:1")
-            #expect(try reopened.serial == 5)
-            try reopened.recordApplied(blueprint: Array("name: demo\n".utf8), digest: "sha256:1")
-            #expect(try reopened.serial == 5)
-            _ = try reopened.acquireLock(command: "apply")
-            try reopened.beginRun(command: "apply", blueprintDigest: nil)
-            #expect(try reopened.serial == 5, "locks and runs are not recorded state")
+            #expect(try await reopened.currentSerial() == 3)
+            try await reopened.storeGeneratedSecrets(["secrets.apiToken": "t0k3n"])
+            #expect(try await reopened.currentSerial() == 4)
+            try await reopened.storeGeneratedSecrets(["secrets.apiToken": "t0k3n"])
+            #expect(try await reopened.currentSerial() == 4, "storing the same value again changes nothing")
+            try await reopened.recordApplied(blueprint: Array("name: demo\n".utf8), digest: "sha256:1")
+            #expect(try await reopened.currentSerial() == 5)
+            try await reopened.recordApplied(blueprint: Array("name: demo\n".utf8), digest: "sha256:1")
+            #expect(try await reopened.currentSerial() == 5)
+            _ = try await reopened.acquireLock(command: "apply")
+            try await reopened.beginRun(command: "apply", blueprintDigest: nil)
+            #expect(try await reopened.currentSerial() == 5, "locks and runs are not recorded state")
         }
     }
 
-    @Test("concurrent record calls from many tasks all land, in one numbered journal")
-    func concurrentRecords() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            let run = try store.beginRun(command: "apply", blueprintDigest: nil)
+    @Test("concurrent record calls from many tasks all land, in one numbered journal", arguments: Backend.allCases)
+    func concurrentRecords(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            let run = try await store.beginRun(command: "apply", blueprintDigest: nil)
             let tasks = 64
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for task in 0..<tasks {
@@ -203,7 +204,7 @@ struct RecordTests {
                 }
                 try await group.waitForAll()
             }
-            let journal = try store.journal(run: run)
+            let journal = try await store.journal(run: run)
             #expect(journal.count == tasks * 2)
             #expect(journal.map(\.sequence) == Array(1...(tasks * 2)))
             #expect(Set(journal.map(\.machine)).count == tasks)
@@ -216,39 +217,38 @@ struct RecordTests {
         }
     }
 
-    @Test("a committed record is visible to another process's store at once")
-    func recordIsCommittedOnReturn() async throws {
-        try await withTemporaryDirectory { base in
-            let directory = stateDirectory(in: base)
-            let writer = try StateStore.open(directory: directory, deployment: "demo")
-            let reader = try StateStore.open(directory: directory, deployment: "demo")
-            try writer.beginRun(command: "apply", blueprintDigest: nil)
+    @Test("a committed record is visible to another process's store at once", arguments: Backend.allCases)
+    func recordIsCommittedOnReturn(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let writer = try await fixture.open()
+            let reader = try await fixture.open()
+            try await writer.beginRun(command: "apply", blueprintDigest: nil)
             try await writer.record(Self.batches[0])
             #expect(try await reader.recordedState().machines.count == 2)
         }
     }
 
-    @Test("record still commits from a cancelled task (an interrupted engine records its interruptions)")
-    func recordIgnoresCancellation() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            let run = try store.beginRun(command: "apply", blueprintDigest: nil)
+    @Test("record still commits from a cancelled task (an interrupted engine records its interruptions)", arguments: Backend.allCases)
+    func recordIgnoresCancellation(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            let run = try await store.beginRun(command: "apply", blueprintDigest: nil)
             let task = Task {
                 withUnsafeCurrentTask { $0?.cancel() }
                 try await store.record([transition("a", machine: "m", .interrupted)])
             }
             try await task.value
-            #expect(try store.journal(run: run).map(\.status) == [.interrupted])
+            #expect(try await store.journal(run: run).map(\.status) == [.interrupted])
         }
     }
 
-    @Test("recording before a run began is refused")
-    func recordWithoutRun() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+    @Test("recording before a run began is refused", arguments: Backend.allCases)
+    func recordWithoutRun(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
             let error = await asyncPhotonError { try await store.record(Self.batches[0]) }
             #expect(error?.message.contains("no run has begun") == true)
-            #expect(try store.serial == 0)
+            #expect(try await store.currentSerial() == 0)
         }
     }
 }

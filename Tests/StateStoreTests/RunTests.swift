@@ -7,26 +7,26 @@ import Testing
 
 @Suite("Runs and their journal")
 struct RunTests {
-    @Test("a run and its journal round-trip")
-    func runAndJournal() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            #expect(try store.lastRun() == nil)
-            let run = try store.beginRun(command: "apply", blueprintDigest: "sha256:bp")
+    @Test("a run and its journal round-trip", arguments: Backend.allCases)
+    func runAndJournal(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            #expect(try await store.lastRun() == nil)
+            let run = try await store.beginRun(command: "apply", blueprintDigest: "sha256:bp")
             let at = Date(timeIntervalSince1970: 1_750_000_000.25)
             try await store.record([
                 Transition(actionID: "create:m", machine: "m", status: .started, at: at),
                 Transition(actionID: "create:m", machine: "m", status: .failed, at: at.addingTimeInterval(1), message: "connection refused",
                            stderrTail: "ssh: connect to host 10.0.0.5 port 22: Connection refused", attempt: 3),
             ])
-            var last = try #require(try store.lastRun())
+            var last = try #require(try await store.lastRun())
             #expect(last.id == run && last.status == .running && last.command == "apply" && last.blueprintDigest == "sha256:bp")
             #expect(last.finishedAt == nil && last.pid == getpid())
-            try store.finishRun(run, status: .failed, summary: #"{"create":1}"#)
-            last = try #require(try store.lastRun())
+            try await store.finishRun(run, status: .failed, summary: #"{"create":1}"#)
+            last = try #require(try await store.lastRun())
             #expect(last.status == .failed && last.summary == #"{"create":1}"# && last.finishedAt != nil)
 
-            let journal = try store.journal(run: run)
+            let journal = try await store.journal(run: run)
             #expect(journal.count == 2)
             #expect(journal[0].sequence == 1 && journal[0].status == .started && journal[0].attempt == 1)
             #expect(journal[1].sequence == 2 && journal[1].status == .failed && journal[1].attempt == 3)
@@ -37,36 +37,36 @@ struct RunTests {
             let error = await asyncPhotonError { try await store.record([transition("late")]) }
             #expect(error?.message.contains("no run has begun") == true)
 
-            let second = try store.beginRun(command: "scale", blueprintDigest: nil)
-            try store.finishRun(second, status: .succeeded, summary: nil)
-            #expect(try store.runs(limit: 10).map(\.id) == [second, run])
-            #expect(try store.runs(limit: 1).map(\.id) == [second])
-            #expect(try store.journal(run: second).isEmpty)
-            #expect(photonError { try store.finishRun(second, status: .running, summary: nil) } != nil)
-            #expect(photonError { try store.finishRun(9999, status: .failed, summary: nil) } != nil)
+            let second = try await store.beginRun(command: "scale", blueprintDigest: nil)
+            try await store.finishRun(second, status: .succeeded, summary: nil)
+            #expect(try await store.runs(limit: 10).map(\.id) == [second, run])
+            #expect(try await store.runs(limit: 1).map(\.id) == [second])
+            #expect(try await store.journal(run: second).isEmpty)
+            #expect(await asyncPhotonError { try await store.finishRun(second, status: .running, summary: nil) } != nil)
+            #expect(await asyncPhotonError { try await store.finishRun(9999, status: .failed, summary: nil) } != nil)
         }
     }
 
-    @Test("old runs and their journals are pruned; the newest and a running one stay")
-    func pruning() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+    @Test("old runs and their journals are pruned; the newest and a running one stay", arguments: Backend.allCases)
+    func pruning(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
             var ids: [Int64] = []
             for _ in 0..<5 {
-                let id = try store.beginRun(command: "apply", blueprintDigest: nil)
+                let id = try await store.beginRun(command: "apply", blueprintDigest: nil)
                 try await store.record([transition("step")])
-                try store.finishRun(id, status: .succeeded, summary: nil)
+                try await store.finishRun(id, status: .succeeded, summary: nil)
                 ids.append(id)
             }
-            let running = try store.beginRun(command: "apply", blueprintDigest: nil)
+            let running = try await store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record([transition("step")])
-            let removed = try store.pruneRuns(keeping: 2)
+            let removed = try await store.pruneRuns(keeping: 2)
             #expect(removed == Array(ids[0..<4]))
-            #expect(try store.runs(limit: 10).map(\.id) == [running, ids[4]])
-            #expect(try store.journal(run: ids[0]).isEmpty)
-            #expect(try store.journal(run: ids[4]).count == 1)
-            #expect(try store.pruneRuns(keeping: 1) == [ids[4]], "the running run is never removed")
-            #expect(try store.runs(limit: 10).map(\.id) == [running])
+            #expect(try await store.runs(limit: 10).map(\.id) == [running, ids[4]])
+            #expect(try await store.journal(run: ids[0]).isEmpty)
+            #expect(try await store.journal(run: ids[4]).count == 1)
+            #expect(try await store.pruneRuns(keeping: 1) == [ids[4]], "the running run is never removed")
+            #expect(try await store.runs(limit: 10).map(\.id) == [running])
         }
     }
 
@@ -81,30 +81,29 @@ struct RunTests {
             try await crashed.pool.write { try $0.execute(sql: "UPDATE run SET pid = ? WHERE id = ?", arguments: [pid, run]) }
 
             let next = try StateStore.open(directory: directory, deployment: "demo")
-            #expect(try next.lastRun()?.status == .interrupted)
+            #expect(try await next.lastRun()?.status == .interrupted)
             #expect(try rawStatus(next, run) == "running", "reading does not write")
             let newRun = try next.beginRun(command: "apply", blueprintDigest: nil)
             #expect(try rawStatus(next, run) == "interrupted")
             let old = try #require(try next.runs(limit: 5).first { $0.id == run })
             #expect(old.finishedAt == Date(timeIntervalSince1970: 1_750_000_000), "finished at its last journaled transition")
-            #expect(try next.lastRun()?.id == newRun)
-            #expect(try next.lastRun()?.status == .running)
+            #expect(try await next.lastRun()?.id == newRun)
+            #expect(try await next.lastRun()?.status == .running)
         }
     }
 
-    @Test("a run whose lock was released or taken over reads interrupted; one whose lock is held is running")
-    func runsFollowTheirLock() async throws {
-        try await withTemporaryDirectory { base in
-            let directory = stateDirectory(in: base)
-            let store = try StateStore.open(directory: directory, deployment: "demo")
-            let lock = try store.acquireLock(command: "photon apply")
-            let run = try store.beginRun(command: "apply", blueprintDigest: nil)
-            let other = try StateStore.open(directory: directory, deployment: "demo")
-            #expect(try other.lastRun()?.status == .running)
-            #expect(try other.beginRun(command: "plan-like", blueprintDigest: nil) > run)
-            #expect(try rawStatus(other, run) == "running", "a live run is left alone by another beginRun")
-            try store.forceUnlock(id: lock.id.uuidString)
-            #expect(try other.runs(limit: 5).first { $0.id == run }?.status == .interrupted)
+    @Test("a run whose lock was released or taken over reads interrupted; one whose lock is held is running", arguments: Backend.allCases)
+    func runsFollowTheirLock(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            let lock = try await store.acquireLock(command: "photon apply")
+            let run = try await store.beginRun(command: "apply", blueprintDigest: nil)
+            let other = try await fixture.open()
+            #expect(try await other.lastRun()?.status == .running)
+            #expect(try await other.beginRun(command: "plan-like", blueprintDigest: nil) > run)
+            #expect(try await rawRunStatus(other, run) == "running", "a live run is left alone by another beginRun")
+            try await store.forceUnlock(id: lock.id.uuidString)
+            #expect(try await other.runs(limit: 5).first { $0.id == run }?.status == .interrupted)
         }
     }
 

@@ -178,20 +178,20 @@ struct StorageTests {
         }
     }
 
-    @Test("the last-applied blueprint round-trips")
-    func lastApplied() async throws {
-        try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
-            #expect(try store.lastApplied() == nil)
+    @Test("the last-applied blueprint round-trips", arguments: Backend.allCases)
+    func lastApplied(_ backend: Backend) async throws {
+        try await withStore(backend) { fixture in
+            let store = try await fixture.open()
+            #expect(try await store.lastApplied() == nil)
             let bytes = Array("name: demo\nclusters: []\n".utf8) + [0, 255]
             let before = Date()
-            try store.recordApplied(blueprint: bytes, digest: "sha256:abc")
-            let applied = try #require(try store.lastApplied())
+            try await store.recordApplied(blueprint: bytes, digest: "sha256:abc")
+            let applied = try #require(try await store.lastApplied())
             #expect(applied.bytes == bytes)
             #expect(applied.digest == "sha256:abc")
             #expect(abs(applied.date.timeIntervalSince(before)) < 5)
-            try store.recordApplied(blueprint: [1], digest: "sha256:def")
-            #expect(try store.lastApplied()?.digest == "sha256:def")
+            try await store.recordApplied(blueprint: [1], digest: "sha256:def")
+            #expect(try await store.lastApplied()?.digest == "sha256:def")
         }
     }
 }

@@ -1,9 +1,12 @@
 import Blueprints
+import GRDB
 import Engine
 import Foundation
 import PhotonCore
 import Planning
 @testable import StateStore
+import EngineTestSupport
+import Etcd
 import Testing
 
 /// A fresh directory for one test, removed when the body returns or throws.
@@ -85,4 +88,59 @@ func asyncPhotonError(sourceLocation: Testing.SourceLocation = #_sourceLocation,
         Issue.record("expected a PhotonError, got \(error)", sourceLocation: sourceLocation)
     }
     return nil
+}
+
+/// The two implementations of the state-store protocol; the shared tests run against both.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, etcd
+    var testDescription: String { rawValue }
+}
+
+/// Where one test's deployment state lives: a temporary folder (SQLite's files, or the etcd store's
+/// secrets key) and, for etcd, a real etcd of the test's own.
+final class StoreFixture: Sendable {
+    let backend: Backend
+    let directory: String
+    let etcd: LocalEtcd?
+
+    init(backend: Backend, base: String) throws {
+        self.backend = backend
+        self.directory = stateDirectory(in: base)
+        self.etcd = backend == .etcd ? try LocalEtcd() : nil
+    }
+
+    /// A store on the deployment's state, as another process would open it.
+    func open(deployment: String = "demo") async throws -> any DeploymentStore {
+        switch backend {
+        case .sqlite:
+            return try StateStore.open(directory: directory, deployment: deployment)
+        case .etcd:
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            return try await EtcdStateStore(etcd: EtcdClient(endpoints: [etcd!.clientURL]), prefix: "/photon/\(deployment)/",
+                                            deployment: deployment, keyDirectory: directory)
+        }
+    }
+
+    /// Ends a store's use as a process exit would (SQLite checkpoints and closes).
+    func close(_ store: any DeploymentStore) throws {
+        if let sqlite = store as? StateStore { try sqlite.close() }
+    }
+}
+
+func withStore<T>(_ backend: Backend, _ body: (StoreFixture) async throws -> T) async throws -> T {
+    try await withTemporaryDirectory { base in
+        let fixture = try StoreFixture(backend: backend, base: base)
+        defer { fixture.etcd?.stop() }
+        return try await body(fixture)
+    }
+}
+
+/// A run's status as stored, without the interpretation `runs(limit:)` adds.
+func rawRunStatus(_ store: any DeploymentStore, _ run: Int64) async throws -> String? {
+    if let sqlite = store as? StateStore {
+        return try await sqlite.pool.read { try String.fetchOne($0, sql: "SELECT status FROM run WHERE id = ?", arguments: [run]) }
+    }
+    let etcd = try #require(store as? EtcdStateStore)
+    guard let value = try await etcd.etcd.get(etcd.key(EtcdStateStore.runKey(run))) else { return nil }
+    return try EtcdStateStore.decode(EtcdStateStore.RunRow.self, value.value, key: value.key).status.rawValue
 }

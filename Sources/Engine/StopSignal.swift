@@ -1,20 +1,5 @@
 import Foundation
-
-/// A value shared between tasks and threads behind a lock.
-public final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-
-    public init(_ value: Value) { self.value = value }
-
-    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-
-    public var current: Value { withLock { $0 } }
-}
+import PhotonCore
 
 /// How an apply is asked to stop: the first request lets running actions finish, the second aborts them.
 public final class StopSignal: Sendable {
