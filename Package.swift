@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         .systemLibrary(
@@ -70,12 +71,30 @@ let package = Package(
         ),
         // The control planes: machines on LXC (local) and the user's own (static).
         .target(name: "Drivers", dependencies: ["PhotonCore", "Blueprints", "Engine", "SSH"]),
+        // The management plane's API: the HTTPS server (`photon serve`), its client, the pinned
+        // certificates, and the local driver served to the plane (`photon agent`).
+        .target(
+            name: "PlaneAPI",
+            dependencies: [
+                "PhotonCore", "YAMLReader", "Blueprints", "Planning", "Engine", "StateStore", "Etcd", "Drivers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         // In-memory and file-backed machines and shells, for tests and the crash-test bed.
         .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine"]),
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers", "Etcd",
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -92,6 +111,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "PhotonCore"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "EngineTestSupport", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "PlaneAPITests", dependencies: ["PlaneAPI", "StateStore", "Etcd", "EngineTestSupport", "Engine", "Drivers", "Planning", "Blueprints", "PhotonCore"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Etcd", "EngineTestSupport", "Engine", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

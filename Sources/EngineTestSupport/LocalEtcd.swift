@@ -10,7 +10,9 @@ public final class LocalEtcd: @unchecked Sendable {
 
     /// Starts etcd and returns once it answers on its client port (within 20 s).
     public init() throws {
-        directory = NSTemporaryDirectory() + "photon-etcd-\(UUID().uuidString.prefix(8))"
+        // On tmpfs: etcd syncs every write, which on a disk shared with a loaded test run can take seconds.
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
+        directory = base + "photon-etcd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let clientPort = try Self.freePort(), peerPort = try Self.freePort()
         clientURL = "http://127.0.0.1:\(clientPort)"

@@ -57,7 +57,7 @@ struct ApplyCommand: AsyncParsableCommand {
             saved = try SavedPlan.read(planFile)
             blueprintPath = saved?.blueprintFile ?? ""
         }
-        let runner = try Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state, options: run, command: "apply")
+        let runner = try await Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state, options: run, command: "apply")
         try await runner.execute(saved: saved, destroy: false)
     }
 }
@@ -74,7 +74,7 @@ struct DestroyCommand: AsyncParsableCommand {
     @OptionGroup var run: RunOptions
 
     func run() async throws {
-        let runner = try Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "destroy")
+        let runner = try await Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "destroy")
         try await runner.execute(saved: nil, destroy: true)
     }
 }
@@ -134,26 +134,52 @@ struct Runner {
     let blueprintPath: String
     let workspace: Workspace
     let blueprint: Blueprint
-    let store: StateStore
+    let state: OpenedState
+    var store: any DeploymentStore { state.store }
+    var stateDirectory: String { state.directory }
     let options: RunOptions
     let command: String
-    let stateDirectory: String
 
-    init(blueprintPath: String, templates: String?, state: StateOptions, options: RunOptions, command: String) throws {
+    init(blueprintPath: String, templates: String?, state: StateOptions, options: RunOptions, command: String) async throws {
         self.blueprintPath = blueprintPath
         workspace = try Workspace(templates: templates)
         blueprint = try workspace.loadBlueprint(blueprintPath)
-        stateDirectory = state.directory(for: blueprint.name.value)
-        store = try state.open(deployment: blueprint.name.value)
+        self.state = try await state.open(deployment: blueprint.name.value)
         self.options = options
         self.command = command
     }
 
     func execute(saved: SavedPlan?, destroy: Bool, scaling: Scaling? = nil) async throws {
-        let lock = try store.acquireLock(command: "\(command) \(blueprintPath)")
+        let lock = try await acquireLock()
         if let warning = lock.warning { Output.error("warning: \(warning)") }
-        defer { _ = try? store.releaseLock(lock.id) }
+        do {
+            try await execute(saved: saved, destroy: destroy, scaling: scaling, lock: lock)
+        } catch {
+            _ = try? await store.releaseLock(lock.id)
+            throw error
+        }
+        _ = try? await store.releaseLock(lock.id)
+    }
 
+    /// Takes the deployment's lock. In the management plane a run resumed by a new leader waits for the
+    /// dead leader's lock to expire with its lease (at most its TTL) instead of failing.
+    func acquireLock() async throws -> LockAcquisition {
+        let deadline = ContinuousClock.now + (state.inPlane ? .seconds(45) : .zero)
+        while true {
+            do {
+                return try await store.acquireLock(command: "\(command) \(blueprintPath)")
+            } catch let error as PhotonError where ContinuousClock.now < deadline {
+                _ = error
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    func backendContext() async throws -> BackendContext {
+        BackendContext(stateDirectory: stateDirectory, recordedHandles: try await store.machineHandles(), agent: state.agent)
+    }
+
+    private func execute(saved: SavedPlan?, destroy: Bool, scaling: Scaling?, lock: LockAcquisition) async throws {
         // Machines photon made are simply deleted on destroy; the user's own machines (static) are first
         // reset by their roles' teardown steps, since they stay.
         var target = blueprint
@@ -164,7 +190,7 @@ struct Runner {
             target.management = nil
         }
         let planner = workspace.planner(for: blueprint)
-        var recorded = try store.readRecordedState()
+        var recorded = try await store.recordedState()
         func resolve() throws -> ResolvedDeployment {
             var resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
             if resetsMachines { resolved.retireAllMachines() }
@@ -178,11 +204,11 @@ struct Runner {
             for count in newCounts { recorded.scaledCounts[count.key] = count }
             resolved = try resolve()
         }
-        let fresh = try generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets)
+        let fresh = try await generateSecrets(resolved.generatedSecretKeys, existing: recorded.generatedSecrets)
         if !fresh.isEmpty {
             // The new values are settings now: resolve again so the plan renders them (not "known after apply").
             recorded.generatedSecrets.merge(fresh) { _, new in new }
-            recorded.serial = try store.serial
+            recorded.serial = try await store.currentSerial()
             resolved = try resolve()
         }
         if !destroy {
@@ -195,28 +221,34 @@ struct Runner {
 
         if options.format == .text {
             Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
+        } else {
+            // The plan as text rides along as the first event, so a client of the plane can show it.
+            Output.result(JSONOutput.line(["event": "plan", "time": ProgressReporter.timestamp(), "text": PlanTextRenderer(color: false).render(plan),
+                                           "changes": plan.hasChanges ? "true" : "false"]))
         }
         if scaling?.dryRun == true {
             Output.error("Dry run: nothing was changed.")
             return
         }
         guard plan.hasChanges else {
-            if !newCounts.isEmpty { try store.recordScaledCounts(newCounts) }
-            if !destroy { try finishApply(resolved, recorded: recorded) }
-            if destroy { try removeState() }
+            if !newCounts.isEmpty { try await store.recordScaledCounts(newCounts) }
+            if !destroy { try await finishApply(resolved, recorded: recorded) }
+            if destroy { try await removeState() }
             return
         }
         // Before asking: a missing driver or transport is said at once, not after a "yes".
-        let driver = try Backends.current.current.driver(blueprint, store)
-        let shell = try Backends.current.current.shell(blueprint, store)
+        let context = try await backendContext()
+        let driver = try Backends.current.current.driver(blueprint, context)
+        let shell = try Backends.current.current.shell(blueprint, context)
         let journal = Backends.current.current.journal(store)
         try confirm(destroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
         // The new counts are recorded before anything runs: an interrupted scale is finished by the next apply.
-        if !newCounts.isEmpty { try store.recordScaledCounts(newCounts) }
-        let runID = try store.beginRun(command: command, blueprintDigest: blueprint.digest)
+        if !newCounts.isEmpty { try await store.recordScaledCounts(newCounts) }
+        let runID = try await store.beginRun(command: command, blueprintDigest: blueprint.digest)
+        if options.format == .json { Output.result(JSONOutput.line(["event": "run", "time": ProgressReporter.timestamp(), "id": String(runID)])) }
         let logDirectory = stateDirectory + "/runs"
         // The last 100 runs and their logs are kept; older ones go, so the state does not grow forever.
-        for old in (try? store.pruneRuns(keeping: Runner.keptRuns)) ?? [] { try? FileManager.default.removeItem(atPath: "\(logDirectory)/\(old).log") }
+        for old in (try? await store.pruneRuns(keeping: Runner.keptRuns)) ?? [] { try? FileManager.default.removeItem(atPath: "\(logDirectory)/\(old).log") }
         try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let mode: ProgressReporter.Mode = options.format == .json ? .json : (Output.wantsColor(STDERR_FILENO) ? .live : .lines)
         let progress = ProgressReporter(plan: plan, mode: mode, logPath: "\(logDirectory)/\(runID).log")
@@ -244,13 +276,13 @@ struct Runner {
         case .failed: .failed
         case .interrupted: .interrupted
         }
-        try store.finishRun(runID, status: status, summary: summary(outcome))
+        try await store.finishRun(runID, status: status, summary: summary(outcome))
         report(outcome, plan: plan)
         switch outcome.status {
         case .succeeded:
-            if destroy { try removeState() } else {
-                try finishApply(resolved, recorded: recorded)
-                if options.format == .text { try printAccess(resolved) }
+            if destroy { try await removeState() } else {
+                try await finishApply(resolved, recorded: recorded)
+                if options.format == .text { try await printAccess(resolved) }
             }
         case .failed:
             throw ExitCode.failure
@@ -263,7 +295,7 @@ struct Runner {
     /// answer (the local one); for the others nothing is stopped.
     func stoppedMachines(_ recorded: RecordedState) async throws -> Set<String> {
         guard case .local = blueprint.controlPlane, recorded.machines.contains(where: { $0.lifecycle == .ready }) else { return [] }
-        let driver = try Backends.current.current.driver(blueprint, store)
+        let driver = try Backends.current.current.driver(blueprint, try await backendContext())
         var stopped = Set<String>()
         for machine in recorded.machines where machine.lifecycle == .ready {
             if await driver.isRunning(name: machine.name) == false { stopped.insert(machine.name) }
@@ -273,17 +305,17 @@ struct Runner {
 
     /// After a converged apply: the blueprint becomes the last applied, and scaled counts the blueprint has
     /// overridden since (or whose cluster or role is gone) are forgotten.
-    func finishApply(_ resolved: ResolvedDeployment, recorded: RecordedState) throws {
-        try store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest)
+    func finishApply(_ resolved: ResolvedDeployment, recorded: RecordedState) async throws {
+        try await store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest)
         var inForce = Set<String>()
         for group in resolved.groups { for role in group.roles where role.countSource == .scaled { inForce.insert("\(group.name)/\(role.name)") } }
-        try store.forgetScaledCounts(recorded.scaledCounts.keys.filter { !inForce.contains($0) }.sorted())
+        try await store.forgetScaledCounts(recorded.scaledCounts.keys.filter { !inForce.contains($0) }.sorted())
     }
 
     /// How to reach each cluster: its kind's `access` command as an ssh line with photon's key and, for
     /// local machines, their pinned host keys.
-    func printAccess(_ resolved: ResolvedDeployment) throws {
-        let recorded = try store.readRecordedState()
+    func printAccess(_ resolved: ResolvedDeployment) async throws {
+        let recorded = try await store.recordedState()
         var lines: [String] = []
         for group in resolved.groups {
             guard let access = group.kind.access, let role = access.role ?? group.roles.first?.name,
@@ -319,12 +351,12 @@ struct Runner {
     /// Makes a value for each `generate` secret not recorded yet: 32 random bytes as 64 hex digits
     /// (what kubeadm's certificate key needs, and strong for any token).
     /// Returns the values it stored (the recorded state then has a new serial).
-    func generateSecrets(_ keys: [String], existing: [String: String]) throws -> [String: String] {
+    func generateSecrets(_ keys: [String], existing: [String: String]) async throws -> [String: String] {
         var fresh: [String: String] = [:]
         for key in keys where existing[key] == nil {
             fresh[key] = SymmetricKey(size: .bits256).withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
         }
-        if !fresh.isEmpty { try store.storeGeneratedSecrets(fresh) }
+        if !fresh.isEmpty { try await store.storeGeneratedSecrets(fresh) }
         return fresh
     }
 
@@ -364,9 +396,8 @@ struct Runner {
         Output.error(lines.joined(separator: "\n"))
     }
 
-    func removeState() throws {
-        try store.close()
-        try FileManager.default.removeItem(atPath: stateDirectory)
+    func removeState() async throws {
+        try await store.removeAll()
         Output.error("Removed the recorded state of \(blueprint.name.value) (\(stateDirectory)).")
     }
 }

@@ -5,17 +5,33 @@ import PhotonCore
 import SSH
 import StateStore
 import Drivers
+import PlaneAPI
+
+/// What a driver and a shell are made from besides the blueprint: where the deployment's keys are,
+/// the machines recorded, and (inside the management plane) the installer's agent.
+public struct BackendContext: Sendable {
+    public var stateDirectory: String
+    public var recordedHandles: [MachineHandle]
+    /// Set in the plane: machines of the local driver are made by the agent on the installer host.
+    public var agent: AgentEndpoint?
+
+    public init(stateDirectory: String, recordedHandles: [MachineHandle] = [], agent: AgentEndpoint? = nil) {
+        self.stateDirectory = stateDirectory
+        self.recordedHandles = recordedHandles
+        self.agent = agent
+    }
+}
 
 /// What `apply` and `destroy` run against: the control-plane driver and the remote shell for a
 /// blueprint. photon's own binary uses the real ones; the crash-test bed substitutes file-backed machines.
 public struct Backends: Sendable {
-    public var driver: @Sendable (Blueprint, StateStore) throws -> any MachineDriver
-    public var shell: @Sendable (Blueprint, StateStore) throws -> any RemoteShell
+    public var driver: @Sendable (Blueprint, BackendContext) throws -> any MachineDriver
+    public var shell: @Sendable (Blueprint, BackendContext) throws -> any RemoteShell
     /// Wraps the journal (the crash-test bed kills the process at a chosen transition).
     public var journal: @Sendable (any RunJournal) -> any RunJournal
 
-    public init(driver: @escaping @Sendable (Blueprint, StateStore) throws -> any MachineDriver,
-                shell: @escaping @Sendable (Blueprint, StateStore) throws -> any RemoteShell,
+    public init(driver: @escaping @Sendable (Blueprint, BackendContext) throws -> any MachineDriver,
+                shell: @escaping @Sendable (Blueprint, BackendContext) throws -> any RemoteShell,
                 journal: @escaping @Sendable (any RunJournal) -> any RunJournal = { $0 }) {
         self.driver = driver
         self.shell = shell
@@ -25,15 +41,17 @@ public struct Backends: Sendable {
     /// The drivers and the SSH transport photon ships: LXC machines on this host (`local`) or the user's
     /// own machines (`static`), reached over SSH with photon's key.
     public static let standard = Backends(
-        driver: { blueprint, store in try standardDriver(blueprint, store) },
-        shell: { blueprint, store in
-            SSHTransport(credentials: try ClientKey.credentials(for: blueprint, stateDirectory: store.directory),
+        driver: { blueprint, context in try standardDriver(blueprint, context) },
+        shell: { blueprint, context in
+            SSHTransport(credentials: try ClientKey.credentials(for: blueprint, stateDirectory: context.stateDirectory),
                          defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)))
         })
 
-    static func standardDriver(_ blueprint: Blueprint, _ store: StateStore) throws -> any MachineDriver {
-        let stateDirectory = URL(fileURLWithPath: store.directory).standardizedFileURL.path
+    static func standardDriver(_ blueprint: Blueprint, _ context: BackendContext) throws -> any MachineDriver {
+        let stateDirectory = URL(fileURLWithPath: context.stateDirectory).standardizedFileURL.path
         switch blueprint.controlPlane {
+        case .local where context.agent != nil:
+            return try AgentDriver(endpoint: context.agent!)
         case .local(let local):
             // Hide all of photon's state (every deployment's keys) from the machines, not only this one's.
             let parent = (stateDirectory as NSString).deletingLastPathComponent
@@ -41,7 +59,7 @@ public struct Backends: Sendable {
             var configuration = LocalDriver.Configuration(
                 deployment: blueprint.name.value, network: local.network.value, bridge: local.bridge,
                 networkSource: local.network.location.description, machinesDirectory: stateDirectory + "/machines",
-                maskedPaths: [masked], authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: store.directory))
+                maskedPaths: [masked], authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: context.stateDirectory))
             configuration.layers = local.layers.map(\.value)
             return LocalDriver(configuration)
         case .static(let plane):
@@ -49,9 +67,9 @@ public struct Backends: Sendable {
                 StaticDriver.Machine(address: $0.address.value, port: $0.port, user: $0.user, hostKeyFingerprint: $0.hostKey.fingerprint,
                                      source: $0.location.description)
             }
-            return StaticDriver(machines: machines, credentials: try ClientKey.credentials(for: blueprint, stateDirectory: store.directory),
+            return StaticDriver(machines: machines, credentials: try ClientKey.credentials(for: blueprint, stateDirectory: context.stateDirectory),
                                 defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)),
-                                recorded: try store.machineHandles())
+                                recorded: context.recordedHandles)
         }
     }
 

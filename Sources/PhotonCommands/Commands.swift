@@ -5,7 +5,7 @@ import Kinds
 import Planning
 import PhotonCore
 
-struct PlanCommand: ParsableCommand {
+struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what 'apply' would do, touching nothing.",
@@ -28,10 +28,10 @@ struct PlanCommand: ParsableCommand {
     @Flag(help: "Exit with 2 when the plan has changes (0 when it has none).")
     var detailedExitcode = false
 
-    func run() throws {
+    func run() async throws {
         let workspace = try Workspace(templates: blueprint.templates)
         let loaded = try workspace.loadBlueprint(blueprint.file)
-        let plan = try workspace.planner(for: loaded).plan(loaded, recorded: try state.recorded(deployment: loaded.name.value))
+        let plan = try workspace.planner(for: loaded).plan(loaded, recorded: try await state.recorded(deployment: loaded.name.value))
         switch format {
         case .text: Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
         case .json: Output.result(PlanJSONRenderer.render(plan, photonVersion: Photon.version))

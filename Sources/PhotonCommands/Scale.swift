@@ -45,7 +45,7 @@ struct ScaleCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let runner = try Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "scale")
+        let runner = try await Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "scale")
         let assignments = counts.map { count -> (role: String, count: Int) in
             let parts = count.split(separator: "=", maxSplits: 1)
             return (String(parts[0]), Int(parts[1])!)

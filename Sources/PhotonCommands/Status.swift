@@ -63,7 +63,7 @@ struct StatusCommand: AsyncParsableCommand {
             drift = try workspace.planner(for: blueprint).plan(blueprint, recorded: recorded).summary
         }
         var running: [String: Bool] = [:]
-        if let blueprint, case .local = blueprint.controlPlane, let driver = try? Backends.current.current.driver(blueprint, store) {
+        if let blueprint, case .local = blueprint.controlPlane, let driver = try? Backends.current.current.driver(blueprint, BackendContext(stateDirectory: directory, recordedHandles: try store.machineHandles())) {
             for machine in recorded.machines { running[machine.name] = await driver.isRunning(name: machine.name) }
         }
         let lastRun = try await store.lastRun()
@@ -131,7 +131,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-struct UnlockCommand: ParsableCommand {
+struct UnlockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unlock",
         abstract: "Release a deployment's lock left by a process that cannot release it (on another host, or gone).",
@@ -151,11 +151,11 @@ struct UnlockCommand: ParsableCommand {
         if file == nil, state.directory == nil { throw ValidationError("give -f BLUEPRINT or --state DIR") }
     }
 
-    func run() throws {
+    func run() async throws {
         var deployment = URL(fileURLWithPath: state.directory ?? ".").lastPathComponent
         if let file { deployment = try BlueprintLoader().load(path: file).name.value }
-        let store = try state.open(deployment: deployment)
-        try store.forceUnlock(id: force)
+        let store = try await state.open(deployment: deployment).store
+        try await store.forceUnlock(id: force)
         Output.error("Released lock \(force) of \(deployment).")
     }
 }

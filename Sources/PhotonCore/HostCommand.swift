@@ -76,8 +76,51 @@ public enum HostCommand {
         return try spawn(path, arguments: Array(arguments.dropFirst()), actions: &actions)
     }
 
+    /// Starts a program with its stdout and stderr on pipes and returns its pid and the read ends
+    /// (close-on-exec); `environment` is added to this process's. The caller reads and waits.
+    public static func spawnWithPipes(_ arguments: [String], environment: [String: String] = [:]) throws -> (pid: pid_t, stdout: Int32, stderr: Int32) {
+        guard let program = arguments.first, let path = resolve(program) else {
+            throw PhotonError("cannot run \(arguments.first ?? "nothing"): no such program in PATH")
+        }
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+        guard pipe(&out) == 0 else { throw PhotonError("cannot make a pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&err) == 0 else {
+            close(out[0]); close(out[1])
+            throw PhotonError("cannot make a pipe: \(String(cString: strerror(errno)))")
+        }
+        // No end may leak into another child (it would hold the pipe open); dup2 gives the child its own.
+        for descriptor in out + err { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { _, new in new }
+        let pid: pid_t
+        do {
+            pid = try spawn(path, arguments: Array(arguments.dropFirst()), actions: &actions, environment: merged.map { "\($0.key)=\($0.value)" })
+        } catch {
+            for descriptor in out + err { close(descriptor) }
+            throw error
+        }
+        close(out[1])
+        close(err[1])
+        return (pid, out[0], err[0])
+    }
+
+    /// Waits for a child started by ``spawnWithPipes(_:environment:)``; returns its exit status (128 + the signal that ended it).
+    public static func wait(_ pid: pid_t) async -> Int32 {
+        (try? await OwnThread.run(stackSize: 256 << 10) {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        }) ?? -1
+    }
+
     /// posix_spawn with an empty signal mask and default handlers (see the type's comment).
-    private static func spawn(_ path: String, arguments: [String], actions: inout posix_spawn_file_actions_t) throws -> pid_t {
+    private static func spawn(_ path: String, arguments: [String], actions: inout posix_spawn_file_actions_t, environment: [String]? = nil) throws -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -90,7 +133,14 @@ public enum HostCommand {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let spawned: Int32
+        if let environment {
+            let envp = environment.map { strdup($0) } + [nil]
+            defer { for pointer in envp { free(pointer) } }
+            spawned = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        } else {
+            spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        }
         guard spawned == 0 else {
             throw PhotonError("cannot run \((path as NSString).lastPathComponent): \(String(cString: strerror(spawned)))")
         }

@@ -1,0 +1,209 @@
+import Blueprints
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOHTTP1
+import PhotonCore
+
+/// How the plane reaches the installer's agent: its URL on the machines' bridge, its certificate
+/// (pinned) and its token. Kept sealed in the plane's etcd.
+public struct AgentEndpoint: Codable, Sendable, Hashable {
+    public var url: String
+    public var certificatePEM: String
+    public var token: String
+
+    public init(url: String, certificatePEM: String, token: String) {
+        self.url = url
+        self.certificatePEM = certificatePEM
+        self.token = token
+    }
+}
+
+/// A machine as the agent's API carries it.
+struct MachineSpecBody: Codable, Sendable {
+    var name, group, kind, role: String
+    var index: Int
+    var flavor: String
+    var milliCPU: Int
+    var memoryBytes: UInt64
+    var diskBytes: UInt64
+    var address: String?
+    var needs: [String]
+
+    init(_ spec: MachineSpec) {
+        name = spec.name
+        group = spec.group
+        kind = spec.kind
+        role = spec.role
+        index = spec.index
+        flavor = spec.flavor.name
+        milliCPU = spec.flavor.milliCPU
+        memoryBytes = spec.flavor.memory.bytes
+        diskBytes = spec.flavor.disk.bytes
+        address = spec.address
+        needs = spec.needs
+    }
+
+    var spec: MachineSpec {
+        MachineSpec(name: name, group: group, kind: kind, role: role, index: index,
+                    flavor: Flavor(name: flavor, milliCPU: milliCPU, memory: ByteSize(bytes: memoryBytes), disk: ByteSize(bytes: diskBytes)),
+                    address: address, needs: needs)
+    }
+}
+
+struct RunningBody: Codable, Sendable {
+    var running: Bool?
+}
+
+/// `photon agent`: serves a machine driver (the local LXC driver) to the management plane over HTTPS,
+/// bound only to the machines' bridge address, with a pinned certificate and a bearer token.
+public struct AgentServer: Sendable {
+    public var driver: any MachineDriver
+    public var identity: ServerIdentity
+    public var token: String
+    public var address: String
+    public var port: Int
+
+    public init(driver: any MachineDriver, identity: ServerIdentity, token: String, address: String, port: Int) {
+        self.driver = driver
+        self.identity = identity
+        self.token = token
+        self.address = address
+        self.port = port
+    }
+
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let router = Router()
+        router.add(middleware: BearerTokenMiddleware(token: token))
+        let driver = self.driver
+        router.post("/v1/machines") { request, context -> Response in
+            let body = try await request.decode(as: MachineSpecBody.self, context: context)
+            return try JSONResponse.encode(try await driver.create(body.spec), status: .created)
+        }
+        router.get("/v1/machines") { _, _ -> Response in
+            try JSONResponse.encode(try await driver.list())
+        }
+        router.get("/v1/machines/{name}") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let handle = try await driver.lookup(name: name) else {
+                return try JSONResponse.error(.notFound, APIErrorBody(error: "no machine \(name)"))
+            }
+            return try JSONResponse.encode(handle)
+        }
+        router.get("/v1/machines/{name}/running") { _, context -> Response in
+            try JSONResponse.encode(RunningBody(running: await driver.isRunning(name: try context.parameters.require("name"))))
+        }
+        router.delete("/v1/machines/{name}") { _, context -> Response in
+            try await driver.delete(name: try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
+        var logger = Logger(label: "photon.agent")
+        logger.logLevel = .warning
+        let app = Application(router: router, server: try .tls(.http1(), tlsConfiguration: try identity.serverTLS()),
+                              configuration: .init(address: .hostname(address, port: port), serverName: "photon-agent"),
+                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+        try await app.runService()
+    }
+}
+
+/// The plane's side of the agent: a machine driver whose every call is a request to the agent.
+public final class AgentDriver: MachineDriver {
+    let client: PinnedClient
+
+    public init(endpoint: AgentEndpoint) throws {
+        client = try PinnedClient(baseURL: endpoint.url, certificate: try PinnedCertificate(certificatePEM: endpoint.certificatePEM), token: endpoint.token)
+    }
+
+    public func create(_ spec: MachineSpec) async throws -> MachineHandle {
+        try await call(.POST, "/v1/machines", body: try JSONEncoder().encode(MachineSpecBody(spec)), timeout: .seconds(300))
+    }
+
+    public func delete(name: String) async throws {
+        let (status, body) = try await send(.DELETE, "/v1/machines/\(name)", timeout: .seconds(300))
+        guard (200..<300).contains(status) else { throw failure(status, body, "deleting machine \(name)") }
+    }
+
+    public func lookup(name: String) async throws -> MachineHandle? {
+        let (status, body) = try await send(.GET, "/v1/machines/\(name)")
+        if status == 404 { return nil }
+        guard status == 200 else { throw failure(status, body, "looking up machine \(name)") }
+        return try JSONDecoder().decode(MachineHandle.self, from: body)
+    }
+
+    public func list() async throws -> [MachineHandle] {
+        try await call(.GET, "/v1/machines")
+    }
+
+    public func isRunning(name: String) async -> Bool? {
+        guard let (status, body) = try? await send(.GET, "/v1/machines/\(name)/running"), status == 200 else { return nil }
+        return (try? JSONDecoder().decode(RunningBody.self, from: body))?.running
+    }
+
+    func call<T: Decodable>(_ method: NIOHTTP1.HTTPMethod, _ path: String, body: Data? = nil, timeout: Duration = .seconds(30)) async throws -> T {
+        let (status, data) = try await send(method, path, body: body, timeout: timeout)
+        guard (200..<300).contains(status) else { throw failure(status, data, "\(method) \(path)") }
+        return try JSONDecoder().decode(T.self, from: data)
+    }
+
+    func send(_ method: NIOHTTP1.HTTPMethod, _ path: String, body: Data? = nil, timeout: Duration = .seconds(30)) async throws -> (status: Int, body: Data) {
+        do {
+            return try await client.send(method, path, body: body, timeout: timeout)
+        } catch let error as PhotonError {
+            throw AgentError(message: "the installer's agent: \(error.message)", isTransient: true)
+        }
+    }
+
+    func failure(_ status: Int, _ body: Data, _ what: String) -> AgentError {
+        let message = (try? JSONDecoder().decode(APIErrorBody.self, from: body))?.error ?? String(decoding: body.prefix(400), as: UTF8.self)
+        return AgentError(message: "the installer's agent failed \(what) (HTTP \(status)): \(message)", isTransient: status >= 500 && status != 500)
+    }
+}
+
+/// An agent call that failed; connection problems are worth retrying.
+public struct AgentError: Error, RetryClassifying, MachineOperationError, CustomStringConvertible {
+    public var message: String
+    public var isTransient: Bool
+    public var description: String { message }
+}
+
+// MARK: - Shared HTTP pieces
+
+/// Refuses every request without `Authorization: Bearer <token>` (401), comparing in constant time.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let expected: [UInt8]
+
+    init(token: String) { expected = Array(token.utf8) }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let header = request.headers[.authorization] ?? ""
+        let presented = header.hasPrefix("Bearer ") ? Array(header.dropFirst("Bearer ".count).utf8) : []
+        var difference = UInt8(presented.count == expected.count ? 0 : 1)
+        for index in 0..<min(presented.count, expected.count) { difference |= presented[index] ^ expected[index] }
+        guard difference == 0, !presented.isEmpty else {
+            var response = try JSONResponse.error(.unauthorized, APIErrorBody(error: "missing or wrong bearer token",
+                                                                               help: "send 'Authorization: Bearer <token>' with the token from the context file"))
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
+    }
+}
+
+enum JSONResponse {
+    static func encode<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        var data = try encoder.encode(value)
+        data.append(UInt8(ascii: "\n"))
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ body: APIErrorBody) throws -> Response {
+        try encode(body, status: status)
+    }
+}

@@ -1,0 +1,304 @@
+import Etcd
+import Foundation
+import PhotonCore
+
+/// The files an operation runs on: the blueprint as the user wrote it and the kinds it was planned with.
+public struct Workspace: Codable, Sendable, Hashable {
+    /// The blueprint's file name (its base name: the deployment's name comes from inside it).
+    public var blueprintFile: String
+    public var blueprint: String
+    /// Every file of the kinds folder, by relative path ("swarm/kind.yaml").
+    public var kinds: [String: String]
+
+    public init(blueprintFile: String, blueprint: String, kinds: [String: String]) {
+        self.blueprintFile = blueprintFile
+        self.blueprint = blueprint
+        self.kinds = kinds
+    }
+
+    /// Reads a kinds folder into a workspace's `kinds`.
+    public static func kindFiles(in directory: String) throws -> [String: String] {
+        var files: [String: String] = [:]
+        let manager = FileManager.default
+        guard let enumerator = manager.enumerator(atPath: directory) else { throw PhotonError("cannot read the kinds folder \(directory)") }
+        while let relative = enumerator.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            let path = directory + "/" + relative
+            guard manager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard let data = manager.contents(atPath: path) else { throw PhotonError("cannot read \(path)") }
+            files[relative] = String(decoding: data, as: UTF8.self)
+        }
+        return files
+    }
+
+    /// Writes the blueprint and the kinds under `directory`; returns the blueprint's path and the kinds folder.
+    func materialize(in directory: String) throws -> (blueprint: String, kinds: String) {
+        let manager = FileManager.default
+        try? manager.removeItem(atPath: directory)
+        let kindsDirectory = directory + "/kinds"
+        try manager.createDirectory(atPath: kindsDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for (relative, text) in kinds {
+            guard !relative.split(separator: "/").contains("..") else { throw PhotonError("refusing the kind file path \(relative)") }
+            let path = kindsDirectory + "/" + relative
+            try manager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            guard manager.createFile(atPath: path, contents: Data(text.utf8)) else { throw PhotonError("cannot write \(path)") }
+        }
+        let name = (blueprintFile as NSString).lastPathComponent
+        let blueprintPath = directory + "/" + (name.isEmpty || name == ".." ? "blueprint.yaml" : name)
+        guard manager.createFile(atPath: blueprintPath, contents: Data(blueprint.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw PhotonError("cannot write \(blueprintPath)")
+        }
+        return (blueprintPath, kindsDirectory)
+    }
+}
+
+/// A long operation the plane runs (Photon Controller's task): apply, scale or destroy, as recorded in etcd.
+public struct OperationRecord: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable {
+        case queued, running, succeeded, failed, interrupted
+        public var isFinished: Bool { self == .succeeded || self == .failed || self == .interrupted }
+    }
+
+    public var id: String
+    /// "apply", "scale" or "destroy".
+    public var kind: String
+    /// What it changes, for people ("cluster web: workers=5").
+    public var summary: String
+    /// photon's arguments after the blueprint and kinds options.
+    public var arguments: [String]
+    public var status: Status
+    /// The API server running it.
+    public var node: String?
+    public var attempts: Int
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var exitStatus: Int32?
+    /// The runs of the recorded state it made (one per attempt).
+    public var runs: [Int64]
+}
+
+/// Operation records and their event streams in etcd: `op/<id>` and `events/<id>/<seq>`.
+struct OperationBook: Sendable {
+    let etcd: EtcdClient
+    let prefix: String
+
+    func key(_ id: String) -> String { prefix + "op/" + id }
+    func eventKey(_ id: String, _ sequence: Int) -> String { prefix + "events/" + id + "/" + String(format: "%09d", sequence) }
+    var workspaceKey: String { prefix + "plane/workspace" }
+
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        return Array(try encoder.encode(value))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(type, from: Data(bytes))
+    }
+
+    func all() async throws -> [OperationRecord] {
+        try await etcd.list(prefix: prefix + "op/").values.map { try Self.decode(OperationRecord.self, $0.value) }
+    }
+
+    func get(_ id: String) async throws -> OperationRecord? {
+        try await etcd.get(key(id)).map { try Self.decode(OperationRecord.self, $0.value) }
+    }
+
+    func put(_ record: OperationRecord) async throws {
+        try await etcd.put(key(record.id), try Self.encode(record))
+    }
+
+    /// Creates a queued operation unless one is queued or running; returns it, or the one in the way.
+    func create(kind: String, summary: String, arguments: [String]) async throws -> (created: OperationRecord?, blocking: OperationRecord?) {
+        for _ in 0..<20 {
+            let existing = try await all()
+            if let busy = existing.first(where: { !$0.status.isFinished }) { return (nil, busy) }
+            let next = (existing.compactMap { Int($0.id) }.max() ?? 0) + 1
+            let id = String(format: "%06d", next)
+            let record = OperationRecord(id: id, kind: kind, summary: summary, arguments: arguments, status: .queued, node: nil, attempts: 0,
+                                         createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
+            // Create-only, and only while no other operation appeared: two servers racing get one each at most.
+            let result = try await etcd.transaction(if: [.version(key(id), equals: 0)], then: [.put(key(id), try Self.encode(record))])
+            if result.succeeded { return (record, nil) }
+        }
+        throw PhotonError("cannot create the operation: other operations kept appearing")
+    }
+
+    func events(_ id: String, from sequence: Int) async throws -> [(sequence: Int, line: String)] {
+        try await etcd.list(prefix: prefix + "events/" + id + "/").values.compactMap { value in
+            guard let sequence = Int(value.key.split(separator: "/").last ?? ""), sequence >= sequence else { return nil }
+            return (sequence, value.string)
+        }.filter { $0.sequence >= sequence }
+    }
+
+    func append(_ id: String, sequence: Int, line: String) async throws {
+        try await etcd.put(eventKey(id, sequence), Array(line.utf8))
+    }
+
+    func workspace() async throws -> Workspace? {
+        try await etcd.get(workspaceKey).map { try Self.decode(Workspace.self, $0.value) }
+    }
+
+    func setWorkspace(_ workspace: Workspace) async throws {
+        try await etcd.put(workspaceKey, try Self.encode(workspace))
+    }
+
+    /// Operations beyond the last `keeping` finished ones go, with their events.
+    func prune(keeping: Int) async throws {
+        let finished = try await all().filter { $0.status.isFinished }.sorted { $0.id > $1.id }
+        for record in finished.dropFirst(keeping) {
+            try await etcd.delete(prefix: prefix + "events/" + record.id + "/")
+            try await etcd.delete(key(record.id))
+        }
+    }
+}
+
+/// Runs operations on the leader: each is photon itself (`photon apply|scale|destroy … --format json`)
+/// in a child process whose state is the plane's etcd; its NDJSON events and its stderr lines become
+/// the operation's event stream. A run interrupted with its leader is started again by the next one,
+/// and resumes from the journal like any interrupted apply.
+final class OperationRunner: Sendable {
+    let book: OperationBook
+    let configuration: ServeConfiguration
+    let executable: String
+    private let running = Locked<[String: pid_t]>([:])
+
+    init(book: OperationBook, configuration: ServeConfiguration, executable: String) {
+        self.book = book
+        self.configuration = configuration
+        self.executable = executable
+    }
+
+    /// Starts every queued operation, and every running one that no process of this server runs (its
+    /// server died or lost the lead).
+    func supervise() async {
+        guard let operations = try? await book.all() else { return }
+        for operation in operations.sorted(by: { $0.id < $1.id }) where !operation.status.isFinished {
+            let mine = running.withLock { $0[operation.id] != nil }
+            if !mine { await launch(operation) }
+        }
+    }
+
+    /// Stops the children this server runs (it lost the lead): the next leader resumes them.
+    func stopAll() {
+        for pid in running.withLock({ Array($0.values) }) { kill(pid, SIGTERM) }
+    }
+
+    func launch(_ original: OperationRecord) async {
+        var operation = original
+        let resumed = operation.status == .running
+        operation.status = .running
+        operation.node = configuration.node
+        operation.attempts += 1
+        operation.startedAt = operation.startedAt ?? Date()
+        let sequence = Locked(((try? await book.events(operation.id, from: 0))?.map(\.sequence).max() ?? 0) + 1)
+        let book = self.book
+        let operationID = operation.id
+        @Sendable func append(_ line: String) async {
+            let next = sequence.withLock { value -> Int in
+                defer { value += 1 }
+                return value
+            }
+            try? await book.append(operationID, sequence: next, line: line)
+        }
+        @Sendable func event(_ fields: [String: String]) async {
+            var object = fields
+            object["time"] = ISO8601DateFormatter().string(from: Date())
+            await append((try? String(decoding: JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)) ?? "{}")
+        }
+        do {
+            var chosen = operation.kind == "apply" ? try await book.submitted(operation.id) : nil
+            if chosen == nil { chosen = try await book.workspace() }
+            guard let workspace = chosen else {
+                throw PhotonError("the plane has no blueprint to run \(operation.kind) with", help: "apply a blueprint through the plane first")
+            }
+            let files = try workspace.materialize(in: configuration.stateDirectory + "/operations/" + operation.id)
+            try await book.put(operation)
+            await event(["event": resumed ? "resumed" : "started", "node": configuration.node, "attempt": String(operation.attempts)])
+            let arguments = [executable, operation.kind, "-f", files.blueprint, "--templates", files.kinds, "--yes", "--format", "json"] + operation.arguments
+            let child = try HostCommand.spawnWithPipes(arguments, environment: ["PHOTON_PLANE_CONFIG": configuration.file, "NO_COLOR": "1"])
+            running.withLock { $0[operation.id] = child.pid }
+            let lines = AsyncStream<(Bool, String)> { continuation in
+                let group = DispatchGroup()
+                for (isStdout, descriptor) in [(true, child.stdout), (false, child.stderr)] {
+                    group.enter()
+                    Thread {
+                        Self.readLines(descriptor) { continuation.yield((isStdout, $0)) }
+                        close(descriptor)
+                        group.leave()
+                    }.start()
+                }
+                group.notify(queue: .global()) { continuation.finish() }
+            }
+            Task {
+                var record = operation
+                for await (isStdout, line) in lines {
+                    if isStdout, line.hasPrefix("{") {
+                        if let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                           object["event"] as? String == "run", let id = (object["id"] as? String).flatMap({ Int64($0) }) {
+                            record.runs.append(id)
+                            try? await book.put(record)
+                        }
+                        await append(line)
+                    } else if !line.isEmpty {
+                        await event(["event": "log", "line": line])
+                    }
+                }
+                let status = await HostCommand.wait(child.pid)
+                running.withLock { $0[operationID] = nil }
+                record.exitStatus = status
+                // Killed by SIGTERM (this server lost the lead) is not an outcome: the next leader resumes it.
+                if status == 128 + SIGTERM, let current = try? await book.get(operationID), !current.status.isFinished {
+                    await event(["event": "paused", "node": configuration.node])
+                    return
+                }
+                record.status = status == 0 ? .succeeded : status == 130 ? .interrupted : .failed
+                record.finishedAt = Date()
+                try? await book.put(record)
+                if status == 0, record.kind == "apply", let submitted = try? await book.submitted(operationID) {
+                    try? await book.setWorkspace(submitted)
+                }
+                await event(["event": "exit", "status": String(status), "outcome": record.status.rawValue])
+                try? await book.prune(keeping: 100)
+            }
+        } catch {
+            operation.status = .failed
+            operation.finishedAt = Date()
+            try? await book.put(operation)
+            await event(["event": "log", "line": String(describing: error)])
+            await event(["event": "exit", "status": "1", "outcome": "failed"])
+        }
+    }
+
+    /// Calls `body` with each line `descriptor` yields, until its end; blocks its thread.
+    static func readLines(_ descriptor: Int32, _ body: (String) -> Void) {
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { break }
+            pending.append(contentsOf: buffer[0..<count])
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                body(String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+        }
+        if !pending.isEmpty { body(String(decoding: pending, as: UTF8.self)) }
+    }
+}
+
+extension OperationBook {
+    /// The workspace submitted with an apply operation (kept until it succeeds and becomes the plane's).
+    func submitted(_ id: String) async throws -> Workspace? {
+        try await etcd.get(prefix + "op-workspace/" + id).map { try Self.decode(Workspace.self, $0.value) }
+    }
+
+    func setSubmitted(_ id: String, _ workspace: Workspace) async throws {
+        try await etcd.put(prefix + "op-workspace/" + id, try Self.encode(workspace))
+    }
+}

@@ -1,0 +1,271 @@
+import Engine
+import Etcd
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import Planning
+import PhotonCore
+import StateStore
+
+/// `photon serve`: the management plane's API server. Every server answers reads from etcd; only the
+/// leader (see ``Leadership``) runs operations. An operation asked of any server is recorded in etcd
+/// at once (202), where the leader picks it up within half a second, so a request is never lost in
+/// a hand-off between servers, and one interrupted with its leader is resumed by the next.
+public final class PlaneServer: Sendable {
+    public let configuration: ServeConfiguration
+    let etcd: EtcdClient
+    let store: EtcdStateStore
+    let book: OperationBook
+    let leadership: Leadership
+    let runner: OperationRunner
+    let identity: ServerIdentity
+    let token: String
+
+    /// - Parameter executable: photon itself, which runs each operation in a child process.
+    public init(configuration: ServeConfiguration, executable: String) async throws {
+        self.configuration = configuration
+        identity = try ServerIdentity.readOrGenerate(certificate: configuration.certificatePath, key: configuration.keyPath,
+                                                     commonName: "photon-\(configuration.deployment)")
+        token = try configuration.token()
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        etcd = EtcdClient(endpoints: configuration.etcdEndpoints)
+        store = try await Self.openStore(configuration, etcd: etcd)
+        book = OperationBook(etcd: etcd, prefix: configuration.prefix)
+        leadership = Leadership(etcd: etcd, key: configuration.leaderKey, me: configuration.advertise, ttl: configuration.leaderTTL)
+        runner = OperationRunner(book: book, configuration: configuration, executable: executable)
+    }
+
+    /// etcd may still be forming its cluster when the server starts: wait for it (2 minutes at most).
+    static func openStore(_ configuration: ServeConfiguration, etcd: EtcdClient) async throws -> EtcdStateStore {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while true {
+            do {
+                return try await EtcdStateStore(etcd: etcd, prefix: configuration.prefix, deployment: configuration.deployment,
+                                                keyDirectory: configuration.stateDirectory)
+            } catch let error as EtcdError where error.isUnavailable && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        var logger = Logger(label: "photon.serve")
+        logger.logLevel = .warning
+        let app = Application(router: router(), server: try .tls(.http1(), tlsConfiguration: try identity.serverTLS()),
+                              configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort),
+                                                   serverName: "photon-\(configuration.node)"),
+                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [leadership, runner] in
+                await leadership.run { isLeader in
+                    if !isLeader { runner.stopAll() }
+                }
+            }
+            group.addTask { [leadership, runner] in
+                while !Task.isCancelled {
+                    if leadership.isLeader { await runner.supervise() }
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            try await app.runService()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: - Routes
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: BearerTokenMiddleware(token: token))
+        let api = router.group("v1")
+        api.get("health") { _, _ in try await self.health() }
+        api.get("deployment") { _, _ in try await self.deployment() }
+        api.get("clusters") { _, _ in try JSONResponse.encode(try await self.clusters()) }
+        api.get("clusters/{name}") { _, context in
+            let name = try context.parameters.require("name")
+            guard let cluster = try await self.clusters().first(where: { $0.name == name }) else {
+                return try JSONResponse.error(.notFound, APIErrorBody(error: "the deployment has no cluster '\(name)'"))
+            }
+            return try JSONResponse.encode(cluster)
+        }
+        api.get("runs") { request, _ in
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
+            return try JSONResponse.encode(try await self.store.runs(limit: max(1, min(limit, 100))).map(Self.runBody))
+        }
+        api.get("runs/{id}") { _, context in
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard let run = try await self.store.runs(limit: 100).first(where: { $0.id == id }) else {
+                return try JSONResponse.error(.notFound, APIErrorBody(error: "no run \(id) (the plane keeps the last 100)"))
+            }
+            let steps = try await self.store.journal(run: id).map {
+                StepBody(sequence: $0.sequence, action: $0.actionID, machine: $0.machine, status: $0.status.rawValue, at: $0.at,
+                         message: $0.message, attempt: $0.attempt)
+            }
+            return try JSONResponse.encode(RunDetailBody(run: Self.runBody(run), steps: steps))
+        }
+        api.get("operations") { _, _ in
+            try JSONResponse.encode(try await self.book.all().sorted { $0.id > $1.id })
+        }
+        api.get("operations/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            guard let operation = try await self.book.get(id) else {
+                return try JSONResponse.error(.notFound, APIErrorBody(error: "no operation \(id)"))
+            }
+            return try JSONResponse.encode(operation)
+        }
+        api.get("operations/{id}/events") { request, context in
+            let id = try context.parameters.require("id")
+            guard try await self.book.get(id) != nil else {
+                return try JSONResponse.error(.notFound, APIErrorBody(error: "no operation \(id)"))
+            }
+            let from = request.uri.queryParameters.get("from", as: Int.self) ?? 1
+            return self.eventStream(id, from: from)
+        }
+        api.post("deployment/apply") { request, context in
+            let body = try await request.decode(as: ApplyRequest.self, context: context)
+            return try await self.accept(kind: "apply", summary: "apply \(body.workspace.blueprintFile)", arguments: [], workspace: body.workspace)
+        }
+        api.post("clusters/{name}/scale") { request, context in
+            let name = try context.parameters.require("name")
+            let body = try await request.decode(as: ScaleRequest.self, context: context)
+            guard !body.counts.isEmpty, body.counts.values.allSatisfy({ $0 >= 0 }) else {
+                return try JSONResponse.error(.badRequest, APIErrorBody(error: "counts must name at least one role, each with 0 or more machines"))
+            }
+            let counts = body.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            return try await self.accept(kind: "scale", summary: "scale \(name) \(counts.joined(separator: " "))",
+                                         arguments: [name] + counts + (body.force == true ? ["--force"] : []))
+        }
+        api.delete("clusters/{name}") { _, context in
+            let name = try context.parameters.require("name")
+            guard try await self.clusters().contains(where: { $0.name == name && !$0.management }) else {
+                return try JSONResponse.error(.notFound, APIErrorBody(error: "the deployment has no cluster '\(name)'",
+                                                                      help: "the management plane is removed from the installer with 'photon destroy'"))
+            }
+            return try await self.accept(kind: "destroy", summary: "destroy cluster \(name)", arguments: ["--cluster", name])
+        }
+        api.delete("clusters") { _, _ in
+            let names = try await self.clusters().filter { !$0.management }.map(\.name)
+            return try await self.accept(kind: "destroy", summary: "destroy every cluster", arguments: names.flatMap { ["--cluster", $0] } + ["--clusters-only"])
+        }
+        return router
+    }
+
+    func health() async throws -> Response {
+        let healthy = await etcd.isHealthy()
+        let body = HealthBody(status: healthy ? "ok" : "etcd unavailable", node: configuration.node, leader: leadership.isLeader, etcd: healthy)
+        return try JSONResponse.encode(body, status: healthy ? .ok : .serviceUnavailable)
+    }
+
+    func deployment() async throws -> Response {
+        let recorded = try await store.recordedState()
+        let applied = try await store.lastApplied()
+        let lock = try await store.lockHolder()
+        let current = try await book.all().first { !$0.status.isFinished }
+        let body = DeploymentBody(
+            name: configuration.deployment, serial: recorded.serial, node: configuration.node, leader: leadership.leader,
+            peers: configuration.peers.map { PeerBody(name: $0.name, url: $0.url) },
+            lastApplied: applied.map { AppliedBody(digest: $0.digest, appliedAt: $0.date) },
+            lock: lock.map { LockBody(id: $0.id.uuidString, command: $0.command, host: $0.host, pid: $0.pid, since: $0.since) },
+            clusters: Array(Set(recorded.machines.map(\.group))).sorted(), operation: current)
+        return try JSONResponse.encode(body)
+    }
+
+    func clusters() async throws -> [ClusterBody] {
+        let recorded = try await store.recordedState()
+        var groups: [String: [RecordedMachine]] = [:]
+        for machine in recorded.machines { groups[machine.group, default: []].append(machine) }
+        return groups.keys.sorted().map { name in
+            let machines = groups[name]!
+            var roles: [String: [RecordedMachine]] = [:]
+            var order: [String] = []
+            for machine in machines.sorted(by: { $0.index < $1.index }) {
+                if roles[machine.role] == nil { order.append(machine.role) }
+                roles[machine.role, default: []].append(machine)
+            }
+            let health = machines.contains { $0.lifecycle == .deleting } ? "changing"
+                : machines.allSatisfy { $0.lifecycle == .ready } ? "ready" : "converging"
+            return ClusterBody(name: name, kind: machines[0].kind, management: name == "management", health: health, roles: order.map { role in
+                let members = roles[role]!
+                return RoleBody(name: role, count: members.count, ready: members.filter { $0.lifecycle == .ready }.count,
+                                machines: members.map { MachineBody(name: $0.name, role: $0.role, index: $0.index, address: $0.address,
+                                                                    lifecycle: $0.lifecycle.rawValue) })
+            })
+        }
+    }
+
+    static func runBody(_ run: RunRecord) -> RunBody {
+        RunBody(id: run.id, command: run.command, status: run.status.rawValue, startedAt: run.startedAt, finishedAt: run.finishedAt, summary: run.summary)
+    }
+
+    /// Records the operation, or answers 409 naming the one in the way.
+    func accept(kind: String, summary: String, arguments: [String], workspace: Workspace? = nil) async throws -> Response {
+        let (created, blocking) = try await book.create(kind: kind, summary: summary, arguments: arguments)
+        guard var created else {
+            let busy = blocking!
+            return try JSONResponse.error(.conflict, APIErrorBody(
+                error: "the deployment is busy with operation \(busy.id) (\(busy.summary), \(busy.status.rawValue))",
+                help: "wait for it ('photon status' shows it), then try again", operation: busy.id, run: busy.runs.last))
+        }
+        if let workspace {
+            try await book.setSubmitted(created.id, workspace)
+            // The first apply through the plane has no plane workspace yet; scale needs one to run on.
+            if try await book.workspace() == nil { try await book.setWorkspace(workspace) }
+        }
+        created.status = .queued
+        return try JSONResponse.encode(AcceptedBody(operation: created.id, status: created.status.rawValue,
+                                                    events: "/v1/operations/\(created.id)/events"), status: .accepted)
+    }
+
+    /// The operation's events as NDJSON, from `from` on, following it until it finishes.
+    func eventStream(_ id: String, from: Int) -> Response {
+        let book = self.book
+        let body = ResponseBody { writer in
+            var next = max(1, from)
+            while true {
+                let events = try await book.events(id, from: next)
+                for event in events {
+                    var buffer = ByteBuffer(string: event.line)
+                    buffer.writeString("\n")
+                    try await writer.write(buffer)
+                    next = event.sequence + 1
+                }
+                if events.isEmpty, let operation = try await book.get(id), operation.status.isFinished {
+                    // One more read: the exit event is written after the status.
+                    let tail = try await book.events(id, from: next)
+                    for event in tail {
+                        var buffer = ByteBuffer(string: event.line)
+                        buffer.writeString("\n")
+                        try await writer.write(buffer)
+                    }
+                    break
+                }
+                if events.isEmpty { try await Task.sleep(for: .milliseconds(150)) }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
+    }
+}
+
+/// Turns any error a handler throws into the API's JSON error body (and never echoes a request).
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            return try JSONResponse.error(error.status, APIErrorBody(error: error.body ?? error.status.reasonPhrase))
+        } catch let error as PhotonError {
+            return try JSONResponse.error(.internalServerError, APIErrorBody(error: error.message, help: error.help))
+        } catch let error as EtcdError {
+            return try JSONResponse.error(.serviceUnavailable, APIErrorBody(error: error.message, help: "check the plane's etcd members"))
+        } catch let error as DecodingError {
+            return try JSONResponse.error(.badRequest, APIErrorBody(error: "the request body is not what this endpoint takes: \(error)"))
+        }
+    }
+}
