@@ -159,7 +159,9 @@ public final class EtcdClient: Sendable {
 
     /// Whether a member answers and the cluster has a leader.
     public func isHealthy() async -> Bool {
-        (try? await call("/v3/maintenance/status", [:])).map { Self.int64($0["leader"]) != 0 } ?? false
+        // Member ids are unsigned 64-bit: compared as text, not parsed.
+        guard let status = try? await call("/v3/maintenance/status", [:]), let leader = status["leader"] as? String else { return false }
+        return !leader.isEmpty && leader != "0"
     }
 
     // MARK: - Transport

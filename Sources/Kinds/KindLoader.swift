@@ -208,6 +208,8 @@ struct KindReading {
     }
 
     static let stepTypes = ["upload", "artifact", "run", "capture", "wait", "service"]
+    /// Files photon supplies itself: its executable, and what the management plane needs from the installer.
+    public static let artifacts = ["photon", "plane-certificate", "plane-key", "state-key", "ssh-key"]
     static let commonKeys = ["name", "on", "via", "when", "unless", "creates", "timeout", "retry"]
 
     func step(_ value: YAMLValue) -> Step? {
@@ -239,8 +241,9 @@ struct KindReading {
             if let template, let path { action = .upload(template: template, path: path, mode: mode, owner: owner) }
         case "artifact":
             let name = section.required("artifact")?.string()
-            if let name, name != "photon" {
-                error("unknown artifact '\(name)'", at: section.optional("artifact")?.location, help: "the only artifact is 'photon' (photon's own executable)")
+            if let name, !Self.artifacts.contains(name) {
+                error("unknown artifact '\(name)'", at: section.optional("artifact")?.location,
+                      help: "artifacts are \(Self.artifacts.joined(separator: ", ")) (photon's executable, and the management plane's certificate, its key, the key that seals secrets, the deployment's SSH key)")
             }
             let path = section.required("path").flatMap(compile)
             let mode = section.optional("mode").flatMap(fileMode) ?? 0o755

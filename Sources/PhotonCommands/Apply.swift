@@ -6,6 +6,7 @@ import Foundation
 import Kinds
 import Planning
 import PhotonCore
+import PlaneAPI
 import StateStore
 
 /// Options of the commands that change machines.
@@ -58,7 +59,29 @@ struct ApplyCommand: AsyncParsableCommand {
             blueprintPath = saved?.blueprintFile ?? ""
         }
         let runner = try await Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state, options: run, command: "apply")
-        try await runner.execute(saved: saved, destroy: false)
+        if runner.usesPlane {
+            guard saved == nil else {
+                throw PhotonError("a saved plan cannot be applied to a deployment with a management plane",
+                                  help: "apply the blueprint (photon apply -f \(blueprintPath)), or the installer's own state with --local")
+            }
+            // The installer keeps the plane itself up; the plane applies the clusters.
+            let context = try await PlaneInstaller.preparePlane(runner)
+            let bundle = try PlaneInstaller.workspace(runner)
+            var session = PlaneSession(context: context, format: run.format)
+            if !run.yes {
+                let plan = try await session.plan(PlanRequest(workspace: bundle, format: "text"))
+                Output.result("Clusters (from the management plane):\n" + plan.plan)
+                guard plan.exitStatus == 2 else {
+                    if plan.exitStatus != 0 { Output.error(plan.errors); throw ExitCode.failure }
+                    return
+                }
+                try runner.confirm("Apply this plan to \(runner.blueprint.name.value) through its management plane?")
+                session.showsPlan = false
+            }
+            try await session.apply(bundle)
+            return
+        }
+        try await runner.execute(saved: saved, goal: .apply)
     }
 }
 
@@ -73,9 +96,30 @@ struct DestroyCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
     @OptionGroup var run: RunOptions
 
+    @Option(name: .customLong("cluster"), help: ArgumentHelp("Destroy only this cluster (repeatable); the rest of the deployment stays.", valueName: "name"))
+    var clusters: [String] = []
+
+    @Flag(help: "Destroy every cluster and keep the management plane.")
+    var keepManagement = false
+
     func run() async throws {
         let runner = try await Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "destroy")
-        try await runner.execute(saved: nil, destroy: true)
+        if runner.usesPlane, let context = try PlaneContext.load(stateDirectory: runner.stateDirectory) {
+            let session = PlaneSession(context: context, format: run.format)
+            let everything = clusters.isEmpty && !keepManagement
+            try runner.confirm(everything ? "Destroy every cluster of \(runner.blueprint.name.value), then its management plane?"
+                                          : "Destroy \(clusters.isEmpty ? "every cluster" : clusters.joined(separator: ", ")) of \(runner.blueprint.name.value) through its management plane?")
+            try await session.destroyClusters(clusters.isEmpty ? nil : clusters)
+            guard everything else { return }
+            // The clusters are gone; the plane's machines are the installer's own to remove, with its agent.
+            if let agent = context.agent { AgentProcess.stop(agent) }
+            PlaneContext.remove(stateDirectory: runner.stateDirectory)
+            try await runner.execute(saved: nil, goal: .destroy, confirmed: true)
+            return
+        }
+        // The plane never removes itself: inside it, destroy means the clusters.
+        let goal: Runner.Goal = !clusters.isEmpty ? .destroyClusters(clusters) : keepManagement || runner.state.inPlane ? .destroyClusters(nil) : .destroy
+        try await runner.execute(saved: nil, goal: goal)
     }
 }
 
@@ -128,6 +172,25 @@ struct SavedPlan {
 
 /// Everything apply and destroy share: the lock, generated secrets, the plan, the confirmation, the run.
 struct Runner {
+    /// What a run converges to.
+    enum Goal: Equatable {
+        /// The whole blueprint.
+        case apply
+        /// Only the management plane (the installer's part of a bootstrap); clusters are left as they are.
+        case applyManagement
+        /// No machine, then no recorded state.
+        case destroy
+        /// These clusters gone (nil: every cluster); the rest stays as recorded.
+        case destroyClusters([String]?)
+
+        var isDestroy: Bool {
+            switch self {
+            case .apply, .applyManagement: false
+            case .destroy, .destroyClusters: true
+            }
+        }
+    }
+
     /// Runs (with their journals and logs) kept in the recorded state.
     static let keptRuns = 100
 
@@ -135,6 +198,7 @@ struct Runner {
     let workspace: Workspace
     let blueprint: Blueprint
     let state: OpenedState
+    let stateOptions: StateOptions
     var store: any DeploymentStore { state.store }
     var stateDirectory: String { state.directory }
     let options: RunOptions
@@ -145,15 +209,20 @@ struct Runner {
         workspace = try Workspace(templates: templates)
         blueprint = try workspace.loadBlueprint(blueprintPath)
         self.state = try await state.open(deployment: blueprint.name.value)
+        stateOptions = state
         self.options = options
         self.command = command
     }
 
-    func execute(saved: SavedPlan?, destroy: Bool, scaling: Scaling? = nil) async throws {
+    /// Whether this command goes to the deployment's management plane: it has one, this photon is not
+    /// inside it, and `--local` was not given (its context file decides once the plane exists).
+    var usesPlane: Bool { blueprint.management != nil && !state.inPlane && !stateOptions.local }
+
+    func execute(saved: SavedPlan?, goal: Goal, scaling: Scaling? = nil, confirmed: Bool = false) async throws {
         let lock = try await acquireLock()
         if let warning = lock.warning { Output.error("warning: \(warning)") }
         do {
-            try await execute(saved: saved, destroy: destroy, scaling: scaling, lock: lock)
+            try await execute(saved: saved, goal: goal, scaling: scaling, lock: lock, confirmed: confirmed)
         } catch {
             _ = try? await store.releaseLock(lock.id)
             throw error
@@ -179,21 +248,49 @@ struct Runner {
         BackendContext(stateDirectory: stateDirectory, recordedHandles: try await store.machineHandles(), agent: state.agent)
     }
 
-    private func execute(saved: SavedPlan?, destroy: Bool, scaling: Scaling?, lock: LockAcquisition) async throws {
+    private func execute(saved: SavedPlan?, goal: Goal, scaling: Scaling?, lock: LockAcquisition, confirmed: Bool) async throws {
+        let destroy = goal.isDestroy
         // Machines photon made are simply deleted on destroy; the user's own machines (static) are first
-        // reset by their roles' teardown steps, since they stay.
+        // reset by their roles' teardown steps, since they stay: their groups keep their roles, at count 0.
         var target = blueprint
-        let resetsMachines: Bool
-        if case .static = blueprint.controlPlane { resetsMachines = destroy } else { resetsMachines = false }
-        if destroy && !resetsMachines {
+        var retired: Set<String> = []
+        let isStatic: Bool
+        if case .static = blueprint.controlPlane { isStatic = true } else { isStatic = false }
+        switch goal {
+        case .apply:
+            break
+        case .applyManagement:
             target.clusters = []
-            target.management = nil
+        case .destroy:
+            if isStatic {
+                retired = Set(target.clusters.map(\.name.value) + (target.management == nil ? [] : ["management"]))
+            } else {
+                target.clusters = []
+                target.management = nil
+            }
+        case .destroyClusters(let names):
+            if let names {
+                let known = Set(target.clusters.map(\.name.value))
+                for name in names where !known.contains(name) {
+                    throw PhotonError("the blueprint has no cluster '\(name)'", help: Suggestions.help(for: name, among: known.sorted(), noun: "cluster"))
+                }
+            }
+            let doomed = Set(names ?? target.clusters.map(\.name.value))
+            if isStatic { retired = doomed } else { target.clusters.removeAll { doomed.contains($0.name.value) } }
         }
-        let planner = workspace.planner(for: blueprint)
         var recorded = try await store.recordedState()
+        // The installer owns the management plane's machines and the plane owns the clusters: inside the
+        // plane, its own machines are neither planned nor touched (a plane never restarts itself mid-run).
+        if state.inPlane {
+            target.management = nil
+            recorded.setAside(group: KindCatalog.managementKind)
+        } else if target.management != nil {
+            try PlaneFiles.prepare(blueprint: blueprint, state: state)
+        }
+        let planner = workspace.planner(for: target, planeFiles: PlaneFiles.artifacts(blueprint: blueprint, stateDirectory: stateDirectory))
         func resolve() throws -> ResolvedDeployment {
             var resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(target)
-            if resetsMachines { resolved.retireAllMachines() }
+            resolved.retireMachines(ofGroups: retired)
             return resolved
         }
         var resolved = try resolve()
@@ -232,8 +329,7 @@ struct Runner {
         }
         guard plan.hasChanges else {
             if !newCounts.isEmpty { try await store.recordScaledCounts(newCounts) }
-            if !destroy { try await finishApply(resolved, recorded: recorded) }
-            if destroy { try await removeState() }
+            try await finish(goal, resolved, recorded: recorded, printingAccess: false)
             return
         }
         // Before asking: a missing driver or transport is said at once, not after a "yes".
@@ -241,7 +337,7 @@ struct Runner {
         let driver = try Backends.current.current.driver(blueprint, context)
         let shell = try Backends.current.current.shell(blueprint, context)
         let journal = Backends.current.current.journal(store)
-        try confirm(destroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
+        if !confirmed { try confirm(destroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?") }
         // The new counts are recorded before anything runs: an interrupted scale is finished by the next apply.
         if !newCounts.isEmpty { try await store.recordScaledCounts(newCounts) }
         let runID = try await store.beginRun(command: command, blueprintDigest: blueprint.digest)
@@ -280,14 +376,38 @@ struct Runner {
         report(outcome, plan: plan)
         switch outcome.status {
         case .succeeded:
-            if destroy { try await removeState() } else {
-                try await finishApply(resolved, recorded: recorded)
-                if options.format == .text { try await printAccess(resolved) }
-            }
+            try await finish(goal, resolved, recorded: recorded, printingAccess: options.format == .text)
         case .failed:
             throw ExitCode.failure
         case .interrupted:
             throw ExitCode(130)
+        }
+    }
+
+    /// After a converged run: what the goal leaves recorded.
+    func finish(_ goal: Goal, _ resolved: ResolvedDeployment, recorded: RecordedState, printingAccess: Bool) async throws {
+        switch goal {
+        case .apply:
+            try await finishApply(resolved, recorded: recorded)
+            if printingAccess { try await printAccess(resolved) }
+        case .applyManagement:
+            if printingAccess { try await printAccess(resolved) }
+        case .destroy:
+            try await removeLeftoverMachines()
+            try await removeState()
+        case .destroyClusters:
+            break
+        }
+    }
+
+    /// Local machines of this deployment that the installer's state does not record (a management
+    /// plane made them, and is gone or was bypassed with --local): destroy leaves none behind.
+    func removeLeftoverMachines() async throws {
+        guard case .local = blueprint.controlPlane, !state.inPlane else { return }
+        let driver = try Backends.current.current.driver(blueprint, try await backendContext())
+        for machine in try await driver.list() {
+            Output.error("removing \(machine.name), a machine of \(blueprint.name.value) this installer's state did not record (its management plane made it)")
+            try await driver.delete(name: machine.name)
         }
     }
 

@@ -113,9 +113,14 @@ enum ClientKey {
     /// The deployment's key, made once. The public half goes into each machine's authorized_keys.
     static func deploymentKey(_ deployment: String, directory: String) throws -> DeploymentKey {
         let privatePath = directory + "/id_ed25519", publicPath = privatePath + ".pub"
-        if let privateData = FileManager.default.contents(atPath: privatePath), let publicData = FileManager.default.contents(atPath: publicPath) {
-            return DeploymentKey(privateKey: String(decoding: privateData, as: UTF8.self),
-                                 publicKey: String(decoding: publicData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        if let privateData = FileManager.default.contents(atPath: privatePath) {
+            let privateKey = String(decoding: privateData, as: UTF8.self)
+            // The management plane receives the private half only; the public one follows from it.
+            let publicKey = FileManager.default.contents(atPath: publicPath).map { String(decoding: $0, as: UTF8.self) }
+                ?? SSHPublicKey.publicKeyLine(ofPrivateKey: privateKey)
+            if let publicKey {
+                return DeploymentKey(privateKey: privateKey, publicKey: publicKey.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
         }
         let key = DeploymentKey.generate(comment: "photon@\(deployment)")
         guard FileManager.default.createFile(atPath: privatePath, contents: Data(key.privateKey.utf8), attributes: [.posixPermissions: 0o600]),

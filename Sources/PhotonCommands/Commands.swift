@@ -4,6 +4,7 @@ import Foundation
 import Kinds
 import Planning
 import PhotonCore
+import PlaneAPI
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,8 +31,41 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let workspace = try Workspace(templates: blueprint.templates)
-        let loaded = try workspace.loadBlueprint(blueprint.file)
-        let plan = try workspace.planner(for: loaded).plan(loaded, recorded: try await state.recorded(deployment: loaded.name.value))
+        var loaded = try workspace.loadBlueprint(blueprint.file)
+        var recorded = try await state.recorded(deployment: loaded.name.value)
+        var plane: PlaneContext?
+        if PlaneEnvironment.current != nil {
+            // Inside the plane: the clusters only (the installer owns the plane's own machines).
+            loaded.management = nil
+            recorded.setAside(group: KindCatalog.managementKind)
+        } else if loaded.management != nil, !state.local {
+            plane = try PlaneContext.load(stateDirectory: state.directory(for: loaded.name.value))
+            if plane != nil {
+                guard out == nil, format != .dot else {
+                    throw PhotonError("a plan of a deployment run by its management plane can be shown as text or json, not saved or drawn",
+                                      help: "drop -o/--format dot, or plan the installer's own state with --local")
+                }
+                loaded.clusters = []
+            }
+        }
+        let planeFiles = PlaneFiles.artifacts(blueprint: loaded, stateDirectory: state.directory(for: loaded.name.value))
+        let plan = try workspace.planner(for: loaded, planeFiles: planeFiles).plan(loaded, recorded: recorded)
+        if let plane {
+            // The installer's part (the plane's machines), then the plane's (the clusters), from its own state.
+            let remote = try await PlaneSession(context: plane, format: format == .json ? .json : .text)
+                .plan(PlanRequest(workspace: try PlaneInstaller.workspace(path: blueprint.file, kinds: workspace.directory), format: format.rawValue))
+            if format == .text {
+                Output.result("Management plane (from this installer):\n" + PlanTextRenderer(color: Output.stdoutColor).render(plan))
+                Output.result("Clusters (from the management plane):\n" + remote.plan)
+            } else {
+                Output.result(PlanJSONRenderer.render(plan, photonVersion: Photon.version))
+                Output.result(remote.plan)
+            }
+            if !remote.errors.isEmpty { Output.error(remote.errors) }
+            guard remote.exitStatus == 0 || remote.exitStatus == 2 else { throw ExitCode.failure }
+            if detailedExitcode, plan.hasChanges || remote.exitStatus == 2 { throw ExitCode(2) }
+            return
+        }
         switch format {
         case .text: Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
         case .json: Output.result(PlanJSONRenderer.render(plan, photonVersion: Photon.version))

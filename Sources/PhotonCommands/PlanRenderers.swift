@@ -7,6 +7,11 @@ import PhotonCore
 /// `photon plan` as people read it: grouped by cluster and role, `+` create, `~` change, `-` delete,
 /// a summary line at the end; colour only on a terminal.
 struct PlanTextRenderer {
+    static let artifactDescriptions = [
+        "photon": "photon's own executable", "plane-certificate": "the plane's certificate", "plane-key": "the plane's private key",
+        "state-key": "the key that seals the state's secrets", "ssh-key": "the deployment's SSH key",
+    ]
+
     var color: Bool
 
     func paint(_ text: String, _ change: MachineChange) -> String {
@@ -70,7 +75,7 @@ struct PlanTextRenderer {
         switch action.detail {
         case .upload(let file):
             var facts = [String(format: "%04o", file.mode)]
-            if file.isArtifact { facts.append("photon's own executable") }
+            if file.isArtifact { facts.append(Self.artifactDescriptions[file.source] ?? file.source) }
             if file.content.isSensitive { facts.append("sensitive") }
             if let sha = file.sha256 {
                 if let previous = file.previousSHA256, previous != sha {

@@ -3,6 +3,8 @@ import Blueprints
 import Foundation
 import Planning
 import PhotonCore
+import PlaneAPI
+import Kinds
 
 struct ScaleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,7 +52,23 @@ struct ScaleCommand: AsyncParsableCommand {
             let parts = count.split(separator: "=", maxSplits: 1)
             return (String(parts[0]), Int(parts[1])!)
         }
-        try await runner.execute(saved: nil, destroy: false, scaling: Scaling(cluster: cluster, assignments: assignments, force: force, dryRun: dryRun))
+        // Clusters are scaled by the plane; the plane's own machines by the installer.
+        if runner.usesPlane, cluster != KindCatalog.managementKind, let context = try PlaneContext.load(stateDirectory: runner.stateDirectory) {
+            var session = PlaneSession(context: context, format: run.format)
+            let request = ScaleRequest(counts: Dictionary(assignments, uniquingKeysWith: { _, last in last }), force: force ? true : nil)
+            if dryRun || !run.yes {
+                let plan = try await session.plan(PlanRequest(workspace: nil, scale: request, cluster: cluster, format: run.format == .json ? "json" : "text"))
+                Output.result(plan.plan)
+                if !plan.errors.isEmpty { Output.error(plan.errors) }
+                guard plan.exitStatus == 0 else { throw ExitCode.failure }
+                if dryRun { return }
+                try runner.confirm("Scale \(cluster) of \(runner.blueprint.name.value) through its management plane?")
+                session.showsPlan = false
+            }
+            try await session.scale(cluster: cluster, counts: request.counts, force: force)
+            return
+        }
+        try await runner.execute(saved: nil, goal: .apply, scaling: Scaling(cluster: cluster, assignments: assignments, force: force, dryRun: dryRun))
     }
 }
 

@@ -58,7 +58,7 @@ struct OpenedState: Sendable {
 
 /// Set in the processes `photon serve` starts for operations: the server's configuration.
 enum PlaneEnvironment {
-    static let variable = "PHOTON_PLANE_CONFIG"
+    static let variable = PlaneServer.configurationVariable
 
     static let loaded: Result<ServeConfiguration, any Error>? = {
         guard let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty else { return nil }

@@ -3,6 +3,7 @@ import Blueprints
 import Foundation
 import Planning
 import PhotonCore
+import PlaneAPI
 import StateStore
 
 struct StatusCommand: AsyncParsableCommand {
@@ -42,6 +43,15 @@ struct StatusCommand: AsyncParsableCommand {
         /// Counts set by `photon scale`, with the blueprint's count they replaced.
         var scaled: [ScaledCount]
         var drift: PlanSummary?
+        /// Set when the deployment runs on its management plane (the report then is the plane's).
+        var plane: Plane?
+
+        struct Plane: Encodable {
+            var endpoint: String
+            var fingerprint: String
+            var leader: String?
+            var operation: String?
+        }
     }
 
     func run() async throws {
@@ -53,6 +63,11 @@ struct StatusCommand: AsyncParsableCommand {
         }
         let deployment = blueprint?.name.value ?? URL(fileURLWithPath: state.directory ?? ".").lastPathComponent
         let directory = state.directory(for: deployment)
+        if !state.local, PlaneEnvironment.current == nil, let context = try PlaneContext.load(stateDirectory: directory) {
+            let report = try await planeReport(context, directory: directory)
+            if format == .json { Output.result(JSONOutput.encode(report)) } else { Output.result(text(report)) }
+            return
+        }
         guard FileManager.default.fileExists(atPath: directory + "/" + StateStore.databaseFileName) else {
             throw PhotonError("deployment \(deployment) has no recorded state in \(directory)", help: "nothing was applied yet; 'photon apply -f BLUEPRINT' creates it")
         }
@@ -80,7 +95,7 @@ struct StatusCommand: AsyncParsableCommand {
                                running: running[$0.name])
             },
             scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key },
-            drift: drift)
+            drift: drift, plane: nil)
         if format == .json {
             Output.result(JSONOutput.encode(report))
             return
@@ -88,8 +103,50 @@ struct StatusCommand: AsyncParsableCommand {
         Output.result(text(report))
     }
 
+    /// The deployment as its management plane reports it.
+    func planeReport(_ context: PlaneContext, directory: String) async throws -> Report {
+        let client = try await context.connect()
+        func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
+            let (status, data) = try await client.send(.GET, path)
+            guard status == 200 else { throw PlaneSession.apiError(status, data, path) }
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(T.self, from: data)
+        }
+        let deployment = try await get("/v1/deployment", as: DeploymentBody.self)
+        let clusters = try await get("/v1/clusters", as: [ClusterBody].self)
+        let runs = try await get("/v1/runs?limit=1", as: [RunBody].self)
+        var lastRun: Report.Run?
+        if let run = runs.first {
+            let detail = try await get("/v1/runs/\(run.id)", as: RunDetailBody.self)
+            lastRun = Report.Run(id: run.id, command: run.command, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt,
+                                 summary: run.summary,
+                                 failures: detail.steps.filter { $0.status == "failed" }.map { "\($0.action) on \($0.machine): \($0.message ?? "failed")" })
+        }
+        var machines: [Report.Machine] = []
+        for cluster in clusters {
+            for role in cluster.roles {
+                for machine in role.machines {
+                    machines.append(Report.Machine(name: machine.name, group: cluster.name, kind: cluster.kind, role: role.name, index: machine.index,
+                                                   address: machine.address, lifecycle: machine.lifecycle, running: nil))
+                }
+            }
+        }
+        return Report(deployment: deployment.name, stateDirectory: "management plane at \(client.baseURL)", serial: deployment.serial,
+                      lock: deployment.lock.map { Report.Lock(id: $0.id, pid: $0.pid, host: $0.host, command: $0.command, since: $0.since) },
+                      lastRun: lastRun, machines: machines,
+                      scaled: deployment.scaled.map { ScaledCount(group: $0.cluster, role: $0.role, count: $0.count, baseCount: $0.blueprintCount) },
+                      drift: nil,
+                      plane: Report.Plane(endpoint: client.baseURL, fingerprint: context.fingerprint, leader: deployment.leader,
+                                          operation: deployment.operation.map { "\($0.id) \($0.summary) (\($0.status.rawValue))" }))
+    }
+
     func text(_ report: Report) -> String {
         var lines = ["Deployment \(report.deployment): state \(report.stateDirectory), serial \(report.serial)"]
+        if let plane = report.plane {
+            lines.append("plane: certificate \(plane.fingerprint), leader \(plane.leader ?? "none elected")")
+            if let operation = plane.operation { lines.append("operation: \(operation)") }
+        }
         if let lock = report.lock {
             lines.append("lock: held by pid \(lock.pid) on \(lock.host) (\(lock.command)) since \(lock.since); id \(lock.id)")
         } else {

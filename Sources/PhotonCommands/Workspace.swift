@@ -7,9 +7,12 @@ import PhotonCore
 /// What a command needs to plan: the kinds, and photon's own executable as an artifact.
 struct Workspace {
     var catalog: KindCatalog
+    /// The folder the kinds were read from.
+    var directory: String
 
     init(templates: String?) throws {
-        catalog = try KindCatalog.load(directory: try Workspace.templatesDirectory(explicit: templates))
+        directory = try Workspace.templatesDirectory(explicit: templates)
+        catalog = try KindCatalog.load(directory: directory)
     }
 
     /// `--templates`, then `$PHOTON_TEMPLATES`, then the templates installed beside photon
@@ -51,9 +54,12 @@ struct Workspace {
         try BlueprintLoader().load(path: path)
     }
 
-    func planner(for blueprint: Blueprint) -> Planner {
+    func planner(for blueprint: Blueprint, planeFiles: [String: String] = [:]) -> Planner {
         var artifacts: [String: Artifact] = [:]
         if blueprint.management != nil, let photon = Workspace.photonArtifact() { artifacts["photon"] = photon }
+        for (name, path) in planeFiles where blueprint.management != nil {
+            if let data = FileManager.default.contents(atPath: path) { artifacts[name] = Artifact(path: path, sha256: ContentDigest.sha256(Array(data))) }
+        }
         let base = URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().path
         return Planner(catalog: catalog, secrets: SecretSource(baseDirectory: base.isEmpty ? "." : base), artifacts: artifacts, photonVersion: Photon.version)
     }

@@ -38,8 +38,17 @@ public struct DeploymentBody: Codable, Sendable {
     public var lastApplied: AppliedBody?
     public var lock: LockBody?
     public var clusters: [String]
+    /// Counts set by `photon scale`, with the blueprint's count they replaced.
+    public var scaled: [ScaledBody]
     /// The operation queued or running, if any.
     public var operation: OperationRecord?
+}
+
+public struct ScaledBody: Codable, Sendable {
+    public var cluster: String
+    public var role: String
+    public var count: Int
+    public var blueprintCount: Int
 }
 
 public struct MachineBody: Codable, Sendable {
@@ -92,8 +101,8 @@ public struct RunDetailBody: Codable, Sendable {
 }
 
 public struct ApplyRequest: Codable, Sendable {
-    public var workspace: Workspace
-    public init(workspace: Workspace) { self.workspace = workspace }
+    public var workspace: BlueprintBundle
+    public init(workspace: BlueprintBundle) { self.workspace = workspace }
 }
 
 public struct ScaleRequest: Codable, Sendable {
@@ -110,4 +119,29 @@ public struct AcceptedBody: Codable, Sendable {
     public var operation: String
     public var status: String
     public var events: String
+}
+
+/// What `photon plan` (or `photon scale --dry-run`) would show, computed by the plane against its state.
+public struct PlanRequest: Codable, Sendable {
+    /// The blueprint to plan; nil plans the plane's current one.
+    public var workspace: BlueprintBundle?
+    /// Plans a scale of this cluster instead of an apply.
+    public var scale: ScaleRequest?
+    public var cluster: String?
+    /// "text" or "json".
+    public var format: String?
+
+    public init(workspace: BlueprintBundle?, scale: ScaleRequest? = nil, cluster: String? = nil, format: String? = nil) {
+        self.workspace = workspace
+        self.scale = scale
+        self.cluster = cluster
+        self.format = format
+    }
+}
+
+public struct PlanBody: Codable, Sendable {
+    public var plan: String
+    /// photon's exit status: 0, 1 (an error, in `errors`) or 2 (changes pending).
+    public var exitStatus: Int32
+    public var errors: String
 }

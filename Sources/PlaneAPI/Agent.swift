@@ -78,6 +78,7 @@ public struct AgentServer: Sendable {
 
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let router = Router()
+        router.add(middleware: ErrorMiddleware())
         router.add(middleware: BearerTokenMiddleware(token: token))
         let driver = self.driver
         router.post("/v1/machines") { request, context -> Response in

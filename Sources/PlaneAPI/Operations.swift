@@ -2,8 +2,8 @@ import Etcd
 import Foundation
 import PhotonCore
 
-/// The files an operation runs on: the blueprint as the user wrote it and the kinds it was planned with.
-public struct Workspace: Codable, Sendable, Hashable {
+/// What an operation runs on: the blueprint as the user wrote it and the kinds it is planned with.
+public struct BlueprintBundle: Codable, Sendable, Hashable {
     /// The blueprint's file name (its base name: the deployment's name comes from inside it).
     public var blueprintFile: String
     public var blueprint: String
@@ -139,11 +139,11 @@ struct OperationBook: Sendable {
         try await etcd.put(eventKey(id, sequence), Array(line.utf8))
     }
 
-    func workspace() async throws -> Workspace? {
-        try await etcd.get(workspaceKey).map { try Self.decode(Workspace.self, $0.value) }
+    func workspace() async throws -> BlueprintBundle? {
+        try await etcd.get(workspaceKey).map { try Self.decode(BlueprintBundle.self, $0.value) }
     }
 
-    func setWorkspace(_ workspace: Workspace) async throws {
+    func setWorkspace(_ workspace: BlueprintBundle) async throws {
         try await etcd.put(workspaceKey, try Self.encode(workspace))
     }
 
@@ -220,7 +220,7 @@ final class OperationRunner: Sendable {
             try await book.put(operation)
             await event(["event": resumed ? "resumed" : "started", "node": configuration.node, "attempt": String(operation.attempts)])
             let arguments = [executable, operation.kind, "-f", files.blueprint, "--templates", files.kinds, "--yes", "--format", "json"] + operation.arguments
-            let child = try HostCommand.spawnWithPipes(arguments, environment: ["PHOTON_PLANE_CONFIG": configuration.file, "NO_COLOR": "1"])
+            let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
             running.withLock { $0[operation.id] = child.pid }
             let lines = AsyncStream<(Bool, String)> { continuation in
                 let group = DispatchGroup()
@@ -294,11 +294,19 @@ final class OperationRunner: Sendable {
 
 extension OperationBook {
     /// The workspace submitted with an apply operation (kept until it succeeds and becomes the plane's).
-    func submitted(_ id: String) async throws -> Workspace? {
-        try await etcd.get(prefix + "op-workspace/" + id).map { try Self.decode(Workspace.self, $0.value) }
+    func submitted(_ id: String) async throws -> BlueprintBundle? {
+        try await etcd.get(prefix + "op-workspace/" + id).map { try Self.decode(BlueprintBundle.self, $0.value) }
     }
 
-    func setSubmitted(_ id: String, _ workspace: Workspace) async throws {
+    func setSubmitted(_ id: String, _ workspace: BlueprintBundle) async throws {
         try await etcd.put(prefix + "op-workspace/" + id, try Self.encode(workspace))
+    }
+}
+
+/// Records of the plane that the installer writes at hand-over.
+public enum PlaneRecords {
+    /// The blueprint and kinds that scale and destroy operations run with, until an apply replaces them.
+    public static func setWorkspace(_ workspace: BlueprintBundle, etcd: EtcdClient, prefix: String) async throws {
+        try await OperationBook(etcd: etcd, prefix: prefix).setWorkspace(workspace)
     }
 }

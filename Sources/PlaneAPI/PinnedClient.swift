@@ -7,25 +7,19 @@ import NIOSSL
 import PhotonCore
 
 /// An HTTPS client of the plane (or of the installer's agent) that trusts one pinned certificate and
-/// sends the bearer token with every request. Call ``close()`` when done.
+/// sends the bearer token with every request. Requests go through the process's shared HTTP client
+/// (its connection pool, nothing to shut down), each with the pinned TLS configuration.
 public final class PinnedClient: Sendable {
     public let baseURL: String
     public let certificate: PinnedCertificate
     let token: String
-    let http: HTTPClient
+    let tls: TLSConfiguration
 
     public init(baseURL: String, certificate: PinnedCertificate, token: String) throws {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.certificate = certificate
         self.token = token
-        var configuration = HTTPClient.Configuration(tlsConfiguration: try certificate.clientTLS())
-        configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(5), read: .seconds(600))
-        configuration.httpVersion = .http1Only
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
-
-    public func close() async {
-        try? await http.shutdown()
+        tls = try certificate.clientTLS()
     }
 
     /// A JSON request; returns the status and the body (at most 64 MiB).
@@ -67,6 +61,7 @@ public final class PinnedClient: Sendable {
     func execute(_ method: NIOHTTP1.HTTPMethod, _ path: String, body: Data?, timeout: Duration) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
+        request.tlsConfiguration = tls
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
@@ -74,7 +69,7 @@ public final class PinnedClient: Sendable {
             request.body = .bytes(ByteBuffer(data: body))
         }
         do {
-            return try await http.execute(request, timeout: .seconds(timeout.components.seconds))
+            return try await HTTPClient.shared.execute(request, timeout: .seconds(timeout.components.seconds))
         } catch {
             throw unreachable(error)
         }
@@ -106,3 +101,6 @@ public struct APIErrorBody: Codable, Sendable {
         self.run = run
     }
 }
+
+/// HTTP methods, for callers that do not import NIO.
+public typealias HTTPMethodName = NIOHTTP1.HTTPMethod

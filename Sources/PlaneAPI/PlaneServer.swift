@@ -131,6 +131,10 @@ public final class PlaneServer: Sendable {
             let body = try await request.decode(as: ApplyRequest.self, context: context)
             return try await self.accept(kind: "apply", summary: "apply \(body.workspace.blueprintFile)", arguments: [], workspace: body.workspace)
         }
+        api.post("deployment/plan") { request, context in
+            let body = try await request.decode(as: PlanRequest.self, context: context)
+            return try JSONResponse.encode(try await self.plan(body))
+        }
         api.post("clusters/{name}/scale") { request, context in
             let name = try context.parameters.require("name")
             let body = try await request.decode(as: ScaleRequest.self, context: context)
@@ -151,7 +155,7 @@ public final class PlaneServer: Sendable {
         }
         api.delete("clusters") { _, _ in
             let names = try await self.clusters().filter { !$0.management }.map(\.name)
-            return try await self.accept(kind: "destroy", summary: "destroy every cluster", arguments: names.flatMap { ["--cluster", $0] } + ["--clusters-only"])
+            return try await self.accept(kind: "destroy", summary: "destroy every cluster", arguments: ["--keep-management"])
         }
         return router
     }
@@ -172,7 +176,11 @@ public final class PlaneServer: Sendable {
             peers: configuration.peers.map { PeerBody(name: $0.name, url: $0.url) },
             lastApplied: applied.map { AppliedBody(digest: $0.digest, appliedAt: $0.date) },
             lock: lock.map { LockBody(id: $0.id.uuidString, command: $0.command, host: $0.host, pid: $0.pid, since: $0.since) },
-            clusters: Array(Set(recorded.machines.map(\.group))).sorted(), operation: current)
+            clusters: Array(Set(recorded.machines.map(\.group))).sorted(),
+            scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key }.map {
+                ScaledBody(cluster: $0.group, role: $0.role, count: $0.count, blueprintCount: $0.baseCount)
+            },
+            operation: current)
         return try JSONResponse.encode(body)
     }
 
@@ -203,8 +211,47 @@ public final class PlaneServer: Sendable {
         RunBody(id: run.id, command: run.command, status: run.status.rawValue, startedAt: run.startedAt, finishedAt: run.finishedAt, summary: run.summary)
     }
 
+    /// Runs `photon plan` (or `scale --dry-run`) against the plane's state, in a child like operations,
+    /// but at once and changing nothing.
+    func plan(_ request: PlanRequest) async throws -> PlanBody {
+        var chosen = request.workspace
+        if chosen == nil { chosen = try await book.workspace() }
+        guard let workspace = chosen else {
+            throw PhotonError("the plane has no blueprint yet", help: "send one with the plan request")
+        }
+        let directory = configuration.stateDirectory + "/plans/" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = try workspace.materialize(in: directory)
+        let format = request.format == "json" ? "json" : "text"
+        var arguments = [runner.executable]
+        if let scale = request.scale, let cluster = request.cluster {
+            arguments += ["scale", "-f", files.blueprint, "--templates", files.kinds, "--dry-run", "--format", format, cluster]
+            arguments += scale.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + (scale.force == true ? ["--force"] : [])
+        } else {
+            arguments += ["plan", "-f", files.blueprint, "--templates", files.kinds, "--format", format, "--detailed-exitcode"]
+        }
+        let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
+        async let output = OwnThread.run { () -> [UInt8] in
+            var bytes: [UInt8] = []
+            OperationRunner.readLines(child.stdout) { bytes += Array(($0 + "\n").utf8) }
+            close(child.stdout)
+            return bytes
+        }
+        async let errors = OwnThread.run { () -> [UInt8] in
+            var bytes: [UInt8] = []
+            OperationRunner.readLines(child.stderr) { bytes += Array(($0 + "\n").utf8) }
+            close(child.stderr)
+            return bytes
+        }
+        let status = await HostCommand.wait(child.pid)
+        return PlanBody(plan: String(decoding: try await output, as: UTF8.self), exitStatus: status, errors: String(decoding: try await errors, as: UTF8.self))
+    }
+
+    /// Set for the photon processes a server starts: its configuration file (they then keep their state in the plane).
+    public static let configurationVariable = "PHOTON_PLANE_CONFIG"
+
     /// Records the operation, or answers 409 naming the one in the way.
-    func accept(kind: String, summary: String, arguments: [String], workspace: Workspace? = nil) async throws -> Response {
+    func accept(kind: String, summary: String, arguments: [String], workspace: BlueprintBundle? = nil) async throws -> Response {
         let (created, blocking) = try await book.create(kind: kind, summary: summary, arguments: arguments)
         guard var created else {
             let busy = blocking!
@@ -266,6 +313,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try JSONResponse.error(.serviceUnavailable, APIErrorBody(error: error.message, help: "check the plane's etcd members"))
         } catch let error as DecodingError {
             return try JSONResponse.error(.badRequest, APIErrorBody(error: "the request body is not what this endpoint takes: \(error)"))
+        } catch {
+            // Driver errors (the agent's) already say what failed on which machine.
+            return try JSONResponse.error(.internalServerError, APIErrorBody(error: String(describing: error)))
         }
     }
 }

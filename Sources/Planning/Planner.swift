@@ -218,7 +218,7 @@ extension DesiredState {
         var recordedAddress: [String: String] = [:]
         for machine in recorded.machines { recordedAddress[machine.name] = machine.address }
         // Every recorded address stays taken: a machine being deleted still holds its address during apply.
-        let taken = Set(recorded.machines.map(\.address))
+        let taken = Set(recorded.machines.map(\.address)).union(recorded.reservedAddresses)
         switch blueprint.controlPlane {
         case .local(let local):
             guard let hosts = local.network.value.usableHosts else { return }

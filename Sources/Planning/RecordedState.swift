@@ -13,6 +13,11 @@ public struct RecordedState: Sendable, Codable {
     public var generatedSecrets: [String: String]
     /// Counts set by `photon scale`, by `<group>/<role>`.
     public var scaledCounts: [String: ScaledCount]
+    /// Addresses held by machines this plan leaves out (the management plane's, when the plane plans
+    /// its clusters): never given to a new machine. Not stored.
+    public var reservedAddresses: Set<String> = []
+
+    private enum CodingKeys: String, CodingKey { case serial, machines, captured, generatedSecrets, scaledCounts }
 
     public init(serial: Int = 0, machines: [RecordedMachine] = [], captured: [String: RecordedValue] = [:], generatedSecrets: [String: String] = [:],
                 scaledCounts: [String: ScaledCount] = [:]) {
@@ -24,6 +29,12 @@ public struct RecordedState: Sendable, Codable {
     }
 
     public static let empty = RecordedState()
+
+    /// Leaves out the machines of `group`, keeping their addresses reserved.
+    public mutating func setAside(group: String) {
+        reservedAddresses.formUnion(machines.filter { $0.group == group }.map(\.address))
+        machines.removeAll { $0.group == group }
+    }
 
 }
 

@@ -17,8 +17,9 @@ public struct ResolvedDeployment: Sendable {
 
     /// Every role down to no machine, with the clusters still known: a plan then removes every machine
     /// with its role's teardown steps (how a destroy resets machines photon did not make).
-    public mutating func retireAllMachines() {
-        for group in groups.indices {
+    /// Sets every role of these groups to 0 machines (their teardown steps run; the groups stay known).
+    public mutating func retireMachines(ofGroups names: Set<String>) {
+        for group in groups.indices where names.contains(groups[group].name) {
             for role in groups[group].roles.indices { groups[group].roles[role].count = 0 }
         }
     }

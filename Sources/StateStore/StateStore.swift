@@ -343,6 +343,14 @@ public final class StateStore: RunJournal, Sendable {
         }
     }
 
+    /// Makes the key that seals secrets if there is none yet (the management plane receives a copy).
+    /// Returns its path.
+    @discardableResult
+    public func ensureSecretsKey() throws -> String {
+        _ = try secrets.key(creatingIfMissing: { try pool.read { try Self.holdsSealedValues($0) } })
+        return keyPath
+    }
+
     // MARK: - Generated secrets and the applied blueprint
 
     /// Records values photon generated for `generate` secrets (keys such as `secrets.apiToken` or

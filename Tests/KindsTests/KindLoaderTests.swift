@@ -393,7 +393,7 @@ let badKinds: [BadKind] = [
                 path: /usr/local/bin/kubectl
         """, expected: [
             "kind.yaml:6:18: capture name 'join-token' must be a word of letters, digits and '_'",
-            "kind.yaml:8:19: unknown artifact 'kubectl' [help: the only artifact is 'photon' (photon's own executable)]",
+            "kind.yaml:8:19: unknown artifact 'kubectl' [help: artifacts are photon, plane-certificate, plane-key, state-key, ssh-key (photon's executable, and the management plane's certificate, its key, the key that seals secrets, the deployment's SSH key)]",
         ]),
 
     BadKind(name: "role names must be host name parts, and unique", yaml: """

@@ -1,0 +1,252 @@
+import ArgumentParser
+import Blueprints
+import Etcd
+import Foundation
+import Kinds
+import Planning
+import PhotonCore
+import PlaneAPI
+import StateStore
+
+/// The files the installer gives the management plane, as artifacts of the management kind: one TLS
+/// pair for every API server (`<state>/plane/tls.crt`, `tls.key`), the key that seals the state's
+/// secrets, and the deployment's SSH key.
+enum PlaneFiles {
+    static func directory(_ stateDirectory: String) -> String { stateDirectory + "/plane" }
+
+    static func artifacts(blueprint: Blueprint, stateDirectory: String) -> [String: String] {
+        guard blueprint.management != nil else { return [:] }
+        if let plane = PlaneEnvironment.current {
+            return ["plane-certificate": plane.certificatePath, "plane-key": plane.keyPath,
+                    "state-key": plane.stateDirectory + "/secrets.key", "ssh-key": plane.stateDirectory + "/id_ed25519"]
+        }
+        return ["plane-certificate": directory(stateDirectory) + "/tls.crt", "plane-key": directory(stateDirectory) + "/tls.key",
+                "state-key": stateDirectory + "/secrets.key", "ssh-key": sshKeyPath(blueprint: blueprint, stateDirectory: stateDirectory)]
+    }
+
+    static func sshKeyPath(blueprint: Blueprint, stateDirectory: String) -> String {
+        if case .file(let path)? = blueprint.ssh.key?.value {
+            let expanded = path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst(1) : path
+            return expanded.hasPrefix("/") ? expanded : URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().appendingPathComponent(expanded).path
+        }
+        return stateDirectory + "/id_ed25519"
+    }
+
+    /// Makes what is missing: the TLS pair, the sealing key, the deployment's SSH key.
+    static func prepare(blueprint: Blueprint, state: OpenedState) throws {
+        if case .environment? = blueprint.ssh.key?.value {
+            throw PhotonError("a management plane needs the SSH key as a file, and ssh.key names an environment variable",
+                              help: "use ssh.key: file:PATH (or leave it out for a key photon makes) in a blueprint with a management section")
+        }
+        let directory = directory(state.directory)
+        _ = try ServerIdentity.readOrGenerate(certificate: directory + "/tls.crt", key: directory + "/tls.key", commonName: "photon-\(blueprint.name.value)")
+        if let sqlite = state.store as? StateStore { try sqlite.ensureSecretsKey() }
+        _ = try ClientKey.credentials(for: blueprint, stateDirectory: state.directory)
+    }
+}
+
+/// The management plane as the installer sees it: after the management machines are up, what is
+/// needed to reach them (from the resolved management group and the recorded machines).
+struct PlaneFacts {
+    var addresses: [String]
+    var apiPort: Int
+    var proxyPort: Int?
+    var token: String
+
+    var etcdEndpoints: [String] { addresses.map { "http://\($0):2379" } }
+    /// HAProxy on each machine first (when it runs), then each API server directly.
+    var apiEndpoints: [String] {
+        (proxyPort.map { port in addresses.map { "https://\($0):\(port)" } } ?? []) + addresses.map { "https://\($0):\(apiPort)" }
+    }
+
+    static func read(runner: Runner) async throws -> PlaneFacts {
+        var target = runner.blueprint
+        target.clusters = []
+        let recorded = try await runner.store.recordedState()
+        let resolved = try Resolver(catalog: runner.workspace.catalog, secrets: runner.workspace.planner(for: target).secrets, recorded: recorded).resolve(target)
+        guard let group = resolved.groups.first(where: { $0.isManagement }) else {
+            throw PhotonError("the blueprint \(runner.blueprintPath) has no management section")
+        }
+        func text(_ name: String) -> String? {
+            switch group.settings[name] {
+            case .text(let value)?, .sensitive(let value)?: value
+            default: nil
+            }
+        }
+        guard let token = text("apiToken"), let apiPort = text("apiPort").flatMap(Int.init) else {
+            throw PhotonError("the management plane's token or API port is not known yet", help: "apply the blueprint again")
+        }
+        let machines = recorded.machines.filter { $0.group == KindCatalog.managementKind && $0.lifecycle == .ready }.sorted { $0.index < $1.index }
+        guard !machines.isEmpty else { throw PhotonError("the management plane has no ready machine", help: "apply the blueprint again") }
+        let proxyPort = group.services["haproxy"] == true ? text("proxyPort").flatMap(Int.init) : nil
+        return PlaneFacts(addresses: machines.map(\.address), apiPort: apiPort, proxyPort: proxyPort, token: token)
+    }
+}
+
+/// `photon apply|scale|destroy|status|plan` of a deployment with a management plane, from the installer.
+enum PlaneInstaller {
+    /// The installer's part of every apply: the management plane itself (made, or repaired and kept as
+    /// it should be), the agent the plane makes machines through, and on the first apply the hand-over.
+    /// Returns the context to send the blueprint to the plane with.
+    static func preparePlane(_ runner: Runner) async throws -> PlaneContext {
+        Output.error("The management plane of \(runner.blueprint.name.value), from this installer:")
+        try await runner.execute(saved: nil, goal: .applyManagement)
+        let facts = try await PlaneFacts.read(runner: runner)
+        var context = try PlaneContext.load(stateDirectory: runner.stateDirectory)
+        let agent = try await AgentProcess.ensureRunning(runner: runner, known: context?.agent)
+        if context == nil {
+            context = try await handOver(runner, facts: facts, agent: agent)
+            Output.error("Handed the state of \(runner.blueprint.name.value) over to its management plane; from now on photon talks to it (--local to bypass).")
+        } else if let agent, context?.agent?.url != agent.agent.url || context?.agent?.pid != agent.agent.pid {
+            context?.agent = agent.agent
+            try context?.save(stateDirectory: runner.stateDirectory)
+            try await storeAgent(agent, facts: facts, runner: runner)
+        }
+        return context!
+    }
+
+    /// Copies the installer's recorded state into the plane's etcd, checks the copy, gives the plane
+    /// the agent and the workspace, and writes the context file (last: until then nothing talks to the plane).
+    static func handOver(_ runner: Runner, facts: PlaneFacts, agent: AgentProcess.Running?) async throws -> PlaneContext {
+        let lock = try await runner.store.acquireLock(command: "hand-over \(runner.blueprintPath)")
+        defer { Task { [store = runner.store] in _ = try? await store.releaseLock(lock.id) } }
+        let plane = try await EtcdStateStore(etcd: EtcdClient(endpoints: facts.etcdEndpoints), prefix: "/photon/\(runner.blueprint.name.value)/",
+                                             deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
+        try await plane.importState(from: runner.store)
+        let copied = try await plane.recordedState()
+        let original = try await runner.store.recordedState()
+        guard copied.machines == original.machines, copied.captured == original.captured, copied.generatedSecrets == original.generatedSecrets,
+              copied.scaledCounts == original.scaledCounts, copied.serial == original.serial else {
+            throw PhotonError("the copy of the state in the management plane's etcd differs from the installer's; nothing was handed over",
+                              help: "apply again; the installer's state is unchanged")
+        }
+        if let agent { try await storeAgent(agent, facts: facts, runner: runner) }
+        try await PlaneRecords.setWorkspace(try workspace(runner), etcd: plane.etcd, prefix: plane.prefix)
+        let certificate = try PinnedCertificate(certificatePEM: String(contentsOfFile: PlaneFiles.directory(runner.stateDirectory) + "/tls.crt", encoding: .utf8))
+        let context = PlaneContext(deployment: runner.blueprint.name.value, endpoints: facts.apiEndpoints, certificatePEM: certificate.certificatePEM,
+                                   fingerprint: certificate.fingerprint, token: facts.token, agent: agent?.agent)
+        let client = try await context.connect()
+        try context.save(stateDirectory: runner.stateDirectory)
+        return context
+    }
+
+    static func storeAgent(_ agent: AgentProcess.Running, facts: PlaneFacts, runner: Runner) async throws {
+        let plane = try await EtcdStateStore(etcd: EtcdClient(endpoints: facts.etcdEndpoints), prefix: "/photon/\(runner.blueprint.name.value)/",
+                                             deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
+        let endpoint = AgentEndpoint(url: agent.agent.url, certificatePEM: agent.certificatePEM, token: agent.token)
+        try await plane.putSealed("agent", String(decoding: try JSONEncoder().encode(endpoint), as: UTF8.self))
+    }
+
+    /// The blueprint and every kind, as the plane receives them.
+    static func workspace(_ runner: Runner) throws -> BlueprintBundle {
+        try workspace(path: runner.blueprintPath, kinds: runner.workspace.directory)
+    }
+
+    static func workspace(path: String, kinds: String) throws -> BlueprintBundle {
+        guard let data = FileManager.default.contents(atPath: path) else { throw PhotonError("cannot read \(path)") }
+        return BlueprintBundle(blueprintFile: (path as NSString).lastPathComponent, blueprint: String(decoding: data, as: UTF8.self),
+                                  kinds: try BlueprintBundle.kindFiles(in: kinds))
+    }
+}
+
+/// Talking to the plane: operations sent, their events shown as a local run shows its own.
+struct PlaneSession {
+    let context: PlaneContext
+    let format: OutputFormat
+    /// False when the plan was already shown (before asking).
+    var showsPlan = true
+
+    init(context: PlaneContext, format: OutputFormat) {
+        self.context = context
+        self.format = format
+    }
+
+    func apply(_ workspace: BlueprintBundle) async throws {
+        try await operation(.POST, "/v1/deployment/apply", body: try JSONEncoder().encode(ApplyRequest(workspace: workspace)))
+    }
+
+    func scale(cluster: String, counts: [String: Int], force: Bool) async throws {
+        try await operation(.POST, "/v1/clusters/\(cluster)/scale", body: try JSONEncoder().encode(ScaleRequest(counts: counts, force: force ? true : nil)))
+    }
+
+    /// What the plane would do, from its own state.
+    func plan(_ request: PlanRequest) async throws -> PlanBody {
+        let client = try await context.connect()
+        let (status, data) = try await client.send(.POST, "/v1/deployment/plan", body: try JSONEncoder().encode(request), timeout: .seconds(300))
+        guard status == 200, let body = try? JSONDecoder().decode(PlanBody.self, from: data) else { throw Self.apiError(status, data, "/v1/deployment/plan") }
+        return body
+    }
+
+    func destroyClusters(_ names: [String]?) async throws {
+        if let names {
+            for name in names { try await operation(.DELETE, "/v1/clusters/\(name)", body: nil) }
+        } else {
+            try await operation(.DELETE, "/v1/clusters", body: nil)
+        }
+    }
+
+    /// Sends the request, then follows the operation's events to its end; exits as the operation did.
+    func operation(_ method: HTTPMethodName, _ path: String, body: Data?) async throws {
+        let client = try await context.connect()
+        let (status, data) = try await client.send(method, path, body: body)
+        guard status == 202, let accepted = try? JSONDecoder().decode(AcceptedBody.self, from: data) else {
+            throw Self.apiError(status, data, path)
+        }
+        Output.error("The management plane accepted operation \(accepted.operation); following it (Ctrl-C stops following, not the operation).")
+        var outcome: Int32?
+        var from = 1
+        // A stream cut (the server died, the leader moved) is picked up again from the next event, by any server.
+        for attempt in 0..<60 {
+            do {
+                let streamClient = attempt == 0 ? client : try await context.connect()
+                var streamStatus = 0
+                for try await line in try await streamClient.lines(accepted.events + "?from=\(from)", status: &streamStatus) {
+                    guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+                    from += 1
+                    if let code = render(object) { outcome = code }
+                }
+                if outcome != nil { break }
+            } catch {
+                Output.error("lost the plane's event stream (\(error)); following it again")
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
+        switch outcome {
+        case 0?: return
+        case 130?: throw ExitCode(130)
+        default: throw ExitCode.failure
+        }
+    }
+
+    /// Shows one event; returns the exit status when it is the last.
+    func render(_ event: [String: Any]) -> Int32? {
+        if format == .json {
+            if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) { Output.result(String(decoding: data, as: UTF8.self)) }
+            return (event["event"] as? String == "exit") ? Int32(event["status"] as? String ?? "1") : nil
+        }
+        let text = { (key: String) in event[key] as? String ?? "" }
+        switch text("event") {
+        case "plan": if showsPlan { Output.result(text("text")) }
+        case "run": Output.error("run \(text("id")) on the plane")
+        case "started": Output.error("started  \(text("action"))\(text("attempt") != "1" ? " (attempt \(text("attempt")))" : ""): \(text("summary"))")
+        case "retrying": Output.error("retry    \(text("action")) (attempt \(text("attempt")) in \(text("delay"))): \(text("reason"))")
+        case "finished":
+            let word = text("status") == "succeeded" ? "ok" : text("status")
+            Output.error("\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(text("action")) (\(text("elapsed")))\(event["message"].map { ": \($0)" } ?? "")")
+        case "blocked": Output.error("blocked  \(text("action")): \(text("by")) failed")
+        case "log": Output.error(text("line"))
+        case "resumed": Output.error("the operation was resumed by \(text("node")) (attempt \(text("attempt")))")
+        case "paused": Output.error("the operation paused: \(text("node")) is no longer the leader; the next leader resumes it")
+        case "exit": return Int32(text("status")) ?? 1
+        default: break
+        }
+        return nil
+    }
+
+    static func apiError(_ status: Int, _ data: Data, _ path: String) -> PhotonError {
+        if let body = try? JSONDecoder().decode(APIErrorBody.self, from: data) {
+            return PhotonError("the management plane refused \(path) (HTTP \(status)): \(body.error)", help: body.help)
+        }
+        return PhotonError("the management plane answered \(path) with HTTP \(status): \(String(decoding: data.prefix(300), as: UTF8.self))")
+    }
+}

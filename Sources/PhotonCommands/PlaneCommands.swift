@@ -1,0 +1,136 @@
+import ArgumentParser
+import Blueprints
+import Crypto
+import Drivers
+import Foundation
+import PhotonCore
+import PlaneAPI
+import StateStore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the management plane's API server (the management kind starts it on each plane machine).",
+        discussion: """
+        HTTPS with the certificate the installer made (clients pin it), a bearer token on every request, \
+        the deployment's state in etcd. One server, elected with an etcd lease, runs operations; every \
+        server answers reads and records operations for the leader. The API is described in \
+        Sources/PlaneAPI/openapi.yaml.
+        """
+    )
+
+    @Option(help: ArgumentHelp("The server's configuration.", valueName: "file"))
+    var config = "/etc/photon/serve.yaml"
+
+    func run() async throws {
+        let configuration = try ServeConfiguration.load(config)
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let server = try await PlaneServer(configuration: configuration, executable: executable)
+        Output.error("photon serve: \(configuration.deployment) on \(configuration.node), https://\(configuration.listenAddress):\(configuration.listenPort)")
+        try await server.run()
+    }
+}
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Serve this host's local machines to a deployment's management plane ('photon apply' starts it).",
+        discussion: """
+        Listens only on the deployment's bridge address, over HTTPS with its own certificate (the plane \
+        pins it) and token, both kept in <state>/agent/.
+        """
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "Port on the bridge address.")
+    var port = AgentProcess.defaultPort
+
+    func run() async throws {
+        let loaded = try BlueprintLoader().load(path: blueprint.file)
+        guard case .local(let local) = loaded.controlPlane else {
+            throw PhotonError("the agent serves local machines, and \(blueprint.file) uses the static driver", help: "a plane reaches static machines itself")
+        }
+        let directory = state.directory(for: loaded.name.value)
+        let credentials = try AgentProcess.credentials(stateDirectory: directory, deployment: loaded.name.value)
+        let driver = try Backends.standardDriver(loaded, BackendContext(stateDirectory: directory))
+        let address = IPv4Address(local.network.value.network.value + 1).description
+        Output.error("photon agent: \(loaded.name.value) on https://\(address):\(port)")
+        try await AgentServer(driver: driver, identity: credentials.identity, token: credentials.token, address: address, port: port).run()
+    }
+}
+
+/// The agent process the installer keeps for a deployment's plane.
+enum AgentProcess {
+    static let defaultPort = 9444
+
+    struct Running {
+        var agent: PlaneContext.Agent
+        var certificatePEM: String
+        var token: String
+    }
+
+    /// The agent's TLS pair and token in `<state>/agent/`, made on first use.
+    static func credentials(stateDirectory: String, deployment: String) throws -> (identity: ServerIdentity, token: String) {
+        let directory = stateDirectory + "/agent"
+        let identity = try ServerIdentity.readOrGenerate(certificate: directory + "/tls.crt", key: directory + "/tls.key", commonName: "photon-agent-\(deployment)")
+        let tokenPath = directory + "/token"
+        if let data = FileManager.default.contents(atPath: tokenPath) {
+            return (identity, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let token = SymmetricKey(size: .bits256).withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        guard FileManager.default.createFile(atPath: tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw PhotonError("cannot write \(tokenPath)")
+        }
+        return (identity, token)
+    }
+
+    /// The running agent, started when it is not (a host reboot, say). Nil for the static driver.
+    static func ensureRunning(runner: Runner, known: PlaneContext.Agent?) async throws -> Running? {
+        guard case .local(let local) = runner.blueprint.controlPlane else { return nil }
+        let credentials = try credentials(stateDirectory: runner.stateDirectory, deployment: runner.blueprint.name.value)
+        let address = IPv4Address(local.network.value.network.value + 1).description
+        let url = "https://\(address):\(defaultPort)"
+        let blueprintPath = URL(fileURLWithPath: runner.blueprintPath).standardizedFileURL.path
+        if let known, known.url == url, kill(known.pid, 0) == 0, await answers(url: url, credentials: credentials) {
+            return Running(agent: known, certificatePEM: credentials.identity.certificate.certificatePEM, token: credentials.token)
+        }
+        if let known, kill(known.pid, 0) == 0 { stop(known) }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let stateDirectory = URL(fileURLWithPath: runner.stateDirectory).standardizedFileURL.path
+        let log = stateDirectory + "/agent/agent.log"
+        let command = [executable, "agent", "-f", blueprintPath, "--state", stateDirectory, "--templates", runner.workspace.directory]
+        // Its own session: a Ctrl-C in this terminal must not stop the plane's way to the machines.
+        let pid = try HostCommand.spawnDetached(["/bin/sh", "-c", "exec setsid \(ShellQuoting.join(command)) >>\(ShellQuoting.quote(log)) 2>&1"])
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if await answers(url: url, credentials: credentials) {
+                return Running(agent: PlaneContext.Agent(url: url, pid: pid, blueprint: blueprintPath),
+                               certificatePEM: credentials.identity.certificate.certificatePEM, token: credentials.token)
+            }
+            if kill(pid, 0) != 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
+        throw PhotonError("the agent for \(runner.blueprint.name.value) did not start on \(url)\(tail.isEmpty ? "" : ":\n\(tail)")",
+                          help: "its log is \(log)")
+    }
+
+    static func answers(url: String, credentials: (identity: ServerIdentity, token: String)) async -> Bool {
+        guard let client = try? PinnedClient(baseURL: url, certificate: credentials.identity.certificate, token: credentials.token) else { return false }
+        let status = try? await client.send(.GET, "/v1/machines", timeout: .seconds(3)).status
+        return status == 200
+    }
+
+    /// Ends the agent (by its pid, after checking the pid is still a photon agent of this deployment).
+    static func stop(_ agent: PlaneContext.Agent) {
+        let commandLine = (try? String(contentsOfFile: "/proc/\(agent.pid)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? ""
+        guard commandLine.contains(" agent "), commandLine.contains(agent.blueprint) else { return }
+        kill(agent.pid, SIGTERM)
+        for _ in 0..<50 where kill(agent.pid, 0) == 0 { usleep(100_000) }
+        if kill(agent.pid, 0) == 0 { kill(agent.pid, SIGKILL) }
+        var status: Int32 = 0
+        _ = waitpid(agent.pid, &status, WNOHANG)
+    }
+}
