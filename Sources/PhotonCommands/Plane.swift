@@ -235,8 +235,12 @@ struct PlaneSession {
             Output.error("\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(text("action")) (\(text("elapsed")))\(event["message"].map { ": \($0)" } ?? "")")
         case "blocked": Output.error("blocked  \(text("action")): \(text("by")) failed")
         case "log": Output.error(text("line"))
-        case "resumed": Output.error("the operation was resumed by \(text("node")) (attempt \(text("attempt")))")
-        case "paused": Output.error("the operation paused: \(text("node")) is no longer the leader; the next leader resumes it")
+        case "operation":
+            switch text("state") {
+            case "resumed": Output.error("the operation was resumed by \(text("node")) (attempt \(text("attempt"))), the new leader")
+            case "paused": Output.error("the operation paused: \(text("node")) is no longer the leader; the next leader resumes it")
+            default: break
+            }
         case "exit": return Int32(text("status")) ?? 1
         default: break
         }

@@ -218,7 +218,7 @@ final class OperationRunner: Sendable {
             }
             let files = try workspace.materialize(in: configuration.stateDirectory + "/operations/" + operation.id)
             try await book.put(operation)
-            await event(["event": resumed ? "resumed" : "started", "node": configuration.node, "attempt": String(operation.attempts)])
+            await event(["event": "operation", "state": resumed ? "resumed" : "started", "node": configuration.node, "attempt": String(operation.attempts)])
             let arguments = [executable, operation.kind, "-f", files.blueprint, "--templates", files.kinds, "--yes", "--format", "json"] + operation.arguments
             let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
             running.withLock { $0[operation.id] = child.pid }
@@ -253,7 +253,7 @@ final class OperationRunner: Sendable {
                 record.exitStatus = status
                 // Killed by SIGTERM (this server lost the lead) is not an outcome: the next leader resumes it.
                 if status == 128 + SIGTERM, let current = try? await book.get(operationID), !current.status.isFinished {
-                    await event(["event": "paused", "node": configuration.node])
+                    await event(["event": "operation", "state": "paused", "node": configuration.node])
                     return
                 }
                 record.status = status == 0 ? .succeeded : status == 130 ? .interrupted : .failed

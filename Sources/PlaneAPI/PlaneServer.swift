@@ -17,7 +17,7 @@ import StateStore
 public final class PlaneServer: Sendable {
     public let configuration: ServeConfiguration
     let etcd: EtcdClient
-    let store: EtcdStateStore
+    private let opened = Locked<EtcdStateStore?>(nil)
     let book: OperationBook
     let leadership: Leadership
     let runner: OperationRunner
@@ -33,23 +33,19 @@ public final class PlaneServer: Sendable {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         etcd = EtcdClient(endpoints: configuration.etcdEndpoints)
-        store = try await Self.openStore(configuration, etcd: etcd)
         book = OperationBook(etcd: etcd, prefix: configuration.prefix)
         leadership = Leadership(etcd: etcd, key: configuration.leaderKey, me: configuration.advertise, ttl: configuration.leaderTTL)
         runner = OperationRunner(book: book, configuration: configuration, executable: executable)
     }
 
-    /// etcd may still be forming its cluster when the server starts: wait for it (2 minutes at most).
-    static func openStore(_ configuration: ServeConfiguration, etcd: EtcdClient) async throws -> EtcdStateStore {
-        let deadline = ContinuousClock.now + .seconds(120)
-        while true {
-            do {
-                return try await EtcdStateStore(etcd: etcd, prefix: configuration.prefix, deployment: configuration.deployment,
-                                                keyDirectory: configuration.stateDirectory)
-            } catch let error as EtcdError where error.isUnavailable && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .seconds(1))
-            }
-        }
+    /// The deployment's store, once etcd answers. A plane's machines come up one at a time and etcd has
+    /// no quorum until most have, so the server listens at once and answers 503 until then.
+    func store() async throws -> EtcdStateStore {
+        if let store = opened.withLock({ $0 }) { return store }
+        let store = try await EtcdStateStore(etcd: etcd, prefix: configuration.prefix, deployment: configuration.deployment,
+                                             keyDirectory: configuration.stateDirectory)
+        opened.withLock { $0 = store }
+        return store
     }
 
     /// Serves until SIGTERM or SIGINT.
@@ -96,14 +92,14 @@ public final class PlaneServer: Sendable {
         }
         api.get("runs") { request, _ in
             let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
-            return try JSONResponse.encode(try await self.store.runs(limit: max(1, min(limit, 100))).map(Self.runBody))
+            return try JSONResponse.encode(try await self.store().runs(limit: max(1, min(limit, 100))).map(Self.runBody))
         }
         api.get("runs/{id}") { _, context in
             let id = try context.parameters.require("id", as: Int64.self)
-            guard let run = try await self.store.runs(limit: 100).first(where: { $0.id == id }) else {
+            guard let run = try await self.store().runs(limit: 100).first(where: { $0.id == id }) else {
                 return try JSONResponse.error(.notFound, APIErrorBody(error: "no run \(id) (the plane keeps the last 100)"))
             }
-            let steps = try await self.store.journal(run: id).map {
+            let steps = try await self.store().journal(run: id).map {
                 StepBody(sequence: $0.sequence, action: $0.actionID, machine: $0.machine, status: $0.status.rawValue, at: $0.at,
                          message: $0.message, attempt: $0.attempt)
             }
@@ -167,6 +163,7 @@ public final class PlaneServer: Sendable {
     }
 
     func deployment() async throws -> Response {
+        let store = try await store()
         let recorded = try await store.recordedState()
         let applied = try await store.lastApplied()
         let lock = try await store.lockHolder()
@@ -185,7 +182,7 @@ public final class PlaneServer: Sendable {
     }
 
     func clusters() async throws -> [ClusterBody] {
-        let recorded = try await store.recordedState()
+        let recorded = try await store().recordedState()
         var groups: [String: [RecordedMachine]] = [:]
         for machine in recorded.machines { groups[machine.group, default: []].append(machine) }
         return groups.keys.sorted().map { name in
