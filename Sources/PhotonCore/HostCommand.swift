@@ -119,8 +119,12 @@ public enum HostCommand {
         }) ?? -1
     }
 
-    /// posix_spawn with an empty signal mask and default handlers (see the type's comment).
+    /// posix_spawn with an empty signal mask and default handlers (see the type's comment), and no
+    /// descriptor but 0, 1 and 2: a long-lived child (the agent, a machine's monitor) must not hold
+    /// open what its parent had, such as the pipe or socket a caller waits on to see the parent exit.
     private static func spawn(_ path: String, arguments: [String], actions: inout posix_spawn_file_actions_t, environment: [String]? = nil) throws -> pid_t {
+        // After the callers' dup2 actions, which read descriptors above 2.
+        if let closeFrom = closeFrom { _ = closeFrom(&actions, 3) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -146,6 +150,13 @@ public enum HostCommand {
         }
         return pid
     }
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34 and later), which Swift's Glibc module
+    /// does not declare: looked up once.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// Finds `program` in PATH (and the sbin directories, which a non-login environment may lack).
     public static func resolve(_ program: String) -> String? {

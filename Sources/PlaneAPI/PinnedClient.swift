@@ -7,13 +7,23 @@ import NIOSSL
 import PhotonCore
 
 /// An HTTPS client of the plane (or of the installer's agent) that trusts one pinned certificate and
-/// sends the bearer token with every request. Requests go through the process's shared HTTP client
-/// (its connection pool, nothing to shut down), each with the pinned TLS configuration.
+/// sends the bearer token with every request. Requests go through one HTTP client for the whole
+/// process (its connection pool, never shut down), each with the pinned TLS configuration.
 public final class PinnedClient: Sendable {
     public let baseURL: String
     public let certificate: PinnedCertificate
     let token: String
     let tls: TLSConfiguration
+
+    /// A connection that cannot be made (refused, or a certificate other than the pinned one) fails
+    /// the request at once instead of being retried until the deadline: callers try the next server.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     public init(baseURL: String, certificate: PinnedCertificate, token: String) throws {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -69,7 +79,7 @@ public final class PinnedClient: Sendable {
             request.body = .bytes(ByteBuffer(data: body))
         }
         do {
-            return try await HTTPClient.shared.execute(request, timeout: .seconds(timeout.components.seconds))
+            return try await Self.http.execute(request, timeout: .seconds(timeout.components.seconds))
         } catch {
             throw unreachable(error)
         }

@@ -58,6 +58,10 @@ struct LocalDriverCLITests {
 
         /// Stops whatever LXC machines the project still has and removes their bridge and files.
         func remove(bridges: [String]) {
+            // A management plane's agent that a failed test left running (photon started it for this project).
+            for line in HostProcesses.mentioning(directory.path) where line.contains(" agent ") {
+                if let pid = Int32(line.prefix { $0 != ":" }) { kill(pid, SIGKILL) }
+            }
             let enumerator = FileManager.default.enumerator(atPath: directory.path)
             var lxcPaths = Set<String>()
             while let entry = enumerator?.nextObject() as? String {

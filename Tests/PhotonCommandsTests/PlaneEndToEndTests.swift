@@ -1,0 +1,179 @@
+import EngineTestSupport
+import Foundation
+import PhotonCore
+import Testing
+
+/// The management plane on local machines: bootstrapped by apply from the installer, then running
+/// the clusters through its API (real etcd, real HAProxy, photon serve and photon agent).
+@Suite("Management plane end to end on local machines", .serialized)
+struct PlaneEndToEndTests {
+    typealias Project = LocalDriverCLITests.Project
+    static let templates = CLIFixture.repository.appendingPathComponent("templates").path
+
+    static func blueprint(name: String, network: String, planeMachines: Int) -> String {
+        """
+        version: 1
+        name: \(name)
+        controlPlane:
+          driver: local
+          network: \(network)
+        management:
+          machines: \(planeMachines)
+          services: [etcd, api, haproxy]
+        clusters:
+          - name: web
+            kind: swarm
+            roles:
+              managers: 1
+              workers: 1
+
+        """
+    }
+
+    static func context(_ project: Project, _ deployment: String) throws -> [String: Any] {
+        let path = project.directory.appendingPathComponent(".photon/\(deployment)/plane.json").path
+        return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any] ?? [:]
+    }
+
+    static func writeContext(_ project: Project, _ deployment: String, _ context: [String: Any]) throws {
+        let path = project.directory.appendingPathComponent(".photon/\(deployment)/plane.json").path
+        try JSONSerialization.data(withJSONObject: context).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Nothing of the deployment is left: state, machines' processes, bridge, agent, mounts.
+    static func expectNothingLeft(_ project: Project, deployment: String, machines: [String], bridge: String) throws {
+        #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/\(deployment)").path))
+        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)"), "no bridge left")
+        for name in machines {
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/lxc.payload.\(name)"), "no process of \(name) left")
+        }
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains(project.directory.path), "no mount left")
+        #expect(HostProcesses.mentioning(project.directory.path) == [], "no agent, no LXC monitor left")
+    }
+
+    @Test("a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI, 401 for a wrong token, a wrong certificate refused, destroy leaves nothing")
+    func planeOfOne() throws {
+        let project = try Project()
+        let bridge = "ph0af10000-24"
+        defer { project.remove(bridges: [bridge]) }
+        try project.write(Self.blueprint(name: "p1", network: "10.241.0.0/24", planeMachines: 1))
+
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
+        #expect(applied.stderr.contains("Handed the state of p1 over to its management plane"))
+        #expect(applied.stderr.contains("The management plane accepted operation"))
+        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == ["p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker"])
+
+        let contextPath = project.directory.appendingPathComponent(".photon/p1/plane.json").path
+        let mode = (try FileManager.default.attributesOfItem(atPath: contextPath)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600, "the context file holds the token: mode 0600")
+        let context = try Self.context(project, "p1")
+        #expect((context["endpoints"] as? [String])?.first == "https://10.241.0.2:8443", "HAProxy first")
+        #expect((context["fingerprint"] as? String)?.hasPrefix("sha256:") == true)
+
+        // The plane answers status; its machines and the cluster's are there.
+        let status = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("state management plane at https://10.241.0.2:8443"), "\(status.stdout)")
+        #expect(status.stdout.contains("p1-web-workers-1  10.241.0.4  ready"), "\(status.stdout)")
+        #expect(!status.stdout.contains(context["token"] as? String ?? "-"), "the token is never shown")
+
+        // A second apply: the plane and the clusters have nothing to do.
+        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(again.status == 0, "\(again.stderr.suffix(2000))")
+        #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+
+        // Scale through the CLI talking to the API.
+        let scaled = try project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], templates: Self.templates)
+        #expect(scaled.status == 0, "\(scaled.stderr.suffix(2000))")
+        #expect(scaled.stderr.contains("scale of p1 complete"))
+        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == [
+            "p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker", "p1-web-workers-2 Ready worker",
+        ])
+
+        // A wrong token gets 401 (straight from the API, and through the CLI).
+        let curl = try HostCommand.runBlocking(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer wrong-token-0123456789",
+                                                "https://10.241.0.2:8443/v1/deployment"])
+        #expect(curl.stdout == "401")
+        var wrongToken = context
+        wrongToken["token"] = String(repeating: "0", count: 64)
+        try Self.writeContext(project, "p1", wrongToken)
+        let refusedToken = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        #expect(refusedToken.status == 1)
+        #expect(refusedToken.stderr.contains("refused the token of the context file (401)"), "\(refusedToken.stderr)")
+
+        // A certificate other than the pinned one is refused by the CLI.
+        let other = try HostCommand.runBlocking(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                 "-keyout", "/dev/null", "-subj", "/CN=intruder", "-days", "1"])
+        #expect(other.succeeded, "\(other.stderr)")
+        let fingerprint = try HostCommand.runBlocking(["sh", "-c", "openssl x509 -outform der | sha256sum | cut -d' ' -f1"], input: other.stdout)
+        var wrongCertificate = context
+        wrongCertificate["certificatePEM"] = other.stdout
+        wrongCertificate["fingerprint"] = "sha256:" + fingerprint.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Self.writeContext(project, "p1", wrongCertificate)
+        let refusedCertificate = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        #expect(refusedCertificate.status == 1)
+        #expect(refusedCertificate.stderr.contains("did not present the pinned certificate"), "\(refusedCertificate.stderr)")
+        try Self.writeContext(project, "p1", context)
+
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(destroyed.status == 0, "\(destroyed.stderr.suffix(2000))")
+        try Self.expectNothingLeft(project, deployment: "p1", machines: ["p1-management-plane-1", "p1-web-managers-1", "p1-web-workers-1", "p1-web-workers-2"],
+                                   bridge: bridge)
+    }
+
+    @Test("a plane of three: the leader's machine killed during a scale; another server takes over and finishes it with the right node count")
+    func leaderFailover() throws {
+        let project = try Project()
+        let bridge = "ph0af20000-24"
+        defer { project.remove(bridges: [bridge]) }
+        try project.write(Self.blueprint(name: "p3", network: "10.242.0.0/24", planeMachines: 3))
+        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
+
+        let status = try project.photon(["status", "-f", "photon.yaml", "--format", "json"], templates: Self.templates)
+        let report = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        let leader = try #require((report?["plane"] as? [String: Any])?["leader"] as? String)
+        let leaderAddress = try #require(leader.split(separator: "/").dropFirst().first?.split(separator: ":").first.map(String.init))
+        let leaderMachine = "p3-management-plane-\(Int(leaderAddress.split(separator: ".").last!)! - 1)"
+        let machines = project.directory.appendingPathComponent(".photon/p3/machines").path
+        let initPID = try HostCommand.runBlocking(["lxc-info", "-P", machines, "-n", leaderMachine, "-pH"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Int32(initPID) != nil, "the leader \(leaderMachine) runs")
+
+        // The scale runs in the background; the leader's machine dies once the first new machine is being made.
+        let output = project.directory.appendingPathComponent("scale.err").path
+        let scale = Process()
+        scale.executableURL = try CLIFixture.executable
+        scale.arguments = ["scale", "-f", "photon.yaml", "web", "workers=4", "--yes", "--templates", Self.templates]
+        scale.currentDirectoryURL = project.directory
+        scale.environment = ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": NSTemporaryDirectory(), "NO_COLOR": "1"]
+        FileManager.default.createFile(atPath: output, contents: nil)
+        scale.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        scale.standardOutput = FileHandle.nullDevice
+        try scale.run()
+        let started = Date()
+        while Date().timeIntervalSince(started) < 60, !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("create-machine") {
+            usleep(20_000)
+        }
+        kill(Int32(initPID)!, SIGKILL)
+        let killedAt = Date()
+        scale.waitUntilExit()
+        let log = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(scale.terminationStatus == 0, "\(log.suffix(3000))")
+        #expect(log.contains("the new leader"), "another server resumed the operation: \(log.suffix(2000))")
+        #expect(Date().timeIntervalSince(killedAt) < 60, "finished within a minute of the leader's death (lease 10 s, lock 10 s)")
+        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p3", manager: "10.242.0.5") == [
+            "p3-web-managers-1 Ready manager", "p3-web-workers-1 Ready worker", "p3-web-workers-2 Ready worker",
+            "p3-web-workers-3 Ready worker", "p3-web-workers-4 Ready worker",
+        ])
+        let after = try project.photon(["status", "-f", "photon.yaml", "--format", "json"], templates: Self.templates)
+        let newLeader = ((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["plane"] as? [String: Any])?["leader"] as? String
+        #expect(newLeader != nil && newLeader != leader, "a new leader: \(newLeader ?? "none")")
+
+        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(destroyed.status == 0, "\(destroyed.stderr.suffix(2000))")
+        try Self.expectNothingLeft(project, deployment: "p3", machines: (1...3).map { "p3-management-plane-\($0)" } + ["p3-web-managers-1"] + (1...4).map { "p3-web-workers-\($0)" },
+                                   bridge: bridge)
+    }
+}
