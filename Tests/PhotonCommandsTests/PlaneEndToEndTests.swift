@@ -126,9 +126,9 @@ struct PlaneEndToEndTests {
     @Test("a plane of three: the leader's machine killed during a scale; another server takes over and finishes it with the right node count")
     func leaderFailover() throws {
         let project = try Project()
-        let bridge = "ph0af20000-24"
+        let bridge = "ph0af30000-24"
         defer { project.remove(bridges: [bridge]) }
-        try project.write(Self.blueprint(name: "p3", network: "10.242.0.0/24", planeMachines: 3))
+        try project.write(Self.blueprint(name: "p3", network: "10.243.0.0/24", planeMachines: 3))
         let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
 
@@ -163,7 +163,7 @@ struct PlaneEndToEndTests {
         #expect(scale.terminationStatus == 0, "\(log.suffix(3000))")
         #expect(log.contains("the new leader"), "another server resumed the operation: \(log.suffix(2000))")
         #expect(Date().timeIntervalSince(killedAt) < 60, "finished within a minute of the leader's death (lease 10 s, lock 10 s)")
-        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p3", manager: "10.242.0.5") == [
+        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p3", manager: "10.243.0.5") == [
             "p3-web-managers-1 Ready manager", "p3-web-workers-1 Ready worker", "p3-web-workers-2 Ready worker",
             "p3-web-workers-3 Ready worker", "p3-web-workers-4 Ready worker",
         ])
