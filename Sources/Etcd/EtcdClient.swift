@@ -77,12 +77,17 @@ public struct TransactionResult: Sendable {
 /// (no leader, a lease not found) carry etcd's message.
 public final class EtcdClient: Sendable {
     public let endpoints: [String]
+    /// Reads answered by the member asked, without a round of the cluster (possibly a little behind).
+    public let serializableReads: Bool
     let http: HTTPClient
     let requestTimeout: TimeAmount
     private let preferred = Locked(0)
 
-    public init(endpoints: [String], requestTimeout: Duration = .seconds(5)) {
+    /// - Parameter serializableReads: for readers that can take a moment-old answer (status pages);
+    ///   transactions and writes are always linearizable.
+    public init(endpoints: [String], requestTimeout: Duration = .seconds(5), serializableReads: Bool = false) {
         precondition(!endpoints.isEmpty, "an etcd client needs at least one endpoint")
+        self.serializableReads = serializableReads
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.http = HTTPClient.shared
         self.requestTimeout = .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
@@ -131,6 +136,12 @@ public final class EtcdClient: Sendable {
         return TransactionResult(succeeded: response["succeeded"] as? Bool ?? false, revision: Self.revision(of: response), reads: reads)
     }
 
+    /// The store's revision now: it moves with every write, so a result computed at one revision holds
+    /// until it moves.
+    public func currentRevision() async throws -> Int64 {
+        try await range(["key": Compare.base64("\u{0}"), "count_only": true]).revision
+    }
+
     // MARK: - Leases
 
     /// A lease that expires `ttl` seconds after its last keep-alive; keys put with it go when it does.
@@ -167,6 +178,8 @@ public final class EtcdClient: Sendable {
     // MARK: - Transport
 
     private func range(_ body: [String: Any]) async throws -> (values: [KeyValue], revision: Int64) {
+        var body = body
+        if serializableReads { body["serializable"] = true }
         let response = try await call("/v3/kv/range", body)
         return (Self.keyValues(response), Self.revision(of: response))
     }

@@ -196,12 +196,16 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
 enum JSONResponse {
     static func encode<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: try buffer(value)))
+    }
+
+    static func buffer<T: Encodable>(_ value: T) throws -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         var data = try encoder.encode(value)
         data.append(UInt8(ascii: "\n"))
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
+        return ByteBuffer(data: data)
     }
 
     static func error(_ status: HTTPResponse.Status, _ body: APIErrorBody) throws -> Response {

@@ -17,8 +17,15 @@ import StateStore
 public final class PlaneServer: Sendable {
     public let configuration: ServeConfiguration
     let etcd: EtcdClient
+    /// For the status resources: answered by the local member, no round of the cluster.
+    let reads: EtcdClient
     private let opened = Locked<EtcdStateStore?>(nil)
+    /// Status bodies by resource, with the etcd revision (and leader) they were computed at: reused
+    /// until a write moves the revision, so a hundred clients polling cost one revision read each.
+    private let computed = Locked<[String: (revision: Int64, leader: String?, body: ByteBuffer)]>([:])
     let book: OperationBook
+    /// The same records, read from the local member (the status resources and event streams).
+    let readBook: OperationBook
     let leadership: Leadership
     let runner: OperationRunner
     let identity: ServerIdentity
@@ -32,17 +39,21 @@ public final class PlaneServer: Sendable {
         token = try configuration.token()
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        etcd = EtcdClient(endpoints: configuration.etcdEndpoints)
+        // This machine's own etcd member first: reads stay on the machine.
+        let endpoints = configuration.etcdEndpoints.sorted { first, _ in first.contains("//\(configuration.listenAddress):") }
+        etcd = EtcdClient(endpoints: endpoints)
+        reads = EtcdClient(endpoints: endpoints, serializableReads: true)
         book = OperationBook(etcd: etcd, prefix: configuration.prefix)
+        readBook = OperationBook(etcd: reads, prefix: configuration.prefix)
         leadership = Leadership(etcd: etcd, key: configuration.leaderKey, me: configuration.advertise, ttl: configuration.leaderTTL)
         runner = OperationRunner(book: book, configuration: configuration, executable: executable)
     }
 
-    /// The deployment's store, once etcd answers. A plane's machines come up one at a time and etcd has
-    /// no quorum until most have, so the server listens at once and answers 503 until then.
+    /// The deployment's store for reads, once etcd answers. A plane's machines come up one at a time and
+    /// etcd has no quorum until most have, so the server listens at once and answers 503 until then.
     func store() async throws -> EtcdStateStore {
         if let store = opened.withLock({ $0 }) { return store }
-        let store = try await EtcdStateStore(etcd: etcd, prefix: configuration.prefix, deployment: configuration.deployment,
+        let store = try await EtcdStateStore(etcd: reads, prefix: configuration.prefix, deployment: configuration.deployment,
                                              keyDirectory: configuration.stateDirectory)
         opened.withLock { $0 = store }
         return store
@@ -81,8 +92,8 @@ public final class PlaneServer: Sendable {
         router.add(middleware: BearerTokenMiddleware(token: token))
         let api = router.group("v1")
         api.get("health") { _, _ in try await self.health() }
-        api.get("deployment") { _, _ in try await self.deployment() }
-        api.get("clusters") { _, _ in try JSONResponse.encode(try await self.clusters()) }
+        api.get("deployment") { _, _ in try await self.current("deployment") { try JSONResponse.buffer(try await self.deployment()) } }
+        api.get("clusters") { _, _ in try await self.current("clusters") { try JSONResponse.buffer(try await self.clusters()) } }
         api.get("clusters/{name}") { _, context in
             let name = try context.parameters.require("name")
             guard let cluster = try await self.clusters().first(where: { $0.name == name }) else {
@@ -106,11 +117,11 @@ public final class PlaneServer: Sendable {
             return try JSONResponse.encode(RunDetailBody(run: Self.runBody(run), steps: steps))
         }
         api.get("operations") { _, _ in
-            try JSONResponse.encode(try await self.book.all().sorted { $0.id > $1.id })
+            try JSONResponse.encode(try await self.readBook.all().sorted { $0.id > $1.id })
         }
         api.get("operations/{id}") { _, context in
             let id = try context.parameters.require("id")
-            guard let operation = try await self.book.get(id) else {
+            guard let operation = try await self.readBook.get(id) else {
                 return try JSONResponse.error(.notFound, APIErrorBody(error: "no operation \(id)"))
             }
             return try JSONResponse.encode(operation)
@@ -162,12 +173,26 @@ public final class PlaneServer: Sendable {
         return try JSONResponse.encode(body, status: healthy ? .ok : .serviceUnavailable)
     }
 
-    func deployment() async throws -> Response {
+    /// The resource as computed at the current etcd revision (reused when nothing was written since).
+    func current(_ resource: String, compute: () async throws -> ByteBuffer) async throws -> Response {
+        let revision = try await reads.currentRevision()
+        let leader = leadership.leader
+        var body: ByteBuffer
+        if let hit = computed.withLock({ $0[resource] }), hit.revision == revision, hit.leader == leader {
+            body = hit.body
+        } else {
+            body = try await compute()
+            computed.withLock { [body] in $0[resource] = (revision, leader, body) }
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    func deployment() async throws -> DeploymentBody {
         let store = try await store()
         let recorded = try await store.recordedState()
         let applied = try await store.lastApplied()
         let lock = try await store.lockHolder()
-        let current = try await book.all().first { !$0.status.isFinished }
+        let current = try await readBook.all().first { !$0.status.isFinished }
         let body = DeploymentBody(
             name: configuration.deployment, serial: recorded.serial, node: configuration.node, leader: leadership.leader,
             peers: configuration.peers.map { PeerBody(name: $0.name, url: $0.url) },
@@ -178,7 +203,7 @@ public final class PlaneServer: Sendable {
                 ScaledBody(cluster: $0.group, role: $0.role, count: $0.count, blueprintCount: $0.baseCount)
             },
             operation: current)
-        return try JSONResponse.encode(body)
+        return body
     }
 
     func clusters() async throws -> [ClusterBody] {
@@ -268,7 +293,7 @@ public final class PlaneServer: Sendable {
 
     /// The operation's events as NDJSON, from `from` on, following it until it finishes.
     func eventStream(_ id: String, from: Int) -> Response {
-        let book = self.book
+        let book = self.readBook
         let body = ResponseBody { writer in
             var next = max(1, from)
             while true {

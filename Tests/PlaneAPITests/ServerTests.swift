@@ -138,6 +138,26 @@ struct ServerTests {
         }
     }
 
+    @Test("status reads are reused while etcd's revision stands, and show a write at once")
+    func statusFollowsWrites() async throws {
+        try await withPlane { plane in
+            let url = try await plane.startServer(node: "a")
+            let client = try plane.client(url)
+            func serial() async throws -> Int {
+                let (status, body) = try await client.send(.GET, "/v1/deployment")
+                #expect(status == 200)
+                return try decode(DeploymentBody.self, body).serial
+            }
+            let first = try await serial()
+            #expect(try await serial() == first)
+            let store = try await EtcdStateStore(etcd: plane.etcdClient, prefix: "/photon/demo/", deployment: "demo", keyDirectory: plane.directory + "/state-a")
+            try await store.recordScaledCounts([ScaledCount(group: "web", role: "workers", count: 3, baseCount: 1)])
+            #expect(try await serial() == first + 1, "the next read after a write shows it")
+            let (_, body) = try await client.send(.GET, "/v1/deployment")
+            #expect(try decode(DeploymentBody.self, body).scaled.map(\.count) == [3])
+        }
+    }
+
     @Test("the running server matches Sources/PlaneAPI/openapi.yaml: every documented operation, its statuses and bodies")
     func openAPIDocument() async throws {
         try await withPlane(childScript: PlaneFixture.applyLikeChild(seconds: 2)) { plane in
