@@ -35,14 +35,14 @@ struct ApplyTests {
         func remove() { try? FileManager.default.removeItem(at: root) }
 
         /// Runs the test bed; `environment` adds fault knobs.
-        func photon(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIFixture.Result {
-            try CLIFixture.run(arguments + ["--templates", root.appendingPathComponent("kinds").path, "--state", state.path],
+        func photon(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLIFixture.Result {
+            try await CLIFixture.run(arguments + ["--templates", root.appendingPathComponent("kinds").path, "--state", state.path],
                                environment: ["PHOTON_TESTBED_MACHINES": machines.path].merging(environment) { $1 },
                                directory: root, executable: try ApplyTests.testbed)
         }
 
-        func apply(_ environment: [String: String] = [:], extra: [String] = []) throws -> CLIFixture.Result {
-            try photon(["apply", "-f", blueprint.path, "--yes"] + extra, environment: environment)
+        func apply(_ environment: [String: String] = [:], extra: [String] = []) async throws -> CLIFixture.Result {
+            try await photon(["apply", "-f", blueprint.path, "--yes"] + extra, environment: environment)
         }
 
         var files: FileBackedMachines { FileBackedMachines(root: machines) }
@@ -58,7 +58,7 @@ struct ApplyTests {
     }
 
     /// Every machine made once, every non-idempotent step run once, everything ready.
-    func expectConverged(_ bed: Bed, members: Int, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    func expectConverged(_ bed: Bed, members: Int, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
         let machines = bed.files
         var expected = ["t-c-leaders-1": 1]
         for member in 0..<members { expected["t-c-members-\(member + 1)"] = 1 }
@@ -69,7 +69,7 @@ struct ApplyTests {
             #expect(machines.runs(of: "joined", on: name) == 1, "\(name) joined \(machines.runs(of: "joined", on: name)) times", sourceLocation: sourceLocation)
             #expect(machines.lastJoin(on: name)?.hasPrefix("toy-join --token TOKEN-t-c-leaders-1 ") == true, sourceLocation: sourceLocation)
         }
-        let status = try bed.photon(["status", "-f", bed.blueprint.path, "--format", "json"])
+        let status = try await bed.photon(["status", "-f", bed.blueprint.path, "--format", "json"])
         let report = try #require(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], sourceLocation: sourceLocation)
         let recorded = report["machines"] as? [[String: Any]] ?? []
         #expect(recorded.count == members + 1, sourceLocation: sourceLocation)
@@ -79,42 +79,42 @@ struct ApplyTests {
     }
 
     @Test("killed with SIGKILL after every journaled transition of a 50-action plan, the next apply converges")
-    func killAtEveryTransition() throws {
+    func killAtEveryTransition() async throws {
         // 1 leader (6 actions) and 11 members (4 each): 50 actions, 100 transitions.
         let members = 11
         let reference = try Bed(members: members)
         defer { reference.remove() }
-        let clean = try reference.apply()
+        let clean = try await reference.apply()
         #expect(clean.status == 0, "\(clean.stderr)")
         #expect(clean.stdout.contains("; 50 actions."))
-        try expectConverged(reference, members: members)
+        try await expectConverged(reference, members: members)
         for point in 1..<100 {
             let bed = try Bed(members: members)
             defer { bed.remove() }
-            let killed = try bed.apply(["PHOTON_TESTBED_KILL_AT": "\(point)"])
+            let killed = try await bed.apply(["PHOTON_TESTBED_KILL_AT": "\(point)"])
             #expect(killed.status == 9, "kill point \(point): the run was not killed (status \(killed.status))")
-            let resumed = try bed.apply()
+            let resumed = try await bed.apply()
             #expect(resumed.status == 0, "kill point \(point): \(resumed.stderr)")
-            try expectConverged(bed, members: members)
+            try await expectConverged(bed, members: members)
         }
     }
 
     @Test("killed after a command ran but before its outcome was journaled, the guarded step is not run again")
-    func killBetweenCommandAndJournal() throws {
+    func killBetweenCommandAndJournal() async throws {
         let members = 3
         let reference = try Bed(members: members)
         defer { reference.remove() }
-        #expect(try reference.apply().status == 0)
+        #expect(try await reference.apply().status == 0)
         let commands = (["t-c-leaders-1"] + (1...members).map { "t-c-members-\($0)" }).reduce(0) { $0 + reference.files.commands(on: $1).count }
         #expect(commands >= 8)
         for point in 1...commands {
             let bed = try Bed(members: members)
             defer { bed.remove() }
-            let killed = try bed.apply(["PHOTON_TESTBED_KILL_AFTER_COMMAND": "\(point)"])
+            let killed = try await bed.apply(["PHOTON_TESTBED_KILL_AFTER_COMMAND": "\(point)"])
             #expect(killed.status == 9, "command \(point): status \(killed.status)")
-            let resumed = try bed.apply()
+            let resumed = try await bed.apply()
             #expect(resumed.status == 0, "command \(point): \(resumed.stderr)")
-            try expectConverged(bed, members: members)
+            try await expectConverged(bed, members: members)
         }
     }
 
@@ -125,41 +125,41 @@ struct ApplyTests {
         // A live holder: this test process.
         let store = try StateStore.open(directory: bed.state.path, deployment: "t")
         let held = try store.acquireLock(command: "apply by a test")
-        let refused = try bed.apply()
+        let refused = try await bed.apply()
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("pid \(getpid())"))
         #expect(refused.stderr.contains("apply by a test"))
         #expect(refused.stderr.contains("photon unlock --force \(held.id.uuidString)"))
-        let unlocked = try bed.photon(["unlock", "--force", held.id.uuidString, "-f", bed.blueprint.path])
+        let unlocked = try await bed.photon(["unlock", "--force", held.id.uuidString, "-f", bed.blueprint.path])
         #expect(unlocked.status == 0, "\(unlocked.stderr)")
         try store.close()
         // A holder that died: an apply killed half-way.
-        let killed = try bed.apply(["PHOTON_TESTBED_KILL_AT": "6"])
+        let killed = try await bed.apply(["PHOTON_TESTBED_KILL_AT": "6"])
         #expect(killed.status == 9)
-        let takenOver = try bed.apply()
+        let takenOver = try await bed.apply()
         #expect(takenOver.status == 0, "\(takenOver.stderr)")
         #expect(takenOver.stderr.contains("warning:"))
-        try expectConverged(bed, members: 1)
+        try await expectConverged(bed, members: 1)
     }
 
     @Test("a saved plan runs exactly when nothing changed, and is refused once the state moved on")
-    func savedPlans() throws {
+    func savedPlans() async throws {
         let bed = try Bed(members: 2)
         defer { bed.remove() }
         let planFile = bed.root.appendingPathComponent("plan.json").path
-        let planned = try bed.photon(["plan", "-f", bed.blueprint.path, "-o", planFile])
+        let planned = try await bed.photon(["plan", "-f", bed.blueprint.path, "-o", planFile])
         #expect(planned.status == 0, "\(planned.stderr)")
-        let applied = try bed.photon(["apply", planFile, "--yes"])
+        let applied = try await bed.photon(["apply", planFile, "--yes"])
         #expect(applied.status == 0, "\(applied.stderr)")
-        try expectConverged(bed, members: 2)
-        let stale = try bed.photon(["apply", planFile, "--yes"])
+        try await expectConverged(bed, members: 2)
+        let stale = try await bed.photon(["apply", planFile, "--yes"])
         #expect(stale.status == 1)
         #expect(stale.stderr.contains("the saved plan is stale: it was made at state serial 0"))
         // A plan of an edited blueprint is refused too.
-        let newer = try bed.photon(["plan", "-f", bed.blueprint.path, "-o", planFile])
+        let newer = try await bed.photon(["plan", "-f", bed.blueprint.path, "-o", planFile])
         #expect(newer.status == 0)
         try bed.write(members: 3)
-        let edited = try bed.photon(["apply", planFile, "--yes"])
+        let edited = try await bed.photon(["apply", planFile, "--yes"])
         #expect(edited.status == 1)
         #expect(edited.stderr.contains("the saved plan was made from another version of"))
     }
@@ -186,20 +186,20 @@ struct ApplyTests {
         #expect(process.terminationStatus == 130, "\(stderr)")
         #expect(stderr.contains("stopping: running actions finish"))
         #expect(stderr.contains("interrupted"))
-        let resumed = try bed.apply()
+        let resumed = try await bed.apply()
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        try expectConverged(bed, members: 4)
+        try await expectConverged(bed, members: 4)
     }
 
     @Test("without a terminal, apply needs --yes; --format json streams one event per transition")
-    func confirmationAndJSON() throws {
+    func confirmationAndJSON() async throws {
         let bed = try Bed(members: 1)
         defer { bed.remove() }
-        let refused = try bed.photon(["apply", "-f", bed.blueprint.path])
+        let refused = try await bed.photon(["apply", "-f", bed.blueprint.path])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("there is no terminal to ask on"))
         #expect(bed.files.creations().isEmpty)
-        let json = try bed.apply(extra: ["--format", "json"])
+        let json = try await bed.apply(extra: ["--format", "json"])
         #expect(json.status == 0, "\(json.stderr)")
         var events = json.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
         #expect(events.first?["event"] == "plan" && events.first?["text"]?.contains("create") == true, "the plan comes first, as text")
@@ -212,36 +212,36 @@ struct ApplyTests {
     }
 
     @Test("scale down and destroy: machines drained and removed, then the recorded state")
-    func destroy() throws {
+    func destroy() async throws {
         let bed = try Bed(members: 2)
         defer { bed.remove() }
-        #expect(try bed.apply().status == 0)
+        #expect(try await bed.apply().status == 0)
         try bed.write(members: 1)
-        let shrunk = try bed.apply()
+        let shrunk = try await bed.apply()
         #expect(shrunk.status == 0, "\(shrunk.stderr)")
         #expect(bed.files.deletions() == ["t-c-members-2": 1])
         #expect(bed.files.commands(on: "t-c-leaders-1").contains("toy-drain t-c-members-2"))
-        let destroyed = try bed.photon(["destroy", "-f", bed.blueprint.path, "--yes"])
+        let destroyed = try await bed.photon(["destroy", "-f", bed.blueprint.path, "--yes"])
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(bed.files.deletions().keys.sorted() == ["t-c-leaders-1", "t-c-members-1", "t-c-members-2"])
         #expect(!FileManager.default.fileExists(atPath: bed.state.path))
-        let status = try bed.photon(["status", "-f", bed.blueprint.path])
+        let status = try await bed.photon(["status", "-f", bed.blueprint.path])
         #expect(status.status == 1)
         #expect(status.stderr.contains("has no recorded state"))
     }
 
     @Test("a corrupted state file is a clear error and is left as it was")
-    func corruptedState() throws {
+    func corruptedState() async throws {
         let bed = try Bed(members: 1)
         defer { bed.remove() }
-        #expect(try bed.apply().status == 0)
+        #expect(try await bed.apply().status == 0)
         let database = bed.state.appendingPathComponent("state.sqlite")
         var bytes = try Data(contentsOf: database)
         bytes.replaceSubrange(100..<4000, with: Data(repeating: 0x5A, count: 3900))
         try bytes.write(to: database)
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database.path + suffix) }
         let before = try Data(contentsOf: database)
-        let result = try bed.apply()
+        let result = try await bed.apply()
         #expect(result.status == 1)
         #expect(result.stderr.contains(database.lastPathComponent))
         #expect(try Data(contentsOf: database) == before)

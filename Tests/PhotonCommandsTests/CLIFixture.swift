@@ -1,4 +1,5 @@
 import Foundation
+import PhotonCore
 import Testing
 
 /// Runs the built `photon` executable as a user would, from the repository root.
@@ -28,8 +29,15 @@ struct CLIFixture {
         var stderr: String
     }
 
-    /// Runs `photon arguments…` in the repository root with a controlled environment.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, executable: URL? = nil) throws -> Result {
+    /// Runs `photon arguments…` in the repository root with a controlled environment, waiting on a
+    /// thread of its own: a test waiting minutes for photon must not hold one of the few threads of the
+    /// cooperative pool, which every asynchronous test (etcd leases, servers) needs to make progress.
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, executable: URL? = nil) async throws -> Result {
+        let executable = try executable ?? self.executable
+        return try await OwnThread.run { try runBlocking(arguments, environment: environment, directory: directory, executable: executable) }
+    }
+
+    static func runBlocking(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil, executable: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = try executable ?? self.executable
         process.arguments = arguments
@@ -66,11 +74,11 @@ struct CLIFixture {
     }
 
     /// A temporary directory removed when `body` returns.
-    static func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
+    static func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("photon-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        return try body(directory)
+        return try await body(directory)
     }
 }
 

@@ -12,7 +12,7 @@ struct ClientKeyTests {
     }
 
     @Test("without ssh.key, the deployment's own ed25519 key is made once, 0600, and reused")
-    func deploymentKey() throws {
+    func deploymentKey() async throws {
         let directory = NSTemporaryDirectory() + "photon-key-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -29,7 +29,7 @@ struct ClientKeyTests {
     }
 
     @Test("ssh.key: file: paths resolve against the blueprint's directory or home")
-    func fileKeys() throws {
+    func fileKeys() async throws {
         guard case .privateKeyFile(let relative, nil) = try ClientKey.credentials(for: blueprint("ssh: {key: 'file:keys/id'}\n"), stateDirectory: "/unused") else {
             Issue.record("expected a key file")
             return

@@ -4,20 +4,20 @@ import Testing
 @Suite("photon command line")
 struct CommandTests {
     @Test("exit codes: 0 done, 1 failure, 2 changes pending, 64 usage")
-    func exitCodes() throws {
-        #expect(try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml"]).status == 0)
-        #expect(try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--detailed-exitcode"]).status == 2)
-        #expect(try CLIFixture.run(["plan", "-f", "blueprints/missing.yaml"]).status == 1)
-        #expect(try CLIFixture.run(["plan"]).status == 64)
-        #expect(try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--format", "yaml"]).status == 64)
-        #expect(try CLIFixture.run(["frobnicate"]).status == 64)
-        #expect(try CLIFixture.run(["validate", "-f", "blueprints/quickstart.yaml", "--format", "dot"]).status == 64)
-        #expect(try CLIFixture.run(["--version"]).status == 0)
+    func exitCodes() async throws {
+        #expect(try await CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml"]).status == 0)
+        #expect(try await CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--detailed-exitcode"]).status == 2)
+        #expect(try await CLIFixture.run(["plan", "-f", "blueprints/missing.yaml"]).status == 1)
+        #expect(try await CLIFixture.run(["plan"]).status == 64)
+        #expect(try await CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--format", "yaml"]).status == 64)
+        #expect(try await CLIFixture.run(["frobnicate"]).status == 64)
+        #expect(try await CLIFixture.run(["validate", "-f", "blueprints/quickstart.yaml", "--format", "dot"]).status == 64)
+        #expect(try await CLIFixture.run(["--version"]).status == 0)
     }
 
     @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
-    func badBlueprintReport() throws {
-        try CLIFixture.withTemporaryDirectory { directory in
+    func badBlueprintReport() async throws {
+        try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("bad.yaml")
             try Data("""
                 name: web
@@ -33,7 +33,7 @@ struct CommandTests {
                     roles: {managers: 2, workerz: 1}
 
                 """.utf8).write(to: file)
-            let result = try CLIFixture.run(["validate", "-f", file.path])
+            let result = try await CLIFixture.run(["validate", "-f", file.path])
             #expect(result.status == 1)
             #expect(result.stdout.isEmpty)
             #expect(result.stderr == """
@@ -56,11 +56,11 @@ struct CommandTests {
     }
 
     @Test("validate --format json reports errors as data")
-    func validateJSON() throws {
-        try CLIFixture.withTemporaryDirectory { directory in
+    func validateJSON() async throws {
+        try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("bad.yaml")
             try Data("name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/30}\nclusters: [{name: a, kind: swarm, roles: {managers: 3}}]\n".utf8).write(to: file)
-            let result = try CLIFixture.run(["validate", "-f", file.path, "--format", "json"])
+            let result = try await CLIFixture.run(["validate", "-f", file.path, "--format", "json"])
             #expect(result.status == 1)
             let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
             #expect(report["valid"] as? Bool == false)
@@ -69,15 +69,15 @@ struct CommandTests {
             #expect(errors.first?["line"] as? Int == 2)
             #expect(errors.first?["message"] as? String == "network 10.0.0.0/30 has room for 1 machine, the blueprint needs 3")
         }
-        let good = try CLIFixture.run(["validate", "-f", "blueprints/platform.yaml", "--format", "json"])
+        let good = try await CLIFixture.run(["validate", "-f", "blueprints/platform.yaml", "--format", "json"])
         #expect(good.status == 0)
         #expect(good.stdout.contains("\"valid\" : true"))
     }
 
     @Test("a secret's value never appears in any output, and files holding it are marked sensitive")
-    func secretsStayHidden() throws {
+    func secretsStayHidden() async throws {
         let secret = "s3cr3t-Value-that-must-not-leak"
-        try CLIFixture.withTemporaryDirectory { directory in
+        try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("secret.yaml")
             try Data("""
                 name: sec
@@ -91,7 +91,7 @@ struct CommandTests {
 
                 """.utf8).write(to: file)
             for format in ["text", "json", "dot"] {
-                let result = try CLIFixture.run(["plan", "-f", file.path, "--format", format, "-o", directory.appendingPathComponent("plan.json").path],
+                let result = try await CLIFixture.run(["plan", "-f", file.path, "--format", format, "-o", directory.appendingPathComponent("plan.json").path],
                                                 environment: ["PHOTON_TEST_TOKEN": secret])
                 #expect(result.status == 0, "\(result.stderr)")
                 #expect(!result.stdout.contains(secret))
@@ -99,21 +99,21 @@ struct CommandTests {
                 let saved = try String(contentsOf: directory.appendingPathComponent("plan.json"), encoding: .utf8)
                 #expect(!saved.contains(secret))
             }
-            let text = try CLIFixture.run(["plan", "-f", file.path], environment: ["PHOTON_TEST_TOKEN": secret]).stdout
+            let text = try await CLIFixture.run(["plan", "-f", file.path], environment: ["PHOTON_TEST_TOKEN": secret]).stdout
             #expect(text.contains("apiToken=(sensitive)"))
             #expect(text.contains("sensitive, sha256:"))
             // Unset, the reference is an error at its position.
-            let unset = try CLIFixture.run(["plan", "-f", file.path])
+            let unset = try await CLIFixture.run(["plan", "-f", file.path])
             #expect(unset.status == 1)
             #expect(unset.stderr.contains("\(file.path):4:10: error: environment variable PHOTON_TEST_TOKEN is not set"))
         }
     }
 
     @Test("plan -o writes the JSON plan with the blueprint digest and state serial")
-    func savedPlan() throws {
-        try CLIFixture.withTemporaryDirectory { directory in
+    func savedPlan() async throws {
+        try await CLIFixture.withTemporaryDirectory { directory in
             let out = directory.appendingPathComponent("plan.json")
-            let result = try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "-o", out.path, "--format", "text"])
+            let result = try await CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "-o", out.path, "--format", "text"])
             #expect(result.status == 0)
             #expect(result.stderr.contains("Saved the plan to \(out.path)"))
             let document = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
@@ -127,23 +127,23 @@ struct CommandTests {
     }
 
     @Test("kinds lists every kind with its roles in order")
-    func kinds() throws {
-        let result = try CLIFixture.run(["kinds"])
+    func kinds() async throws {
+        let result = try await CLIFixture.run(["kinds"])
         #expect(result.status == 0)
         for kind in ["swarm", "mesos", "kubernetes", "management"] { #expect(result.stdout.contains("\(kind)  ")) }
         #expect(result.stdout.contains("    managers  (1–7, odd, default 1; needs docker)"))
-        let json = try CLIFixture.run(["kinds", "--format", "json"])
+        let json = try await CLIFixture.run(["kinds", "--format", "json"])
         let kinds = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         let swarm = try #require(kinds.first { $0["name"] as? String == "swarm" })
         #expect((swarm["roles"] as? [[String: Any]])?.map { $0["name"] as? String } == ["managers", "workers"])
     }
 
     @Test("the templates folder can be given explicitly, and a wrong one is a clear error")
-    func templatesOption() throws {
-        let missing = try CLIFixture.run(["kinds", "--templates", "/nonexistent"])
+    func templatesOption() async throws {
+        let missing = try await CLIFixture.run(["kinds", "--templates", "/nonexistent"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("templates directory '/nonexistent' does not exist"))
-        let explicit = try CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--templates", "templates"])
+        let explicit = try await CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "--templates", "templates"])
         #expect(explicit.status == 0)
     }
 }
@@ -151,8 +151,8 @@ struct CommandTests {
 @Suite("Blueprint JSON Schema")
 struct SchemaTests {
     @Test("blueprints/schema.json is what 'photon schema' generates from the kinds")
-    func upToDate() throws {
-        let result = try CLIFixture.run(["schema"])
+    func upToDate() async throws {
+        let result = try await CLIFixture.run(["schema"])
         #expect(result.status == 0)
         let committed = try String(contentsOf: CLIFixture.repository.appendingPathComponent("blueprints/schema.json"), encoding: .utf8)
         #expect(result.stdout == committed, "regenerate it: swift run photon schema > blueprints/schema.json")
@@ -173,14 +173,14 @@ struct SchemaTests {
     }
 
     @Test("every shipped blueprint passes the schema (python3-jsonschema) and the loader")
-    func shippedBlueprints() throws {
+    func shippedBlueprints() async throws {
         let directory = CLIFixture.repository.appendingPathComponent("blueprints")
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted()
         #expect(files.count >= 6)
         let result = try Self.validate(files.map { directory.appendingPathComponent($0).path }, expect: "valid")
         #expect(result.status == 0, "\(result.output) (needs python3-jsonschema and python3-yaml)")
         for file in files {
-            let loaded = try CLIFixture.run(["validate", "-f", "blueprints/\(file)"])
+            let loaded = try await CLIFixture.run(["validate", "-f", "blueprints/\(file)"])
             #expect(loaded.status == 0, "\(file): \(loaded.stderr)")
         }
     }
@@ -197,13 +197,13 @@ struct SchemaTests {
         "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nsecrets: {token: plain-value}\n",
         "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1}, rollout: {maxInFlight: 150%}}]\n",
     ])
-    func rejects(_ yaml: String) throws {
-        try CLIFixture.withTemporaryDirectory { directory in
+    func rejects(_ yaml: String) async throws {
+        try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("bad.yaml")
             try Data(yaml.utf8).write(to: file)
             let result = try Self.validate([file.path], expect: "invalid")
             #expect(result.status == 0, "the schema accepted: \(yaml)\n\(result.output)")
-            #expect(try CLIFixture.run(["validate", "-f", file.path]).status == 1, "the loader accepted: \(yaml)")
+            #expect(try await CLIFixture.run(["validate", "-f", file.path]).status == 1, "the loader accepted: \(yaml)")
         }
     }
 }

@@ -11,8 +11,8 @@ struct GoldenPlanTests {
     static let goldenDirectory = CLIFixture.repository.appendingPathComponent("Tests/PhotonCommandsTests/Golden")
 
     @Test("plan output matches the golden file", arguments: cases)
-    func plan(_ name: String, _ format: String) throws {
-        let result = try CLIFixture.run(["plan", "-f", "blueprints/\(name).yaml", "--format", format])
+    func plan(_ name: String, _ format: String) async throws {
+        let result = try await CLIFixture.run(["plan", "-f", "blueprints/\(name).yaml", "--format", format])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stderr.isEmpty)
         // The management plane uploads photon itself; its digest changes with every build.
@@ -40,8 +40,8 @@ struct GoldenPlanTests {
     }
 
     @Test("the JSON plan is a versioned, dependency-ordered graph that names the blueprint and state")
-    func jsonShape() throws {
-        let result = try CLIFixture.run(["plan", "-f", "blueprints/platform.yaml", "--format", "json"])
+    func jsonShape() async throws {
+        let result = try await CLIFixture.run(["plan", "-f", "blueprints/platform.yaml", "--format", "json"])
         let document = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(document["formatVersion"] as? Int == 1)
         #expect(document["stateSerial"] as? Int == 0)

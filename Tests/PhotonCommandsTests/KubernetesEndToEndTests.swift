@@ -29,7 +29,7 @@ struct KubernetesEndToEndTests {
     }
 
     @Test("apply forms a real 3-member etcd and a cluster whose nodes register in it; scale workers up by 2 and down by 1; destroy leaves nothing")
-    func kubernetesLifecycle() throws {
+    func kubernetesLifecycle() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write("""
@@ -45,7 +45,7 @@ struct KubernetesEndToEndTests {
                 roles: {etcd: 3, controllers: 1, workers: 1}
 
             """)
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(2000))")
 
         // etcd's own tools, on every member: healthy, and three started members.
@@ -58,19 +58,19 @@ struct KubernetesEndToEndTests {
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
 
         let before = SwarmEndToEndTests.sessions(project, deployment: "kt")
-        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
         #expect(SwarmEndToEndTests.sessions(project, deployment: "kt") == before, "a no-op apply connects to no machine")
 
-        let up = try project.photon(["scale", "-f", "photon.yaml", "k", "workers=3", "--yes"], templates: Self.templates)
+        let up = try await project.photon(["scale", "-f", "photon.yaml", "k", "workers=3", "--yes"], templates: Self.templates)
         #expect(up.status == 0, "\(up.stderr.suffix(2000))")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready", "kt-k-workers-2 Ready", "kt-k-workers-3 Ready"])
-        let down = try project.photon(["scale", "-f", "photon.yaml", "k", "workers=2", "--yes"], templates: Self.templates)
+        let down = try await project.photon(["scale", "-f", "photon.yaml", "k", "workers=2", "--yes"], templates: Self.templates)
         #expect(down.status == 0, "\(down.stderr.suffix(2000))")
         #expect(down.stdout.contains("kubectl --kubeconfig /etc/kubernetes/admin.conf drain kt-k-workers-3"), "drained first: \(down.stdout)")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready", "kt-k-workers-2 Ready"])
 
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
         #expect(HostProcesses.mentioning( project.directory.path) == [])

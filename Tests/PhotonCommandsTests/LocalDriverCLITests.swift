@@ -51,8 +51,8 @@ struct LocalDriverCLITests {
             try Data(blueprint.utf8).write(to: directory.appendingPathComponent("photon.yaml"))
         }
 
-        func photon(_ arguments: [String], templates: String? = nil) throws -> CLIFixture.Result {
-            try CLIFixture.run(arguments + ["--templates", templates ?? self.templates], environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        func photon(_ arguments: [String], templates: String? = nil) async throws -> CLIFixture.Result {
+            try await CLIFixture.run(arguments + ["--templates", templates ?? self.templates], environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"],
                                directory: directory)
         }
 
@@ -90,7 +90,7 @@ struct LocalDriverCLITests {
     }
 
     @Test("apply makes LXC machines and configures them over SSH; a second apply changes nothing; destroy leaves nothing")
-    func localApplyAndDestroy() throws {
+    func localApplyAndDestroy() async throws {
         let project = try Project()
         defer { project.remove(bridges: ["ph0aed0000-24"]) }
         try project.write("""
@@ -106,15 +106,15 @@ struct LocalDriverCLITests {
                   servers: 3
 
             """)
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"])
         #expect(applied.status == 0, "\(applied.stderr)")
         for (index, address) in ["10.237.0.2", "10.237.0.3", "10.237.0.4"].enumerated() {
             #expect(try Self.page(address) == "<p>trial-web-servers-\(index + 1) of web</p>\n")
         }
-        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"])
         #expect(again.status == 0)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
-        let status = try project.photon(["status", "-f", "photon.yaml"])
+        let status = try await project.photon(["status", "-f", "photon.yaml"])
         #expect(status.stdout.contains("trial-web-servers-3  10.237.0.4  ready"), "\(status.stdout)")
 
         // The machines cannot read the deployment's private key (the state directory is masked).
@@ -130,7 +130,7 @@ struct LocalDriverCLITests {
         #expect(look.succeeded, "\(look.stderr)")
         #expect(look.stdout == "masked\n", "the state directory is empty inside: \(look.stdout)")
 
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"])
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"])
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/trial").path))
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/ph0aed0000-24"))
@@ -175,12 +175,12 @@ struct LocalDriverCLITests {
                   servers: 2
 
             """)
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"])
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(try Self.page("10.238.0.11") == "<p>onprem-edge-servers-1 of edge</p>\n")
         #expect(try Self.page("10.238.0.12") == "<p>onprem-edge-servers-2 of edge</p>\n")
 
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"])
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"])
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(destroyed.stdout.contains("rm -rf /srv/probe"), "destroy resets the machines: \(destroyed.stdout)")
         for machine in made {
@@ -209,7 +209,7 @@ struct LocalDriverCLITests {
                   servers: 1
 
             """)
-        let refused = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        let refused = try await project.photon(["apply", "-f", "photon.yaml", "--yes"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("photon.yaml:6:7"), "\(refused.stderr)")
         #expect(refused.stderr.contains(made[0].hostKeyFingerprint!), "names the key the machine presented: \(refused.stderr)")
@@ -217,7 +217,7 @@ struct LocalDriverCLITests {
     }
 
     @Test("a changed template reaches exactly the machines that use it and restarts only the service that reads it")
-    func templateChange() throws {
+    func templateChange() async throws {
         let project = try Project()
         defer { project.remove(bridges: ["ph0aee0000-24"]) }
         let kind = project.directory.appendingPathComponent("templates/duo")
@@ -259,7 +259,7 @@ struct LocalDriverCLITests {
                 roles: {web: 2, api: 1}
 
             """)
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"])
         #expect(applied.status == 0, "\(applied.stderr)")
         let machines = project.directory.appendingPathComponent(".photon/duo/machines").path
         func sessions(_ machine: String) -> Int {
@@ -276,7 +276,7 @@ struct LocalDriverCLITests {
         let webBefore = try livePID("10.238.0.2", "web"), metricsBefore = try livePID("10.238.0.2", "metrics")
         let apiSessions = sessions("duo-c-api-1")
         try Data("page v2 of {{machine.name}}\n".utf8).write(to: kind.appendingPathComponent("page.html.mustache"))
-        let changed = try project.photon(["apply", "-f", "photon.yaml", "--yes"])
+        let changed = try await project.photon(["apply", "-f", "photon.yaml", "--yes"])
         #expect(changed.status == 0, "\(changed.stderr)")
         #expect(changed.stdout.contains("Plan: 0 machines to create, 2 to change, 0 to delete, 1 unchanged; 4 actions."), "\(changed.stdout)")
         #expect(try Self.page("10.238.0.2", port: 7071) == "page v2 of duo-c-web-1\n")
@@ -284,6 +284,6 @@ struct LocalDriverCLITests {
         #expect(try livePID("10.238.0.2", "web") != webBefore, "the web service restarted")
         #expect(try livePID("10.238.0.2", "metrics") == metricsBefore, "the metrics service, which reads nothing that changed, did not")
         #expect(sessions("duo-c-api-1") == apiSessions, "the api machine was not touched")
-        #expect(try project.photon(["destroy", "-f", "photon.yaml", "--yes"]).status == 0)
+        #expect(try await project.photon(["destroy", "-f", "photon.yaml", "--yes"]).status == 0)
     }
 }

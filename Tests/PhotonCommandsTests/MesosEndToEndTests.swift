@@ -30,7 +30,7 @@ struct MesosEndToEndTests {
     }
 
     @Test("apply forms a real ZooKeeper ensemble (one leader, the rest followers), masters, Marathon and agents; scale agents up by 2 and down by 1; destroy leaves nothing")
-    func mesosLifecycle() throws {
+    func mesosLifecycle() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write("""
@@ -46,7 +46,7 @@ struct MesosEndToEndTests {
                 roles: {zookeeper: 3, masters: 3, marathon: 1, agents: 1}
 
             """)
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(2000))")
 
         // ZooKeeper's own words: one leader, two followers, all serving the same ensemble.
@@ -60,22 +60,22 @@ struct MesosEndToEndTests {
         #expect(try Self.agents() == ["10.246.0.9"])
 
         let before = SwarmEndToEndTests.sessions(project, deployment: "mt")
-        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
         #expect(SwarmEndToEndTests.sessions(project, deployment: "mt") == before, "a no-op apply connects to no machine")
 
-        let up = try project.photon(["scale", "-f", "photon.yaml", "m", "agents=3", "--yes"], templates: Self.templates)
+        let up = try await project.photon(["scale", "-f", "photon.yaml", "m", "agents=3", "--yes"], templates: Self.templates)
         #expect(up.status == 0, "\(up.stderr.suffix(2000))")
         #expect(try Self.agents() == ["10.246.0.10", "10.246.0.11", "10.246.0.9"])
-        let down = try project.photon(["scale", "-f", "photon.yaml", "m", "agents=2", "--yes"], templates: Self.templates)
+        let down = try await project.photon(["scale", "-f", "photon.yaml", "m", "agents=2", "--yes"], templates: Self.templates)
         #expect(down.status == 0, "\(down.stderr.suffix(2000))")
         #expect(down.stdout.contains("maintenance window and machine down"), "drained through Mesos maintenance first: \(down.stdout)")
         #expect(try Self.agents() == ["10.246.0.10", "10.246.0.9"])
 
-        let quorum = try project.photon(["scale", "-f", "photon.yaml", "m", "masters=5", "--dry-run"], templates: Self.templates)
+        let quorum = try await project.photon(["scale", "-f", "photon.yaml", "m", "masters=5", "--dry-run"], templates: Self.templates)
         #expect(quorum.status != 0 && quorum.stderr.contains("changes their quorum"), "\(quorum.stderr)")
 
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
         #expect(HostProcesses.mentioning( project.directory.path) == [])

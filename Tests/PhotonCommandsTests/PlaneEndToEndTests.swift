@@ -53,13 +53,13 @@ struct PlaneEndToEndTests {
     }
 
     @Test("a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI, 401 for a wrong token, a wrong certificate refused, destroy leaves nothing")
-    func planeOfOne() throws {
+    func planeOfOne() async throws {
         let project = try Project()
         let bridge = "ph0af10000-24"
         defer { project.remove(bridges: [bridge]) }
         try project.write(Self.blueprint(name: "p1", network: "10.241.0.0/24", planeMachines: 1))
 
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
         #expect(applied.stderr.contains("Handed the state of p1 over to its management plane"))
         #expect(applied.stderr.contains("The management plane accepted operation"))
@@ -73,19 +73,19 @@ struct PlaneEndToEndTests {
         #expect((context["fingerprint"] as? String)?.hasPrefix("sha256:") == true)
 
         // The plane answers status; its machines and the cluster's are there.
-        let status = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        let status = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("state management plane at https://10.241.0.2:8443"), "\(status.stdout)")
         #expect(status.stdout.contains("p1-web-workers-1  10.241.0.4  ready"), "\(status.stdout)")
         #expect(!status.stdout.contains(context["token"] as? String ?? "-"), "the token is never shown")
 
         // A second apply: the plane and the clusters have nothing to do.
-        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.status == 0, "\(again.stderr.suffix(2000))")
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
 
         // Scale through the CLI talking to the API.
-        let scaled = try project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], templates: Self.templates)
+        let scaled = try await project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], templates: Self.templates)
         #expect(scaled.status == 0, "\(scaled.stderr.suffix(2000))")
         #expect(scaled.stderr.contains("scale of p1 complete"))
         #expect(try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == [
@@ -99,7 +99,7 @@ struct PlaneEndToEndTests {
         var wrongToken = context
         wrongToken["token"] = String(repeating: "0", count: 64)
         try Self.writeContext(project, "p1", wrongToken)
-        let refusedToken = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        let refusedToken = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
         #expect(refusedToken.status == 1)
         #expect(refusedToken.stderr.contains("refused the token of the context file (401)"), "\(refusedToken.stderr)")
 
@@ -112,27 +112,27 @@ struct PlaneEndToEndTests {
         wrongCertificate["certificatePEM"] = other.stdout
         wrongCertificate["fingerprint"] = "sha256:" + fingerprint.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try Self.writeContext(project, "p1", wrongCertificate)
-        let refusedCertificate = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        let refusedCertificate = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
         #expect(refusedCertificate.status == 1)
         #expect(refusedCertificate.stderr.contains("did not present the pinned certificate"), "\(refusedCertificate.stderr)")
         try Self.writeContext(project, "p1", context)
 
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr.suffix(2000))")
         try Self.expectNothingLeft(project, deployment: "p1", machines: ["p1-management-plane-1", "p1-web-managers-1", "p1-web-workers-1", "p1-web-workers-2"],
                                    bridge: bridge)
     }
 
     @Test("a plane of three: the leader's machine killed during a scale; another server takes over and finishes it with the right node count")
-    func leaderFailover() throws {
+    func leaderFailover() async throws {
         let project = try Project()
         let bridge = "ph0af30000-24"
         defer { project.remove(bridges: [bridge]) }
         try project.write(Self.blueprint(name: "p3", network: "10.243.0.0/24", planeMachines: 3))
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
 
-        let status = try project.photon(["status", "-f", "photon.yaml", "--format", "json"], templates: Self.templates)
+        let status = try await project.photon(["status", "-f", "photon.yaml", "--format", "json"], templates: Self.templates)
         let report = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         let leader = try #require((report?["plane"] as? [String: Any])?["leader"] as? String)
         let leaderAddress = try #require(leader.split(separator: "/").dropFirst().first?.split(separator: ":").first.map(String.init))
@@ -154,11 +154,11 @@ struct PlaneEndToEndTests {
         try scale.run()
         let started = Date()
         while Date().timeIntervalSince(started) < 60, !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("create-machine") {
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         kill(Int32(initPID)!, SIGKILL)
         let killedAt = Date()
-        scale.waitUntilExit()
+        while scale.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         let log = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         #expect(scale.terminationStatus == 0, "\(log.suffix(3000))")
         #expect(log.contains("the new leader"), "another server resumed the operation: \(log.suffix(2000))")
@@ -167,11 +167,11 @@ struct PlaneEndToEndTests {
             "p3-web-managers-1 Ready manager", "p3-web-workers-1 Ready worker", "p3-web-workers-2 Ready worker",
             "p3-web-workers-3 Ready worker", "p3-web-workers-4 Ready worker",
         ])
-        let after = try project.photon(["status", "-f", "photon.yaml", "--format", "json"], templates: Self.templates)
+        let after = try await project.photon(["status", "-f", "photon.yaml", "--format", "json"], templates: Self.templates)
         let newLeader = ((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["plane"] as? [String: Any])?["leader"] as? String
         #expect(newLeader != nil && newLeader != leader, "a new leader: \(newLeader ?? "none")")
 
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr.suffix(2000))")
         try Self.expectNothingLeft(project, deployment: "p3", machines: (1...3).map { "p3-management-plane-\($0)" } + ["p3-web-managers-1"] + (1...4).map { "p3-web-workers-\($0)" },
                                    bridge: bridge)

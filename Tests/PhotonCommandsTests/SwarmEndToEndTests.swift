@@ -50,11 +50,11 @@ struct SwarmEndToEndTests {
     }
 
     @Test("apply forms the Swarm; a second apply opens no connection; scale up by 2 and down by 1; destroy leaves nothing")
-    func swarmLifecycle() throws {
+    func swarmLifecycle() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write(Self.blueprint)
-        let applied = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(applied.stdout.contains("Reach the clusters:\ncluster demo (swarm): sw-demo-managers-1 at 10.240.0.2"), "\(applied.stdout)")
         #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
@@ -63,25 +63,25 @@ struct SwarmEndToEndTests {
 
         let before = Self.sessions(project, deployment: "sw")
         #expect(before.count == 3 && before.values.allSatisfy { $0 > 0 })
-        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.status == 0 && again.stdout.contains("No changes"), "\(again.stdout)")
         #expect(Self.sessions(project, deployment: "sw") == before, "a no-op apply connects to no machine")
 
-        let up = try project.photon(["scale", "-f", "photon.yaml", "demo", "workers=4", "--yes"], templates: Self.templates)
+        let up = try await project.photon(["scale", "-f", "photon.yaml", "demo", "workers=4", "--yes"], templates: Self.templates)
         #expect(up.status == 0, "\(up.stderr)")
         #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
             "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
             "sw-demo-workers-3 Ready worker", "sw-demo-workers-4 Ready worker",
         ])
-        let down = try project.photon(["scale", "-f", "photon.yaml", "demo", "workers=3", "--yes"], templates: Self.templates)
+        let down = try await project.photon(["scale", "-f", "photon.yaml", "demo", "workers=3", "--yes"], templates: Self.templates)
         #expect(down.status == 0, "\(down.stderr)")
         #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
             "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker", "sw-demo-workers-3 Ready worker",
         ])
-        let status = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        let status = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
         #expect(status.stdout.contains("workers: 3 machines (scaled to 3 by photon scale; the blueprint said 2)"), "\(status.stdout)")
 
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/sw").path))
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"), "no bridge (and so no bridge address) left")
@@ -94,8 +94,8 @@ struct SwarmEndToEndTests {
     }
 
     /// photon with its real drivers and SSH, SIGKILLed right after (or a little after) a chosen transition.
-    static func killedApply(_ project: Project, at target: String, delay: Int) throws -> CLIFixture.Result {
-        try CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", templates],
+    static func killedApply(_ project: Project, at target: String, delay: Int) async throws -> CLIFixture.Result {
+        try await CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", templates],
                            environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",
                                          "PHOTON_TESTBED_KILL_ON": target, "PHOTON_TESTBED_KILL_DELAY_MS": String(delay)],
                            directory: project.directory, executable: try ApplyTests.testbed)
@@ -109,14 +109,14 @@ struct SwarmEndToEndTests {
               ("sw-demo-workers-1/join/1:started", 150),          // during worker joins
               ("sw-demo-workers-2/health/1:started", 20),         // during health checks
           ])
-    func crashAndResume(target: String, delay: Int) throws {
+    func crashAndResume(target: String, delay: Int) async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write(Self.blueprint)
-        let killed = try Self.killedApply(project, at: target, delay: delay)
+        let killed = try await Self.killedApply(project, at: target, delay: delay)
         #expect(killed.status == SIGKILL, "the apply was killed at \(target): \(killed.status) \(killed.stderr.suffix(300))")
         #expect(!killed.stderr.contains("apply of sw complete"))
-        let resumed = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let resumed = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
             "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
@@ -124,19 +124,19 @@ struct SwarmEndToEndTests {
         let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
         let made = try FileManager.default.contentsOfDirectory(atPath: machines).filter { !$0.hasPrefix(".") && $0 != "known_hosts" }.sorted()
         #expect(made == ["sw-demo-managers-1", "sw-demo-workers-1", "sw-demo-workers-2"], "no orphan machine")
-        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
-        let destroyed = try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
     }
 
     @Test("a machine whose sshd dies mid-apply fails only its branch; the next apply repairs it")
-    func machineDiesMidApply() throws {
+    func machineDiesMidApply() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write(Self.blueprint)
         let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
-        let broken = try CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", Self.templates],
+        let broken = try await CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", Self.templates],
                                         environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",
                                                       "PHOTON_TESTBED_RUN_ON": "sw-demo-workers-2/configure/1:started",
                                                       "PHOTON_TESTBED_RUN": "lxc-attach -P \(machines) -n sw-demo-workers-2 -- pkill -x sshd"],
@@ -147,37 +147,37 @@ struct SwarmEndToEndTests {
         let survivors = try Self.nodes(project, deployment: "sw", manager: "10.240.0.2")
         #expect(survivors == ["sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker"], "\(broken.stderr.suffix(1500))")
 
-        let repaired = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let repaired = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(repaired.status == 0, "\(repaired.stderr)")
         let all = try Self.nodes(project, deployment: "sw", manager: "10.240.0.2")
         #expect(all == [
             "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
         ])
-        #expect(try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
+        #expect(try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
     }
 
     @Test("machines stopped behind photon's back (a host reboot) are shown by status, started and reconfigured by the next apply")
-    func restartsStoppedMachines() throws {
+    func restartsStoppedMachines() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write(Self.blueprint)
-        #expect(try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
+        #expect(try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
         let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
         for name in ["sw-demo-managers-1", "sw-demo-workers-1", "sw-demo-workers-2"] {
             let stopped = try HostCommand.runBlocking(["lxc-stop", "-P", machines, "-n", name, "-k"])
             #expect(stopped.succeeded, "\(stopped.diagnostic)")
         }
-        let status = try project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        let status = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
         #expect(status.stdout.contains("sw-demo-workers-2  10.240.0.4  ready (stopped: the next apply starts it)"), "\(status.stdout)")
 
-        let restarted = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let restarted = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(restarted.status == 0, "\(restarted.stderr.suffix(2000))")
         #expect(restarted.stdout.contains("start the stopped machine"), "\(restarted.stdout)")
         #expect(!restarted.stdout.contains("join as worker"), "the machines rejoin by themselves: \(restarted.stdout)")
         let nodes = try Self.nodes(project, deployment: "sw", manager: "10.240.0.2")
         #expect(nodes == ["sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker"])
-        let again = try project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
-        #expect(try project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
+        #expect(try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
     }
 }
