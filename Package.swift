@@ -4,8 +4,9 @@ import PackageDescription
 // Layers, leaf first; a target only depends on targets above it in this list.
 //   CYAML → YAMLReader ─┐
 //   PhotonCore ─────────┼→ Blueprints ─┐
-//                       └→ Kinds ──────┼→ Planning → Engine → StateStore → PhotonCommands → photon
-//                                      │                  ├→ SSH (CLibSSH2) → Drivers ↗
+//            └→ Etcd ─┐ └→ Kinds ──────┼→ Planning → Engine → StateStore ─┬→ PlaneAPI → PhotonCommands → photon
+//                     └────────────────┼──────────────────↗ │            │      ↑
+//                                      │                  ├→ SSH (CLibSSH2) → Drivers
 //                                      │                  └→ EngineTestSupport (tests, crash bed)
 //                                      └────────────────────────────→ photon-bench
 let package = Package(

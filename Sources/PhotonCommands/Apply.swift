@@ -237,8 +237,7 @@ struct Runner {
         while true {
             do {
                 return try await store.acquireLock(command: "\(command) \(blueprintPath)")
-            } catch let error as PhotonError where ContinuousClock.now < deadline {
-                _ = error
+            } catch where error is PhotonError && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(500))
             }
         }

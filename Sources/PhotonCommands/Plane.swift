@@ -108,10 +108,20 @@ enum PlaneInstaller {
     /// Copies the installer's recorded state into the plane's etcd, checks the copy, gives the plane
     /// the agent and the workspace, and writes the context file (last: until then nothing talks to the plane).
     static func handOver(_ runner: Runner, facts: PlaneFacts, agent: AgentProcess.Running?) async throws -> PlaneContext {
+        // The installer's state does not change while it is copied.
         let lock = try await runner.store.acquireLock(command: "hand-over \(runner.blueprintPath)")
-        defer { Task { [store = runner.store] in _ = try? await store.releaseLock(lock.id) } }
-        let plane = try await EtcdStateStore(etcd: EtcdClient(endpoints: facts.etcdEndpoints), prefix: "/photon/\(runner.blueprint.name.value)/",
-                                             deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
+        do {
+            let context = try await copyState(runner, facts: facts, agent: agent)
+            _ = try? await runner.store.releaseLock(lock.id)
+            return context
+        } catch {
+            _ = try? await runner.store.releaseLock(lock.id)
+            throw error
+        }
+    }
+
+    private static func copyState(_ runner: Runner, facts: PlaneFacts, agent: AgentProcess.Running?) async throws -> PlaneContext {
+        let plane = try await planeStore(runner, facts: facts)
         try await plane.importState(from: runner.store)
         let copied = try await plane.recordedState()
         let original = try await runner.store.recordedState()
@@ -125,16 +135,20 @@ enum PlaneInstaller {
         let certificate = try PinnedCertificate(certificatePEM: String(contentsOfFile: PlaneFiles.directory(runner.stateDirectory) + "/tls.crt", encoding: .utf8))
         let context = PlaneContext(deployment: runner.blueprint.name.value, endpoints: facts.apiEndpoints, certificatePEM: certificate.certificatePEM,
                                    fingerprint: certificate.fingerprint, token: facts.token, agent: agent?.agent)
-        let client = try await context.connect()
+        _ = try await context.connect()
         try context.save(stateDirectory: runner.stateDirectory)
         return context
     }
 
+    /// The deployment's records in the plane's etcd, sealed with the installer's key (the plane has a copy).
+    static func planeStore(_ runner: Runner, facts: PlaneFacts) async throws -> EtcdStateStore {
+        try await EtcdStateStore(etcd: EtcdClient(endpoints: facts.etcdEndpoints), prefix: "/photon/\(runner.blueprint.name.value)/",
+                                 deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
+    }
+
     static func storeAgent(_ agent: AgentProcess.Running, facts: PlaneFacts, runner: Runner) async throws {
-        let plane = try await EtcdStateStore(etcd: EtcdClient(endpoints: facts.etcdEndpoints), prefix: "/photon/\(runner.blueprint.name.value)/",
-                                             deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
         let endpoint = AgentEndpoint(url: agent.agent.url, certificatePEM: agent.certificatePEM, token: agent.token)
-        try await plane.putSealed("agent", String(decoding: try JSONEncoder().encode(endpoint), as: UTF8.self))
+        try await planeStore(runner, facts: facts).putSealed("agent", String(decoding: try JSONEncoder().encode(endpoint), as: UTF8.self))
     }
 
     /// The blueprint and every kind, as the plane receives them.
