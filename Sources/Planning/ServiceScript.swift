@@ -4,7 +4,8 @@ import PhotonCore
 
 /// The shell command behind a `service` step. It works on machines with systemd, and without one: photon
 /// then supervises the declared `exec` command itself (a pid file under /run/photon, a log under
-/// /var/log/photon), or uses the SysV init script when the kind declares no command.
+/// /var/log/photon, and the command started again a second after it exits, as systemd's
+/// `Restart=always` would), or uses the SysV init script when the kind declares no command.
 public enum ServiceScript {
     public static func script(name: String, action: ServiceAction, exec: [String]?) -> String {
         let service = ShellQuoting.quote(name)
@@ -13,8 +14,11 @@ public enum ServiceScript {
         var noInit: String
         if let exec, !exec.isEmpty {
             let command = ShellQuoting.join(exec)
+            // The pid file names the supervising shell; stopping it (TERM) stops the command and waits for it.
+            let supervisor = "echo $$ > \(pidFile); trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM INT; "
+                + "while :; do \(command) & c=$!; wait $c; echo \"photon: \(name) exited ($?); starting it again in 1 s\"; sleep 1; done"
             let stop = "if [ -f \(pidFile) ]; then kill $(cat \(pidFile)) 2>/dev/null; i=0; while kill -0 $(cat \(pidFile)) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -f \(pidFile); fi"
-            let start = "if [ -f \(pidFile) ] && kill -0 $(cat \(pidFile)) 2>/dev/null; then :; else mkdir -p /run/photon /var/log/photon; setsid sh -c 'echo $$ > \(pidFile); exec \(command.replacingOccurrences(of: "'", with: "'\\''"))' >>\(logFile) 2>&1 </dev/null & fi"
+            let start = "if [ -f \(pidFile) ] && kill -0 $(cat \(pidFile)) 2>/dev/null; then :; else mkdir -p /run/photon /var/log/photon; setsid sh -c \(ShellQuoting.quote(supervisor)) >>\(logFile) 2>&1 </dev/null & fi"
             switch action {
             case .start: noInit = start
             case .stop: noInit = stop

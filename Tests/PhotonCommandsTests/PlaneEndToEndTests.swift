@@ -92,6 +92,20 @@ struct PlaneEndToEndTests {
             "p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker", "p1-web-workers-2 Ready worker",
         ])
 
+        // photon serve is supervised: killed on its machine, it is started again and the plane answers.
+        let state = project.directory.appendingPathComponent(".photon/p1").path
+        let killed = try await HostCommand.run([
+            "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(state)/machines/known_hosts",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@10.241.0.2", "pkill -KILL -f '^/usr/local/bin/photon serve'",
+        ])
+        #expect(killed.succeeded, "\(killed.diagnostic)")
+        var answered = false
+        for _ in 0..<50 where !answered {
+            try await Task.sleep(for: .milliseconds(200))
+            answered = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates).status == 0
+        }
+        #expect(answered, "the plane answers again after photon serve was killed")
+
         // A wrong token gets 401 (straight from the API, and through the CLI).
         let curl = try HostCommand.runBlocking(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer wrong-token-0123456789",
                                                 "https://10.241.0.2:8443/v1/deployment"])
