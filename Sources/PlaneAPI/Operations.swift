@@ -249,7 +249,9 @@ final class OperationRunner: Sendable {
                     }
                 }
                 let status = await HostCommand.wait(child.pid)
-                running.withLock { $0[operationID] = nil }
+                // It stays this server's until its record says how it ended: the supervisor would
+                // otherwise take it for an orphan and start it again.
+                defer { running.withLock { $0[operationID] = nil } }
                 record.exitStatus = status
                 // Killed by SIGTERM (this server lost the lead) is not an outcome: the next leader resumes it.
                 if status == 128 + SIGTERM, let current = try? await book.get(operationID), !current.status.isFinished {
@@ -258,19 +260,21 @@ final class OperationRunner: Sendable {
                 }
                 record.status = status == 0 ? .succeeded : status == 130 ? .interrupted : .failed
                 record.finishedAt = Date()
-                try? await book.put(record)
+                // Everything an operation leaves is written before it reads as finished: a client that
+                // sees it finished finds its last event, and the next operation the blueprint it applied.
                 if status == 0, record.kind == "apply", let submitted = try? await book.submitted(operationID) {
                     try? await book.setWorkspace(submitted)
                 }
                 await event(["event": "exit", "status": String(status), "outcome": record.status.rawValue])
+                try? await book.put(record)
                 try? await book.prune(keeping: 100)
             }
         } catch {
             operation.status = .failed
             operation.finishedAt = Date()
-            try? await book.put(operation)
             await event(["event": "log", "line": String(describing: error)])
             await event(["event": "exit", "status": "1", "outcome": "failed"])
+            try? await book.put(operation)
         }
     }
 

@@ -296,6 +296,10 @@ public final class PlaneServer: Sendable {
         let book = self.readBook
         let body = ResponseBody { writer in
             var next = max(1, from)
+            // The exit event is written before the operation reads as finished; a finished operation
+            // whose exit event is not visible yet (this member a moment behind) gets a few more reads.
+            var graceReads = 20
+            var sawExit = false
             while true {
                 let events = try await book.events(id, from: next)
                 for event in events {
@@ -303,18 +307,14 @@ public final class PlaneServer: Sendable {
                     buffer.writeString("\n")
                     try await writer.write(buffer)
                     next = event.sequence + 1
+                    if event.line.contains("\"event\":\"exit\"") { sawExit = true }
                 }
+                if sawExit, let operation = try await book.get(id), operation.status.isFinished { break }
                 if events.isEmpty, let operation = try await book.get(id), operation.status.isFinished {
-                    // One more read: the exit event is written after the status.
-                    let tail = try await book.events(id, from: next)
-                    for event in tail {
-                        var buffer = ByteBuffer(string: event.line)
-                        buffer.writeString("\n")
-                        try await writer.write(buffer)
-                    }
-                    break
+                    graceReads -= 1
+                    if graceReads == 0 { break }
                 }
-                if events.isEmpty { try await Task.sleep(for: .milliseconds(150)) }
+                try await Task.sleep(for: .milliseconds(events.isEmpty ? 150 : 20))
             }
             try await writer.finish(nil)
         }
