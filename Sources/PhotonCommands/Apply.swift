@@ -68,6 +68,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let context = try await PlaneInstaller.preparePlane(runner)
             let bundle = try PlaneInstaller.workspace(runner)
             var session = PlaneSession(context: context, format: run.format)
+            session.access = (runner.blueprint, runner.stateDirectory)
             if !run.yes {
                 let plan = try await session.plan(PlanRequest(workspace: bundle, format: "text"))
                 Output.result("Clusters (from the management plane):\n" + plan.plan)
@@ -375,7 +376,7 @@ struct Runner {
         report(outcome, plan: plan)
         switch outcome.status {
         case .succeeded:
-            try await finish(goal, resolved, recorded: recorded, printingAccess: options.format == .text)
+            try await finish(goal, resolved, recorded: recorded, printingAccess: options.format == .text || state.inPlane)
         case .failed:
             throw ExitCode.failure
         case .interrupted:
@@ -434,32 +435,33 @@ struct Runner {
     /// How to reach each cluster: its kind's `access` command as an ssh line with photon's key and, for
     /// local machines, their pinned host keys.
     func printAccess(_ resolved: ResolvedDeployment) async throws {
+        let entries = try await accessEntries(resolved)
+        if options.format == .json {
+            // Inside the plane: the client builds the lines with its own key and known hosts.
+            for entry in entries { Output.result(JSONOutput.line(entry.event)) }
+        } else if !entries.isEmpty {
+            Output.result((["", "Reach the clusters:"] + entries.flatMap { $0.lines(blueprint: blueprint, stateDirectory: stateDirectory) }).joined(separator: "\n"))
+        }
+    }
+
+    /// Where to reach each group: its kind's `access` command on the first machine of its access role.
+    func accessEntries(_ resolved: ResolvedDeployment) async throws -> [AccessEntry] {
         let recorded = try await store.recordedState()
-        var lines: [String] = []
+        var entries: [AccessEntry] = []
         for group in resolved.groups {
             guard let access = group.kind.access, let role = access.role ?? group.roles.first?.name,
                   let machine = recorded.machines.filter({ $0.group == group.name && $0.role == role }).min(by: { $0.index < $1.index }) else { continue }
-            var ssh = ["ssh"]
-            switch blueprint.ssh.key?.value {
-            case .file(let path)?: ssh += ["-i", path]
-            case .environment?: break
-            default: ssh += ["-i", stateDirectory + "/id_ed25519"]
-            }
-            let knownHosts = stateDirectory + "/machines/known_hosts"
-            if FileManager.default.fileExists(atPath: knownHosts) {
-                ssh += ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts]
-            }
             var user = blueprint.ssh.user
+            var port = 22
             if case .local = blueprint.controlPlane { user = "root" }
             if case .static(let plane) = blueprint.controlPlane, let listed = plane.machines.first(where: { $0.address.value == machine.address }) {
                 user = listed.user ?? user
-                if listed.port != 22 { ssh += ["-p", String(listed.port)] }
+                port = listed.port
             }
-            ssh += ["\(user)@\(machine.address)", access.command]
-            lines.append("\(group.isManagement ? "management plane" : "cluster \(group.name)") (\(group.kind.name)): \(machine.name) at \(machine.address)")
-            lines.append("  " + ssh.map { $0.contains(" ") ? ShellQuoting.quote($0) : $0 }.joined(separator: " "))
+            entries.append(AccessEntry(title: "\(group.isManagement ? "management plane" : "cluster \(group.name)") (\(group.kind.name))", machine: machine.name,
+                                       address: machine.address, user: user, port: port, command: access.command))
         }
-        if !lines.isEmpty { Output.result((["", "Reach the clusters:"] + lines).joined(separator: "\n")) }
+        return entries
     }
 
     func blueprintBytes() throws -> [UInt8] {
@@ -518,6 +520,53 @@ struct Runner {
     func removeState() async throws {
         try await store.removeAll()
         Output.error("Removed the recorded state of \(blueprint.name.value) (\(stateDirectory)).")
+    }
+}
+
+/// How to reach a cluster: an ssh line to one of its machines, running its kind's `access` command.
+struct AccessEntry {
+    var title: String
+    var machine: String
+    var address: String
+    var user: String
+    var port: Int
+    var command: String
+
+    /// The two lines `apply` prints, with the key and the known hosts of the state in `stateDirectory`.
+    func lines(blueprint: Blueprint, stateDirectory: String) -> [String] {
+        var ssh = ["ssh"]
+        switch blueprint.ssh.key?.value {
+        case .file(let path)?: ssh += ["-i", path]
+        case .environment?: break
+        default: ssh += ["-i", stateDirectory + "/id_ed25519"]
+        }
+        let knownHosts = stateDirectory + "/machines/known_hosts"
+        if FileManager.default.fileExists(atPath: knownHosts) {
+            ssh += ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts]
+        }
+        if port != 22 { ssh += ["-p", String(port)] }
+        ssh += ["\(user)@\(address)", command]
+        return ["\(title): \(machine) at \(address)", "  " + ssh.map { $0.contains(" ") ? ShellQuoting.quote($0) : $0 }.joined(separator: " ")]
+    }
+
+    var event: [String: String] {
+        ["event": "access", "time": ProgressReporter.timestamp(), "title": title, "machine": machine, "address": address, "user": user,
+         "port": String(port), "command": command]
+    }
+
+    init(title: String, machine: String, address: String, user: String, port: Int, command: String) {
+        self.title = title
+        self.machine = machine
+        self.address = address
+        self.user = user
+        self.port = port
+        self.command = command
+    }
+
+    init?(event: [String: Any]) {
+        guard event["event"] as? String == "access", let title = event["title"] as? String, let machine = event["machine"] as? String,
+              let address = event["address"] as? String, let user = event["user"] as? String, let command = event["command"] as? String else { return nil }
+        self.init(title: title, machine: machine, address: address, user: user, port: Int(event["port"] as? String ?? "") ?? 22, command: command)
     }
 }
 

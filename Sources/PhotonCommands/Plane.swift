@@ -169,6 +169,9 @@ struct PlaneSession {
     let format: OutputFormat
     /// False when the plan was already shown (before asking).
     var showsPlan = true
+    /// The installer's blueprint and state folder, for the ssh lines of `access` events.
+    var access: (blueprint: Blueprint, stateDirectory: String)?
+    private let reach = Locked<[AccessEntry]>([])
 
     init(context: PlaneContext, format: OutputFormat) {
         self.context = context
@@ -225,6 +228,10 @@ struct PlaneSession {
             }
             try await Task.sleep(for: .seconds(1))
         }
+        if let access, format != .json {
+            let lines = reach.withLock { $0 }.flatMap { $0.lines(blueprint: access.blueprint, stateDirectory: access.stateDirectory) }
+            if !lines.isEmpty { Output.result((["", "Reach the clusters:"] + lines).joined(separator: "\n")) }
+        }
         switch outcome {
         case 0?: return
         case 130?: throw ExitCode(130)
@@ -255,6 +262,7 @@ struct PlaneSession {
             case "paused": Output.error("the operation paused: \(text("node")) is no longer the leader; the next leader resumes it")
             default: break
             }
+        case "access": if let entry = AccessEntry(event: event) { reach.withLock { $0.append(entry) } }
         case "exit": return Int32(text("status")) ?? 1
         default: break
         }

@@ -63,6 +63,8 @@ struct PlaneEndToEndTests {
         #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
         #expect(applied.stderr.contains("Handed the state of p1 over to its management plane"))
         #expect(applied.stderr.contains("The management plane accepted operation"))
+        #expect(applied.stdout.contains("Reach the clusters:\ncluster web (swarm): p1-web-managers-1 at 10.241.0.3\n  ssh -i .photon/p1/id_ed25519 -o StrictHostKeyChecking=yes"),
+                "the access line of a cluster the plane made, with this installer's key and known hosts: \(applied.stdout.suffix(600))")
         #expect(try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == ["p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker"])
 
         let contextPath = project.directory.appendingPathComponent(".photon/p1/plane.json").path
