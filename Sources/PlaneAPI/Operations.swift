@@ -216,7 +216,8 @@ final class OperationRunner: Sendable {
             guard let workspace = chosen else {
                 throw PhotonError("the plane has no blueprint to run \(operation.kind) with", help: "apply a blueprint through the plane first")
             }
-            let files = try workspace.materialize(in: configuration.stateDirectory + "/operations/" + operation.id)
+            let folder = configuration.stateDirectory + "/operations/" + operation.id
+            let files = try workspace.materialize(in: folder)
             try await book.put(operation)
             await event(["event": "operation", "state": resumed ? "resumed" : "started", "node": configuration.node, "attempt": String(operation.attempts)])
             let arguments = [executable, operation.kind, "-f", files.blueprint, "--templates", files.kinds, "--yes", "--format", "json"] + operation.arguments
@@ -251,7 +252,10 @@ final class OperationRunner: Sendable {
                 let status = await HostCommand.wait(child.pid)
                 // It stays this server's until its record says how it ended: the supervisor would
                 // otherwise take it for an orphan and start it again.
-                defer { running.withLock { $0[operationID] = nil } }
+                defer {
+                    running.withLock { $0[operationID] = nil }
+                    try? FileManager.default.removeItem(atPath: folder)
+                }
                 record.exitStatus = status
                 // Killed by SIGTERM (this server lost the lead) is not an outcome: the next leader resumes it.
                 if status == 128 + SIGTERM, let current = try? await book.get(operationID), !current.status.isFinished {
