@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
         .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "PhotonCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
-        .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "PhotonCore"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "EngineTestSupport", "PhotonCore"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "EngineTestSupport", "Blueprints", "PhotonCore"]),
         .testTarget(name: "PlaneAPITests", dependencies: ["PlaneAPI", "StateStore", "Etcd", "EngineTestSupport", "Engine", "Drivers", "Planning", "Blueprints", "PhotonCore"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Etcd", "EngineTestSupport", "Engine", "Planning", "Blueprints", "PhotonCore"]),

@@ -14,7 +14,7 @@ public final class LocalEtcd: @unchecked Sendable {
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
         directory = base + "photon-etcd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let clientPort = try Self.freePort(), peerPort = try Self.freePort()
+        let clientPort = try LoopbackPort.free(), peerPort = try LoopbackPort.free()
         clientURL = "http://127.0.0.1:\(clientPort)"
         pid = try HostCommand.spawnDetached([
             "etcd", "--name=test", "--data-dir=\(directory)/data", "--listen-client-urls=\(clientURL)", "--advertise-client-urls=\(clientURL)",
@@ -22,7 +22,7 @@ public final class LocalEtcd: @unchecked Sendable {
             "--initial-cluster=test=http://127.0.0.1:\(peerPort)", "--log-level=error",
         ])
         let deadline = Date().addingTimeInterval(20)
-        while !Self.accepts(port: clientPort) {
+        while !LoopbackPort.accepts(clientPort) {
             guard Date() < deadline else {
                 stop()
                 throw PhotonError("etcd did not start on port \(clientPort) within 20 s", help: "is Debian's etcd-server installed? (apt-get install etcd-server)")
@@ -41,9 +41,12 @@ public final class LocalEtcd: @unchecked Sendable {
     }
 
     deinit { stop() }
+}
 
+/// Loopback TCP ports for servers tests start.
+public enum LoopbackPort {
     /// A loopback TCP port nothing listens on now.
-    public static func freePort() throws -> Int {
+    public static func free() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -57,7 +60,7 @@ public final class LocalEtcd: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    public static func accepts(port: Int, host: String = "127.0.0.1") -> Bool {
+    public static func accepts(_ port: Int, host: String = "127.0.0.1") -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

@@ -554,15 +554,9 @@ struct AccessEntry {
          "port": String(port), "command": command]
     }
 
-    init(title: String, machine: String, address: String, user: String, port: Int, command: String) {
-        self.title = title
-        self.machine = machine
-        self.address = address
-        self.user = user
-        self.port = port
-        self.command = command
-    }
+}
 
+extension AccessEntry {
     init?(event: [String: Any]) {
         guard event["event"] as? String == "access", let title = event["title"] as? String, let machine = event["machine"] as? String,
               let address = event["address"] as? String, let user = event["user"] as? String, let command = event["command"] as? String else { return nil }

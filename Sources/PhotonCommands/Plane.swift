@@ -63,7 +63,8 @@ struct PlaneFacts {
         var target = runner.blueprint
         target.clusters = []
         let recorded = try await runner.store.recordedState()
-        let resolved = try Resolver(catalog: runner.workspace.catalog, secrets: runner.workspace.planner(for: target).secrets, recorded: recorded).resolve(target)
+        // Only the secrets' source: a planner would hash photon's executable for nothing.
+        let resolved = try Resolver(catalog: runner.workspace.catalog, secrets: runner.workspace.secrets(for: target), recorded: recorded).resolve(target)
         guard let group = resolved.groups.first(where: { $0.isManagement }) else {
             throw PhotonError("the blueprint \(runner.blueprintPath) has no management section")
         }

@@ -60,7 +60,12 @@ struct Workspace {
         for (name, path) in planeFiles where blueprint.management != nil {
             if let data = FileManager.default.contents(atPath: path) { artifacts[name] = Artifact(path: path, sha256: ContentDigest.sha256(Array(data))) }
         }
+        return Planner(catalog: catalog, secrets: secrets(for: blueprint), artifacts: artifacts, photonVersion: Photon.version)
+    }
+
+    /// Where the blueprint's `file:` secrets are read from: beside the blueprint.
+    func secrets(for blueprint: Blueprint) -> SecretSource {
         let base = URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().path
-        return Planner(catalog: catalog, secrets: SecretSource(baseDirectory: base.isEmpty ? "." : base), artifacts: artifacts, photonVersion: Photon.version)
+        return SecretSource(baseDirectory: base.isEmpty ? "." : base)
     }
 }

@@ -253,20 +253,18 @@ public final class PlaneServer: Sendable {
             arguments += ["plan", "-f", files.blueprint, "--templates", files.kinds, "--format", format, "--detailed-exitcode"]
         }
         let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
-        async let output = OwnThread.run { () -> [UInt8] in
-            var bytes: [UInt8] = []
-            OperationRunner.readLines(child.stdout) { bytes += Array(($0 + "\n").utf8) }
-            close(child.stdout)
-            return bytes
+        @Sendable func readAll(_ descriptor: Int32) async throws -> String {
+            try await OwnThread.run {
+                var text = ""
+                OperationRunner.readLines(descriptor) { text += $0 + "\n" }
+                close(descriptor)
+                return text
+            }
         }
-        async let errors = OwnThread.run { () -> [UInt8] in
-            var bytes: [UInt8] = []
-            OperationRunner.readLines(child.stderr) { bytes += Array(($0 + "\n").utf8) }
-            close(child.stderr)
-            return bytes
-        }
+        async let output = readAll(child.stdout)
+        async let errors = readAll(child.stderr)
         let status = await HostCommand.wait(child.pid)
-        return PlanBody(plan: String(decoding: try await output, as: UTF8.self), exitStatus: status, errors: String(decoding: try await errors, as: UTF8.self))
+        return PlanBody(plan: try await output, exitStatus: status, errors: try await errors)
     }
 
     /// Set for the photon processes a server starts: its configuration file (they then keep their state in the plane).

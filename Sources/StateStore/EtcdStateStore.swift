@@ -247,7 +247,7 @@ public final class EtcdStateStore: DeploymentStore {
             guard !operations.isEmpty else { return }
             // etcd takes at most 128 operations in one transaction: a larger change is committed in
             // parts, each checked against the revision the previous one left, the serial in the last.
-            let chunks = stride(from: 0, to: operations.count, by: 100).map { Array(operations[$0..<min($0 + 100, operations.count)]) }
+            let chunks = Self.batches(operations)
             var expected = metaRevision
             var lost = false
             for (index, chunk) in chunks.enumerated() {
@@ -261,6 +261,11 @@ public final class EtcdStateStore: DeploymentStore {
         }
         throw PhotonError("cannot record the change in etcd: the state of '\(deployment)' kept changing under it (50 attempts)",
                           help: "another photon is writing to this deployment without holding its lock; stop it")
+    }
+
+    /// Parts of at most 100 operations: etcd takes 128 per transaction.
+    static func batches(_ operations: [Etcd.Operation]) -> [[Etcd.Operation]] {
+        stride(from: 0, to: operations.count, by: 100).map { Array(operations[$0..<min($0 + 100, operations.count)]) }
     }
 
     // MARK: - Journal
@@ -454,7 +459,7 @@ public final class EtcdStateStore: DeploymentStore {
         // plane's state reads as missing, never as half a deployment with the source's serial.
         // (etcd refuses a transaction that deletes a range and puts a key inside it, so the old records go first.)
         _ = try await etcd.transaction(if: [], then: [.deletePrefix(key("state/")), .deletePrefix(key("run/")), .deletePrefix(key("journal/"))])
-        let batches = stride(from: 0, to: operations.count, by: 100).map { Array(operations[$0..<min($0 + 100, operations.count)]) }
+        let batches = Self.batches(operations)
         for batch in batches {
             _ = try await etcd.transaction(if: [], then: batch)
         }

@@ -165,9 +165,9 @@ struct ServerTests {
             // Some recorded state, so the documents are not empty.
             let store = try await EtcdStateStore(etcd: plane.etcdClient, prefix: "/photon/demo/", deployment: "demo", keyDirectory: plane.directory + "/state-a")
             let run = try await store.beginRun(command: "apply", blueprintDigest: "sha256:1")
-            let spec = MachineSpecBody(MachineSpec(name: "demo-web-workers-1", group: "web", kind: "swarm", role: "workers", index: 1,
-                                                    flavor: .init(name: "small", milliCPU: 1000, memory: .init(bytes: 1 << 30), disk: .init(bytes: 1 << 33)),
-                                                    address: "10.0.0.3", needs: [])).spec
+            let spec = MachineSpec(name: "demo-web-workers-1", group: "web", kind: "swarm", role: "workers", index: 1,
+                                   flavor: Flavor(name: "small", milliCPU: 1000, memory: ByteSize(bytes: 1 << 30), disk: ByteSize(bytes: 1 << 33)),
+                                   address: "10.0.0.3", needs: [])
             try await store.record([Transition(actionID: "create", machine: spec.name, status: .succeeded, effects: [
                 .machineIntent(spec), .machineCreated(spec, MachineHandle(name: spec.name, address: "10.0.0.3", hostKeyFingerprint: "SHA256:x", driverID: "x")),
                 .machineReady(name: spec.name),

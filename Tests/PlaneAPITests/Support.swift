@@ -68,12 +68,12 @@ final class PlaneFixture: @unchecked Sendable {
     /// Starts a server and returns its URL once it accepts connections.
     @discardableResult
     func startServer(node: String) async throws -> String {
-        let port = try LocalEtcd.freePort()
+        let port = try LoopbackPort.free()
         let server = try await PlaneServer(configuration: try configuration(node: node, port: port), executable: child)
         let task = Task { try await server.run() }
         servers.append((task, port))
         let deadline = Date().addingTimeInterval(20)
-        while !LocalEtcd.accepts(port: port) {
+        while !LoopbackPort.accepts(port) {
             guard Date() < deadline else { throw PhotonError("photon serve did not listen on \(port)") }
             try await Task.sleep(for: .milliseconds(20))
         }

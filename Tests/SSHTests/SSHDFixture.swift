@@ -1,3 +1,4 @@
+import EngineTestSupport
 import Foundation
 import PhotonCore
 import SSH
@@ -29,7 +30,7 @@ final class SSHD: @unchecked Sendable {
         chmod(directory.path, 0o755)
         chmod(directory.appendingPathComponent("authorized_keys").path, 0o644)
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        port = try SSHD.freePort()
+        port = try LoopbackPort.free()
         let config = """
             Port \(port)
             ListenAddress 127.0.0.1
@@ -52,7 +53,7 @@ final class SSHD: @unchecked Sendable {
         pid = try SSHD.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", directory.appendingPathComponent("sshd_config").path])
         // Ready when the port accepts connections.
         let deadline = Date().addingTimeInterval(10)
-        while !SSHD.accepts(port: port) {
+        while !LoopbackPort.accepts(port) {
             guard Date() < deadline, kill(pid, 0) == 0 else {
                 stop()
                 throw SSHDError("sshd on port \(port) did not start")
@@ -88,33 +89,6 @@ final class SSHD: @unchecked Sendable {
     }
 
     deinit { stop() }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw SSHDError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
 
     @discardableResult
     static func shell(_ arguments: String...) throws -> String { try shell(arguments) }

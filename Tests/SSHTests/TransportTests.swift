@@ -1,5 +1,6 @@
 import Crypto
 import Engine
+import EngineTestSupport
 import Foundation
 import SSH
 import Testing
@@ -148,7 +149,7 @@ struct TransportTests {
 
     @Test("a refused connection is transient; a closed port in a fan-out does not hold up the others")
     func refusedIsTransient() async throws {
-        let port = try SSHD.freePort()
+        let port = try LoopbackPort.free()
         let error = await #expect(throws: SSHError.self) {
             _ = try await SSHConnection.open(host: "127.0.0.1", port: port, user: "root", credentials: .agent, expectedFingerprint: "SHA256:x")
         }
@@ -226,7 +227,7 @@ struct TransportTests {
         #expect(try await transport.execute("echo again", on: machine, timeout: nil).stdout == "again\n")
         #expect(try await transport.connection(to: machine) !== first)
         #expect(await transport.isListening(host: "127.0.0.1", port: server.port, timeout: .seconds(1)))
-        #expect(await !transport.isListening(host: "127.0.0.1", port: try SSHD.freePort(), timeout: .seconds(1)))
+        #expect(await !transport.isListening(host: "127.0.0.1", port: try LoopbackPort.free(), timeout: .seconds(1)))
         let unpinned = MachineHandle(name: "m2", address: "127.0.0.1", port: server.port, hostKeyFingerprint: nil, driverID: "m2")
         await #expect(throws: SSHError.self) { _ = try await transport.execute("true", on: unpinned, timeout: nil) }
         await transport.closeAll()
@@ -246,7 +247,7 @@ struct TransportTests {
         var servers: [SSHD] = []
         defer { for server in servers { server.stop() } }
         for _ in 0..<50 { servers.append(try SSHD(user: user, authorizedKey: key.publicKey)) }
-        let dead = MachineHandle(name: "dead", address: "127.0.0.1", port: try SSHD.freePort(), hostKeyFingerprint: "SHA256:dead", driverID: "dead")
+        let dead = MachineHandle(name: "dead", address: "127.0.0.1", port: try LoopbackPort.free(), hostKeyFingerprint: "SHA256:dead", driverID: "dead")
         do {
             let transport = SSHTransport(credentials: .privateKey(key.privateKey, passphrase: nil), defaultUser: user)
             let machines = servers.enumerated().map { index, server in
