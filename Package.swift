@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, leaf first; a target only depends on targets above it in this list.
 //   CYAML → YAMLReader ─┐
-//   PhotonCore ─────────┼→ Blueprints ─┐
+//   PhotonCore ─────────┼→ Blueprints ─┐      (PKI: certificate authorities, under Kinds and Planning)
 //            └→ Etcd ─┐ └→ Kinds ──────┼→ Planning → Engine → StateStore ─┬→ PlaneAPI → PhotonCommands → photon
 //                     └────────────────┼──────────────────↗ │            │      ↑
 //                                      │                  ├→ SSH (CLibSSH2) → Drivers
@@ -43,9 +43,19 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "YAMLReader", dependencies: ["CYAML", "PhotonCore"]),
+        // photon's certificate authorities: the CAs it keeps per deployment and the leaf certificates they sign.
+        .target(
+            name: "PKI",
+            dependencies: [
+                "PhotonCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "Blueprints", dependencies: ["PhotonCore", "YAMLReader"]),
-        .target(name: "Kinds", dependencies: ["PhotonCore", "YAMLReader"]),
-        .target(name: "Planning", dependencies: ["PhotonCore", "Blueprints", "Kinds"]),
+        .target(name: "Kinds", dependencies: ["PhotonCore", "YAMLReader", "PKI"]),
+        .target(name: "Planning", dependencies: ["PhotonCore", "Blueprints", "Kinds", "PKI"]),
         .target(name: "Engine", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning"]),
         // etcd's v3 API through its JSON gateway: keys, transactions, leases, elections.
         .target(
@@ -54,6 +64,7 @@ let package = Package(
                 "PhotonCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
@@ -91,11 +102,11 @@ let package = Package(
             ]
         ),
         // In-memory and file-backed machines and shells, for tests and the crash-test bed.
-        .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine"]),
+        .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine", "PKI", "Etcd"]),
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI",
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI", "PKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -105,6 +116,7 @@ let package = Package(
         .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "EngineTestSupport", "SSH", "Drivers"]),
 
         .testTarget(name: "YAMLReaderTests", dependencies: ["YAMLReader", "PhotonCore"]),
+        .testTarget(name: "PKITests", dependencies: ["PKI", "PhotonCore"]),
         .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOFoundationCompat
+import NIOSSL
 import PhotonCore
 
 /// A key and its value as etcd holds it.
@@ -71,7 +72,9 @@ public struct TransactionResult: Sendable {
     public var reads: [[KeyValue]]
 }
 
-/// An etcd v3 client over the JSON gateway (plain HTTP), trying each endpoint in turn until one answers.
+/// An etcd v3 client over the JSON gateway, trying each endpoint in turn until one answers. With
+/// ``EtcdTLS`` it speaks HTTPS with a client certificate (the management plane's etcd takes nothing
+/// else); without, plain HTTP (tests' loopback members).
 ///
 /// Requests that reach no member fail with an error naming the endpoints; etcd's own refusals
 /// (no leader, a lease not found) carry etcd's message.
@@ -81,17 +84,33 @@ public final class EtcdClient: Sendable {
     public let serializableReads: Bool
     let http: HTTPClient
     let requestTimeout: TimeAmount
+    let tls: TLSConfiguration?
     private let preferred = Locked(0)
 
-    /// - Parameter serializableReads: for readers that can take a moment-old answer (status pages);
-    ///   transactions and writes are always linearizable.
-    public init(endpoints: [String], requestTimeout: Duration = .seconds(5), serializableReads: Bool = false) {
+    /// - Parameters:
+    ///   - tls: the client's certificate and the authority it trusts; required by `https://` endpoints.
+    ///   - serializableReads: for readers that can take a moment-old answer (status pages);
+    ///     transactions and writes are always linearizable.
+    public init(endpoints: [String], tls: EtcdTLS? = nil, requestTimeout: Duration = .seconds(5), serializableReads: Bool = false) throws {
         precondition(!endpoints.isEmpty, "an etcd client needs at least one endpoint")
+        if endpoints.contains(where: { $0.hasPrefix("https://") }), tls == nil {
+            throw PhotonError("etcd at \(endpoints.joined(separator: ", ")) needs TLS credentials (a client certificate)")
+        }
+        self.tls = try tls?.configuration()
         self.serializableReads = serializableReads
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-        self.http = HTTPClient.shared
+        self.http = Self.sharedHTTP
         self.requestTimeout = .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000 + requestTimeout.components.attoseconds / 1_000_000_000)
     }
+
+    /// One HTTP/1.1 client for every etcd client of the process: over TLS, etcd would offer HTTP/2, whose
+    /// gateway connections it closes under concurrent load.
+    static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     // MARK: - Keys
 
@@ -194,17 +213,24 @@ public final class EtcdClient: Sendable {
             let endpoint = endpoints[index]
             var request = HTTPClientRequest(url: endpoint + path)
             request.method = .POST
+            if let tls { request.tlsConfiguration = tls }
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: payload))
-            let response: HTTPClientResponse
-            let bytes: ByteBuffer
-            do {
-                response = try await http.execute(request, timeout: requestTimeout)
-                bytes = try await response.body.collect(upTo: 64 << 20)
-            } catch {
-                failures.append("\(endpoint): \(error)")
-                continue
+            var answer: (HTTPClientResponse, ByteBuffer)?
+            // A pooled connection the member closed as it was reused fails before the request reached it:
+            // sent again on a new connection.
+            for attempt in 0..<3 where answer == nil {
+                do {
+                    let response = try await http.execute(request, timeout: requestTimeout)
+                    answer = (response, try await response.body.collect(upTo: 64 << 20))
+                } catch let error as HTTPClientError where error == .remoteConnectionClosed && attempt < 2 {
+                    continue
+                } catch {
+                    failures.append("\(endpoint): \(error)")
+                    break
+                }
             }
+            guard let (response, bytes) = answer else { continue }
             let object = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any] ?? [:]
             if let message = (object["error"] as? String) ?? (object["message"] as? String) {
                 // A member without a leader cannot serve linearizable requests: another one may.

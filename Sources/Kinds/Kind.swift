@@ -17,6 +17,8 @@ public struct Kind: Sendable {
     public var partials: PartialLibrary
     /// How to look at a running cluster: apply ends by printing it.
     public var access: KindAccess? = nil
+    /// The certificate authorities photon keeps for each cluster of the kind, and the leaves they sign.
+    public var certificates: [CertificateDeclaration] = []
 
     public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
     public func setting(_ name: String) -> SettingDeclaration? { settings.first { $0.name == name } }

@@ -9,6 +9,7 @@ struct KindChecks {
     init(kind: Kind) { self.kind = kind }
 
     mutating func run() -> [Diagnostic] {
+        checkCertificates()
         var seenRoles = Set<String>()
         for role in kind.roles {
             if let problem = Hostname.problem(withLabel: role.name) {
@@ -100,6 +101,9 @@ struct KindChecks {
             }
         case "machine":
             if !TemplateContextSchema.machineFields.contains(member) { unknown(Array(TemplateContextSchema.machineFields), "machine") }
+            if member == "certificates" { checkCertificatePath(path, at: location, machine: true) }
+        case "certificates":
+            checkCertificatePath(path, at: location, machine: false)
         case "role":
             if !TemplateContextSchema.roleFields.contains(member) { unknown(Array(TemplateContextSchema.roleFields), "role") }
         case "deployment":

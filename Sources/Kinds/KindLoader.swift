@@ -123,13 +123,14 @@ struct KindReading {
             }
         }
         let roles = top.required("roles").map(rolesSection) ?? []
+        let certificates = top.optional("certificates").map(certificatesSection) ?? []
         if let role = access?.role, !roles.contains(where: { $0.name == role }) {
             error("access names role '\(role)', which the kind does not have", at: top.optional("access")?.location,
                   help: Suggestions.help(for: role, among: roles.map(\.name), noun: "role"))
         }
         guard let name else { return nil }
         return Kind(name: name, description: description, directory: folder, settings: settings, services: services,
-                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access)
+                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates)
     }
 
     func settingsSection(_ value: YAMLValue) -> [SettingDeclaration] {

@@ -12,10 +12,11 @@ public enum TemplateContextSchema {
         "roles": "every role of the cluster by name",
         "captured": "values captured by earlier steps (known after apply)",
         "photon": "photon itself: version",
+        "certificates": "the cluster's certificate authorities (kind.yaml's certificates): <name>.certificate",
     ]
 
     /// Fields of a machine value (`machine`, `roles.<r>.first`, items of `roles.<r>.machines`).
-    public static let machineFields: Set<String> = ["name", "hostname", "address", "index", "role", "first", "last", "flavor", "cpus", "memoryMiB", "diskGiB"]
+    public static let machineFields: Set<String> = ["name", "hostname", "address", "index", "role", "first", "last", "flavor", "cpus", "memoryMiB", "diskGiB", "certificates"]
     /// Fields of a role value (`role`, `roles.<r>`).
     public static let roleFields: Set<String> = ["name", "count", "quorum", "first", "machines", "addresses"]
     public static let deploymentFields: Set<String> = ["name"]

@@ -309,6 +309,17 @@ struct Runner {
             resolved = try resolve()
         }
         if !destroy {
+            // Certificates the kinds declare, issued (or renewed) and recorded before planning, like generated secrets.
+            let pending = try planner.certificatesToIssue(resolved, recorded: recorded)
+            if !pending.isEmpty {
+                let issued = try PendingCertificate.issue(pending, recorded: recorded.generatedSecrets)
+                try await store.storeGeneratedSecrets(issued)
+                for certificate in pending where certificate.reason != "new" && certificate.reason != "new authority" {
+                    Output.error("renewing the certificate \(certificate.key): \(certificate.reason)")
+                }
+                recorded.generatedSecrets.merge(issued) { _, new in new }
+                recorded.serial = try await store.currentSerial()
+            }
             // Machines the control plane reports stopped (the host rebooted) are started and reconfigured.
             let stopped = try await stoppedMachines(recorded)
             for index in recorded.machines.indices where stopped.contains(recorded.machines[index].name) { recorded.machines[index].stopped = true }

@@ -3,6 +3,7 @@ import Blueprints
 import Etcd
 import Foundation
 import Kinds
+import PKI
 import Planning
 import PhotonCore
 import PlaneAPI
@@ -52,8 +53,22 @@ struct PlaneFacts {
     var apiPort: Int
     var proxyPort: Int?
     var token: String
+    /// The plane's etcd certificate authority, as recorded (with its key: the installer signs its own client certificates).
+    var etcdAuthority: IssuedCertificate?
 
-    var etcdEndpoints: [String] { addresses.map { "http://\($0):2379" } }
+    var etcdEndpoints: [String] { addresses.map { "https://\($0):2379" } }
+
+    /// A client of the plane's etcd with a client certificate the installer signs for this command only
+    /// (valid for a day: nothing of it is kept).
+    func etcdClient() throws -> EtcdClient {
+        guard let etcdAuthority else {
+            throw PhotonError("the management plane's certificate authority is not in the recorded state", help: "apply the blueprint again")
+        }
+        let client = try CertificateAuthority(etcdAuthority).issue(CertificateRequest(commonName: "photon-installer", names: [], usages: [.client]),
+                                                                   validity: 86400)
+        return try EtcdClient(endpoints: etcdEndpoints, tls: EtcdTLS(authorityPEM: etcdAuthority.certificatePEM, certificatePEM: client.certificatePEM,
+                                                                      privateKeyPEM: client.privateKeyPEM))
+    }
     /// HAProxy on each machine first (when it runs), then each API server directly.
     var apiEndpoints: [String] {
         (proxyPort.map { port in addresses.map { "https://\($0):\(port)" } } ?? []) + addresses.map { "https://\($0):\(apiPort)" }
@@ -80,8 +95,12 @@ struct PlaneFacts {
         let machines = recorded.machines.filter { $0.group == KindCatalog.managementKind && $0.lifecycle == .ready }.sorted { $0.index < $1.index }
         guard !machines.isEmpty else { throw PhotonError("the management plane has no ready machine", help: "apply the blueprint again") }
         let proxyPort = group.services["haproxy"] == true ? text("proxyPort").flatMap(Int.init) : nil
-        return PlaneFacts(addresses: machines.map(\.address), apiPort: apiPort, proxyPort: proxyPort, token: token)
+        let authority = recorded.generatedSecrets[PlaneFacts.authorityKey].flatMap(IssuedCertificate.init(recorded:))
+        return PlaneFacts(addresses: machines.map(\.address), apiPort: apiPort, proxyPort: proxyPort, token: token, etcdAuthority: authority)
     }
+
+    /// Where the recorded state keeps the plane's etcd authority (the management kind's `etcdCA`).
+    static let authorityKey = "\(KindCatalog.managementKind)/certificates.etcdCA"
 }
 
 /// `photon apply|scale|destroy|status|plan` of a deployment with a management plane, from the installer.
@@ -143,7 +162,7 @@ enum PlaneInstaller {
 
     /// The deployment's records in the plane's etcd, sealed with the installer's key (the plane has a copy).
     static func planeStore(_ runner: Runner, facts: PlaneFacts) async throws -> EtcdStateStore {
-        try await EtcdStateStore(etcd: EtcdClient(endpoints: facts.etcdEndpoints), prefix: "/photon/\(runner.blueprint.name.value)/",
+        try await EtcdStateStore(etcd: facts.etcdClient(), prefix: "/photon/\(runner.blueprint.name.value)/",
                                  deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
     }
 

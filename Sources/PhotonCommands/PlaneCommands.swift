@@ -22,8 +22,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The server's configuration.", valueName: "file"))
     var config = "/etc/photon/serve.yaml"
 
+    @Flag(help: "Check that every API server (and HAProxy) of the configuration answers healthy, then exit (0 when all do).")
+    var check = false
+
     func run() async throws {
         let configuration = try ServeConfiguration.load(config)
+        if check {
+            try await PlaneHealthCheck.run(configuration)
+            Output.error("every API server of \(configuration.deployment) is healthy")
+            return
+        }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let server = try await PlaneServer(configuration: configuration, executable: executable)
         Output.error("photon serve: \(configuration.deployment) on \(configuration.node), https://\(configuration.listenAddress):\(configuration.listenPort)")

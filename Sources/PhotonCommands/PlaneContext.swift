@@ -66,13 +66,13 @@ struct PlaneContext: Codable, Sendable {
         for endpoint in endpoints {
             let client = try PinnedClient(baseURL: endpoint, certificate: certificate, token: token)
             do {
-                let (status, _) = try await client.send(.GET, "/v1/health", timeout: .seconds(5))
-                if status == 401 {
-                    throw PhotonError("the plane at \(endpoint) refused the token of the context file (401)",
+                let (_, body) = try await client.send(.GET, "/v1/health", timeout: .seconds(5))
+                if let health = try? JSONDecoder().decode(HealthBody.self, from: body), !health.authenticated {
+                    throw PhotonError("the plane at \(endpoint) refused the token of the context file",
                                       help: "the plane's token changed; hand the deployment over again with 'photon apply --local -f BLUEPRINT'")
                 }
                 return client
-            } catch let error as PhotonError where !error.message.contains("pinned certificate") && !error.message.contains("401") {
+            } catch let error as PhotonError where !error.message.contains("pinned certificate") && !error.message.contains("refused the token") {
                 failures.append(error.message)
             }
         }

@@ -28,7 +28,7 @@ struct StateOptions: ParsableArguments {
             guard plane.deployment == deployment else {
                 throw PhotonError("this plane runs the deployment '\(plane.deployment)', not '\(deployment)'")
             }
-            let store = try await EtcdStateStore(etcd: EtcdClient(endpoints: plane.etcdEndpoints), prefix: plane.prefix, deployment: deployment,
+            let store = try await EtcdStateStore(etcd: plane.etcdClient(localFirst: false), prefix: plane.prefix, deployment: deployment,
                                                  keyDirectory: plane.stateDirectory)
             let agent = try await store.sealed("agent").map { try JSONDecoder().decode(AgentEndpoint.self, from: Data($0.utf8)) }
             return OpenedState(store: store, directory: plane.stateDirectory, agent: agent, inPlane: true)

@@ -3,11 +3,14 @@ import Foundation
 // The JSON bodies of the plane's API; `Sources/PlaneAPI/openapi.yaml` describes the same shapes,
 // and a test checks the running server against it.
 
+/// `/v1/health`: without the token only `status` (HAProxy's check needs no secret); with it, the rest.
 public struct HealthBody: Codable, Sendable {
     public var status: String
-    public var node: String
-    public var leader: Bool
-    public var etcd: Bool
+    public var node: String?
+    public var leader: Bool?
+    public var etcd: Bool?
+    /// Whether the request carried the right token.
+    public var authenticated: Bool
 }
 
 public struct PeerBody: Codable, Sendable {

@@ -173,24 +173,34 @@ public struct AgentError: Error, RetryClassifying, MachineOperationError, Custom
 
 // MARK: - Shared HTTP pieces
 
-/// Refuses every request without `Authorization: Bearer <token>` (401), comparing in constant time.
+/// Refuses every request without `Authorization: Bearer <token>` (401), comparing in constant time,
+/// except on the public paths (the health check HAProxy makes, which must need no secret).
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let expected: [UInt8]
+    let publicPaths: Set<String>
 
-    init(token: String) { expected = Array(token.utf8) }
+    init(token: String, publicPaths: Set<String> = []) {
+        expected = Array(token.utf8)
+        self.publicPaths = publicPaths
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let header = request.headers[.authorization] ?? ""
-        let presented = header.hasPrefix("Bearer ") ? Array(header.dropFirst("Bearer ".count).utf8) : []
-        var difference = UInt8(presented.count == expected.count ? 0 : 1)
-        for index in 0..<min(presented.count, expected.count) { difference |= presented[index] ^ expected[index] }
-        guard difference == 0, !presented.isEmpty else {
+        guard publicPaths.contains(request.uri.path) || Self.presents(request, token: expected) else {
             var response = try JSONResponse.error(.unauthorized, APIErrorBody(error: "missing or wrong bearer token",
                                                                                help: "send 'Authorization: Bearer <token>' with the token from the context file"))
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }
         return try await next(request, context)
+    }
+
+    /// Whether the request carries exactly this token (compared in constant time).
+    static func presents(_ request: Request, token expected: [UInt8]) -> Bool {
+        let header = request.headers[.authorization] ?? ""
+        let presented = header.hasPrefix("Bearer ") ? Array(header.dropFirst("Bearer ".count).utf8) : []
+        var difference = UInt8(presented.count == expected.count ? 0 : 1)
+        for index in 0..<min(presented.count, expected.count) { difference |= presented[index] ^ expected[index] }
+        return difference == 0 && !presented.isEmpty
     }
 }
 

@@ -39,10 +39,8 @@ public final class PlaneServer: Sendable {
         token = try configuration.token()
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        // This machine's own etcd member first: reads stay on the machine.
-        let endpoints = configuration.etcdEndpoints.sorted { first, _ in first.contains("//\(configuration.listenAddress):") }
-        etcd = EtcdClient(endpoints: endpoints)
-        reads = EtcdClient(endpoints: endpoints, serializableReads: true)
+        etcd = try configuration.etcdClient()
+        reads = try configuration.etcdClient(serializableReads: true)
         book = OperationBook(etcd: etcd, prefix: configuration.prefix)
         readBook = OperationBook(etcd: reads, prefix: configuration.prefix)
         leadership = Leadership(etcd: etcd, key: configuration.leaderKey, me: configuration.advertise, ttl: configuration.leaderTTL)
@@ -89,9 +87,9 @@ public final class PlaneServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ErrorMiddleware())
-        router.add(middleware: BearerTokenMiddleware(token: token))
+        router.add(middleware: BearerTokenMiddleware(token: token, publicPaths: ["/v1/health"]))
         let api = router.group("v1")
-        api.get("health") { _, _ in try await self.health() }
+        api.get("health") { request, _ in try await self.health(authenticated: BearerTokenMiddleware<BasicRequestContext>.presents(request, token: Array(self.token.utf8))) }
         api.get("deployment") { _, _ in try await self.current("deployment") { try JSONResponse.buffer(try await self.deployment()) } }
         api.get("clusters") { _, _ in try await self.current("clusters") { try JSONResponse.buffer(try await self.clusters()) } }
         api.get("clusters/{name}") { _, context in
@@ -167,9 +165,14 @@ public final class PlaneServer: Sendable {
         return router
     }
 
-    func health() async throws -> Response {
+    func health(authenticated: Bool) async throws -> Response {
         let healthy = await etcd.isHealthy()
-        let body = HealthBody(status: healthy ? "ok" : "etcd unavailable", node: configuration.node, leader: leadership.isLeader, etcd: healthy)
+        var body = HealthBody(status: healthy ? "ok" : "etcd unavailable", authenticated: authenticated)
+        if authenticated {
+            body.node = configuration.node
+            body.leader = leadership.isLeader
+            body.etcd = healthy
+        }
         return try JSONResponse.encode(body, status: healthy ? .ok : .serviceUnavailable)
     }
 

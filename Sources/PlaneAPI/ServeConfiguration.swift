@@ -1,3 +1,4 @@
+import Etcd
 import Foundation
 import PhotonCore
 import YAMLReader
@@ -23,13 +24,18 @@ public struct ServeConfiguration: Sendable {
     public var keyPath: String
     public var tokenFile: String
     public var etcdEndpoints: [String]
+    /// The plane's etcd certificate authority and this server's client certificate and key (files).
+    public var etcdTLS: (authority: String, certificate: String, key: String)?
     public var prefix: String
     public var leaderKey: String
     public var leaderTTL: Int
     public var peers: [Peer]
+    /// The port HAProxy takes clients on, on every plane machine (nil: no HAProxy).
+    public var proxyPort: Int?
 
     public init(file: String, deployment: String, node: String, listenAddress: String, listenPort: Int, advertise: String, stateDirectory: String,
-                certificatePath: String, keyPath: String, tokenFile: String, etcdEndpoints: [String], prefix: String, leaderKey: String,
+                certificatePath: String, keyPath: String, tokenFile: String, etcdEndpoints: [String],
+                etcdTLS: (authority: String, certificate: String, key: String)? = nil, prefix: String, leaderKey: String,
                 leaderTTL: Int, peers: [Peer]) {
         self.file = file
         self.deployment = deployment
@@ -42,6 +48,7 @@ public struct ServeConfiguration: Sendable {
         self.keyPath = keyPath
         self.tokenFile = tokenFile
         self.etcdEndpoints = etcdEndpoints
+        self.etcdTLS = etcdTLS
         self.prefix = prefix
         self.leaderKey = leaderKey
         self.leaderTTL = leaderTTL
@@ -76,7 +83,22 @@ public struct ServeConfiguration: Sendable {
             let tokenFile = auth?.required("tokenFile")?.string()
             auth?.finish()
             let etcd = top.required("etcd")?.mapping()
-            let endpoints = etcd?.required("endpoints")?.list()?.compactMap { $0.string() }
+            let endpointsValue = etcd?.required("endpoints")
+            let endpoints = endpointsValue?.list()?.compactMap { $0.string() }
+            var etcdTLS: (authority: String, certificate: String, key: String)?
+            if let tls = etcd?.optional("tls")?.mapping() {
+                if let authority = tls.required("authority")?.string(), let certificate = tls.required("certificate")?.string(),
+                   let key = tls.required("key")?.string() {
+                    etcdTLS = (authority, certificate, key)
+                }
+                tls.finish()
+            }
+            if let endpoints, endpoints.contains(where: { !$0.hasPrefix("https://") }), let location = endpointsValue?.location {
+                // The plane's etcd takes orders only from holders of its certificates: plain HTTP is refused here too.
+                reader.error("etcd.endpoints must all be https:// (the plane's etcd speaks TLS only)", at: location)
+            } else if etcdTLS == nil, let location = endpointsValue?.location {
+                reader.error("etcd.tls must name the plane's certificate authority and this server's client certificate and key", at: location)
+            }
             let prefix = etcd?.required("prefix")?.string()
             let election = etcd?.optional("leaderElection")?.mapping()
             let leaderKey = election?.optional("key")?.string() ?? prefix.map { $0 + "leader" }
@@ -89,7 +111,11 @@ public struct ServeConfiguration: Sendable {
                 guard let name = peer.required("name")?.string(), let url = peer.required("url")?.string() else { return nil }
                 return Peer(name: name, url: url)
             } ?? []
-            top.ignore("proxy")
+            var proxyPort: Int?
+            if let proxy = top.optional("proxy")?.mapping() {
+                proxyPort = proxy.required("port")?.int(in: 1...65535)
+                proxy.finish()
+            }
             top.finish()
             let ttl = Int(ttlText.hasSuffix("s") ? String(ttlText.dropLast()) : ttlText)
             if ttl == nil || ttl! < 2 { reader.error("etcd.leaderElection.ttl must be a number of seconds (2s or more), found '\(ttlText)'", at: nil) }
@@ -97,13 +123,23 @@ public struct ServeConfiguration: Sendable {
                let endpoints, !endpoints.isEmpty, let prefix, let leaderKey, let ttl {
                 result = ServeConfiguration(file: path, deployment: deployment, node: node, listenAddress: address, listenPort: port, advertise: advertise,
                                             stateDirectory: stateDirectory, certificatePath: certificate, keyPath: key, tokenFile: tokenFile,
-                                            etcdEndpoints: endpoints, prefix: prefix.hasSuffix("/") ? prefix : prefix + "/", leaderKey: leaderKey,
+                                            etcdEndpoints: endpoints, etcdTLS: etcdTLS, prefix: prefix.hasSuffix("/") ? prefix : prefix + "/", leaderKey: leaderKey,
                                             leaderTTL: ttl, peers: peers)
+                result?.proxyPort = proxyPort
             }
         }
         try reader.diagnostics.throwIfAny()
         guard let result else { throw PhotonError("the server configuration \(path) is incomplete") }
         return result
+    }
+
+    /// A client of the plane's etcd with this server's certificate.
+    public func etcdClient(serializableReads: Bool = false, localFirst: Bool = true) throws -> EtcdClient {
+        guard let etcdTLS else { throw PhotonError("the server configuration \(file) names no etcd client certificate (etcd.tls)") }
+        // This machine's own etcd member first: reads stay on the machine.
+        let endpoints = localFirst ? etcdEndpoints.sorted { first, _ in first.contains("//\(listenAddress):") } : etcdEndpoints
+        return try EtcdClient(endpoints: endpoints, tls: try EtcdTLS.files(authority: etcdTLS.authority, certificate: etcdTLS.certificate, key: etcdTLS.key),
+                              serializableReads: serializableReads)
     }
 
     /// The bearer token clients must present, read from its file (surrounding whitespace dropped).

@@ -142,6 +142,7 @@ extension DesiredState {
         var roleMachinesByGroup: [[[Int]]] = deployment.groups.map { $0.roles.map { _ in [] } }
         for (position, machine) in machines.enumerated() { roleMachinesByGroup[machine.group][machine.role].append(position) }
 
+        let book = CertificateBook(recorded: recorded.generatedSecrets, now: Date())
         for (groupIndex, group) in deployment.groups.enumerated() {
             var roleValues: [TemplateValue] = []
             var rolesObject = TemplateObject()
@@ -150,7 +151,12 @@ extension DesiredState {
                 var memberValues: [TemplateValue] = []
                 memberValues.reserveCapacity(members.count)
                 for member in members {
-                    let value = machineValue(machines[member], role: role, count: members.count)
+                    var value = machineValue(machines[member], role: role, count: members.count)
+                    if !group.kind.certificates.isEmpty, case .object(var fields) = value,
+                       let certificates = leafValues(group, role: role.name, machine: machines[member].name, address: machines[member].address, book: book) {
+                        fields["certificates"] = certificates
+                        value = .object(fields)
+                    }
                     machines[member].value = value
                     memberValues.append(value)
                 }
@@ -186,6 +192,7 @@ extension DesiredState {
                 "photon": ["version": .text(photonVersion)],
                 "roles": .object(rolesObject),
                 "captured": .object(captured),
+                "certificates": authorityValues(group, book: book),
             ]))
             groups.append(DesiredGroup(resolved: group, context: context, roleMachines: roleMachinesByGroup[groupIndex], roleValues: roleValues))
         }

@@ -241,7 +241,45 @@ let badKinds: [BadKind] = [
             configure:
               - run: [echo, "{{machine.ip}}"]
         """, expected: [
-            "kind.yaml:6:22: 'machine.ip' does not exist: machine has no 'ip' [help: valid names here: 'address', 'cpus', 'diskGiB', 'first', 'flavor', 'hostname', 'index', 'last', 'memoryMiB', 'name', 'role']",
+            "kind.yaml:6:22: 'machine.ip' does not exist: machine has no 'ip' [help: valid names here: 'address', 'certificates', 'cpus', 'diskGiB', 'first', 'flavor', 'hostname', 'index', 'last', 'memoryMiB', 'name', 'role']",
+        ]),
+
+    BadKind(name: "certificates: unknown issuer and role, missing usages, an authority with roles", yaml: """
+        kind: demo
+        certificates:
+          ca: {authority: true}
+          member: {issuer: cA, roles: [nodez], usages: [server]}
+          client: {issuer: ca, roles: [nodes]}
+          odd: {authority: true, roles: [nodes]}
+          bad: {issuer: ca, roles: [nodes], usages: [peer]}
+        roles:
+          - name: nodes
+            count: {min: 1}
+        """, expected: [
+            "kind.yaml:4:3: certificate 'member' names issuer 'cA', which is not an authority of kind demo [help: did you mean 'ca'?]",
+            "kind.yaml:4:3: certificate 'member' names role 'nodez', which kind demo does not have [help: did you mean 'nodes'?]",
+            "kind.yaml:5:3: certificate 'client' needs 'usages': server, client or both",
+            "kind.yaml:6:3: certificate authority 'odd' takes no issuer, roles or usages [help: an authority signs leaves; declare each leaf with 'issuer: odd']",
+            "kind.yaml:7:46: expected server or client for certificates.bad.usages[0], found 'peer'",
+        ]),
+
+    BadKind(name: "certificate names in templates: authorities under certificates, a machine's leaves under machine.certificates", yaml: """
+        kind: demo
+        certificates:
+          ca: {authority: true}
+          member: {issuer: ca, roles: [nodes], usages: [server, client]}
+        roles:
+          - name: nodes
+            count: {min: 1}
+            configure:
+              - run: [echo, "{{certificates.member.certificate}}", "{{certificates.ca.key}}", "{{machine.certificates.ca.certificate}}"]
+              - run: [echo, "{{machine.certificates.membr.key}}", "{{machine.certificates.member.pem}}", "{{certificates.ca.certificate}}"]
+        """, expected: [
+            "kind.yaml:9:22: 'certificates.member.certificate' does not exist: kind demo declares no certificate authorities named 'member' under certificates [help: valid certificates here: 'ca']",
+            "kind.yaml:9:61: 'certificates.ca.key' does not exist: certificates.ca has certificate [help: valid names here: 'certificate']",
+            "kind.yaml:9:88: 'machine.certificates.ca.certificate' does not exist: kind demo declares no leaf certificates (a machine's own) named 'ca' under certificates [help: valid certificates here: 'member']",
+            "kind.yaml:10:22: 'machine.certificates.membr.key' does not exist: kind demo declares no leaf certificates (a machine's own) named 'membr' under certificates [help: did you mean 'member'?]",
+            "kind.yaml:10:60: 'machine.certificates.member.pem' does not exist: machine.certificates.member has certificate and key [help: valid names here: 'certificate', 'key']",
         ]),
 
     BadKind(name: "bad file mode \"0999\"", yaml: """

@@ -57,6 +57,7 @@ final class PlaneFixture: @unchecked Sendable {
             auth: {tokenFile: \(directory)/token}
             etcd:
               endpoints: [\(etcd.clientURL)]
+              tls: {authority: \(etcd.clientFiles!.authority), certificate: \(etcd.clientFiles!.certificate), key: \(etcd.clientFiles!.key)}
               prefix: /photon/demo/
               leaderElection: {key: /photon/demo/leader, ttl: \(ttl)s}
 
@@ -93,7 +94,7 @@ final class PlaneFixture: @unchecked Sendable {
         try PinnedClient(baseURL: url, certificate: certificate ?? identity.certificate, token: token ?? self.token)
     }
 
-    var etcdClient: EtcdClient { EtcdClient(endpoints: [etcd.clientURL]) }
+    var etcdClient: EtcdClient { get throws { try etcd.client() } }
 
     func stop() async {
         for server in servers {

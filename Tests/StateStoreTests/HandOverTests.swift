@@ -22,7 +22,7 @@ struct HandOverTests {
 
             let etcd = try LocalEtcd()
             defer { etcd.stop() }
-            let plane = try await EtcdStateStore(etcd: EtcdClient(endpoints: [etcd.clientURL]), prefix: "/photon/demo/", deployment: "demo",
+            let plane = try await EtcdStateStore(etcd: try etcd.client(), prefix: "/photon/demo/", deployment: "demo",
                                                  keyDirectory: directory)
             try await plane.importState(from: local)
             let copied = try await plane.recordedState()

@@ -127,7 +127,7 @@ struct LockTests {
     func etcdLockExpiresWithItsHolder() async throws {
         try await withStore(.etcd) { fixture in
             let server = try #require(fixture.etcd)
-            let etcd = EtcdClient(endpoints: [server.clientURL])
+            let etcd = try server.client()
             let dying = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 3)
             let next = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 3)
             let held = try await dying.acquireLock(command: "photon scale web workers=5")

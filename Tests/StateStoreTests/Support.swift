@@ -116,7 +116,7 @@ final class StoreFixture: Sendable {
             return try StateStore.open(directory: directory, deployment: deployment)
         case .etcd:
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            return try await EtcdStateStore(etcd: EtcdClient(endpoints: [etcd!.clientURL]), prefix: "/photon/\(deployment)/",
+            return try await EtcdStateStore(etcd: try etcd!.client(), prefix: "/photon/\(deployment)/",
                                             deployment: deployment, keyDirectory: directory)
         }
     }
