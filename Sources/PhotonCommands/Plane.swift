@@ -151,7 +151,8 @@ enum PlaneInstaller {
                               help: "apply again; the installer's state is unchanged")
         }
         if let agent { try await storeAgent(agent, facts: facts, runner: runner) }
-        try await PlaneRecords.setWorkspace(try workspace(runner), etcd: plane.etcd, prefix: plane.prefix)
+        try await PlaneRecords.setWorkspace(try workspace(runner), etcd: plane.etcd, prefix: plane.prefix,
+                                            authenticator: try RecordAuthenticator(stateDirectory: runner.stateDirectory))
         let certificate = try PinnedCertificate(certificatePEM: String(contentsOfFile: PlaneFiles.directory(runner.stateDirectory) + "/tls.crt", encoding: .utf8))
         let context = PlaneContext(deployment: runner.blueprint.name.value, endpoints: facts.apiEndpoints, certificatePEM: certificate.certificatePEM,
                                    fingerprint: certificate.fingerprint, token: facts.token, agent: agent?.agent)

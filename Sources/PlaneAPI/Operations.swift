@@ -1,6 +1,7 @@
 import Etcd
 import Foundation
 import PhotonCore
+import StateStore
 
 /// What an operation runs on: the blueprint as the user wrote it and the kinds it is planned with.
 public struct BlueprintBundle: Codable, Sendable, Hashable {
@@ -79,13 +80,24 @@ public struct OperationRecord: Codable, Sendable, Hashable {
 }
 
 /// Operation records and their event streams in etcd: `op/<id>` and `events/<id>/<seq>`.
+///
+/// What decides what the plane runs — operation records, the plane's workspace and the one submitted
+/// with an apply — is stored authenticated (``RecordAuthenticator``): a record that does not verify
+/// is ignored, as if it were not there, so only holders of the deployment's key can start an operation.
 struct OperationBook: Sendable {
     let etcd: EtcdClient
     let prefix: String
+    let authenticator: RecordAuthenticator
 
     func key(_ id: String) -> String { prefix + "op/" + id }
     func eventKey(_ id: String, _ sequence: Int) -> String { prefix + "events/" + id + "/" + String(format: "%09d", sequence) }
     var workspaceKey: String { prefix + "plane/workspace" }
+
+    /// How an authenticated record is stored: its exact bytes and their tag.
+    struct Authenticated: Codable {
+        var body: Data
+        var tag: String
+    }
 
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
@@ -100,16 +112,33 @@ struct OperationBook: Sendable {
         return try decoder.decode(type, from: Data(bytes))
     }
 
+    /// `value` as stored under `key`, with its tag.
+    func sealed<T: Encodable>(_ value: T, key: String) throws -> [UInt8] {
+        let body = try Self.encode(value)
+        return try Self.encode(Authenticated(body: Data(body), tag: authenticator.tag(body, key: key)))
+    }
+
+    /// The value stored under `key`, or nil (with a warning on stderr) when it is not authentic.
+    func opened<T: Decodable>(_ type: T.Type, _ value: KeyValue) -> T? {
+        guard let stored = try? Self.decode(Authenticated.self, value.value),
+              authenticator.verify(Array(stored.body), key: value.key, tag: stored.tag),
+              let decoded = try? Self.decode(type, Array(stored.body)) else {
+            FileHandle.standardError.write(Data("photon serve: ignoring \(value.key): it is not a record this plane wrote (its tag does not verify)\n".utf8))
+            return nil
+        }
+        return decoded
+    }
+
     func all() async throws -> [OperationRecord] {
-        try await etcd.list(prefix: prefix + "op/").values.map { try Self.decode(OperationRecord.self, $0.value) }
+        try await etcd.list(prefix: prefix + "op/").values.compactMap { opened(OperationRecord.self, $0) }
     }
 
     func get(_ id: String) async throws -> OperationRecord? {
-        try await etcd.get(key(id)).map { try Self.decode(OperationRecord.self, $0.value) }
+        try await etcd.get(key(id)).flatMap { opened(OperationRecord.self, $0) }
     }
 
     func put(_ record: OperationRecord) async throws {
-        try await etcd.put(key(record.id), try Self.encode(record))
+        try await etcd.put(key(record.id), try sealed(record, key: key(record.id)))
     }
 
     /// Creates a queued operation unless one is queued or running; returns it, or the one in the way.
@@ -117,12 +146,14 @@ struct OperationBook: Sendable {
         for _ in 0..<20 {
             let existing = try await all()
             if let busy = existing.first(where: { !$0.status.isFinished }) { return (nil, busy) }
-            let next = (existing.compactMap { Int($0.id) }.max() ?? 0) + 1
+            // Ids come from every key under op/, authentic or not: a forged record never shares an id with a real one.
+            let taken = try await etcd.list(prefix: prefix + "op/").values.compactMap { Int($0.key.split(separator: "/").last ?? "") }
+            let next = (taken.max() ?? 0) + 1
             let id = String(format: "%06d", next)
             let record = OperationRecord(id: id, kind: kind, summary: summary, arguments: arguments, status: .queued, node: nil, attempts: 0,
                                          createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
             // Create-only, and only while no other operation appeared: two servers racing get one each at most.
-            let result = try await etcd.transaction(if: [.version(key(id), equals: 0)], then: [.put(key(id), try Self.encode(record))])
+            let result = try await etcd.transaction(if: [.version(key(id), equals: 0)], then: [.put(key(id), try sealed(record, key: key(id)))])
             if result.succeeded { return (record, nil) }
         }
         throw PhotonError("cannot create the operation: other operations kept appearing")
@@ -140,11 +171,11 @@ struct OperationBook: Sendable {
     }
 
     func workspace() async throws -> BlueprintBundle? {
-        try await etcd.get(workspaceKey).map { try Self.decode(BlueprintBundle.self, $0.value) }
+        try await etcd.get(workspaceKey).flatMap { opened(BlueprintBundle.self, $0) }
     }
 
     func setWorkspace(_ workspace: BlueprintBundle) async throws {
-        try await etcd.put(workspaceKey, try Self.encode(workspace))
+        try await etcd.put(workspaceKey, try sealed(workspace, key: workspaceKey))
     }
 
     /// Operations beyond the last `keeping` finished ones go, with their events.
@@ -303,18 +334,18 @@ final class OperationRunner: Sendable {
 extension OperationBook {
     /// The workspace submitted with an apply operation (kept until it succeeds and becomes the plane's).
     func submitted(_ id: String) async throws -> BlueprintBundle? {
-        try await etcd.get(prefix + "op-workspace/" + id).map { try Self.decode(BlueprintBundle.self, $0.value) }
+        try await etcd.get(prefix + "op-workspace/" + id).flatMap { opened(BlueprintBundle.self, $0) }
     }
 
     func setSubmitted(_ id: String, _ workspace: BlueprintBundle) async throws {
-        try await etcd.put(prefix + "op-workspace/" + id, try Self.encode(workspace))
+        try await etcd.put(prefix + "op-workspace/" + id, try sealed(workspace, key: prefix + "op-workspace/" + id))
     }
 }
 
 /// Records of the plane that the installer writes at hand-over.
 public enum PlaneRecords {
     /// The blueprint and kinds that scale and destroy operations run with, until an apply replaces them.
-    public static func setWorkspace(_ workspace: BlueprintBundle, etcd: EtcdClient, prefix: String) async throws {
-        try await OperationBook(etcd: etcd, prefix: prefix).setWorkspace(workspace)
+    public static func setWorkspace(_ workspace: BlueprintBundle, etcd: EtcdClient, prefix: String, authenticator: RecordAuthenticator) async throws {
+        try await OperationBook(etcd: etcd, prefix: prefix, authenticator: authenticator).setWorkspace(workspace)
     }
 }

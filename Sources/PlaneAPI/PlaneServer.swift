@@ -41,8 +41,9 @@ public final class PlaneServer: Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         etcd = try configuration.etcdClient()
         reads = try configuration.etcdClient(serializableReads: true)
-        book = OperationBook(etcd: etcd, prefix: configuration.prefix)
-        readBook = OperationBook(etcd: reads, prefix: configuration.prefix)
+        let authenticator = try RecordAuthenticator(stateDirectory: configuration.stateDirectory)
+        book = OperationBook(etcd: etcd, prefix: configuration.prefix, authenticator: authenticator)
+        readBook = OperationBook(etcd: reads, prefix: configuration.prefix, authenticator: authenticator)
         leadership = Leadership(etcd: etcd, key: configuration.leaderKey, me: configuration.advertise, ttl: configuration.leaderTTL)
         runner = OperationRunner(book: book, configuration: configuration, executable: executable)
     }

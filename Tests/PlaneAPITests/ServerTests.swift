@@ -119,7 +119,7 @@ struct ServerTests {
             let follower = leader == a ? b : a
 
             // An operation the leader was running when it died: recorded running, on its node.
-            let book = OperationBook(etcd: try plane.etcdClient, prefix: "/photon/demo/")
+            let book = OperationBook(etcd: try plane.etcdClient, prefix: "/photon/demo/", authenticator: try plane.authenticator)
             try await book.setWorkspace(sampleBundle)
             let orphan = OperationRecord(id: "000009", kind: "scale", summary: "scale web workers=3", arguments: ["web", "workers=3"], status: .running,
                                          node: leader == a ? "a" : "b", attempts: 1, createdAt: Date(), startedAt: Date(), finishedAt: nil, exitStatus: nil, runs: [])

@@ -25,6 +25,10 @@ final class PlaneFixture: @unchecked Sendable {
         identity = try ServerIdentity.generate(commonName: "photon-test")
         try identity.write(certificate: directory + "/tls/server.crt", key: directory + "/tls/server.key")
         FileManager.default.createFile(atPath: directory + "/token", contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+        // The deployment's sealing key, which every server holds (the installer uploads it): it authenticates operation records.
+        try FileManager.default.createDirectory(atPath: directory + "/keys", withIntermediateDirectories: true)
+        let key = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        FileManager.default.createFile(atPath: directory + "/keys/secrets.key", contents: Data(key), attributes: [.posixPermissions: 0o600])
         child = directory + "/fake-photon"
         FileManager.default.createFile(atPath: child, contents: Data(("#!/bin/sh\n" + childScript).utf8), attributes: [.posixPermissions: 0o755])
     }
@@ -45,8 +49,16 @@ final class PlaneFixture: @unchecked Sendable {
         """
     }
 
+    /// Authenticates records as the servers do.
+    var authenticator: RecordAuthenticator { get throws { try RecordAuthenticator(stateDirectory: directory + "/keys") } }
+
     func configuration(node: String, port: Int, ttl: Int = 2) throws -> ServeConfiguration {
         let path = directory + "/serve-\(node).yaml"
+        let state = directory + "/state-\(node)"
+        if !FileManager.default.fileExists(atPath: state + "/secrets.key") {
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.copyItem(atPath: directory + "/keys/secrets.key", toPath: state + "/secrets.key")
+        }
         let text = """
             deployment: demo
             node: \(node)
