@@ -245,6 +245,10 @@ struct KindReading {
             if let name, !Self.artifacts.contains(name) {
                 error("unknown artifact '\(name)'", at: section.optional("artifact")?.location,
                       help: "artifacts are \(Self.artifacts.joined(separator: ", ")) (photon's executable, and the management plane's certificate, its key, the key that seals secrets, the deployment's SSH key)")
+            } else if let name, name != "photon", expectedName != KindCatalog.managementKind {
+                // The installer's keys go only where photon's own management kind puts them.
+                error("artifact '\(name)' is only for the management kind: it carries the installer's keys", at: section.optional("artifact")?.location,
+                      help: "a cluster kind can upload photon's executable ('artifact: photon') and its own templates")
             }
             let path = section.required("path").flatMap(compile)
             let mode = section.optional("mode").flatMap(fileMode) ?? 0o755

@@ -16,11 +16,9 @@ enum PlaneFiles {
     static func directory(_ stateDirectory: String) -> String { stateDirectory + "/plane" }
 
     static func artifacts(blueprint: Blueprint, stateDirectory: String) -> [String: String] {
-        guard blueprint.management != nil else { return [:] }
-        if let plane = PlaneEnvironment.current {
-            return ["plane-certificate": plane.certificatePath, "plane-key": plane.keyPath,
-                    "state-key": plane.stateDirectory + "/secrets.key", "ssh-key": plane.stateDirectory + "/id_ed25519"]
-        }
+        // Inside the plane none: the plane never plans its own machines, and kinds it is sent (by any
+        // holder of the API token) must not be able to copy its keys onto a machine.
+        guard blueprint.management != nil, PlaneEnvironment.current == nil else { return [:] }
         return ["plane-certificate": directory(stateDirectory) + "/tls.crt", "plane-key": directory(stateDirectory) + "/tls.key",
                 "state-key": stateDirectory + "/secrets.key", "ssh-key": sshKeyPath(blueprint: blueprint, stateDirectory: stateDirectory)]
     }

@@ -65,7 +65,8 @@ struct AgentCommand: AsyncParsableCommand {
         let driver = try Backends.standardDriver(loaded, BackendContext(stateDirectory: directory))
         let address = IPv4Address(local.network.value.network.value + 1).description
         Output.error("photon agent: \(loaded.name.value) on https://\(address):\(port)")
-        try await AgentServer(driver: driver, identity: credentials.identity, token: credentials.token, address: address, port: port).run()
+        try await AgentServer(driver: driver, identity: credentials.identity, token: credentials.token, address: address, port: port,
+                               deployment: loaded.name.value).run()
     }
 }
 

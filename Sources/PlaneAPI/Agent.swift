@@ -67,13 +67,28 @@ public struct AgentServer: Sendable {
     public var token: String
     public var address: String
     public var port: Int
+    /// The deployment it serves: it touches only machines named `<deployment>-…`.
+    public var deployment: String
 
-    public init(driver: any MachineDriver, identity: ServerIdentity, token: String, address: String, port: Int) {
+    public init(driver: any MachineDriver, identity: ServerIdentity, token: String, address: String, port: Int, deployment: String) {
         self.driver = driver
         self.identity = identity
         self.token = token
         self.address = address
         self.port = port
+        self.deployment = deployment
+    }
+
+    /// Why `name` is not a machine of this deployment (a host name label starting with its name), or nil.
+    /// Names become paths on this host (`<machines>/<name>`): `..` or a slash must never get that far.
+    func problem(withMachine name: String) -> String? {
+        if let problem = Hostname.problem(withLabel: name) { return "'\(name.debugDescription.dropFirst().dropLast())' is not a machine name: \(problem)" }
+        guard name.hasPrefix(deployment + "-") else { return "'\(name)' is not a machine of deployment \(deployment)" }
+        return nil
+    }
+
+    func refuse(_ problem: String) throws -> Response {
+        try JSONResponse.error(.badRequest, APIErrorBody(error: problem, help: "machine names are <deployment>-<cluster>-<role>-<n>"))
     }
 
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
@@ -83,6 +98,12 @@ public struct AgentServer: Sendable {
         let driver = self.driver
         router.post("/v1/machines") { request, context -> Response in
             let body = try await request.decode(as: MachineSpecBody.self, context: context)
+            let labels = [body.name, body.group, body.role, body.kind, body.flavor] + body.needs
+            if let problem = self.problem(withMachine: body.name) ?? labels.lazy.compactMap({ label in
+                Hostname.problem(withLabel: label).map { "'\(label.debugDescription.dropFirst().dropLast())' is not a name: \($0)" }
+            }).first ?? body.address.flatMap({ IPv4Address($0) == nil ? "'\($0.debugDescription.dropFirst().dropLast())' is not an IPv4 address" : nil }) {
+                return try self.refuse(problem)
+            }
             return try JSONResponse.encode(try await driver.create(body.spec), status: .created)
         }
         router.get("/v1/machines") { _, _ -> Response in
@@ -90,16 +111,21 @@ public struct AgentServer: Sendable {
         }
         router.get("/v1/machines/{name}") { _, context -> Response in
             let name = try context.parameters.require("name")
+            if let problem = self.problem(withMachine: name) { return try self.refuse(problem) }
             guard let handle = try await driver.lookup(name: name) else {
                 return try JSONResponse.error(.notFound, APIErrorBody(error: "no machine \(name)"))
             }
             return try JSONResponse.encode(handle)
         }
         router.get("/v1/machines/{name}/running") { _, context -> Response in
-            try JSONResponse.encode(RunningBody(running: await driver.isRunning(name: try context.parameters.require("name"))))
+            let name = try context.parameters.require("name")
+            if let problem = self.problem(withMachine: name) { return try self.refuse(problem) }
+            return try JSONResponse.encode(RunningBody(running: await driver.isRunning(name: name)))
         }
         router.delete("/v1/machines/{name}") { _, context -> Response in
-            try await driver.delete(name: try context.parameters.require("name"))
+            let name = try context.parameters.require("name")
+            if let problem = self.problem(withMachine: name) { return try self.refuse(problem) }
+            try await driver.delete(name: name)
             return Response(status: .noContent)
         }
         var logger = Logger(label: "photon.agent")

@@ -139,17 +139,17 @@ public final class PlaneServer: Sendable {
         }
         api.post("deployment/plan") { request, context in
             let body = try await request.decode(as: PlanRequest.self, context: context)
+            if let cluster = body.cluster, let refusal = try Self.refusal(cluster: cluster, scale: body.scale) { return refusal }
             return try JSONResponse.encode(try await self.plan(body))
         }
         api.post("clusters/{name}/scale") { request, context in
             let name = try context.parameters.require("name")
             let body = try await request.decode(as: ScaleRequest.self, context: context)
-            guard !body.counts.isEmpty, body.counts.values.allSatisfy({ $0 >= 0 }) else {
-                return try JSONResponse.error(.badRequest, APIErrorBody(error: "counts must name at least one role, each with 0 or more machines"))
-            }
+            if let refusal = try Self.refusal(cluster: name, scale: body) { return refusal }
             let counts = body.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            // Options first; after `--` only the cluster and the counts, which no value can turn into an option.
             return try await self.accept(kind: "scale", summary: "scale \(name) \(counts.joined(separator: " "))",
-                                         arguments: [name] + counts + (body.force == true ? ["--force"] : []))
+                                         arguments: (body.force == true ? ["--force"] : []) + ["--", name] + counts)
         }
         api.delete("clusters/{name}") { _, context in
             let name = try context.parameters.require("name")
@@ -157,13 +157,27 @@ public final class PlaneServer: Sendable {
                 return try JSONResponse.error(.notFound, APIErrorBody(error: "the deployment has no cluster '\(name)'",
                                                                       help: "the management plane is removed from the installer with 'photon destroy'"))
             }
-            return try await self.accept(kind: "destroy", summary: "destroy cluster \(name)", arguments: ["--cluster", name])
+            return try await self.accept(kind: "destroy", summary: "destroy cluster \(name)", arguments: ["--cluster=\(name)"])
         }
         api.delete("clusters") { _, _ in
             let names = try await self.clusters().filter { !$0.management }.map(\.name)
             return try await self.accept(kind: "destroy", summary: "destroy every cluster", arguments: ["--keep-management"])
         }
         return router
+    }
+
+    /// A 400 when a cluster or role name is not a host name label or a count is negative: names go into
+    /// the argument list of the operation's photon, where they must stay names.
+    static func refusal(cluster: String, scale: ScaleRequest?) throws -> Response? {
+        for name in [cluster] + (scale?.counts.keys.sorted() ?? []) {
+            if let problem = Hostname.problem(withLabel: name) {
+                return try JSONResponse.error(.badRequest, APIErrorBody(error: "\(String(reflecting: name)) is not a cluster or role name: \(problem)"))
+            }
+        }
+        if let scale, scale.counts.isEmpty || scale.counts.values.contains(where: { $0 < 0 }) {
+            return try JSONResponse.error(.badRequest, APIErrorBody(error: "counts must name at least one role, each with 0 or more machines"))
+        }
+        return nil
     }
 
     func health(authenticated: Bool) async throws -> Response {
@@ -251,8 +265,8 @@ public final class PlaneServer: Sendable {
         let format = request.format == "json" ? "json" : "text"
         var arguments = [runner.executable]
         if let scale = request.scale, let cluster = request.cluster {
-            arguments += ["scale", "-f", files.blueprint, "--templates", files.kinds, "--dry-run", "--format", format, cluster]
-            arguments += scale.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + (scale.force == true ? ["--force"] : [])
+            arguments += ["scale", "-f", files.blueprint, "--templates", files.kinds, "--dry-run", "--format", format] + (scale.force == true ? ["--force"] : [])
+            arguments += ["--", cluster] + scale.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         } else {
             arguments += ["plan", "-f", files.blueprint, "--templates", files.kinds, "--format", format, "--detailed-exitcode"]
         }
