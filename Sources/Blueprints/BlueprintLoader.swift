@@ -8,12 +8,19 @@ public struct LoadEnvironment: Sendable {
     /// Relative `file:` references resolve against this directory (the blueprint's own by default).
     public var baseDirectory: String?
     public var fileExists: @Sendable (String) -> Bool
+    /// Whether a layer's folder exists.
+    public var directoryExists: @Sendable (String) -> Bool
 
     public init(variables: [String: String] = ProcessInfo.processInfo.environment, baseDirectory: String? = nil,
-                fileExists: @escaping @Sendable (String) -> Bool = { FileManager.default.isReadableFile(atPath: $0) }) {
+                fileExists: @escaping @Sendable (String) -> Bool = { FileManager.default.isReadableFile(atPath: $0) },
+                directoryExists: @escaping @Sendable (String) -> Bool = { path in
+                    var isDirectory: ObjCBool = false
+                    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+                }) {
         self.variables = variables
         self.baseDirectory = baseDirectory
         self.fileExists = fileExists
+        self.directoryExists = directoryExists
     }
 }
 
@@ -167,8 +174,7 @@ struct BlueprintReading {
             for item in section.optional("layers")?.list() ?? [] {
                 guard let path = item.string() else { continue }
                 let resolved = resolve(path)
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), isDirectory.boolValue {
+                if environment.directoryExists(resolved) {
                     layers.append(Located(URL(fileURLWithPath: resolved).standardizedFileURL.path, at: item.location))
                 } else {
                     error("layer '\(path)' is not a directory", at: item.location,

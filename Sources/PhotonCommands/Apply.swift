@@ -207,7 +207,9 @@ struct Runner {
 
     init(blueprintPath: String, templates: String?, state: StateOptions, options: RunOptions, command: String) async throws {
         self.blueprintPath = blueprintPath
-        workspace = try Workspace(templates: templates)
+        var workspace = try Workspace(templates: templates)
+        try await workspace.receivePlaneSecrets()
+        self.workspace = workspace
         blueprint = try workspace.loadBlueprint(blueprintPath)
         self.state = try await state.open(deployment: blueprint.name.value)
         stateOptions = state

@@ -80,6 +80,11 @@ public struct Backends: Sendable {
 /// first use and kept (mode 0600) in the state directory beside the recorded state.
 enum ClientKey {
     static func credentials(for blueprint: Blueprint, stateDirectory: String) throws -> SSHCredentials {
+        // Inside the plane, the key is the one the installer uploaded, whatever the blueprint names: a
+        // path there would be read on the plane machine.
+        if PlaneEnvironment.current != nil {
+            return .privateKey(try deploymentKey(blueprint.name.value, directory: stateDirectory).privateKey, passphrase: nil)
+        }
         switch blueprint.ssh.key?.value {
         case .file(let path)?:
             let expanded = path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst(1) : path

@@ -30,7 +30,8 @@ struct PlanCommand: AsyncParsableCommand {
     var detailedExitcode = false
 
     func run() async throws {
-        let workspace = try Workspace(templates: blueprint.templates)
+        var workspace = try Workspace(templates: blueprint.templates)
+        try await workspace.receivePlaneSecrets()
         var loaded = try workspace.loadBlueprint(blueprint.file)
         var recorded = try await state.recorded(deployment: loaded.name.value)
         var plane: PlaneContext?

@@ -112,6 +112,8 @@ enum PlaneInstaller {
         let facts = try await PlaneFacts.read(runner: runner)
         var context = try PlaneContext.load(stateDirectory: runner.stateDirectory)
         let agent = try await AgentProcess.ensureRunning(runner: runner, known: context?.agent)
+        // The blueprint's env: and file: secrets, as this installer reads them now: the plane reads none itself.
+        try await PlaneSecrets.resolve(runner.blueprint, catalog: runner.workspace.catalog).store(in: try await planeStore(runner, facts: facts))
         if context == nil {
             context = try await handOver(runner, facts: facts, agent: agent)
             Output.error("Handed the state of \(runner.blueprint.name.value) over to its management plane; from now on photon talks to it (--local to bypass).")

@@ -9,6 +9,8 @@ struct Workspace {
     var catalog: KindCatalog
     /// The folder the kinds were read from.
     var directory: String
+    /// Inside the management plane: the secrets the installer resolved; the only ones that exist there.
+    var planeSecrets: PlaneSecrets?
 
     init(templates: String?) throws {
         directory = try Workspace.templatesDirectory(explicit: templates)
@@ -51,7 +53,7 @@ struct Workspace {
     }
 
     func loadBlueprint(_ path: String) throws -> Blueprint {
-        try BlueprintLoader().load(path: path)
+        try BlueprintLoader(environment: planeSecrets?.loadEnvironment ?? LoadEnvironment()).load(path: path)
     }
 
     func planner(for blueprint: Blueprint, planeFiles: [String: String] = [:]) -> Planner {
@@ -63,8 +65,10 @@ struct Workspace {
         return Planner(catalog: catalog, secrets: secrets(for: blueprint), artifacts: artifacts, photonVersion: Photon.version)
     }
 
-    /// Where the blueprint's `file:` secrets are read from: beside the blueprint.
+    /// Where the blueprint's `file:` secrets are read from: beside the blueprint (inside the plane, from
+    /// what the installer sent).
     func secrets(for blueprint: Blueprint) -> SecretSource {
+        if let planeSecrets { return planeSecrets.source }
         let base = URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().path
         return SecretSource(baseDirectory: base.isEmpty ? "." : base)
     }
