@@ -32,6 +32,10 @@ public final class EtcdStateStore: DeploymentStore {
         var currentRun: Int64?
         var nextSequence = 0
         var heldLock: UUID?
+        /// The revision at which this store wrote the lock: every write under the lock compares it (fencing).
+        var lockRevision: Int64?
+        /// The lease was found expired (or could not be renewed within its TTL): no write may follow.
+        var lockLost = false
         var lease: Int64?
         var keepAlive: Task<Void, Never>?
     }
@@ -59,6 +63,31 @@ public final class EtcdStateStore: DeploymentStore {
     }
 
     func key(_ suffix: String) -> String { prefix + suffix }
+
+    // MARK: - Fencing
+
+    /// The comparisons that keep a write to the holder of the lock: the lock key is still the one this
+    /// store wrote. Throws at once when the lease is known to be gone.
+    func fence() throws -> [Compare] {
+        let (held, revision, lost) = session.withLock { ($0.heldLock, $0.lockRevision, $0.lockLost) }
+        if lost { throw lostLockError() }
+        guard held != nil, let revision else { return [] }
+        return [.modRevision(key("lock"), equals: revision)]
+    }
+
+    /// After a transaction with ``fence()`` failed: whether the lock is gone (then it says so and throws).
+    func checkFenceAfterFailure(_ fences: [Compare]) async throws {
+        guard !fences.isEmpty, let revision = session.withLock({ $0.lockRevision }) else { return }
+        if try await etcd.get(key("lock"))?.modRevision != revision {
+            session.withLock { $0.lockLost = true }
+            throw lostLockError()
+        }
+    }
+
+    func lostLockError() -> PhotonError {
+        PhotonError("this photon lost the lock of '\(deployment)': its lease expired (the process was stopped or cut off for longer than \(lockTTL) s); it stopped before writing anything more",
+                    help: "another photon may now hold the lock; run apply again to finish from the journal")
+    }
 
     // MARK: - Records
 
@@ -253,8 +282,13 @@ public final class EtcdStateStore: DeploymentStore {
             for (index, chunk) in chunks.enumerated() {
                 var parts = chunk
                 if index < chunks.count - 1 { parts.append(.put(key("state/meta"), try Self.encode(snapshot.meta))) }
-                let result = try await etcd.transaction(if: [.modRevision(key("state/meta"), equals: expected)], then: parts)
-                if !result.succeeded { lost = true; break }
+                let fences = try fence()
+                let result = try await etcd.transaction(if: [.modRevision(key("state/meta"), equals: expected)] + fences, then: parts)
+                if !result.succeeded {
+                    try await checkFenceAfterFailure(fences)
+                    lost = true
+                    break
+                }
                 expected = result.revision
             }
             if !lost { return }
@@ -496,16 +530,25 @@ public final class EtcdStateStore: DeploymentStore {
             }
             throw PhotonError("the deployment '\(deployment)' is locked", help: "another photon is changing this deployment: wait for it to finish")
         }
-        let keepAlive = Task.detached { [etcd, lockTTL] in
-            // Renewed at a third of the TTL, so two missed renewals still keep it.
+        let keepAlive = Task.detached { [etcd, lockTTL, session] in
+            // Renewed at a third of the TTL, so two missed renewals still keep it. A renewal that finds the
+            // lease expired, or no renewal for a whole TTL, means another photon may hold the lock now.
+            var renewed = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(max(1, lockTTL / 3)))
                 if Task.isCancelled { break }
-                _ = try? await etcd.keepAlive(lease: lease)
+                switch try? await etcd.keepAlive(lease: lease) {
+                case true?: renewed = .now
+                case false?: session.withLock { $0.lockLost = true }
+                case nil: if ContinuousClock.now - renewed > .seconds(lockTTL) { session.withLock { $0.lockLost = true } }
+                }
+                if session.withLock({ $0.lockLost }) { break }
             }
         }
         session.withLock {
             $0.heldLock = mine.id
+            $0.lockRevision = result.revision
+            $0.lockLost = false
             $0.lease = lease
             $0.keepAlive = keepAlive
         }
@@ -518,6 +561,8 @@ public final class EtcdStateStore: DeploymentStore {
                 session.keepAlive = nil
                 session.lease = nil
                 session.heldLock = nil
+                session.lockRevision = nil
+                session.lockLost = false
             }
             return (session.keepAlive, session.lease)
         }
@@ -587,8 +632,10 @@ public final class EtcdStateStore: DeploymentStore {
         while true {
             let row = RunRow(id: id, command: command, startedAt: Date(), finishedAt: nil, status: .running, blueprintDigest: blueprintDigest,
                              summary: nil, pid: System.pid, host: System.hostName, lockID: lockID)
-            let result = try await etcd.transaction(if: [.version(key(Self.runKey(id)), equals: 0)], then: [.put(key(Self.runKey(id)), try Self.encode(row))])
+            let fences = try fence()
+            let result = try await etcd.transaction(if: [.version(key(Self.runKey(id)), equals: 0)] + fences, then: [.put(key(Self.runKey(id)), try Self.encode(row))])
             if result.succeeded { break }
+            try await checkFenceAfterFailure(fences)
             id += 1
         }
         session.withLock {
@@ -609,12 +656,15 @@ public final class EtcdStateStore: DeploymentStore {
         row.status = status
         row.finishedAt = Date()
         if let summary { row.summary = summary }
-        try await etcd.put(value.key, try Self.encode(row))
+        let fences = try fence()
+        let result = try await etcd.transaction(if: fences, then: [.put(value.key, try Self.encode(row))])
+        if !result.succeeded { try await checkFenceAfterFailure(fences) }
         session.withLock { if $0.currentRun == id { $0.currentRun = nil } }
     }
 
     @discardableResult
     public func pruneRuns(keeping: Int) async throws -> [Int64] {
+        _ = try fence()
         let rows = try await etcd.list(prefix: key("run/")).values.map { try Self.decode(RunRow.self, $0.value, key: $0.key) }
         let kept = Set(rows.map(\.id).sorted(by: >).prefix(max(1, keeping)))
         var doomed: [Int64] = []

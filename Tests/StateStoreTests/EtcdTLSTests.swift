@@ -18,13 +18,13 @@ struct EtcdTLSTests {
         #expect(try await trusted.get("/photon/demo/op/000001")?.string == "{}")
 
         // Plain HTTP on the client port: not even an answer.
-        let plain = try HostCommand.runBlocking(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+        let plain = try await HostCommand.run(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
                                                  "-d", #"{"key":"L3Bob3Rvbi9kZW1vL29wLzAwMDAwMg==","value":"e30="}"#,
                                                  "http://127.0.0.1:\(etcd.clientPort)/v3/kv/put"])
         #expect(plain.stdout == "000" || plain.stdout.hasPrefix("4"), "plain HTTP answered \(plain.stdout)")
 
         // TLS without a client certificate: the handshake is refused.
-        let anonymous = try HostCommand.runBlocking(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", etcd.directory + "/ca.crt",
+        let anonymous = try await HostCommand.run(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", etcd.directory + "/ca.crt",
                                                      "-X", "POST", "-d", #"{"key":"L3Bob3Rvbi9kZW1vL29wLzAwMDAwMg==","value":"e30="}"#,
                                                      "https://127.0.0.1:\(etcd.clientPort)/v3/kv/put"])
         #expect(anonymous.stdout == "000", "a client without a certificate got HTTP \(anonymous.stdout)")

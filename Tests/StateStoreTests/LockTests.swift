@@ -151,6 +151,41 @@ struct LockTests {
     }
 }
 
+@Suite("Lock fencing in etcd")
+struct LockFencingTests {
+    @Test("a holder whose lease expired (its process was paused past the TTL) writes nothing more, even after another took the lock")
+    func pausedHolderIsFenced() async throws {
+        try await withStore(.etcd) { fixture in
+            let server = try #require(fixture.etcd)
+            let etcd = try server.client()
+            let paused = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 2)
+            let next = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 2)
+            _ = try await paused.acquireLock(command: "photon apply")
+            let run = try await paused.beginRun(command: "apply", blueprintDigest: nil)
+            // Frozen: no more renewals (as SIGSTOP or a partition would do), but it still believes it holds the lock.
+            paused.session.withLock { $0.keepAlive?.cancel() }
+            var taken: LockAcquisition?
+            let deadline = Date().addingTimeInterval(10)
+            while taken == nil, Date() < deadline {
+                taken = try? await next.acquireLock(command: "photon apply (new leader)")
+                if taken == nil { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(taken != nil)
+            let serial = try await next.currentSerial()
+            let error = await asyncPhotonError {
+                try await paused.record([transition("create:m-1", machine: "m-1", .started, effects: [.machineIntent(spec("m-1"))])])
+            }
+            #expect(error?.message.contains("lost the lock of 'demo'") == true, "\(String(describing: error))")
+            #expect(try await next.currentSerial() == serial, "nothing was recorded")
+            #expect(try await next.journal(run: run).isEmpty)
+            #expect(await asyncPhotonError { try await paused.finishRun(run, status: .succeeded, summary: "done") } != nil)
+            #expect(await asyncPhotonError { try await paused.storeGeneratedSecrets(["secrets.x": "y"]) } != nil)
+            #expect(try await next.recordedState().generatedSecrets["secrets.x"] == nil)
+            try await next.releaseLock(try #require(taken).id)
+        }
+    }
+}
+
 extension LockHolder {
     func with(since: Date) -> LockHolder {
         var copy = self
