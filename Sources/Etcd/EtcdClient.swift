@@ -86,6 +86,8 @@ public final class EtcdClient: Sendable {
     let requestTimeout: TimeAmount
     let tls: TLSConfiguration?
     private let preferred = Locked(0)
+    /// The member that answered last.
+    var preferredIndex: Int { preferred.withLock { $0 } % endpoints.count }
 
     /// - Parameters:
     ///   - tls: the client's certificate and the authority it trusts; required by `https://` endpoints.

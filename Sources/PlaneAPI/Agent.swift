@@ -69,6 +69,7 @@ public struct AgentServer: Sendable {
     public var port: Int
     /// The deployment it serves: it touches only machines named `<deployment>-…`.
     public var deployment: String
+    public var limits = ServerLimits.standard
 
     public init(driver: any MachineDriver, identity: ServerIdentity, token: String, address: String, port: Int, deployment: String) {
         self.driver = driver
@@ -92,7 +93,7 @@ public struct AgentServer: Sendable {
     }
 
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let router = Router()
+        let router = Router(context: PlaneRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: BearerTokenMiddleware(token: token))
         let driver = self.driver
@@ -130,8 +131,8 @@ public struct AgentServer: Sendable {
         }
         var logger = Logger(label: "photon.agent")
         logger.logLevel = .warning
-        let app = Application(router: router, server: try .tls(.http1(), tlsConfiguration: try identity.serverTLS()),
-                              configuration: .init(address: .hostname(address, port: port), serverName: "photon-agent"),
+        let app = Application(router: router, server: try limits.server(tls: try identity.serverTLS()),
+                              configuration: limits.configuration(address: address, port: port, serverName: "photon-agent"),
                               onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
         try await app.runService()
     }

@@ -160,10 +160,56 @@ struct OperationBook: Sendable {
     }
 
     func events(_ id: String, from sequence: Int) async throws -> [(sequence: Int, line: String)] {
-        try await etcd.list(prefix: prefix + "events/" + id + "/").values.compactMap { value in
-            guard let sequence = Int(value.key.split(separator: "/").last ?? ""), sequence >= sequence else { return nil }
-            return (sequence, value.string)
-        }.filter { $0.sequence >= sequence }
+        try await eventsAndRevision(id).events.filter { $0.sequence >= sequence }
+    }
+
+    /// Every event of the operation, and the store's revision when they were read.
+    func eventsAndRevision(_ id: String) async throws -> (events: [(sequence: Int, line: String)], revision: Int64) {
+        let (values, revision) = try await etcd.list(prefix: prefix + "events/" + id + "/")
+        return (values.compactMap(Self.event), revision)
+    }
+
+    static func event(_ value: KeyValue) -> (sequence: Int, line: String)? {
+        guard let sequence = Int(value.key.split(separator: "/").last ?? "") else { return nil }
+        return (sequence, value.string)
+    }
+
+    enum FollowSignal: Sendable {
+        case events([(sequence: Int, line: String)])
+        /// A few seconds passed.
+        case tick
+    }
+
+    /// New events of the operation from `revision` on, as etcd commits them, and a tick every 3 s. A
+    /// watch that breaks (its member went away) is made again from where it stopped.
+    func follow(_ id: String, fromRevision revision: Int64) -> AsyncStream<FollowSignal> {
+        let etcd = self.etcd
+        let prefix = self.prefix + "events/" + id + "/"
+        return AsyncStream { continuation in
+            let watcher = Task {
+                var from = revision
+                while !Task.isCancelled {
+                    do {
+                        for try await batch in etcd.watch(prefix: prefix, fromRevision: from) {
+                            continuation.yield(.events(batch.compactMap(Self.event).sorted { $0.sequence < $1.sequence }))
+                            from = (batch.map(\.modRevision).max() ?? from - 1) + 1
+                        }
+                    } catch {
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(3))
+                    continuation.yield(.tick)
+                }
+            }
+            continuation.onTermination = { _ in
+                watcher.cancel()
+                ticker.cancel()
+            }
+        }
     }
 
     func append(_ id: String, sequence: Int, line: String) async throws {

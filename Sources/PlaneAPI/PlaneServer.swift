@@ -30,10 +30,15 @@ public final class PlaneServer: Sendable {
     let runner: OperationRunner
     let identity: ServerIdentity
     let token: String
+    let limits: ServerLimits
+    /// Plan children running now (at most ``ServerLimits/concurrentPlans``).
+    let planSlots: Slots
 
     /// - Parameter executable: photon itself, which runs each operation in a child process.
-    public init(configuration: ServeConfiguration, executable: String) async throws {
+    public init(configuration: ServeConfiguration, executable: String, limits: ServerLimits = .standard) async throws {
         self.configuration = configuration
+        self.limits = limits
+        planSlots = Slots(limits.concurrentPlans)
         identity = try ServerIdentity.readOrGenerate(certificate: configuration.certificatePath, key: configuration.keyPath,
                                                      commonName: "photon-\(configuration.deployment)")
         token = try configuration.token()
@@ -62,9 +67,9 @@ public final class PlaneServer: Sendable {
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "photon.serve")
         logger.logLevel = .warning
-        let app = Application(router: router(), server: try .tls(.http1(), tlsConfiguration: try identity.serverTLS()),
-                              configuration: .init(address: .hostname(configuration.listenAddress, port: configuration.listenPort),
-                                                   serverName: "photon-\(configuration.node)"),
+        let app = Application(router: router(), server: try limits.server(tls: try identity.serverTLS()),
+                              configuration: limits.configuration(address: configuration.listenAddress, port: configuration.listenPort,
+                                                                        serverName: "photon-\(configuration.node)"),
                               onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [leadership, runner] in
@@ -85,12 +90,12 @@ public final class PlaneServer: Sendable {
 
     // MARK: - Routes
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<PlaneRequestContext> {
+        let router = Router(context: PlaneRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: BearerTokenMiddleware(token: token, publicPaths: ["/v1/health"]))
         let api = router.group("v1")
-        api.get("health") { request, _ in try await self.health(authenticated: BearerTokenMiddleware<BasicRequestContext>.presents(request, token: Array(self.token.utf8))) }
+        api.get("health") { request, _ in try await self.health(authenticated: BearerTokenMiddleware<PlaneRequestContext>.presents(request, token: Array(self.token.utf8))) }
         api.get("deployment") { _, _ in try await self.current("deployment") { try JSONResponse.buffer(try await self.deployment()) } }
         api.get("clusters") { _, _ in try await self.current("clusters") { try JSONResponse.buffer(try await self.clusters()) } }
         api.get("clusters/{name}") { _, context in
@@ -254,6 +259,10 @@ public final class PlaneServer: Sendable {
     /// Runs `photon plan` (or `scale --dry-run`) against the plane's state, in a child like operations,
     /// but at once and changing nothing.
     func plan(_ request: PlanRequest) async throws -> PlanBody {
+        guard planSlots.take() else {
+            throw HTTPError(.tooManyRequests, message: "\(limits.concurrentPlans) plans are being computed already; try again in a moment")
+        }
+        defer { planSlots.give() }
         var chosen = request.workspace
         if chosen == nil { chosen = try await book.workspace() }
         guard let workspace = chosen else {
@@ -281,8 +290,19 @@ public final class PlaneServer: Sendable {
         }
         async let output = readAll(child.stdout)
         async let errors = readAll(child.stderr)
+        // A plan that runs past its deadline is ended: its pipes close and the readers return.
+        let ended = Locked(false)
+        let overdue = Task {
+            try await Task.sleep(for: limits.planDeadline)
+            ended.withLock { $0 = true }
+            kill(child.pid, SIGKILL)
+        }
         let status = await HostCommand.wait(child.pid)
-        return PlanBody(plan: try await output, exitStatus: status, errors: try await errors)
+        overdue.cancel()
+        let timedOut = ended.withLock { $0 }
+        let body = PlanBody(plan: try await output, exitStatus: status, errors: try await errors)
+        if timedOut { throw HTTPError(.gatewayTimeout, message: "the plan took longer than \(limits.planDeadline) and was stopped") }
+        return body
     }
 
     /// Set for the photon processes a server starts: its configuration file (they then keep their state in the plane).
@@ -307,34 +327,55 @@ public final class PlaneServer: Sendable {
                                                     events: "/v1/operations/\(created.id)/events"), status: .accepted)
     }
 
-    /// The operation's events as NDJSON, from `from` on, following it until it finishes.
+    /// The operation's events as NDJSON, from `from` on, following it until it finishes: what etcd holds
+    /// first, then what it commits, from a watch (no polling); every few seconds a look at the operation
+    /// ends a stream whose operation finished without an exit event.
     func eventStream(_ id: String, from: Int) -> Response {
         let book = self.readBook
         let body = ResponseBody { writer in
             var next = max(1, from)
-            // The exit event is written before the operation reads as finished; a finished operation
-            // whose exit event is not visible yet (this member a moment behind) gets a few more reads.
-            var graceReads = 20
             var sawExit = false
-            while true {
-                let events = try await book.events(id, from: next)
-                for event in events {
-                    var buffer = ByteBuffer(string: event.line)
-                    buffer.writeString("\n")
-                    try await writer.write(buffer)
-                    next = event.sequence + 1
-                    if event.line.contains("\"event\":\"exit\"") { sawExit = true }
+            let (existing, revision) = try await book.eventsAndRevision(id)
+            for event in existing where event.sequence >= next {
+                try await writer.write(Self.line(event.line))
+                next = event.sequence + 1
+                if event.line.contains("\"event\":\"exit\"") { sawExit = true }
+            }
+            if !sawExit {
+                for await signal in book.follow(id, fromRevision: revision + 1) {
+                    switch signal {
+                    case .events(let events):
+                        for event in events where event.sequence >= next {
+                            try await writer.write(Self.line(event.line))
+                            next = event.sequence + 1
+                            if event.line.contains("\"event\":\"exit\"") { sawExit = true }
+                        }
+                    case .tick:
+                        guard let operation = try await book.get(id), operation.status.isFinished else { continue }
+                        // Finished without an exit event seen here: whatever this member has, then the end.
+                        for event in try await book.events(id, from: next) {
+                            try await writer.write(Self.line(event.line))
+                            next = event.sequence + 1
+                        }
+                        sawExit = true
+                    }
+                    if sawExit { break }
                 }
-                if sawExit, let operation = try await book.get(id), operation.status.isFinished { break }
-                if events.isEmpty, let operation = try await book.get(id), operation.status.isFinished {
-                    graceReads -= 1
-                    if graceReads == 0 { break }
-                }
-                try await Task.sleep(for: .milliseconds(events.isEmpty ? 150 : 20))
+            }
+            // The exit event is written just before the record reads finished: wait for that (briefly).
+            for _ in 0..<50 {
+                if try await book.get(id)?.status.isFinished != false { break }
+                try await Task.sleep(for: .milliseconds(100))
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
+    }
+
+    static func line(_ text: String) -> ByteBuffer {
+        var buffer = ByteBuffer(string: text)
+        buffer.writeString("\n")
+        return buffer
     }
 }
 
@@ -349,6 +390,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try JSONResponse.error(.internalServerError, APIErrorBody(error: error.message, help: error.help))
         } catch let error as EtcdError {
             return try JSONResponse.error(.serviceUnavailable, APIErrorBody(error: error.message, help: "check the plane's etcd members"))
+        } catch is NIOTooManyBytesError {
+            return try JSONResponse.error(.contentTooLarge, APIErrorBody(error: "the request body is larger than \(ServerLimits.maxRequestBody) bytes"))
         } catch let error as DecodingError {
             return try JSONResponse.error(.badRequest, APIErrorBody(error: "the request body is not what this endpoint takes: \(error)"))
         } catch {

@@ -80,9 +80,9 @@ final class PlaneFixture: @unchecked Sendable {
 
     /// Starts a server and returns its URL once it accepts connections.
     @discardableResult
-    func startServer(node: String) async throws -> String {
+    func startServer(node: String, limits: ServerLimits = .standard) async throws -> String {
         let port = try LoopbackPort.free()
-        let server = try await PlaneServer(configuration: try configuration(node: node, port: port), executable: child)
+        let server = try await PlaneServer(configuration: try configuration(node: node, port: port), executable: child, limits: limits)
         let task = Task { try await server.run() }
         servers.append((task, port))
         let deadline = Date().addingTimeInterval(20)
