@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
-        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "PhotonCore"]),
+        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "PKI", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "PhotonCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "EngineTestSupport", "PhotonCore"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "EngineTestSupport", "Blueprints", "PhotonCore"]),

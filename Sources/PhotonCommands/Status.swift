@@ -45,6 +45,8 @@ struct StatusCommand: AsyncParsableCommand {
         var drift: PlanSummary?
         /// Set when the deployment runs on its management plane (the report then is the plane's).
         var plane: Plane?
+        /// Certificates that expire within 30 days (the next apply renews them).
+        var expiringCertificates: [ExpiringCertificate] = []
 
         struct Plane: Encodable {
             var endpoint: String
@@ -95,7 +97,7 @@ struct StatusCommand: AsyncParsableCommand {
                                running: running[$0.name])
             },
             scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key },
-            drift: drift, plane: nil)
+            drift: drift, plane: nil, expiringCertificates: ExpiringCertificate.among(recorded.generatedSecrets))
         if format == .json {
             Output.result(JSONOutput.encode(report))
             return
@@ -138,7 +140,16 @@ struct StatusCommand: AsyncParsableCommand {
                       scaled: deployment.scaled.map { ScaledCount(group: $0.cluster, role: $0.role, count: $0.count, baseCount: $0.blueprintCount) },
                       drift: nil,
                       plane: Report.Plane(endpoint: client.baseURL, fingerprint: context.fingerprint, leader: deployment.leader,
-                                          operation: deployment.operation.map { "\($0.id) \($0.summary) (\($0.status.rawValue))" }))
+                                          operation: deployment.operation.map { "\($0.id) \($0.summary) (\($0.status.rawValue))" }),
+                      expiringCertificates: try installerCertificates(directory: directory, deployment: deployment.name) + (deployment.expiringCertificates ?? []))
+    }
+
+    /// The management plane's certificates, which this installer keeps (and renews) for the plane's machines.
+    func installerCertificates(directory: String, deployment: String) throws -> [ExpiringCertificate] {
+        guard FileManager.default.fileExists(atPath: directory + "/" + StateStore.databaseFileName) else { return [] }
+        let store = try StateStore.open(directory: directory, deployment: deployment)
+        defer { try? store.close() }
+        return ExpiringCertificate.among(try store.readRecordedState().generatedSecrets).filter { $0.group == "management" }
     }
 
     func text(_ report: Report) -> String {
@@ -176,6 +187,14 @@ struct StatusCommand: AsyncParsableCommand {
             }
         }
         if report.machines.isEmpty { lines.append("no machines recorded") }
+        if !report.expiringCertificates.isEmpty {
+            lines.append("")
+            lines.append("certificates expiring within 30 days (the next 'photon apply' renews them):")
+            for certificate in report.expiringCertificates {
+                let days = Int(certificate.notAfter.timeIntervalSinceNow / 86400)
+                lines.append("  \(certificate.name)  \(days < 0 ? "expired" : "in \(days) day\(days == 1 ? "" : "s")") (\(certificate.notAfter))")
+            }
+        }
         if let drift = report.drift {
             lines.append("")
             if drift.create + drift.update + drift.delete == 0 {

@@ -1,4 +1,5 @@
 import Foundation
+import Planning
 
 // The JSON bodies of the plane's API; `Sources/PlaneAPI/openapi.yaml` describes the same shapes,
 // and a test checks the running server against it.
@@ -45,6 +46,8 @@ public struct DeploymentBody: Codable, Sendable {
     public var scaled: [ScaledBody]
     /// The operation queued or running, if any.
     public var operation: OperationRecord?
+    /// Certificates of the clusters that expire within 30 days (the next apply renews them).
+    public var expiringCertificates: [ExpiringCertificate]?
 }
 
 public struct ScaledBody: Codable, Sendable {

@@ -225,7 +225,8 @@ public final class PlaneServer: Sendable {
             scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key }.map {
                 ScaledBody(cluster: $0.group, role: $0.role, count: $0.count, blueprintCount: $0.baseCount)
             },
-            operation: current)
+            operation: current,
+            expiringCertificates: ExpiringCertificate.among(recorded.generatedSecrets).filter { $0.group != "management" })
         return body
     }
 

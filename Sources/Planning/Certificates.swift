@@ -149,3 +149,22 @@ extension PendingCertificate {
         return values
     }
 }
+
+/// A recorded certificate that expires within the renewal window: `status` shows it; the next apply
+/// renews it.
+public struct ExpiringCertificate: Codable, Sendable, Hashable {
+    /// Its group, its name in the kind, and the machine for a leaf ("management/etcdMember/d-management-plane-1").
+    public var name: String
+    public var notAfter: Date
+
+    /// The recorded certificates (among `generatedSecrets`) that expire within 30 days of `now`.
+    public static func among(_ generatedSecrets: [String: String], now: Date = Date()) -> [ExpiringCertificate] {
+        generatedSecrets.compactMap { key, value -> ExpiringCertificate? in
+            guard key.contains("/certificates."), let issued = IssuedCertificate(recorded: value),
+                  issued.notAfter.timeIntervalSince(now) < CertificateAuthority.renewalWindow else { return nil }
+            return ExpiringCertificate(name: key.replacingOccurrences(of: "/certificates.", with: "/"), notAfter: issued.notAfter)
+        }.sorted { $0.name < $1.name }
+    }
+
+    public var group: String { String(name.prefix { $0 != "/" }) }
+}
