@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "PlaneAPI",
             dependencies: [
-                "PhotonCore", "YAMLReader", "Blueprints", "Planning", "Engine", "StateStore", "Etcd", "Drivers",
+                "PhotonCore", "YAMLReader", "Blueprints", "Planning", "Engine", "StateStore", "Etcd", "Drivers", "PKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

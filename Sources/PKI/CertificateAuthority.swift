@@ -151,14 +151,7 @@ public struct CertificateAuthority: Sendable {
         let leafKey = P256.Signing.PrivateKey()
         let subject = try DistinguishedName { CommonName(request.commonName) }
         let names = request.sortedNames
-        let alternativeNames: [GeneralName] = names.map { name in
-            if let address = IPv4Address(name) {
-                let value = address.value
-                return .ipAddress(ASN1OctetString(contentBytes: [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff),
-                                                                 UInt8(value & 0xff)]))
-            }
-            return .dnsName(name)
-        }
+        let alternativeNames = names.map(Self.alternativeName)
         let usages = Array(Set(request.usages)).sorted()
         let purposes: [ExtendedKeyUsage.Usage] = usages.map { $0 == .server ? .serverAuth : .clientAuth }
         let notBefore = now.addingTimeInterval(-3600)
@@ -180,6 +173,13 @@ public struct CertificateAuthority: Sendable {
             issuer: certificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
         return IssuedCertificate(certificatePEM: try leaf.serializeAsPEM().pemString, privateKeyPEM: leafKey.pemRepresentation, notBefore: notBefore,
                                  notAfter: notAfter, names: names, usages: usages, issuerFingerprint: fingerprint)
+    }
+
+    /// A subject alternative name: an IPv4 address, or else a DNS name.
+    public static func alternativeName(_ name: String) -> GeneralName {
+        guard let address = IPv4Address(name) else { return .dnsName(name) }
+        let value = address.value
+        return .ipAddress(ASN1OctetString(contentBytes: [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)]))
     }
 
     /// Certificates hold times to the second: so do the records of them.

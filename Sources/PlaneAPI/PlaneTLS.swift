@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOSSL
+import PKI
 import PhotonCore
 import SwiftASN1
 import X509
@@ -19,15 +20,11 @@ public struct PinnedCertificate: Sendable, Hashable {
     }
 
     public static func fingerprint(ofPEM pem: String) throws -> String {
-        let certificate: Certificate
         do {
-            certificate = try Certificate(pemEncoded: pem)
+            return try CertificateAuthority.fingerprint(ofPEM: pem)
         } catch {
             throw PhotonError("the pinned certificate is not a PEM certificate: \(error)")
         }
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        return "sha256:" + SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
     }
 
     /// A client configuration that accepts this certificate and nothing else. The name is not checked:
@@ -52,14 +49,7 @@ public struct ServerIdentity: Sendable {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName { CommonName(commonName) }
         let now = Date()
-        var alternativeNames: [GeneralName] = [.dnsName(commonName)]
-        for address in addresses {
-            if let parsed = IPv4Address(address) {
-                let value = parsed.value
-                alternativeNames.append(.ipAddress(ASN1OctetString(contentBytes: [UInt8(value >> 24), UInt8((value >> 16) & 0xff),
-                                                                                UInt8((value >> 8) & 0xff), UInt8(value & 0xff)])))
-            }
-        }
+        let alternativeNames = [.dnsName(commonName)] + addresses.filter { IPv4Address($0) != nil }.map(CertificateAuthority.alternativeName)
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
             Critical(KeyUsage(digitalSignature: true, keyCertSign: true))

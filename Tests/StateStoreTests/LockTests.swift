@@ -126,10 +126,7 @@ struct LockTests {
     @Test("etcd: the lock of a holder that stopped renewing it (its process or machine died) expires with its lease")
     func etcdLockExpiresWithItsHolder() async throws {
         try await withStore(.etcd) { fixture in
-            let server = try #require(fixture.etcd)
-            let etcd = try server.client()
-            let dying = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 3)
-            let next = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 3)
+            let (dying, next) = try await twoStores(fixture, lockTTL: 3)
             let held = try await dying.acquireLock(command: "photon scale web workers=5")
             let run = try await dying.beginRun(command: "scale", blueprintDigest: nil)
             try await Task.sleep(for: .seconds(5))
@@ -156,10 +153,7 @@ struct LockFencingTests {
     @Test("a holder whose lease expired (its process was paused past the TTL) writes nothing more, even after another took the lock")
     func pausedHolderIsFenced() async throws {
         try await withStore(.etcd) { fixture in
-            let server = try #require(fixture.etcd)
-            let etcd = try server.client()
-            let paused = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 2)
-            let next = try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: 2)
+            let (paused, next) = try await twoStores(fixture, lockTTL: 2)
             _ = try await paused.acquireLock(command: "photon apply")
             let run = try await paused.beginRun(command: "apply", blueprintDigest: nil)
             // Frozen: no more renewals (as SIGSTOP or a partition would do), but it still believes it holds the lock.
@@ -184,6 +178,15 @@ struct LockFencingTests {
             try await next.releaseLock(try #require(taken).id)
         }
     }
+}
+
+/// Two stores of one deployment in the fixture's etcd, as two photon processes would open it.
+func twoStores(_ fixture: StoreFixture, lockTTL: Int) async throws -> (EtcdStateStore, EtcdStateStore) {
+    let etcd = try #require(fixture.etcd).client()
+    func store() async throws -> EtcdStateStore {
+        try await EtcdStateStore(etcd: etcd, prefix: "/photon/demo/", deployment: "demo", keyDirectory: fixture.directory, lockTTL: lockTTL)
+    }
+    return (try await store(), try await store())
 }
 
 extension LockHolder {
