@@ -32,6 +32,10 @@ public final class SSHConnection: @unchecked Sendable {
     /// Most bytes kept in memory per stream of one command; the rest is only streamed.
     public static let captureLimit = 16 << 20
 
+    /// How often an idle or long-running session tells the server it is alive (OpenSSH's
+    /// `ServerAliveInterval`): NAT and firewall state along the way is not dropped during a long command.
+    public static let defaultKeepaliveInterval: Duration = .seconds(15)
+
     private init(host: String, port: Int, user: String) {
         self.host = host
         self.port = port
@@ -51,7 +55,8 @@ public final class SSHConnection: @unchecked Sendable {
     /// Connects, checks the server's host key against `expectedFingerprint` before anything else, and
     /// authenticates. A different key is a permanent error naming both fingerprints.
     public static func open(host: String, port: Int = 22, user: String, credentials: SSHCredentials, expectedFingerprint: String,
-                            connectTimeout: Duration = .seconds(10)) async throws -> SSHConnection {
+                            connectTimeout: Duration = .seconds(10),
+                            keepaliveInterval: Duration = defaultKeepaliveInterval) async throws -> SSHConnection {
         let connection = SSHConnection(host: host, port: port, user: user)
         try await connection.perform(timeout: connectTimeout + .seconds(20)) { connection in
             let session = try Session(host: host, port: port, timeout: connectTimeout, cancel: connection.cancel)
@@ -69,7 +74,7 @@ public final class SSHConnection: @unchecked Sendable {
                     """)
             }
             try Authenticator(session: session, user: user).authenticate(credentials)
-            libssh2_keepalive_config(session.handle, 1, 15)
+            libssh2_keepalive_config(session.handle, 1, UInt32(max(1, keepaliveInterval.components.seconds)))
             connection.session = session
         }
         return connection
@@ -151,6 +156,10 @@ public final class SSHConnection: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 32768)
         var stdoutDone = false, stderrDone = false
         while !(stdoutDone && stderrDone) {
+            // A command that streams without pause never leaves this loop to wait on the socket: the
+            // deadline and a cancel are checked on every turn, and keepalives go out on schedule.
+            try session.checkInterrupted("running a command")
+            _ = libssh2_keepalive_send(session.handle, &seconds)
             var progressed = false
             for (stream, id) in [(OutputStream.stdout, Int32(0)), (.stderr, Int32(SSH_EXTENDED_DATA_STDERR))] {
                 if stream == .stdout ? stdoutDone : stderrDone { continue }

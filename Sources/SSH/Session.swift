@@ -96,6 +96,12 @@ final class Session {
         return (code, message.map { String(cString: $0) } ?? "error \(code)")
     }
 
+    /// Throws when the current operation was cancelled or its deadline has passed.
+    func checkInterrupted(_ doing: @autoclosure () -> String) throws {
+        if cancel.isRaised { throw SSHError(.cancelled, "\(doing()) on \(host) was cancelled") }
+        if deadline <= .now { throw SSHError(.timeout, "\(doing()) on \(host) timed out") }
+    }
+
     /// Waits until the socket is ready in the direction libssh2 is blocked on, or the deadline or a cancel;
     /// with `once`, for at most one 100 ms slice (for loops that must look at libssh2's buffers again).
     func waitSocket(_ doing: @autoclosure () -> String, once: Bool = false) throws {
@@ -105,9 +111,8 @@ final class Session {
         if directions & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { events |= Int16(POLLOUT) }
         if events == 0 { events = Int16(POLLIN) }
         while true {
-            if cancel.isRaised { throw SSHError(.cancelled, "\(doing()) on \(host) was cancelled") }
+            try checkInterrupted(doing())
             let left = deadline - .now
-            guard left > .zero else { throw SSHError(.timeout, "\(doing()) on \(host) timed out") }
             var descriptor = pollfd(fd: socket, events: events, revents: 0)
             let milliseconds = Int32(min(100, max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
             let ready = poll(&descriptor, 1, milliseconds)

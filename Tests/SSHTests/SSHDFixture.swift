@@ -17,8 +17,9 @@ final class SSHD: @unchecked Sendable {
     let clientKey: DeploymentKey
     let user: String
 
-    /// Starts sshd; `authorizedKey` defaults to a fresh deployment key, which `clientKey` holds.
-    init(user: String = "root", authorizedKey: String? = nil, extraConfig: String = "") throws {
+    /// Starts sshd; `authorizedKey` defaults to a fresh deployment key, which `clientKey` holds. With
+    /// `debugLog`, sshd logs at DEBUG1 to ``log`` (what each session asked of the server).
+    init(user: String = "root", authorizedKey: String? = nil, extraConfig: String = "", debugLog: Bool = false) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("photon-sshd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.user = user
@@ -46,11 +47,13 @@ final class SSHD: @unchecked Sendable {
             MaxSessions 100
             AcceptEnv PHOTON_*
             Subsystem sftp internal-sftp
+            \(debugLog ? "LogLevel DEBUG1" : "")
             \(extraConfig)
 
             """
         try Data(config.utf8).write(to: directory.appendingPathComponent("sshd_config"))
-        pid = try SSHD.spawn(["/usr/sbin/sshd", "-D", "-e", "-f", directory.appendingPathComponent("sshd_config").path])
+        let logArguments = debugLog ? ["-E", directory.appendingPathComponent("sshd.log").path] : ["-e"]
+        pid = try SSHD.spawn(["/usr/sbin/sshd", "-D"] + logArguments + ["-f", directory.appendingPathComponent("sshd_config").path])
         // Ready when the port accepts connections.
         let deadline = Date().addingTimeInterval(10)
         while !LoopbackPort.accepts(port) {
@@ -66,6 +69,32 @@ final class SSHD: @unchecked Sendable {
     static func spawn(_ arguments: [String]) throws -> pid_t { try HostCommand.spawnDetached(arguments) }
 
     var credentials: SSHCredentials { .privateKey(clientKey.privateKey, passphrase: nil) }
+
+    /// sshd's log, when started with `debugLog`.
+    var log: String { (try? String(contentsOf: directory.appendingPathComponent("sshd.log"), encoding: .utf8)) ?? "" }
+
+    /// Kills the processes serving sessions (sshd's descendants, not sshd itself), by pid: what a
+    /// session runs ends even when the client never closes it.
+    func killSessions() {
+        var parents: [pid_t: pid_t] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let process = pid_t(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = pid_t(fields[1]) { parents[process] = parent }
+        }
+        func descends(_ process: pid_t) -> Bool {
+            var current = process
+            for _ in 0..<64 {
+                guard let parent = parents[current], parent > 1 else { return false }
+                if parent == pid { return true }
+                current = parent
+            }
+            return false
+        }
+        for process in parents.keys where descends(process) { kill(process, SIGKILL) }
+    }
 
     func connect(fingerprint: String? = nil, credentials: SSHCredentials? = nil) async throws -> SSHConnection {
         try await SSHConnection.open(host: "127.0.0.1", port: port, user: user, credentials: credentials ?? self.credentials,
