@@ -9,11 +9,11 @@ import Glibc
 
 /// photon's embedded control plane: lightweight machines on the installer host, run by LXC.
 ///
-/// Each machine is a privileged LXC container whose root is an overlay over the host's `/` (so every
-/// package installed on the host is in every machine), with its own address on the deployment's bridge,
-/// its own hostname and host key, and tini starting sshd. Machines outlive photon and are found again by
-/// name in `machinesDirectory`. They are test and development hosts, not a security boundary: root
-/// inside a machine can undo the masks.
+/// Each machine is an unprivileged LXC container (its root is an id range of the host's, in a user
+/// namespace of its own) whose root is an overlay over the host's `/` (so every package installed on the
+/// host is in every machine), with what the installer keeps hidden in the overlay's upper layer, its own
+/// address on the deployment's bridge, its own hostname and host key, and tini starting sshd. Machines
+/// outlive photon and are found again by name in `machinesDirectory`.
 public final class LocalDriver: MachineDriver, @unchecked Sendable {
     public struct Configuration: Sendable {
         public var deployment: String
@@ -24,8 +24,9 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         public var networkSource: String?
         /// One directory per deployment; LXC's "lxcpath" for its machines.
         public var machinesDirectory: String
-        /// Host directories hidden inside every machine (photon's state, with the deployment's keys).
-        public var maskedPaths: [String]
+        /// What the installer keeps that no machine may see: photon's state (every deployment's keys), the
+        /// blueprint's folder, the secret and key files it names. The machines folder is always hidden.
+        public var hiddenPaths: [HiddenPath]
         /// The public key line that may log in as root.
         public var authorizedKey: String
         /// Folders whose files appear read-only in every machine at the same paths.
@@ -34,16 +35,21 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         public var startTimeout: Duration
         /// Machines started at once; more only make them contend for the CPUs.
         public var concurrentStarts: Int
+        /// The host ids that are the machines' ids (root inside is `idMap.hostBase` outside).
+        public var idMap: IDMap = .standard
+        /// Where every deployment of this host records its hidden paths, so that no deployment's machines
+        /// see another's.
+        public var hiddenPathRegistry = "/var/lib/photon/hidden-paths"
 
         public init(deployment: String, network: IPv4Network, bridge: String? = nil, networkSource: String? = nil, machinesDirectory: String,
-                    maskedPaths: [String], authorizedKey: String, startTimeout: Duration = .seconds(30),
+                    hiddenPaths: [HiddenPath], authorizedKey: String, startTimeout: Duration = .seconds(30),
                     concurrentStarts: Int = max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)) {
             self.deployment = deployment
             self.network = network
             self.bridge = bridge
             self.networkSource = networkSource
             self.machinesDirectory = machinesDirectory
-            self.maskedPaths = maskedPaths
+            self.hiddenPaths = hiddenPaths
             self.authorizedKey = authorizedKey
             self.startTimeout = startTimeout
             self.concurrentStarts = concurrentStarts
@@ -58,7 +64,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     private let hostLock = NSLock()
     private var prepared = false
     /// Read once when the host is prepared (under `hostLock`), not for every machine.
-    private var masks: [String] = []
+    private var masks = MachineMasks(absent: [], emptied: [])
+    private var confinement: Confinement?
     private var layerFiles: [(source: String, target: String)] = []
     private let starts: DispatchSemaphore
 
@@ -118,6 +125,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                                       "a machine of this name exists with another address (\(MachineLayout.address(inConfig: recorded).map(String.init(describing:)) ?? "none")), not \(address)",
                                       help: "delete it with 'photon destroy' or remove \(layout.directory)")
                 }
+                guard recorded.contains("\nlxc.idmap = ") else {
+                    throw DriverError(machine: name, operation: "create",
+                                      "the machine was made by an earlier photon as a privileged container, which root inside it can leave",
+                                      help: "remove it with 'photon destroy' (or lxc-stop -P \(configuration.machinesDirectory) -n \(name) -k and remove \(layout.directory)), then apply again")
+                }
                 updateKnownHosts(adding: layout, removing: address)  // a killed photon may not have listed it
                 return false
             }
@@ -125,7 +137,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
             updateKnownHosts(adding: layout, removing: address)
             return true
         }
-        let started = try start(layout, fresh: made)
+        let started = try start(spec, layout: layout, fresh: made)
         if !started, !TCPProbe.accepts(address: address, port: 22, within: .seconds(1)) {
             // Adopted, running, and deaf: its sshd died (the machine's other processes may be fine). Start
             // sshd again rather than restart the machine, which would stop what already runs there.
@@ -149,16 +161,12 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
         let staged = MachineLayout(directory: partial, name: spec.name)
         let hostKey = DeploymentKey.generate(comment: "root@\(spec.name)")
-        let docker = spec.needs.contains("docker")
         try staged.seed(MachineLayout.Seed(name: spec.name, address: address, network: hostNetwork.network,
                                            hostKey: (hostKey.privateKey, hostKey.publicKey), authorizedKey: configuration.authorizedKey),
-                        docker: docker)
+                        docker: spec.needs.contains("docker"), idMap: configuration.idMap)
+        try staged.hide(masks, idMap: configuration.idMap)
         // The configuration names the final paths: it is only read once the directory has its final name.
-        let config = layout.lxcConfig(deployment: configuration.deployment, address: address, network: hostNetwork, limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion),
-                                      docker: docker, masks: masks, layerFiles: layerFiles)
-        guard FileManager.default.createFile(atPath: staged.config, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw DriverError(machine: spec.name, operation: "create", "cannot write \(staged.config)")
-        }
+        try writeConfig(spec, address: address, layout: layout, into: staged.config)
         guard rename(partial, layout.directory) == 0 else {
             throw DriverError(machine: spec.name, operation: "create", "cannot move \(partial) to \(layout.directory): \(String(cString: strerror(errno)))")
         }
@@ -180,19 +188,34 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         return byTarget.sorted { $0.key < $1.key }.map { (source: $0.value, target: $0.key) }
     }
 
-    /// Paths to hide inside the machine: photon's state and LXC's own directories, where they exist.
-    private func existingMasks() -> [String] {
-        (configuration.maskedPaths + ["/var/lib/lxc", "/var/cache/lxc", "/var/lib/photon"]).filter { FileManager.default.fileExists(atPath: $0) }
+    /// LXC's configuration of the machine, written under a temporary name and renamed over `path`.
+    private func writeConfig(_ spec: MachineSpec, address: IPv4Address, layout: MachineLayout, into path: String) throws {
+        guard let confinement else { throw DriverError(machine: spec.name, operation: "create", "the host was not prepared (a bug)") }
+        let config = layout.lxcConfig(deployment: configuration.deployment, address: address, network: hostNetwork,
+                                      limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion), docker: spec.needs.contains("docker"),
+                                      layerFiles: layerFiles, confinement: confinement)
+        let temporary = path + ".new"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600]),
+              rename(temporary, path) == 0 else {
+            throw DriverError(machine: spec.name, operation: "create", "cannot write \(path)")
+        }
     }
 
     /// Starts the machine unless it runs already (a machine adopted after a crash may); returns whether it
-    /// started it now.
+    /// started it now. A stopped machine gets the current configuration and masks first.
     @discardableResult
-    private func start(_ layout: MachineLayout, fresh: Bool) throws -> Bool {
+    private func start(_ spec: MachineSpec, layout: MachineLayout, fresh: Bool) throws -> Bool {
         if !fresh, state(layout.name) == "RUNNING" { return false }
+        if !fresh, let address = spec.address.flatMap(IPv4Address.init) {
+            try hostLock.withLock {
+                try layout.hide(masks, idMap: configuration.idMap)
+                try writeConfig(spec, address: address, layout: layout, into: layout.config)
+            }
+        }
         starts.wait()
         defer { starts.signal() }
-        let result = try HostCommand.runBlocking(["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
+        let result = try MachineRoot.start(layout, machinesDirectory: configuration.machinesDirectory, idMap: configuration.idMap, docker: spec.needs.contains("docker"), layerSources: layerFiles.map(\.source),
+                                           command: ["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
         if result.succeeded { return true }
         if state(layout.name) == "RUNNING" { return false }
         let log = (try? String(contentsOfFile: layout.lxcLog, encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: "\n") ?? ""
@@ -292,12 +315,16 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     private func prepareHost() throws {
         if prepared, hostNetwork.bridgeExists { return }
         try HostRequirements.check()
+        // Machines' roots must be able to pass it (LXC checks), not list it: each machine's folder is 0700.
         try FileManager.default.createDirectory(atPath: configuration.machinesDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+                                                attributes: [.posixPermissions: 0o711])
+        chmod(configuration.machinesDirectory, 0o711)
         if try hostNetwork.ensureBridge() {
             try? Data(hostNetwork.bridge.utf8).write(to: URL(fileURLWithPath: bridgeMarker))
         }
-        masks = existingMasks()
+        masks = try hostMasks()
+        try writeSeccompPolicy()
+        confinement = Confinement(idMap: configuration.idMap, seccompProfile: seccompPolicyFile, appArmor: Confinement.hostHasAppArmor())
         layerFiles = try readLayerFiles()
         prepared = true
     }
@@ -311,7 +338,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: bridgeMarker)
         // What a killed photon may have left half-written: the hosts file and machines never finished.
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: configuration.machinesDirectory)) ?? []
-        where entry.hasPrefix("known_hosts") || entry.hasPrefix(".partial-") {
+        where entry.hasPrefix("known_hosts") || entry.hasPrefix(".partial-") || entry == ".seccomp" {
             try? FileManager.default.removeItem(atPath: configuration.machinesDirectory + "/" + entry)
         }
         rmdir(configuration.machinesDirectory)
@@ -325,50 +352,27 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     }
 
     private var bridgeMarker: String { configuration.machinesDirectory + "/.bridge" }
-}
+    private var seccompPolicyFile: String { configuration.machinesDirectory + "/.seccomp" }
 
-/// What the local driver needs on the host, checked before the first machine is made.
-enum HostRequirements {
-    static func check() throws {
-        guard geteuid() == 0 else {
-            throw DriverError(machine: nil, operation: "prepare the host", "the local driver needs root: it makes a bridge and LXC machines",
-                              help: "run photon as root (sudo photon …)")
+    /// The masks of every machine: this deployment's hidden paths (and its machines folder) and every
+    /// other deployment's on this host, recorded for them all.
+    private func hostMasks() throws -> MachineMasks {
+        let own = configuration.hiddenPaths + [HiddenPath(configuration.machinesDirectory, reason: .state)]
+        if let strange = own.first(where: { !$0.path.hasPrefix("/") || $0.path.contains("\n") }) {
+            throw DriverError(machine: nil, operation: "prepare the host", "cannot hide \(strange) from the machines: the path must be absolute and on one line")
         }
-        let needed: [(program: String, package: String)] = [
-            ("lxc-start", "lxc"), ("lxc-stop", "lxc"), ("lxc-info", "lxc"), (MachineLayout.tini, "tini"),
-            ("/usr/sbin/sshd", "openssh-server"), ("ip", "iproute2"),
-        ]
-        let missing = needed.filter { HostCommand.resolve($0.program) == nil }
-        guard missing.isEmpty else {
-            let packages = Array(Set(missing.map(\.package))).sorted()
-            throw DriverError(machine: nil, operation: "prepare the host",
-                              "the local driver needs \(missing.map(\.program).joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not installed",
-                              help: "apt-get install --no-install-recommends \(packages.joined(separator: " "))")
-        }
+        // Checked before recording: a path no machine can do without is refused, not recorded.
+        _ = try MachineMasks.make(hiding: own)
+        let existing = own.compactMap { MachineMasks.realPath($0.path) }
+        let recorded = try HiddenPathRegistry(file: configuration.hiddenPathRegistry).record(existing)
+        let others = recorded.filter { !existing.contains($0) }.map { HiddenPath($0, reason: .otherDeployment) }
+        return try MachineMasks.make(hiding: own + others)
     }
-}
 
-/// Whether something accepts TCP connections, without blocking longer than asked.
-enum TCPProbe {
-    static func accepts(address: IPv4Address, port: Int, within timeout: Duration) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var target = sockaddr_in()
-        target.sin_family = sa_family_t(AF_INET)
-        target.sin_port = in_port_t(UInt16(port).bigEndian)
-        target.sin_addr.s_addr = address.value.bigEndian
-        let started = withUnsafePointer(to: &target) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    private func writeSeccompPolicy() throws {
+        guard (try? String(contentsOfFile: seccompPolicyFile, encoding: .utf8)) != Confinement.seccompPolicy else { return }
+        guard FileManager.default.createFile(atPath: seccompPolicyFile, contents: Data(Confinement.seccompPolicy.utf8), attributes: [.posixPermissions: 0o644]) else {
+            throw DriverError(machine: nil, operation: "prepare the host", "cannot write \(seccompPolicyFile)")
         }
-        if started == 0 { return true }
-        guard errno == EINPROGRESS else { return false }
-        var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&poller, 1, milliseconds) == 1 else { return false }
-        var error: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
-        return error == 0
     }
 }

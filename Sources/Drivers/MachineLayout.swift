@@ -6,15 +6,16 @@ import Glibc
 #endif
 
 /// One local machine's files on the host, under `<machines>/<name>/`:
-/// `config` (LXC's), `upper/` (the overlay's writable layer over the host's `/`: the machine's own files),
-/// `work/` (overlayfs's), `docker/` (bound on `/var/lib/docker` when the machine runs Docker),
-/// `lxc.log` and `console.log`.
+/// `config` (LXC's), `upper/` (the overlay's writable layer over the host's `/`: the machine's own files,
+/// owned by the machine's mapped ids), `work/` (overlayfs's), `docker/` (bound on `/var/lib/docker` when
+/// the machine runs Docker), `lxc.log` and `console.log`. Its root is mounted elsewhere (``StagedPaths``).
 struct MachineLayout {
     var directory: String
     var name: String
 
     var config: String { directory + "/config" }
     var upper: String { directory + "/upper" }
+    var work: String { directory + "/work" }
     var docker: String { directory + "/docker" }
     var console: String { directory + "/console.log" }
     var lxcLog: String { directory + "/lxc.log" }
@@ -33,23 +34,22 @@ struct MachineLayout {
     }
 
     /// Writes the machine's own files into its upper layer before it first starts. Directories take the
-    /// mode and owner of the host's directory they cover, because in the merged view the upper one wins.
-    func seed(_ seed: Seed, docker: Bool) throws {
-        try makeDirectory("")
-        try write("/etc/hostname", seed.name + "\n")
+    /// mode and owner of the host's directory they cover, because in the merged view the upper one wins;
+    /// owners are the machine's ids on the host (see ``IDMap``).
+    func seed(_ seed: Seed, docker: Bool, idMap: IDMap) throws {
+        for directory in [self.directory, work] where mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw fileError("cannot make \(directory)")
+        }
+        try makeDirectory("", idMap: idMap)
+        try write("/etc/hostname", seed.name + "\n", idMap: idMap)
         try write("/etc/hosts", """
             127.0.0.1\tlocalhost
             ::1\tlocalhost ip6-localhost ip6-loopback
             \(seed.address)\t\(seed.name)
 
-            """)
-        try write("/etc/ssh/ssh_host_ed25519_key", seed.hostKey.privateKey, mode: 0o600)
-        try write("/etc/ssh/ssh_host_ed25519_key.pub", seed.hostKey.publicKey + "\n")
-        // The host's other host keys must not show through: every machine would share them.
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/etc/ssh")) ?? []
-        where entry.hasPrefix("ssh_host_") && !entry.hasPrefix("ssh_host_ed25519_key") {
-            try whiteout("/etc/ssh/" + entry)
-        }
+            """, idMap: idMap)
+        try write("/etc/ssh/ssh_host_ed25519_key", seed.hostKey.privateKey, mode: 0o600, idMap: idMap)
+        try write("/etc/ssh/ssh_host_ed25519_key.pub", seed.hostKey.publicKey + "\n", idMap: idMap)
         // photon's own sshd configuration, independent of the host's (which may not include drop-ins).
         try write("/etc/ssh/sshd_config", """
             # Written by photon for machine \(seed.name).
@@ -68,20 +68,14 @@ struct MachineLayout {
             AcceptEnv LANG LC_* PHOTON_*
             Subsystem sftp internal-sftp
 
-            """)
-        // Each dockerd must make its own engine key rather than read the host's.
-        if FileManager.default.fileExists(atPath: "/etc/docker/key.json") { try whiteout("/etc/docker/key.json") }
-        // Opaque: none of the host's keys or authorized_keys show through, only the deployment's key.
-        try makeDirectory("/root", mode: 0o700)
-        try makeDirectory("/root/.ssh", mode: 0o700, opaque: true)
-        try write("/root/.ssh/authorized_keys", seed.authorizedKey.trimmingCharacters(in: .whitespacesAndNewlines) + "\n", mode: 0o600)
-        for home in (try? FileManager.default.contentsOfDirectory(atPath: "/home")) ?? []
-        where FileManager.default.fileExists(atPath: "/home/\(home)/.ssh") {
-            try makeDirectory("/home/\(home)/.ssh", opaque: true)
-        }
+            """, idMap: idMap)
+        // Root's folder is emptied by the masks: only the deployment's key and plain start-up files show.
+        try makeDirectory("/root", mode: 0o700, idMap: idMap)
+        try makeDirectory("/root/.ssh", mode: 0o700, idMap: idMap)
+        try write("/root/.ssh/authorized_keys", seed.authorizedKey.trimmingCharacters(in: .whitespacesAndNewlines) + "\n", mode: 0o600, idMap: idMap)
         // The host's shell start-up files may do slow or host-specific things on every command.
-        try write("/root/.bashrc", "# Written by photon: a plain shell for commands run over SSH.\n")
-        try write("/root/.profile", "[ -n \"$BASH\" ] && [ -f ~/.bashrc ] && . ~/.bashrc\n")
+        try write("/root/.bashrc", "# Written by photon: a plain shell for commands run over SSH.\n", idMap: idMap)
+        try write("/root/.profile", "[ -n \"$BASH\" ] && [ -f ~/.bashrc ] && . ~/.bashrc\n", idMap: idMap)
         try write(MachineLayout.initPath, """
             #!/bin/sh
             # photon's machine init, run by tini (PID 1, which reaps orphans): start sshd, then wait.
@@ -89,42 +83,48 @@ struct MachineLayout {
             /usr/sbin/sshd -E /var/log/sshd.log
             exec sleep infinity
 
-            """, mode: 0o755)
-        if docker { try FileManager.default.createDirectory(atPath: self.docker, withIntermediateDirectories: true) }
+            """, mode: 0o755, idMap: idMap)
+        if docker {
+            if mkdir(self.docker, 0o700) != 0 && errno != EEXIST { throw fileError("cannot make \(self.docker)") }
+            chown(self.docker, idMap.host(0), idMap.host(0))
+        }
     }
 
-    /// The LXC configuration: an overlay of the host's root, fresh /run, /tmp and /dev/shm, masks over
-    /// photon's state, a veth on the deployment's bridge with a fixed address and MAC, limits from the
-    /// flavor, and what dockerd needs when the machine runs Docker.
-    func lxcConfig(deployment: String, address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool, masks: [String],
-                   layerFiles: [(source: String, target: String)] = []) -> String {
+    /// The LXC configuration: the machine's root (mounted by ``MachineRoot`` at its ``StagedPaths``, as are
+    /// the host files it binds), its user namespace, fresh
+    /// /run, /tmp and /dev/shm, a veth on the deployment's bridge with a fixed address and MAC, limits
+    /// from the flavor, the confinement, and what dockerd needs when the machine runs Docker.
+    func lxcConfig(deployment: String, address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool,
+                   layerFiles: [(source: String, target: String)] = [], confinement: Confinement) -> String {
+        let staged = StagedPaths(name: name)
         var lines = [
             "# Written by photon: machine \(name) of deployment \(deployment).",
             "lxc.uts.name = \(name)",
-            "lxc.rootfs.path = overlay:/:\(upper)",
+            "lxc.rootfs.path = dir:\(staged.root)",
+        ]
+        lines += confinement.idMap.lxcLines
+        lines += [
             "lxc.autodev = 1",
             "lxc.pty.max = 64",
             "lxc.tty.max = 0",
             // Mounted by LXC (":force"), not left to init: dockerd needs the hierarchies writable, and JVMs and
-            // the like size themselves from the limits they read there.
+            // the like size themselves from the limits they read there. In the machine's user namespace
+            // "rw" writes only what the namespace owns (its cgroups, its network's settings).
             docker ? "lxc.mount.auto = proc:rw sys:rw cgroup:rw:force" : "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed:force",
             "lxc.mount.entry = tmpfs run tmpfs rw,nosuid,nodev,mode=755,create=dir 0 0",
             "lxc.mount.entry = tmpfs tmp tmpfs rw,nosuid,nodev,mode=1777,create=dir 0 0",
             "lxc.mount.entry = tmpfs dev/shm tmpfs rw,nosuid,nodev,mode=1777,create=dir 0 0",
         ]
-        for mask in masks {
-            lines.append("lxc.mount.entry = tmpfs \(MachineLayout.fstabEscape(String(mask.drop(while: { $0 == "/" })))) tmpfs ro,nosuid,nodev,mode=700,size=4k,create=dir 0 0")
-        }
-        for file in layerFiles {
-            lines.append("lxc.mount.entry = \(MachineLayout.fstabEscape(file.source)) \(MachineLayout.fstabEscape(String(file.target.dropFirst()))) none ro,bind,create=file 0 0")
+        for (index, file) in layerFiles.enumerated() {
+            lines.append("# layer file \(index): \(file.source.replacingOccurrences(of: "\n", with: "?"))")
+            lines.append("lxc.mount.entry = \(staged.layer(index)) \(MachineLayout.fstabEscape(String(file.target.dropFirst()))) none ro,bind,nodev,create=file 0 0")
         }
         if docker {
-            lines.append("lxc.mount.entry = \(MachineLayout.fstabEscape(self.docker)) var/lib/docker none bind,create=dir 0 0")
-            lines.append("lxc.cgroup\(limits.version == .v2 ? "2" : "").devices.allow = a")
+            lines.append("# \(staged.docker) is \(self.docker)")
+            lines.append("lxc.mount.entry = \(staged.docker) var/lib/docker none bind,nodev,create=dir 0 0")
         }
+        lines += confinement.lxcLines(docker: docker, cgroupVersion: limits.version)
         lines += [
-            "lxc.apparmor.profile = unconfined",
-            "lxc.cap.drop =",
             "lxc.net.0.type = veth",
             "lxc.net.0.link = \(network.bridge)",
             "lxc.net.0.flags = up",
@@ -139,6 +139,30 @@ struct MachineLayout {
         ]
         lines += limits.configLines
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Hides what `masks` name in the upper layer. Only while the machine is stopped: overlayfs does not
+    /// expect its layers to change under it.
+    func hide(_ masks: MachineMasks, idMap: IDMap) throws {
+        for path in masks.emptied { try makeDirectory(path, opaque: true, idMap: idMap) }
+        for path in masks.absent { try whiteout(path, idMap: idMap) }
+        try writeShadowWithoutPasswords(idMap: idMap)
+    }
+
+    /// The host's /etc/shadow and /etc/gshadow with every password field "*" (no password: logins are by
+    /// key), unless the machine has its own already: the host's hashes stay on the host.
+    private func writeShadowWithoutPasswords(idMap: IDMap) throws {
+        for path in ["/etc/shadow", "/etc/gshadow"] {
+            var host = stat(), own = stat()
+            guard stat(path, &host) == 0, lstat(upper + path, &own) != 0,
+                  let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                var fields = line.split(separator: ":", omittingEmptySubsequences: false)
+                if fields.count > 1 { fields[1] = "*" }
+                return fields.joined(separator: ":")
+            }
+            try write(path, lines.joined(separator: "\n"), mode: host.st_mode & 0o7777, group: host.st_gid, idMap: idMap)
+        }
     }
 
     /// The address recorded in an existing machine's configuration.
@@ -157,20 +181,24 @@ struct MachineLayout {
 
     // MARK: Files in the upper layer
 
-    private func write(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
+    /// Writes a file of root's (inside the machine) at `path` in the upper layer.
+    func write(_ path: String, _ text: String, mode: mode_t = 0o644, group: gid_t = 0, idMap: IDMap) throws {
         let parent = (path as NSString).deletingLastPathComponent
-        try makeDirectory(parent)
+        try makeDirectory(parent, idMap: idMap)
         let target = upper + path
-        let descriptor = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        let descriptor = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
         guard descriptor >= 0 else { throw fileError("cannot write \(target)") }
         defer { close(descriptor) }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fchmod(descriptor, mode) == 0 else { throw fileError("cannot write \(target)") }
+        guard written == bytes.count, fchown(descriptor, idMap.host(0), idMap.host(group)) == 0, fchmod(descriptor, mode) == 0 else {
+            throw fileError("cannot write \(target)")
+        }
     }
 
-    /// Makes `path` and its parents in the upper layer with the owner and mode of the host's directories.
-    private func makeDirectory(_ path: String, mode: mode_t? = nil, opaque: Bool = false) throws {
+    /// Makes `path` and its parents in the upper layer with the mode of the host's directories and their
+    /// owners as the machine's ids. With `opaque`, nothing of the host's directory shows through it.
+    func makeDirectory(_ path: String, mode: mode_t? = nil, opaque: Bool = false, idMap: IDMap) throws {
         var current = ""
         let components = path.split(separator: "/").map(String.init)
         for (position, component) in ([""] + components).enumerated() {
@@ -180,9 +208,16 @@ struct MachineLayout {
             let onHost = stat(current.isEmpty ? "/" : current, &hostInfo) == 0
             let isLast = position == components.count
             let wanted = (isLast ? mode : nil) ?? (onHost ? hostInfo.st_mode & 0o7777 : 0o755)
-            if mkdir(target, wanted) != 0 && errno != EEXIST { throw fileError("cannot make \(target)") }
+            var existing = stat()
+            if lstat(target, &existing) == 0, existing.st_mode & S_IFMT == S_IFDIR {
+                if isLast, let mode { chmod(target, mode) }
+                continue
+            }
+            // A whiteout or a file of the machine's where a folder is needed now.
+            if lstat(target, &existing) == 0 { try remove(target) }
+            guard mkdir(target, wanted) == 0 else { throw fileError("cannot make \(target)") }
             chmod(target, wanted)
-            if onHost { chown(target, hostInfo.st_uid, hostInfo.st_gid) }
+            chown(target, idMap.host(onHost ? hostInfo.st_uid : 0), idMap.host(onHost ? hostInfo.st_gid : 0))
         }
         if opaque {
             let target = upper + current
@@ -198,14 +233,27 @@ struct MachineLayout {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeRawPointer, Int, Int32) -> Int32).self)
     }()
 
-    /// An overlayfs whiteout: the host's file does not exist inside the machine.
-    private func whiteout(_ path: String) throws {
-        try makeDirectory((path as NSString).deletingLastPathComponent)
+    /// An overlayfs whiteout: the host's file does not exist inside the machine, whatever the machine
+    /// wrote there before.
+    func whiteout(_ path: String, idMap: IDMap) throws {
+        try makeDirectory((path as NSString).deletingLastPathComponent, idMap: idMap)
         let target = upper + path
-        if mknod(target, S_IFCHR | 0o600, 0) != 0 && errno != EEXIST { throw fileError("cannot hide \(path) from the machine") }
+        var existing = stat()
+        if lstat(target, &existing) == 0 {
+            if existing.st_mode & S_IFMT == S_IFCHR, existing.st_rdev == 0 { return }
+            try remove(target)
+        }
+        if mknod(target, S_IFCHR | 0o600, 0) != 0 { throw fileError("cannot hide \(path) from the machine") }
     }
 
-    private func fileError(_ message: String) -> DriverError {
+    /// Removes a file or folder of the upper layer (what the machine wrote at a path that is hidden now).
+    private func remove(_ target: String) throws {
+        do { try FileManager.default.removeItem(atPath: target) } catch {
+            throw DriverError(machine: name, operation: "create", "cannot remove \(target): \(error.localizedDescription)")
+        }
+    }
+
+    func fileError(_ message: String) -> DriverError {
         DriverError(machine: name, operation: "create", "\(message): \(String(cString: strerror(errno)))")
     }
 }

@@ -53,13 +53,10 @@ public struct Backends: Sendable {
         case .local where context.agent != nil:
             return try AgentDriver(endpoint: context.agent!)
         case .local(let local):
-            // Hide all of photon's state (every deployment's keys) from the machines, not only this one's.
-            let parent = (stateDirectory as NSString).deletingLastPathComponent
-            let masked = (parent as NSString).lastPathComponent == ".photon" ? parent : stateDirectory
             var configuration = LocalDriver.Configuration(
                 deployment: blueprint.name.value, network: local.network.value, bridge: local.bridge,
                 networkSource: local.network.location.description, machinesDirectory: stateDirectory + "/machines",
-                maskedPaths: [masked], authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: context.stateDirectory))
+                hiddenPaths: InstallerPaths.hidden(for: blueprint, stateDirectory: stateDirectory), authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: context.stateDirectory))
             configuration.layers = local.layers.map(\.value)
             return LocalDriver(configuration)
         case .static(let plane):

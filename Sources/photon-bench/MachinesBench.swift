@@ -75,7 +75,7 @@ enum MachinesBench {
         let root = "/var/tmp/photon-bench-machines-\(getpid())"
         let key = DeploymentKey.generate(comment: "photon-bench")
         var configuration = LocalDriver.Configuration(deployment: "bench", network: network, machinesDirectory: root + "/machines",
-                                                      maskedPaths: [root], authorizedKey: key.publicKey)
+                                                      hiddenPaths: [HiddenPath(root, reason: .state)], authorizedKey: key.publicKey)
         if let starts { configuration.concurrentStarts = starts }
         let driver = LocalDriver(configuration)
         let names = (1...count).map { "bench-m-\($0)" }

@@ -18,7 +18,7 @@ import PhotonCore
 if CommandLine.arguments.count == 7, CommandLine.arguments[1] == "local-machine", let network = IPv4Network(CommandLine.arguments[3]) {
     let arguments = CommandLine.arguments
     let driver = LocalDriver(LocalDriver.Configuration(deployment: "testbed", network: network, machinesDirectory: arguments[2],
-                                                       maskedPaths: [arguments[2]], authorizedKey: arguments[6]))
+                                                       hiddenPaths: [HiddenPath(arguments[2], reason: .state)], authorizedKey: arguments[6]))
     let spec = MachineSpec(name: arguments[4], group: "testbed", kind: "testbed", role: "machine", index: 1,
                            flavor: Flavor.builtIn["small"]!, address: arguments[5], needs: [])
     do {

@@ -18,17 +18,20 @@ final class LocalMachines: @unchecked Sendable {
     let key = DeploymentKey.generate(comment: "photon-drivers-test")
     let driver: LocalDriver
 
-    init(network: String, concurrentStarts: Int = 4) throws {
-        root = "/var/tmp/photon-drivers-\(UUID().uuidString.prefix(8))"
+    /// `base` is the folder the fixture's own folder goes in; `hidden` adds to what the driver hides.
+    init(network: String, concurrentStarts: Int = 4, base: String = "/var/tmp", hidden: [HiddenPath] = [], registry: String? = nil) throws {
+        root = "\(base)/photon-drivers-\(UUID().uuidString.prefix(8))"
         stateDirectory = root + "/.photon/test"
         machinesDirectory = stateDirectory + "/machines"
         self.network = IPv4Network(network)!
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // A stand-in for the deployment's private key, which no machine may read.
         _ = FileManager.default.createFile(atPath: stateDirectory + "/id_ed25519", contents: Data(key.privateKey.utf8), attributes: [.posixPermissions: 0o600])
-        driver = LocalDriver(LocalDriver.Configuration(deployment: "test", network: self.network, machinesDirectory: machinesDirectory,
-                                                       maskedPaths: [root + "/.photon"], authorizedKey: key.publicKey,
-                                                       concurrentStarts: concurrentStarts))
+        var configuration = LocalDriver.Configuration(deployment: "test", network: self.network, machinesDirectory: machinesDirectory,
+                                                      hiddenPaths: [HiddenPath(root + "/.photon", reason: .state)] + hidden, authorizedKey: key.publicKey,
+                                                      concurrentStarts: concurrentStarts)
+        if let registry { configuration.hiddenPathRegistry = registry }
+        driver = LocalDriver(configuration)
     }
 
     func spec(_ name: String, host: UInt32, flavor: Flavor = Flavor.builtIn["small"]!, needs: [String] = []) -> MachineSpec {

@@ -148,7 +148,7 @@ struct LocalDriverCLITests {
         try Data(key.privateKey.utf8).write(to: keyFile)
         chmod(keyFile.path, 0o600)
         let hosts = LocalDriver(LocalDriver.Configuration(deployment: "hosts", network: IPv4Network("10.238.0.0/24")!, machinesDirectory: lxcPath,
-                                                          maskedPaths: [project.directory.path], authorizedKey: key.publicKey))
+                                                          hiddenPaths: [HiddenPath(project.directory.path, reason: .state)], authorizedKey: key.publicKey))
         defer { project.remove(bridges: [hosts.bridge]) }
         var made: [MachineHandle] = []
         for index in 1...2 {
