@@ -57,6 +57,9 @@ struct KubernetesEndToEndTests {
         #expect(members.split(separator: "\n").filter { $0.contains(", started, ") }.count == 3, "\(members)")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
 
+        // Root on the controller (what a privileged pod amounts to) cannot reach the installer.
+        try AttackFromMachine.check(project, deployment: "kt", address: "10.245.0.5")
+
         let before = SwarmEndToEndTests.sessions(project, deployment: "kt")
         let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")

@@ -59,6 +59,9 @@ struct MesosEndToEndTests {
         #expect(modes.sorted() == ["follower", "follower", "leader"], "\(modes)")
         #expect(try Self.agents() == ["10.246.0.9"])
 
+        // Root on an agent (what a Marathon task can reach) cannot reach the installer.
+        try AttackFromMachine.check(project, deployment: "mt", address: "10.246.0.9")
+
         let before = SwarmEndToEndTests.sessions(project, deployment: "mt")
         let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")

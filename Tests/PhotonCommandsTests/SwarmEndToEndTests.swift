@@ -61,6 +61,9 @@ struct SwarmEndToEndTests {
             "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
         ])
 
+        // Root on a manager (what Docker access there amounts to) cannot reach the installer.
+        try AttackFromMachine.check(project, deployment: "sw", address: "10.240.0.2")
+
         let before = Self.sessions(project, deployment: "sw")
         #expect(before.count == 3 && before.values.allSatisfy { $0 > 0 })
         let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
