@@ -214,7 +214,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
         starts.wait()
         defer { starts.signal() }
-        let result = try MachineRoot.start(layout, machinesDirectory: configuration.machinesDirectory, idMap: configuration.idMap, docker: spec.needs.contains("docker"), layerSources: layerFiles.map(\.source),
+        let result = try MachineRoot.start(layout, machinesDirectory: configuration.machinesDirectory, idMap: configuration.idMap,
+                                           docker: spec.needs.contains("docker"), layerSources: layerFiles.map(\.source),
                                            command: ["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
         if result.succeeded { return true }
         if state(layout.name) == "RUNNING" { return false }
@@ -315,6 +316,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     private func prepareHost() throws {
         if prepared, hostNetwork.bridgeExists { return }
         try HostRequirements.check()
+        if let character = configuration.machinesDirectory.first(where: { ",:\\\n".contains($0) }) {
+            throw DriverError(machine: nil, operation: "prepare the host",
+                              "the machines folder \(configuration.machinesDirectory) holds \(character == "\n" ? "a line break" : "'\(character)'"), which overlayfs cannot take in its options",
+                              help: "choose a state folder (--state) whose path has no ',', ':' or '\\'")
+        }
         // Machines' roots must be able to pass it (LXC checks), not list it: each machine's folder is 0700.
         try FileManager.default.createDirectory(atPath: configuration.machinesDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o711])

@@ -145,7 +145,7 @@ struct MachineLayout {
     /// expect its layers to change under it.
     func hide(_ masks: MachineMasks, idMap: IDMap) throws {
         for path in masks.emptied { try makeDirectory(path, opaque: true, idMap: idMap) }
-        for path in masks.absent { try whiteout(path, idMap: idMap) }
+        for path in masks.absent { try hideHostPath(path, idMap: idMap) }
         try writeShadowWithoutPasswords(idMap: idMap)
     }
 
@@ -233,17 +233,26 @@ struct MachineLayout {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeRawPointer, Int, Int32) -> Int32).self)
     }()
 
-    /// An overlayfs whiteout: the host's file does not exist inside the machine, whatever the machine
-    /// wrote there before.
-    func whiteout(_ path: String, idMap: IDMap) throws {
-        try makeDirectory((path as NSString).deletingLastPathComponent, idMap: idMap)
-        let target = upper + path
-        var existing = stat()
-        if lstat(target, &existing) == 0 {
-            if existing.st_mode & S_IFMT == S_IFCHR, existing.st_rdev == 0 { return }
-            try remove(target)
+    /// Hides the host's `path` from the machine without removing anything of the machine's: an overlayfs
+    /// whiteout where the upper layer has nothing; where the machine made a folder of its own there, that
+    /// folder becomes opaque; a file of the machine's there (or on the way) hides the host's already.
+    func hideHostPath(_ path: String, idMap: IDMap) throws {
+        var current = ""
+        var info = stat()
+        for component in path.split(separator: "/").dropLast() {
+            current += "/" + component
+            if lstat(upper + current, &info) != 0 {
+                try makeDirectory(current, idMap: idMap)
+            } else if info.st_mode & S_IFMT != S_IFDIR {
+                return
+            }
         }
-        if mknod(target, S_IFCHR | 0o600, 0) != 0 { throw fileError("cannot hide \(path) from the machine") }
+        let target = upper + path
+        if lstat(target, &info) != 0 {
+            if mknod(target, S_IFCHR | 0o600, 0) != 0 { throw fileError("cannot hide \(path) from the machine") }
+        } else if info.st_mode & S_IFMT == S_IFDIR {
+            guard MachineLayout.setxattr(target, "trusted.overlay.opaque", "y", 1, 0) == 0 else { throw fileError("cannot mark \(target) opaque") }
+        }
     }
 
     /// Removes a file or folder of the upper layer (what the machine wrote at a path that is hidden now).

@@ -82,6 +82,15 @@ struct MachineSecurityTests {
             #expect(report.capabilities.isDisjoint(with: Self.forbidden), "\(handle.name): \(report.capabilities.intersection(Self.forbidden))")
             #expect(report.uidMap == "0 \(IDMap.standard.hostBase) \(IDMap.standard.count)", "root inside is not root outside")
         }
+        // Stopped (a host reboot) and started again by the next create: the machine's own files stay, even
+        // where the host's are hidden, and the masks hold as before.
+        #expect(try await machines.run("mkdir -p /var/lib/photon/own && echo mine > /var/lib/photon/own/file && echo notes > /root/notes", on: plain).succeeded)
+        #expect(try HostCommand.runBlocking(["lxc-stop", "-P", machines.machinesDirectory, "-n", plain.name, "-k"]).succeeded)
+        #expect(try await machines.driver.create(machines.spec("sec-plain-1", host: 2)) == plain)
+        #expect(try await machines.run("cat /var/lib/photon/own/file /root/notes", on: plain).stdout == "mine\nnotes\n")
+        let again = MachineAttacks.Report(try await machines.run(script, on: plain).stdout)
+        #expect(again.breaches == [] && again.missing == [], "after a restart: \(again.breaches) \(again.missing)")
+
         // Confined, the Docker machine still runs dockerd with overlay2 on its own /var/lib/docker.
         let dockerd = try await machines.run("""
             setsid -f dockerd >/var/log/dockerd.log 2>&1 </dev/null
@@ -91,6 +100,37 @@ struct MachineSecurityTests {
         #expect(dockerd.stdout == "overlay2\n", "\(dockerd.stdout)\(dockerd.stderr)")
         for handle in [plain, docker] { try await machines.driver.delete(name: handle.name) }
         #expect(machines.leftovers(of: [plain.name, docker.name], addresses: [plain.address, docker.address]) == [])
+    }
+}
+
+extension MachineSecurityTests {
+    @Test("a machine an earlier photon made as a privileged container is refused, not adopted; a machines folder overlayfs cannot name is refused")
+    func refusals() async throws {
+        let machines = try LocalMachines(network: "10.250.2.0/24")
+        defer { machines.destroy() }
+        let old = machines.machinesDirectory + "/sec-old-1"
+        try FileManager.default.createDirectory(atPath: old, withIntermediateDirectories: true)
+        try Data("lxc.rootfs.path = overlay:/:\(old)/upper\nlxc.cap.drop =\nlxc.net.0.ipv4.address = 10.250.2.2/24\n".utf8)
+            .write(to: URL(fileURLWithPath: old + "/config"))
+        do {
+            _ = try await machines.driver.create(machines.spec("sec-old-1", host: 2))
+            Issue.record("a privileged machine was adopted")
+        } catch let error as DriverError {
+            #expect(error.message.contains("made by an earlier photon as a privileged container"), "\(error)")
+            #expect(error.help?.contains("photon destroy") == true)
+        }
+
+        let odd = "/var/tmp/photon,odd-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: odd) }
+        let oddMachines = try LocalMachines(network: "10.250.3.0/24", base: odd)
+        defer { oddMachines.destroy() }
+        do {
+            _ = try await oddMachines.driver.create(oddMachines.spec("sec-odd-1", host: 2))
+            Issue.record("a machines folder with a comma was accepted")
+        } catch let error as DriverError {
+            #expect(error.message.contains("holds ','"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(oddMachines.bridge)"), "nothing was made")
     }
 }
 
