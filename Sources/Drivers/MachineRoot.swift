@@ -126,14 +126,15 @@ enum MachineRoot {
                                                      clear: 0, propagation: 0, userNamespace: UInt64(userNamespace.descriptor))
         let set = withUnsafeMutableBytes(of: &attributes) { calls.mountSetattr(tree, "", LinuxMounts.atEmptyPath, $0.baseAddress!, $0.count) }
         try check(set,
-                  "id-map the host's root for the machine (Linux 5.12 or later can)")
+                  "id-map the host's root for the machine",
+                  help: "the local driver needs Linux 5.12 or later and a root file system that supports id-mapped mounts (ext4, xfs, btrfs; not an overlay)")
         try check(calls.moveMount(tree, "", LinuxMounts.atCurrentDirectory, target, LinuxMounts.moveMountFromEmptyPath),
                   "attach the host's root at \(target)")
     }
 
-    private static func check(_ result: Int32, _ doing: String) throws {
+    private static func check(_ result: Int32, _ doing: String, help: String? = nil) throws {
         guard result >= 0 else {
-            throw DriverError(machine: nil, operation: "create", "cannot \(doing): \(String(cString: strerror(errno)))")
+            throw DriverError(machine: nil, operation: "create", "cannot \(doing): \(String(cString: strerror(errno)))", help: help)
         }
     }
 
