@@ -66,6 +66,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     /// Read once when the host is prepared (under `hostLock`), not for every machine.
     private var masks = MachineMasks(absent: [], emptied: [])
     private var confinement: Confinement?
+    private var userNamespace: UserNamespace?
     private var layerFiles: [(source: String, target: String)] = []
     private let starts: DispatchSemaphore
 
@@ -214,7 +215,10 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
         starts.wait()
         defer { starts.signal() }
-        let result = try MachineRoot.start(layout, machinesDirectory: configuration.machinesDirectory, idMap: configuration.idMap,
+        guard let userNamespace = hostLock.withLock({ self.userNamespace }) else {
+            throw DriverError(machine: spec.name, operation: "create", "the host was not prepared (a bug)")
+        }
+        let result = try MachineRoot.start(layout, machinesDirectory: configuration.machinesDirectory, userNamespace: userNamespace,
                                            docker: spec.needs.contains("docker"), layerSources: layerFiles.map(\.source),
                                            command: ["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
         if result.succeeded { return true }
@@ -331,6 +335,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         masks = try hostMasks()
         try writeSeccompPolicy()
         confinement = Confinement(idMap: configuration.idMap, seccompProfile: seccompPolicyFile, appArmor: Confinement.hostHasAppArmor())
+        if userNamespace == nil { userNamespace = try UserNamespace(configuration.idMap) }
         layerFiles = try readLayerFiles()
         prepared = true
     }

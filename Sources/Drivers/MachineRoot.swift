@@ -49,7 +49,7 @@ struct StagedPaths {
 enum MachineRoot {
     /// Mounts the machine's root and the host files it binds (its Docker folder, layer files) at their
     /// ``StagedPaths`` in a new mount namespace and runs `command` (LXC's start) there.
-    static func start(_ layout: MachineLayout, machinesDirectory: String, idMap: IDMap, docker: Bool, layerSources: [String],
+    static func start(_ layout: MachineLayout, machinesDirectory: String, userNamespace: UserNamespace, docker: Bool, layerSources: [String],
                       command: [String]) throws -> HostCommand.Output {
         guard let calls = LinuxMounts.calls else {
             throw DriverError(machine: layout.name, operation: "create", "this C library lacks the mount calls the local driver needs (open_tree, mount_setattr)",
@@ -67,7 +67,7 @@ enum MachineRoot {
             for directory in [staged.directory, staged.root, staged.lower, staged.directory + "/layers"] {
                 try check(mkdir(directory, 0o755), "make \(directory)")
             }
-            try mountLower(at: staged.lower, idMap: idMap, calls: calls)
+            try mountLower(at: staged.lower, userNamespace: userNamespace, calls: calls)
             let options = "lowerdir=\(staged.lower),upperdir=\(layout.upper),workdir=\(layout.work)"
             try check(calls.mount("overlay", staged.root, "overlay", 0, options), "mount the machine's root (overlay \(options))")
             if docker {
@@ -116,9 +116,7 @@ enum MachineRoot {
 
     /// The host's `/` (that file system alone, not the ones mounted under it), id-mapped so its files of
     /// uid 0 are the machine's root's, read-only and without devices.
-    private static func mountLower(at target: String, idMap: IDMap, calls: LinuxMounts.Calls) throws {
-        let userNamespace = try UserNamespace(idMap)
-        defer { close(userNamespace.descriptor) }
+    private static func mountLower(at target: String, userNamespace: UserNamespace, calls: LinuxMounts.Calls) throws {
         let tree = calls.openTree(LinuxMounts.atCurrentDirectory, "/", LinuxMounts.openTreeClone | LinuxMounts.openTreeCloseOnExec)
         try check(tree, "clone the host's root mount")
         defer { close(tree) }
@@ -159,8 +157,9 @@ private final class ThreadOutcome<T>: @unchecked Sendable {
 }
 
 /// A user namespace with a given id map, held by a descriptor: what an id-mapped mount maps through.
-/// Made by a short-lived `unshare --user` child whose maps photon writes (as root may) before opening it.
-struct UserNamespace {
+/// Made by a short-lived `unshare --user` child whose maps photon writes (as root may) before opening it;
+/// the descriptor keeps the namespace after the child is gone. One serves every machine of a driver.
+final class UserNamespace: @unchecked Sendable {
     let descriptor: Int32
 
     init(_ idMap: IDMap) throws {
@@ -189,6 +188,8 @@ struct UserNamespace {
             throw DriverError(machine: nil, operation: "create", "cannot open the machines' user namespace: \(String(cString: strerror(errno)))")
         }
     }
+
+    deinit { close(descriptor) }
 }
 
 /// The mount calls of Linux that Swift's Glibc module does not declare (glibc 2.36 has wrappers for
