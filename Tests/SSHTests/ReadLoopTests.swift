@@ -37,7 +37,8 @@ struct ReadLoopTests {
             return
         }
         #expect(error.kind == .timeout, "\(error)")
-        #expect(elapsed < .seconds(5), "stopped after \(elapsed)")
+        // Well before the watchdog: about 1.3 s alone, up to 5.6 s measured with the whole suite running beside it.
+        #expect(elapsed < .seconds(10), "stopped after \(elapsed)")
         #expect(connection.isBroken, "a timed-out session is dropped")
         #expect(try await server.connect().execute("echo fresh").stdout == "fresh\n")
     }
@@ -58,7 +59,7 @@ struct ReadLoopTests {
             return
         }
         #expect(error.kind == .cancelled, "\(error)")
-        #expect(elapsed < .seconds(5), "stopped after \(elapsed)")
+        #expect(elapsed < .seconds(10), "stopped after \(elapsed)")
     }
 
     @Test("keepalives reach the server during a long, quiet command")
