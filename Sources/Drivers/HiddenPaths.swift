@@ -100,8 +100,10 @@ struct HiddenPathRegistry {
 
     static let standard = HiddenPathRegistry(file: "/var/lib/photon/hidden-paths")
 
-    /// Adds `paths` and returns every recorded path that exists, under an exclusive lock of the file.
-    func record(_ paths: [String]) throws -> [String] {
+    /// Adds `paths`, drops `removing`, and returns every recorded path that exists, under an exclusive
+    /// lock of the file.
+    @discardableResult
+    func record(_ paths: [String], removing: [String] = []) throws -> [String] {
         let directory = (file as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let descriptor = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -115,7 +117,8 @@ struct HiddenPathRegistry {
         let recorded = String(decoding: FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).readDataToEndOfFile(), as: UTF8.self)
             .split(separator: "\n").map(String.init)
         var all: [String] = []
-        for path in recorded + paths where path.hasPrefix("/") && !all.contains(path) && FileManager.default.fileExists(atPath: path) {
+        for path in recorded + paths where path.hasPrefix("/") && !all.contains(path) && !removing.contains(path)
+            && FileManager.default.fileExists(atPath: path) {
             all.append(path)
         }
         let text = all.map { $0 + "\n" }.joined()

@@ -346,6 +346,9 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
             try hostNetwork.removeBridge()
         }
         prepared = false
+        // The deployment is gone from this host: other deployments' machines need not hide its paths.
+        let own = (configuration.hiddenPaths + [HiddenPath(configuration.machinesDirectory, reason: .state)]).compactMap { MachineMasks.realPath($0.path) }
+        try? HiddenPathRegistry(file: configuration.hiddenPathRegistry).record([], removing: own)
         try? FileManager.default.removeItem(atPath: bridgeMarker)
         // What a killed photon may have left half-written: the hosts file and machines never finished.
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: configuration.machinesDirectory)) ?? []

@@ -163,6 +163,21 @@ struct MachineMaskTests {
         #expect(kept.absent.filter { $0.hasPrefix(outside) } == [outside + "/a"])
     }
 
+    @Test("the host's registry of hidden paths keeps every deployment's existing paths until its deployment is gone")
+    func registry() throws {
+        let base = NSTemporaryDirectory() + "photon-registry-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for folder in ["a", "b"] { try FileManager.default.createDirectory(atPath: base + "/" + folder, withIntermediateDirectories: true) }
+        let registry = HiddenPathRegistry(file: base + "/registry/hidden-paths")
+        #expect(try registry.record([base + "/a", base + "/missing"]) == [base + "/a"])
+        #expect(try registry.record([base + "/b"]) == [base + "/a", base + "/b"], "another deployment's paths stay")
+        try FileManager.default.removeItem(atPath: base + "/a")
+        #expect(try registry.record([]) == [base + "/b"], "a path that is gone is dropped")
+        #expect(try registry.record([], removing: [base + "/b"]) == [])
+        let attributes = try FileManager.default.attributesOfItem(atPath: base + "/registry/hidden-paths")
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+    }
+
     @Test("the configuration maps root to an unprivileged id range, drops capabilities, filters calls and allows only listed devices")
     func configuration() {
         let layout = MachineLayout(directory: "/m/box-1", name: "box-1")
