@@ -83,20 +83,23 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     // MARK: MachineDriver
 
     public func create(_ spec: MachineSpec) async throws -> MachineHandle {
-        try await OwnThread.run { try self.createBlocking(spec) }
+        try checkName(spec.name, operation: "create")
+        return try await OwnThread.run { try self.createBlocking(spec) }
     }
 
     public func delete(name: String) async throws {
+        try checkName(name, operation: "delete")
         try await OwnThread.run { try self.deleteBlocking(name: name) }
     }
 
     public func lookup(name: String) async throws -> MachineHandle? {
-        try lookupBlocking(name: name)
+        try checkName(name, operation: "lookup")
+        return try lookupBlocking(name: name)
     }
 
     /// A machine runs while LXC keeps its cgroup (it goes when the machine stops or the host reboots).
     public func isRunning(name: String) async -> Bool? {
-        guard FileManager.default.fileExists(atPath: layout(name).config) else { return nil }
+        guard (try? checkName(name, operation: "look at")) != nil, FileManager.default.fileExists(atPath: layout(name).config) else { return nil }
         return FileManager.default.fileExists(atPath: CgroupLimits.payloadGroup(machine: name, controller: "pids", version: cgroupVersion))
     }
 
@@ -308,6 +311,14 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     func machineNames() throws -> [String] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: configuration.machinesDirectory) else { return [] }
         return entries.filter { !$0.hasPrefix(".") && FileManager.default.fileExists(atPath: configuration.machinesDirectory + "/" + $0 + "/config") }.sorted()
+    }
+
+    /// A machine's name becomes a folder of the host (`<machines>/<name>`) and LXC's container name: only
+    /// a host name label gets that far, never `..` or a slash, whoever asks (the agent serves this driver).
+    func checkName(_ name: String, operation: String) throws {
+        if let problem = Hostname.problem(withLabel: name) {
+            throw DriverError(machine: String(reflecting: name), operation: operation, "not a machine name: \(problem)")
+        }
     }
 
     func layout(_ name: String) -> MachineLayout {
