@@ -222,7 +222,7 @@ final class ExecutionContext: Sendable {
                 if last.succeeded { return Result() }
                 guard ContinuousClock.now < deadline else {
                     throw ActionFailure(message: "\(RenderedText.displayCommand(argv)) did not succeed within \(action.timeout?.description ?? "the timeout") (last exit \(last.exitStatus))",
-                                        stderrTail: mask(tail(last.stderr), argv), transient: false)
+                                        stderrTail: await masked(tail(last.stderr), argv), transient: false)
                 }
                 try await engine.options.sleep(delay)
                 delay = min(delay * 2, engine.options.pollInterval)
@@ -250,7 +250,7 @@ final class ExecutionContext: Sendable {
             }
             let how = output.signal.map { "was killed by SIG\($0)" } ?? "exited with \(output.exitStatus)"
             throw ActionFailure(message: "command \(how) on \(target.name)\(attempts > 1 ? " (after \(attempts) attempts)" : "")",
-                                stderrTail: mask(tail(output.stderr.isEmpty ? output.stdout : output.stderr), argv), transient: false)
+                                stderrTail: await failureTail(output, argv: argv, action: action), transient: false)
         }
     }
 
@@ -313,11 +313,33 @@ final class ExecutionContext: Sendable {
         return trimmed.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    /// Removes secret values a command was given from what it printed.
-    func mask(_ text: String?, _ argv: [RenderedText]) -> String? {
-        guard var text else { return nil }
-        for argument in argv where argument.isSensitive && argument.text.count >= 4 {
-            text = text.replacingOccurrences(of: argument.text, with: "(sensitive)")
+    /// What a failed command printed, for the error: its stderr (its stdout when stderr is empty, unless
+    /// it captures a secret), with every secret photon knows masked, and a secret capture's own output too.
+    func failureTail(_ output: CommandOutput, argv: [RenderedText], action: PlanAction) async -> String? {
+        guard case .capture(_, _, true) = action.detail else {
+            return await masked(tail(output.stderr.isEmpty ? output.stdout : output.stderr), argv)
+        }
+        let printed = output.stdout.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        return await masked(tail(output.stderr), argv, also: printed)
+    }
+
+    /// Removes secret values from what a machine printed: the command's sensitive arguments, the
+    /// deployment's secrets and sensitive settings, every secret captured so far, and `also`.
+    func masked(_ text: String?, _ argv: [RenderedText], also: [String] = []) async -> String? {
+        guard let text else { return nil }
+        var secrets = also + argv.filter(\.isSensitive).map(\.text) + (engine.renderer?.sensitiveValues ?? [])
+        if let recorded = try? await engine.journal.recordedState() {
+            secrets += recorded.captured.values.filter(\.secret).map(\.value)
+        }
+        return Self.mask(text, secrets)
+    }
+
+    /// `text` with each secret of 4 characters or more replaced by `(sensitive)`, longest first (so a
+    /// secret that contains another is masked whole).
+    static func mask(_ text: String, _ secrets: [String]) -> String {
+        var text = text
+        for secret in Set(secrets).filter({ $0.count >= 4 }).sorted(by: { $0.count > $1.count }) {
+            text = text.replacingOccurrences(of: secret, with: "(sensitive)")
         }
         return text
     }

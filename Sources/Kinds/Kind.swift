@@ -19,8 +19,12 @@ public struct Kind: Sendable {
     public var access: KindAccess? = nil
     /// The certificate authorities photon keeps for each cluster of the kind, and the leaves they sign.
     public var certificates: [CertificateDeclaration] = []
+    /// Formats the kind declares for its templates (`formats:` in kind.yaml); the others are inferred.
+    public var declaredFormats: [String: TemplateFormat] = [:]
 
     public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
+    /// The format a template's output is read in: declared, or inferred from its name.
+    public func format(ofTemplate name: String) -> TemplateFormat { declaredFormats[name] ?? TemplateFormat.inferred(fromTemplateName: name) }
     public func setting(_ name: String) -> SettingDeclaration? { settings.first { $0.name == name } }
 }
 
@@ -39,6 +43,8 @@ public struct KindAccess: Sendable, Hashable {
 /// The type of a kind setting, which decides how a blueprint value is checked.
 public enum SettingType: String, Sendable, CaseIterable {
     case string, int, bool, cidr, version, duration, secret, port, list
+    /// Narrower strings, checked when the blueprint is validated.
+    case path, image, size, domain, hostname
 
     /// How the type is named in "expected …" messages.
     public var expectation: String {
@@ -52,6 +58,11 @@ public enum SettingType: String, Sendable, CaseIterable {
         case .secret: return "a secret reference (\(SecretReference.forms))"
         case .port: return "a port number (1-65535)"
         case .list: return "a list of strings"
+        case .path: return "an absolute path (like /var/lib/docker)"
+        case .image: return "an image reference (like registry.k8s.io/pause:3.9)"
+        case .size: return "a size (like 10m, 256m or 1g)"
+        case .domain: return "a DNS domain (like cluster.local)"
+        case .hostname: return "a host name or IPv4 address"
         }
     }
 }

@@ -37,6 +37,7 @@ struct KindChecks {
                 }
             }
         }
+        checkValuePlacement()
         for template in kind.templates.values.sorted(by: { $0.name < $1.name }) {
             check(template, captures: captures)
             for (name, location) in template.partialNames where kind.templates[name] == nil {

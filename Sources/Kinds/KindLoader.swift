@@ -122,6 +122,7 @@ struct KindReading {
                 access = KindAccess(role: nil, command: command)
             }
         }
+        let formats = top.optional("formats").map(formatsSection) ?? [:]
         let roles = top.required("roles").map(rolesSection) ?? []
         let certificates = top.optional("certificates").map(certificatesSection) ?? []
         if let role = access?.role, !roles.contains(where: { $0.name == role }) {
@@ -130,7 +131,22 @@ struct KindReading {
         }
         guard let name else { return nil }
         return Kind(name: name, description: description, directory: folder, settings: settings, services: services,
-                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates)
+                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates, declaredFormats: formats)
+    }
+
+    /// `formats: {etcd: env, …}`: how templates whose names say nothing are read on the machine.
+    func formatsSection(_ value: YAMLValue) -> [String: TemplateFormat] {
+        var formats: [String: TemplateFormat] = [:]
+        for (name, keyLocation, body) in value.entries() ?? [] {
+            if templates[name] == nil, !brokenTemplates.contains(name) {
+                error("formats names template '\(name)', which is not in \(folder)", at: keyLocation,
+                      help: Suggestions.help(for: name, among: templates.keys.sorted(), noun: "template"))
+                continue
+            }
+            let format = body.parsed("one of \(TemplateFormat.allCases.map(\.rawValue).joined(separator: ", "))") { TemplateFormat(rawValue: $0) }
+            if let format { formats[name] = format }
+        }
+        return formats
     }
 
     func settingsSection(_ value: YAMLValue) -> [SettingDeclaration] {

@@ -527,7 +527,7 @@ struct Runner {
             }
         }
         if outcome.status != .succeeded { lines.append("The log of this run is in \(stateDirectory)/runs/.") }
-        Output.error(lines.joined(separator: "\n"))
+        Output.error(TerminalText.visible(lines.joined(separator: "\n")))
     }
 
     func removeState() async throws {
@@ -559,7 +559,9 @@ struct AccessEntry {
         }
         if port != 22 { ssh += ["-p", String(port)] }
         ssh += ["\(user)@\(address)", command]
-        return ["\(title): \(machine) at \(address)", "  " + ssh.map { $0.contains(" ") ? ShellQuoting.quote($0) : $0 }.joined(separator: " ")]
+        // Every argument quoted for a POSIX shell: the line is meant to be pasted, and its parts come from the
+        // blueprint, the state and (through the plane) the network.
+        return [TerminalText.visible("\(title): \(machine) at \(address)"), TerminalText.visible("  " + ShellQuoting.join(ssh))]
     }
 
     var event: [String: String] {

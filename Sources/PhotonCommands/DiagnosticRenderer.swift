@@ -9,7 +9,11 @@ struct DiagnosticRenderer {
 
     init(color: Bool) { self.color = color }
 
-    func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+    /// Messages quote values from blueprints and machines: their control characters are shown, not obeyed.
+    func paint(_ text: String, _ code: String) -> String {
+        let text = TerminalText.visible(text)
+        return color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
 
     mutating func render(_ diagnostics: [Diagnostic]) -> String {
         var out: [String] = []
@@ -23,27 +27,27 @@ struct DiagnosticRenderer {
         let head = paint("error:", "1;31") + " " + paint(diagnostic.message, "1")
         guard let location = diagnostic.location else {
             lines.append(head)
-            if let help = diagnostic.help { lines.append("  " + paint("help:", "36") + " \(help)") }
+            if let help = diagnostic.help { lines.append("  " + paint("help:", "36") + " " + TerminalText.visible(help)) }
             return lines.joined(separator: "\n")
         }
-        lines.append("\(location): \(head)")
+        lines.append(TerminalText.visible("\(location)") + ": " + head)
         if let line = sourceLine(location.file, location.line) {
             let number = String(location.line)
             let gutter = String(repeating: " ", count: number.count)
             // Tabs would shift the caret; show them as single spaces.
-            let shown = line.replacingOccurrences(of: "\t", with: " ")
+            let shown = TerminalText.visible(line.replacingOccurrences(of: "\t", with: " "))
             let clipped = shown.count > 160 ? String(shown.prefix(160)) + "…" : shown
             lines.append(" \(number) | \(clipped)")
             let caretColumn = min(max(location.column - 1, 0), clipped.count)
             lines.append(" \(gutter) | " + String(repeating: " ", count: caretColumn) + paint("^", "1;32"))
         }
-        if let help = diagnostic.help { lines.append("  " + paint("help:", "36") + " \(help)") }
+        if let help = diagnostic.help { lines.append("  " + paint("help:", "36") + " " + TerminalText.visible(help)) }
         return lines.joined(separator: "\n")
     }
 
     func render(_ error: PhotonError) -> String {
         var text = paint("error:", "1;31") + " " + paint(error.message, "1")
-        if let help = error.help { text += "\n  " + paint("help:", "36") + " \(help)" }
+        if let help = error.help { text += "\n  " + paint("help:", "36") + " " + TerminalText.visible(help) }
         return text
     }
 

@@ -65,14 +65,18 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, dot
 }
 
-/// Where output goes: results to stdout, everything else to stderr.
+/// Where output goes: results to stdout, everything else to stderr. No control character reaches the
+/// terminal except the colours and redraws photon writes itself (and none of those without colour): a
+/// value's ESC, BEL or CR shows as `\x1b`, `\x07`, `\x0d`.
 enum Output {
     static func result(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        let safe = TerminalText.sanitized(text, keepingStyles: stdoutColor)
+        FileHandle.standardOutput.write(Data((safe.hasSuffix("\n") ? safe : safe + "\n").utf8))
     }
 
     static func error(_ text: String, newline: Bool = true) {
-        FileHandle.standardError.write(Data((text.hasSuffix("\n") || !newline ? text : text + "\n").utf8))
+        let safe = TerminalText.sanitized(text, keepingStyles: stderrColor)
+        FileHandle.standardError.write(Data((safe.hasSuffix("\n") || !newline ? safe : safe + "\n").utf8))
     }
 
     /// Colour only on a terminal, and never when NO_COLOR is set.

@@ -14,7 +14,10 @@ struct PlanTextRenderer {
 
     var color: Bool
 
+    /// Values in a plan (settings, file contents, addresses) may hold control characters: they are shown
+    /// visibly, and only photon's own colours are written as escape sequences.
     func paint(_ text: String, _ change: MachineChange) -> String {
+        let text = TerminalText.visible(text)
         guard color else { return text }
         switch change {
         case .create: return "\u{1B}[32m\(text)\u{1B}[0m"
@@ -24,18 +27,21 @@ struct PlanTextRenderer {
         }
     }
 
-    func bold(_ text: String) -> String { color ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
+    func bold(_ text: String) -> String {
+        let text = TerminalText.visible(text)
+        return color ? "\u{1B}[1m\(text)\u{1B}[0m" : text
+    }
 
     func render(_ plan: Plan) -> String {
         var out: [String] = []
-        out.append("Deployment \(plan.deployment): blueprint \(plan.blueprintFile) (sha256:\(plan.blueprintDigest.prefix(12))), state serial \(plan.stateSerial), driver \(plan.driver)")
+        out.append(TerminalText.visible("Deployment \(plan.deployment): blueprint \(plan.blueprintFile) (sha256:\(plan.blueprintDigest.prefix(12))), state serial \(plan.stateSerial), driver \(plan.driver)"))
         let machinesByGroup = Dictionary(grouping: plan.machines, by: \.group)
         for group in plan.groups {
             let members = machinesByGroup[group.name] ?? []
             out.append("")
             out.append(bold(group.isManagement ? "management plane (\(group.kind))" : "cluster \(group.name) (\(group.kind))"))
             if !group.settings.isEmpty {
-                out.append("  settings: " + group.settings.map { "\($0.name)=\($0.value)" }.joined(separator: ", "))
+                out.append(TerminalText.visible("  settings: " + group.settings.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")))
             }
             for role in group.roles {
                 let roleMachines = members.filter { $0.role == role.name }
@@ -46,10 +52,10 @@ struct PlanTextRenderer {
                 if !role.flavor.isEmpty {
                     line += ", flavor \(role.flavor) (\(role.flavorSummary)), canaries \(role.canaries), maxInFlight \(role.maxInFlight)"
                 }
-                out.append(line)
+                out.append(TerminalText.visible(line))
                 let changed = roleMachines.filter { $0.change != .unchanged }
                 for machine in changed {
-                    out.append(paint("  \(machine.change.symbol) \(machine.name)", machine.change) + (machine.address.map { "  \($0)" } ?? ""))
+                    out.append(paint("  \(machine.change.symbol) \(machine.name)", machine.change) + TerminalText.visible(machine.address.map { "  \($0)" } ?? ""))
                     for index in machine.actions {
                         let action = plan.actions[index]
                         out.append(paint("      \(action.change.symbol) \(describe(action))", action.change))
@@ -102,7 +108,7 @@ struct PlanTextRenderer {
         guard case .upload(let file) = action.detail, !file.content.isSensitive, !file.content.isUnknown,
               let previous = file.previousContent, previous != file.content.text else { return [] }
         return LineDiff.unified(old: previous, new: file.content.text, limit: 40).map { line in
-            line.hasPrefix("+") ? paint(line, .create) : line.hasPrefix("-") ? paint(line, .delete) : line
+            line.hasPrefix("+") ? paint(line, .create) : line.hasPrefix("-") ? paint(line, .delete) : TerminalText.visible(line)
         }
     }
 }

@@ -263,10 +263,11 @@ struct PlaneSession {
     /// Shows one event; returns the exit status when it is the last.
     func render(_ event: [String: Any]) -> Int32? {
         if format == .json {
-            if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) { Output.result(String(decoding: data, as: UTF8.self)) }
+            if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) { Output.result(JSONOutput.escapingControls(String(decoding: data, as: UTF8.self))) }
             return (event["event"] as? String == "exit") ? Int32(event["status"] as? String ?? "1") : nil
         }
-        let text = { (key: String) in event[key] as? String ?? "" }
+        // What the plane sends is shown, never obeyed: its control characters become visible.
+        let text = { (key: String) in TerminalText.visible(event[key] as? String ?? "") }
         switch text("event") {
         case "plan": if showsPlan { Output.result(text("text")) }
         case "run": Output.error("run \(text("id")) on the plane")
@@ -274,7 +275,7 @@ struct PlaneSession {
         case "retrying": Output.error("retry    \(text("action")) (attempt \(text("attempt")) in \(text("delay"))): \(text("reason"))")
         case "finished":
             let word = text("status") == "succeeded" ? "ok" : text("status")
-            Output.error("\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(text("action")) (\(text("elapsed")))\(event["message"].map { ": \($0)" } ?? "")")
+            Output.error("\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(text("action")) (\(text("elapsed")))\(event["message"] == nil ? "" : ": " + text("message"))")
         case "blocked": Output.error("blocked  \(text("action")): \(text("by")) failed")
         case "log": Output.error(text("line"))
         case "operation":

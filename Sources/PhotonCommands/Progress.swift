@@ -65,7 +65,8 @@ final class ProgressReporter: Sendable {
     }
 
     func handle(_ event: EngineEvent) {
-        let line = describe(event)
+        // Messages carry machines' output and values: shown, never obeyed, in the log as on the terminal.
+        let line = TerminalText.visible(describe(event))
         write(line: "\(Self.timestamp()) \(line)")
         switch mode {
         case .json:
@@ -152,7 +153,7 @@ final class ProgressReporter: Sendable {
             // Move up over the previous frame and clear it.
             let clear = view.drawnLines > 0 ? "\u{1B}[\(view.drawnLines)F\u{1B}[J" : ""
             view.drawnLines = lines.count
-            return clear + lines.joined(separator: "\n")
+            return clear + TerminalText.visible(lines.joined(separator: "\n"))
         }
         if let output { Output.error(output) }
     }

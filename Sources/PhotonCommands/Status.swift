@@ -203,7 +203,8 @@ struct StatusCommand: AsyncParsableCommand {
                 lines.append("drift: \(drift.create) to create, \(drift.update) to change, \(drift.delete) to delete (photon plan -f shows what)")
             }
         }
-        return lines.joined(separator: "\n")
+        // Everything here was recorded from blueprints, machines or the plane: shown, never obeyed.
+        return TerminalText.visible(lines.joined(separator: "\n"))
     }
 }
 

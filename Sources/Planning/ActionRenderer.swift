@@ -28,6 +28,22 @@ public struct ActionRenderer: Sendable {
         return result
     }
 
+    /// Every secret value the plan knows (the blueprint's secrets, secret settings, captured secrets it
+    /// was planned with): the engine masks them in whatever a machine prints.
+    public var sensitiveValues: [String] {
+        var found = Set<String>()
+        func walk(_ value: TemplateValue) {
+            switch value {
+            case .sensitive(let text): found.insert(text)
+            case .list(let items): items.forEach(walk)
+            case .object(let object): object.storage.values.forEach(walk)
+            default: break
+            }
+        }
+        for group in desired.groups { walk(group.context) }
+        return found.sorted()
+    }
+
     static func context(_ context: TemplateValue, withCaptured captured: [String: RecordedValue], group: ResolvedGroup) -> TemplateValue {
         guard case .object(var object) = context, case .object(var values)? = object["captured"] else { return context }
         for name in values.keys {

@@ -49,6 +49,9 @@ public enum BlueprintSchema {
         ],
     ] }
 
+    /// Dot-separated DNS labels (an IPv4 address matches too).
+    static let domainPattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+
     static func settingSchema(_ setting: SettingDeclaration) -> [String: Any] {
         var schema: [String: Any]
         switch setting.type {
@@ -61,6 +64,11 @@ public enum BlueprintSchema {
         case .duration: schema = duration
         case .secret: schema = ["$ref": "#/$defs/secretReference"]
         case .list: schema = ["type": "array", "items": ["type": "string"]]
+        case .path: schema = ["type": "string", "pattern": "^/([^/\\u0000-\\u001f]+(/[^/\\u0000-\\u001f]+)*)?$"]
+        case .image: schema = ["type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", "maxLength": 512]
+        case .size: schema = ["type": "string", "pattern": "^[0-9]{1,12}[kKmMgG]?$"]
+        case .domain: schema = ["type": "string", "pattern": domainPattern, "maxLength": 253]
+        case .hostname: schema = ["type": "string", "pattern": domainPattern, "maxLength": 253]
         }
         if !setting.allowed.isEmpty { schema["enum"] = setting.allowed }
         var description = setting.description

@@ -97,6 +97,8 @@ struct DesiredGroup: Sendable {
     /// Machine indices (into ``DesiredState/machines``) of each role, in the kind's order.
     var roleMachines: [[Int]]
     var roleValues: [TemplateValue]
+    /// Where the values its templates can name were written, for errors about them.
+    var origins = ValueOrigins()
 }
 
 struct DesiredMachine: Sendable {
@@ -194,7 +196,8 @@ extension DesiredState {
                 "captured": .object(captured),
                 "certificates": authorityValues(group, book: book),
             ]))
-            groups.append(DesiredGroup(resolved: group, context: context, roleMachines: roleMachinesByGroup[groupIndex], roleValues: roleValues))
+            groups.append(DesiredGroup(resolved: group, context: context, roleMachines: roleMachinesByGroup[groupIndex], roleValues: roleValues,
+                                       origins: ValueOrigins.of(group, in: blueprint)))
         }
         return DesiredState(deployment: deployment, groups: groups, machines: machines, indexByName: indexByName)
     }

@@ -219,21 +219,33 @@ struct StepRenderer {
         self.artifacts = artifacts
     }
 
-    func text(_ template: Template) throws(DiagnosticsError) -> RenderedText {
-        try template.render(contexts, partials: group.resolved.kind.partials)
+    /// Renders `template` for where its output lands: every value encoded for it, or refused at the
+    /// blueprint line it came from.
+    func text(_ template: Template, as target: RenderTarget, subject: String) throws(DiagnosticsError) -> RenderedText {
+        try template.render(contexts, partials: group.resolved.kind.partials,
+                            options: RenderOptions(target: target, origins: group.origins, subject: subject))
     }
 
-    func argv(_ templates: [Template]) throws(DiagnosticsError) -> [RenderedText] {
+    /// A command's arguments, each one rendered as an argument (never parsed by a shell).
+    func argv(_ templates: [Template], of step: Step, phase: Phase) throws(DiagnosticsError) -> [RenderedText] {
         var result: [RenderedText] = []
         result.reserveCapacity(templates.count)
-        for template in templates { result.append(try text(template)) }
+        for (index, template) in templates.enumerated() {
+            result.append(try text(template, as: .argument(isCommandName: index == 0),
+                                   subject: "argument \(index + 1) of the command of \(Self.label(step, phase))"))
+        }
         return result
     }
 
+    /// "step 'join as worker'", or "a join step" when the kind names none.
+    static func label(_ step: Step, _ phase: Phase) -> String {
+        step.name.map { "step '\($0)'" } ?? "a \(phase.rawValue) step"
+    }
+
     /// A step's command: shared when no argument has a tag, rendered otherwise.
-    func command(_ templates: [Template], _ facts: StepFacts?) throws(DiagnosticsError) -> [RenderedText] {
+    func command(_ templates: [Template], _ facts: StepFacts?, of step: Step, phase: Phase) throws(DiagnosticsError) -> [RenderedText] {
         if let constant = facts?.constantArgv { return constant }
-        return try argv(templates)
+        return try argv(templates, of: step, phase: phase)
     }
 
     /// The rendered step, or nil when its `when` is false.
@@ -261,38 +273,39 @@ struct StepRenderer {
         let detail: ActionDetail
         switch step.action {
         case .upload(let templateName, let pathTemplate, let mode, let owner):
-            let path = try text(pathTemplate).text
+            let path = try text(pathTemplate, as: .path, subject: "the path of upload \(templateName)").text
             guard let template = group.resolved.kind.templates[templateName] else {
                 throw DiagnosticsError(Diagnostic("template '\(templateName)' does not exist", at: step.location))
             }
-            let content = try text(template)
+            let format = group.resolved.kind.format(ofTemplate: templateName)
+            let content = try text(template, as: .file(format), subject: "template \(templateName) (\(format.rawValue))")
             let digest = content.isUnknown ? nil : ContentDigest.sha256(content.text)
             type = .upload
             detail = .upload(FileChange(path: path, mode: mode, owner: owner, source: templateName, content: content, sha256: digest,
                                         previousSHA256: nil, previousContent: nil, isArtifact: false))
         case .artifact(let name, let pathTemplate, let mode):
-            let path = try text(pathTemplate).text
+            let path = try text(pathTemplate, as: .path, subject: "the path of artifact \(name)").text
             let artifact = artifacts[name]
             type = .upload
             detail = .upload(FileChange(path: path, mode: mode, owner: nil, source: name, content: RenderedText(text: artifact?.path ?? "", isUnknown: artifact == nil),
                                         sha256: artifact?.sha256, previousSHA256: nil, previousContent: nil, isArtifact: true))
         case .run(let templates):
             type = .run
-            detail = .command(argv: try command(templates, facts))
+            detail = .command(argv: try command(templates, facts, of: step, phase: phase))
         case .capture(let name, let templates, let secret):
             type = .capture
-            detail = .capture(name: name, argv: try command(templates, facts), secret: secret)
+            detail = .capture(name: name, argv: try command(templates, facts, of: step, phase: phase), secret: secret)
         case .waitPort(let hostTemplate, let portTemplate):
             var host = subjectAddress ?? RenderedText.unknownPlaceholder
-            if let hostTemplate { host = try text(hostTemplate).display }
+            if let hostTemplate { host = try text(hostTemplate, as: .argument(isCommandName: false), subject: "the host of \(Self.label(step, phase))").display }
             type = .wait
-            detail = .waitPort(host: host, port: try text(portTemplate).display)
+            detail = .waitPort(host: host, port: try text(portTemplate, as: .argument(isCommandName: false), subject: "the port of \(Self.label(step, phase))").display)
         case .waitCommand(let templates):
             type = .wait
-            detail = .waitCommand(argv: try command(templates, facts))
+            detail = .waitCommand(argv: try command(templates, facts, of: step, phase: phase))
         case .service(let name, let action, let exec):
             var command: [RenderedText]?
-            if let exec { command = try argv(exec) }
+            if let exec { command = try argv(exec, of: step, phase: phase) }
             type = .service
             detail = .service(name: name, action: action, exec: command)
         }
@@ -301,9 +314,9 @@ struct StepRenderer {
             options = facts.sharedOptions
         } else {
             var unless: [RenderedText]?
-            if let guardCommand = step.unless { unless = try argv(guardCommand) }
+            if let guardCommand = step.unless { unless = try argv(guardCommand, of: step, phase: phase) }
             var creates: RenderedText?
-            if let path = step.creates { creates = try text(path) }
+            if let path = step.creates { creates = try text(path, as: .path, subject: "the 'creates' path of \(Self.label(step, phase))") }
             options = StepOptions(label: step.name, unless: unless, creates: creates, timeout: step.timeout, retry: step.retry)
         }
         let action = PlanAction(type: type, machine: subject, runsOn: runsOn.map { state.machines[$0].name }, phase: phase, ordinal: ordinal + 1,

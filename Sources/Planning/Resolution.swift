@@ -153,6 +153,7 @@ public struct Resolver: Sendable {
         if let management = blueprint.management, let kind = catalog.kinds[KindCatalog.managementKind] {
             resolved.generatedSecretKeys += Self.generatedSettings(kind: kind, given: management.settings, group: KindCatalog.managementKind)
         }
+        checkLimits(resolved, diagnostics: &diagnostics)
         checkCapacity(resolved, diagnostics: &diagnostics)
         checkOverlaps(resolved, diagnostics: &diagnostics)
         try diagnostics.throwIfAny()
@@ -358,6 +359,12 @@ public struct Resolver: Sendable {
             return (secrets.value(of: reference, generated: generated, named: named), "(sensitive)")
         case .list:
             return mismatch()
+        case .path, .image, .size, .domain, .hostname:
+            if let problem = declaration.type.shapeProblem(text) {
+                diagnostics.error("\(path) '\(text)' \(problem)", at: raw.location, help: "expected \(declaration.type.expectation)")
+                return nil
+            }
+            return (.text(text), text)
         }
     }
 
