@@ -102,7 +102,10 @@ public final class FileBackedMachines: MachineDriver, RemoteShell, @unchecked Se
         }
         try locked {
             if command.hasPrefix("toy-init") { try bump("/var/lib/toy/initialised", on: machine.name) }
-            if command.hasPrefix("toy-join") { try bump("/var/lib/toy/joined", on: machine.name, note: command) }
+            if command.hasPrefix("toy-join") {
+                let config = try? String(contentsOf: path("/etc/toy.conf", on: machine.name), encoding: .utf8)
+                try bump("/var/lib/toy/joined", on: machine.name, note: "with \(ToyKind.token(inConfig: config) ?? "no token"): \(command)")
+            }
             try append(command, to: directory(machine.name).appendingPathComponent("commands.log"))
         }
         if command.hasPrefix("toy-token") { return CommandOutput(stdout: "TOKEN-\(machine.name)\n") }
@@ -143,7 +146,7 @@ public final class FileBackedMachines: MachineDriver, RemoteShell, @unchecked Se
         return Int(text.split(separator: "\n").first ?? "") ?? 0
     }
 
-    /// The command line of the last toy-join on a machine.
+    /// The last toy-join on a machine: `with <token from its configuration>: <command line>`.
     public func lastJoin(on machine: String) -> String? {
         let text = (try? String(contentsOf: path("/var/lib/toy/joined", on: machine), encoding: .utf8)) ?? ""
         let lines = text.split(separator: "\n")

@@ -16,7 +16,7 @@ func toyResponder(_ shell: InMemoryShell, failJoinOn: Set<String> = []) -> @Send
         } else if command.hasPrefix("toy-token") {
             return CommandOutput(stdout: "TOKEN-\(machine)\n")
         } else if command.hasPrefix("toy-join") {
-            if failJoinOn.contains(machine) { return CommandOutput(stderr: "toy-join: leader refused the token\n", exitStatus: 3) }
+            if failJoinOn.contains(machine) { return CommandOutput(stderr: "toy-join: leader refused the token TOKEN-t-c-leaders-1\n", exitStatus: 3) }
             shell.markExists("/var/lib/toy/joined", on: machine)
         }
         return nil
@@ -72,8 +72,10 @@ struct EngineTests {
         #expect(outcome.failed == 0)
         #expect(outcome.succeeded == plan.summary.actions)
         #expect(driver.creations == ["t-c-leaders-1": 1, "t-c-members-1": 1, "t-c-members-2": 1, "t-c-members-3": 1])
-        #expect(shell.file("/etc/toy.conf", on: "t-c-members-2") == "name=t-c-members-2\nport=7000\n")
-        #expect(shell.commands(on: "t-c-members-1").contains("toy-join --token TOKEN-t-c-leaders-1 10.50.0.2"))
+        #expect(shell.file("/etc/toy.conf", on: "t-c-members-2") == "name=t-c-members-2\nport=7000\ntoken=TOKEN-t-c-leaders-1\n")
+        #expect(shell.commands(on: "t-c-members-1").contains("toy-join --config /etc/toy.conf 10.50.0.2"))
+        #expect(ToyKind.token(inConfig: shell.file("/etc/toy.conf", on: "t-c-members-1")) == "TOKEN-t-c-leaders-1")
+        #expect(!shell.allExecutions().contains { $0.command.contains("TOKEN") }, "the token is on no command line")
         let state = journal.state
         #expect(state.machines.count == 4)
         #expect(state.machines.allSatisfy { $0.lifecycle == .ready && $0.completedActions.isEmpty })
@@ -178,7 +180,8 @@ struct EngineTests {
         let failure = try #require(outcome.failures.first)
         #expect(failure.actionID == "t-c-members-2/join/1")
         #expect(failure.message == "command exited with 3 on t-c-members-2")
-        #expect(failure.stderrTail == "toy-join: leader refused the token")
+        // The captured token it printed is masked.
+        #expect(failure.stderrTail == "toy-join: leader refused the token (sensitive)")
         // Its health check never ran; the other members are ready.
         #expect(journal.statuses(of: "t-c-members-2/health/1").isEmpty)
         #expect(outcome.blocked >= 1)

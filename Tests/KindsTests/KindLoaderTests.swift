@@ -323,7 +323,7 @@ let badKinds: [BadKind] = [
           - name: nodes
             count: {min: 1}
         """, expected: [
-            "kind.yaml:4:11: expected one of string, int, bool, cidr, version, duration, secret, port, list for settings.port.type, found 'prot'",
+            "kind.yaml:4:11: expected one of string, int, bool, cidr, version, duration, secret, port, list, path, image, size, domain, hostname for settings.port.type, found 'prot'",
         ]),
 
     BadKind(name: "a wait step with neither port nor command", yaml: """
@@ -675,7 +675,6 @@ struct KindLoaderTests {
                   - on: first
                     capture: token
                     command: [demo, token]
-                    secret: true
                   - on: others
                     run: [demo, join, "{{captured.token}}", "{{roles.leaders.first.address}}"]
                     retry: {attempts: 3, delay: 1s}

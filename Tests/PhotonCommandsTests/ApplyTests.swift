@@ -67,7 +67,7 @@ struct ApplyTests {
         for member in 0..<members {
             let name = "t-c-members-\(member + 1)"
             #expect(machines.runs(of: "joined", on: name) == 1, "\(name) joined \(machines.runs(of: "joined", on: name)) times", sourceLocation: sourceLocation)
-            #expect(machines.lastJoin(on: name)?.hasPrefix("toy-join --token TOKEN-t-c-leaders-1 ") == true, sourceLocation: sourceLocation)
+            #expect(machines.lastJoin(on: name)?.hasPrefix("with TOKEN-t-c-leaders-1: toy-join --config /etc/toy.conf ") == true, sourceLocation: sourceLocation)
         }
         let status = try await bed.photon(["status", "-f", bed.blueprint.path, "--format", "json"])
         let report = try #require(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], sourceLocation: sourceLocation)

@@ -340,8 +340,8 @@ struct ResolutionTests {
         ("dataPathPort: 70000", 21, "expected a port number (1-65535) for settings.dataPathPort, found '70000'"),
         ("defaultAddressPoolMaskLength: big", 37, "expected an integer for settings.defaultAddressPoolMaskLength, found 'big'"),
         ("defaultAddressPool: 10.20.0.0", 27, "expected an IPv4 network in CIDR form (like 10.244.0.0/16) for settings.defaultAddressPool, found '10.20.0.0'"),
-        ("dataRoot: [a, b]", 17, "expected a string for settings.dataRoot, found a list"),
-        ("dataRoot: {a: b}", 17, "expected a string for settings.dataRoot, found a mapping"),
+        ("dataRoot: [a, b]", 17, "expected an absolute path (like /var/lib/docker) for settings.dataRoot, found a list"),
+        ("dataRoot: {a: b}", 17, "expected an absolute path (like /var/lib/docker) for settings.dataRoot, found a mapping"),
     ])
     func wrongSettingType(setting: String, column: Int, message: String) throws {
         check(try resolutionErrors(deployment("""

@@ -69,7 +69,11 @@ def get_prefix(endpoints, prefix):
 
 
 def put(endpoints, key, value):
-    etcdctl(endpoints, "put", key, json.dumps(value, sort_keys=True))
+    # The value on standard input: it may hold a token, and a command line is visible to every process.
+    result = subprocess.run(["etcdctl", "--endpoints=" + endpoints, "--dial-timeout=3s", "--command-timeout=5s", "put", key],
+                            input=json.dumps(value, sort_keys=True), capture_output=True, text=True)
+    if result.returncode != 0:
+        fail("etcdctl put %s failed: %s" % (key, result.stderr.strip()))
 
 
 def delete(endpoints, key):
