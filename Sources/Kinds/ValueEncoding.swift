@@ -19,7 +19,7 @@ enum ValueEncoding {
         /// Inside double quotes; `style` says which escapes the reader knows.
         case doubleQuoted(QuoteStyle)
         /// Inside single quotes: YAML doubles the quote, the others cannot write one at all.
-        case singleQuoted(doubledQuote: Bool)
+        case singleQuoted(TemplateFormat)
         /// Outside any quotes: only words that need no quoting.
         case bare(TemplateFormat)
         case comment
@@ -59,8 +59,7 @@ enum ValueEncoding {
             case (.env, .doubleQuoted): return .doubleQuoted(.shell)
             case (.haproxy, .doubleQuoted): return .doubleQuoted(.haproxy)
             case (_, .doubleQuoted), (_, .multilineBasic): return .doubleQuoted(.jsonLike)
-            case (.yaml, .singleQuoted): return .singleQuoted(doubledQuote: true)
-            case (_, .singleQuoted), (_, .multilineLiteral): return .singleQuoted(doubledQuote: false)
+            case (_, .singleQuoted), (_, .multilineLiteral): return .singleQuoted(format)
             default: return .bare(format)
             }
         }
@@ -74,10 +73,20 @@ enum ValueEncoding {
         }
         try checkCharacters(value, at: slot)
         switch slot {
+        case .doubleQuoted(.haproxy), .singleQuoted(.haproxy):
+            // Many HAProxy arguments are log-format strings, where % starts a directive (%[src], %ci).
+            if value.unicodeScalars.contains("%") {
+                throw ValueRefusal("it contains '%', which HAProxy reads as a log-format directive in many places",
+                                   help: "give a value without '%'")
+            }
+        default:
+            break
+        }
+        switch slot {
         case .doubleQuoted(let style): return escaped(value, style)
-        case .singleQuoted(let doubled):
+        case .singleQuoted(let format):
             if value.unicodeScalars.contains("'") {
-                if doubled { return value.replacingOccurrences(of: "'", with: "''") }
+                if format == .yaml { return value.replacingOccurrences(of: "'", with: "''") }
                 throw ValueRefusal("it contains a single quote, which cannot be written inside single quotes here",
                                    help: "put the tag inside double quotes in the template")
             }
@@ -115,7 +124,7 @@ enum ValueEncoding {
         switch slot {
         case .doubleQuoted(let style):
             lineBreaks = style == .jsonLike; tabs = true; separators = style == .jsonLike
-        case .singleQuoted(let doubled): lineBreaks = false; tabs = true; separators = !doubled
+        case .singleQuoted(let format): lineBreaks = false; tabs = true; separators = format != .yaml
         case .propertiesValue, .argument: lineBreaks = true; tabs = true; separators = true
         case .raw(let allows): lineBreaks = allows; tabs = true; separators = allows
         case .systemdValue, .path, .comment, .bare, .afterEscape: lineBreaks = false; tabs = false; separators = false
