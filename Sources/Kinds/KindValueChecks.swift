@@ -12,7 +12,7 @@ extension KindChecks {
         for setting in kind.settings {
             guard case .scalar(let text)? = setting.defaultValue, let problem = setting.type.shapeProblem(text) else { continue }
             diagnostics.error("the default of setting '\(setting.name)' '\(text)' \(problem)", at: setting.location,
-                              help: "a \(setting.type.rawValue) setting needs \(setting.type.expectation)")
+                              help: "type \(setting.type.rawValue) expects \(setting.type.expectation)")
         }
     }
 

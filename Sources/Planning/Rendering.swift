@@ -90,6 +90,9 @@ extension DesiredState {
         let chunkCount = (machines.count + chunkSize - 1) / chunkSize
         var results = [MachineRender](repeating: MachineRender(change: .unchanged, steps: []), count: machines.count)
         var failures = [DiagnosticsError?](repeating: nil, count: chunkCount)
+        // A template that fails fails for every machine alike (and one over its render budget costs the whole
+        // budget each time): the first failure stops the other chunks.
+        let failed = Locked(false)
         results.withUnsafeMutableBufferPointer { resultBuffer in
             failures.withUnsafeMutableBufferPointer { failureBuffer in
                 nonisolated(unsafe) let output = resultBuffer
@@ -98,11 +101,13 @@ extension DesiredState {
                     let range = (chunk * chunkSize)..<min(machines.count, (chunk + 1) * chunkSize)
                     do throws(DiagnosticsError) {
                         for position in range {
+                            if position % 16 == 0, failed.withLock({ $0 }) { return }
                             let rendered = try renderMachine(position, phases: Phase.bringUp, facts: facts, artifacts: artifacts)
                             output[position] = DesiredState.diff(rendered, against: recorded[machines[position].name])
                         }
                     } catch {
                         errors[chunk] = error
+                        failed.withLock { $0 = true }
                     }
                 }
             }

@@ -480,3 +480,61 @@ struct ResolutionTests {
             ])
     }
 }
+
+@Suite("Typed settings and blueprint limits")
+struct TypedSettingsTests {
+    @Test("narrower types are checked where the value is written", arguments: [
+        ("dataRoot: var/lib/docker", 17, "settings.dataRoot 'var/lib/docker' is not absolute (it must start with '/')", "expected an absolute path (like /var/lib/docker)"),
+        ("dataRoot: /var/lib/../docker", 17, "settings.dataRoot '/var/lib/../docker' has a '..' part", "expected an absolute path (like /var/lib/docker)"),
+        ("dataRoot: \"/var/lib/docker\\n\"", 17, "settings.dataRoot '/var/lib/docker\n' contains LF", "expected an absolute path (like /var/lib/docker)"),
+        ("logMaxSize: 10MiB", 19, "settings.logMaxSize '10MiB' has an unknown unit 'MiB' (use k, m or g)", "expected a size (like 10m, 256m or 1g)"),
+        ("logMaxSize: '10m\", \"x\": \"'", 19, "settings.logMaxSize '10m\", \"x\": \"' has an unknown unit 'm\", \"x\": \"' (use k, m or g)", "expected a size (like 10m, 256m or 1g)"),
+    ])
+    func swarmTypes(setting: String, column: Int, message: String, help: String) throws {
+        check(try resolutionErrors(deployment("""
+              - name: web
+                kind: swarm
+                roles: {managers: 1}
+                settings:
+                  \(setting)
+
+            """)), [E(10, column, message, help: help)])
+    }
+
+    @Test("images and domains of the kubernetes kind")
+    func kubernetesTypes() throws {
+        check(try resolutionErrors(deployment("""
+              - name: kube
+                kind: kubernetes
+                roles: {etcd: 1, controllers: 1, workers: 1}
+                settings:
+                  clusterDomain: "cluster.local anonymous-auth"
+                  pauseImage: "registry.k8s.io/pause:3.9\\"\\n[x]"
+                  flannelImage: ghcr.io/flannel-io/flannel:v0.27.4
+
+            """)), [
+            E(10, 22, "settings.clusterDomain 'cluster.local anonymous-auth' has a bad label 'local anonymous-auth': ' ' is not allowed; use lowercase letters, digits and '-'",
+              help: "expected a DNS domain (like cluster.local)"),
+            E(11, 19, "settings.pauseImage 'registry.k8s.io/pause:3.9\"\n[x]' has a tag that is not letters, digits, '_', '.' and '-' (128 at most)",
+              help: "expected an image reference (like registry.k8s.io/pause:3.9)"),
+        ])
+    }
+
+    @Test("more machines than photon plans in one deployment: refused at the cluster that crosses the limit")
+    func tooManyMachines() throws {
+        let clusters = (1...21).map { "  - name: c\($0)\n    kind: swarm\n    roles: {managers: 1, workers: 10000}" }.joined(separator: "\n")
+        let diagnostics = try resolutionErrors(deployment(network: "10.0.0.0/12", clusters + "\n"))
+        #expect(diagnostics.map(\.message) == ["the blueprint asks for 210021 machines; photon plans at most 200000 in one deployment"])
+        // Clusters 1–19 hold 190,019 machines; the 20th crosses 200,000. Each cluster takes 3 lines from line 6.
+        #expect(diagnostics.first?.location?.line == 6 + 19 * 3)
+        #expect(diagnostics.first?.help == "this cluster crosses the limit; split the clusters over several deployments (blueprints)")
+    }
+
+    @Test("more clusters than photon plans in one deployment: refused at the first one too many")
+    func tooManyClusters() throws {
+        let clusters = (1...2001).map { "  - name: c\($0)\n    kind: swarm\n    roles: {managers: 1}" }.joined(separator: "\n")
+        let diagnostics = try resolutionErrors(deployment(network: "10.0.0.0/16", clusters + "\n"))
+        #expect(diagnostics.map(\.message) == ["the blueprint has 2001 clusters; photon plans at most 2000 in one deployment"])
+        #expect(diagnostics.first?.location?.line == 6 + 2000 * 3)
+    }
+}
