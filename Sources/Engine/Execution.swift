@@ -331,17 +331,7 @@ final class ExecutionContext: Sendable {
         if let recorded = try? await engine.journal.recordedState() {
             secrets += recorded.captured.values.filter(\.secret).map(\.value)
         }
-        return Self.mask(text, secrets)
-    }
-
-    /// `text` with each secret of 4 characters or more replaced by `(sensitive)`, longest first (so a
-    /// secret that contains another is masked whole).
-    static func mask(_ text: String, _ secrets: [String]) -> String {
-        var text = text
-        for secret in Set(secrets).filter({ $0.count >= 4 }).sorted(by: { $0.count > $1.count }) {
-            text = text.replacingOccurrences(of: secret, with: "(sensitive)")
-        }
-        return text
+        return SecretMasking.mask(text, secrets)
     }
 }
 

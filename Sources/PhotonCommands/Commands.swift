@@ -160,6 +160,10 @@ struct KindsCommand: ParsableCommand {
             if !kind.services.isEmpty {
                 lines.append("  services: " + kind.services.map { $0.required ? "\($0.name) (required)" : $0.name }.joined(separator: ", "))
             }
+            let uploads = KindDTO.uploads(kind)
+            if !uploads.isEmpty {
+                lines.append("  files (values written as): " + uploads.map { "\($0) (\(kind.format(ofTemplate: $0).rawValue))" }.joined(separator: ", "))
+            }
             lines.append("")
         }
         Output.result(lines.joined(separator: "\n"))
@@ -213,6 +217,8 @@ struct KindDTO: Encodable {
     var roles: [Role]
     var settings: [SettingInfo]
     var services: [String]
+    /// Each template the kind uploads, and the format its values are written in.
+    var files: [String: String]
 
     init(_ kind: Kind) {
         name = kind.name
@@ -224,6 +230,20 @@ struct KindDTO: Encodable {
                                values: setting.allowed.isEmpty ? nil : setting.allowed)
         }
         services = kind.services.map(\.name)
+        files = Dictionary(Self.uploads(kind).map { ($0, kind.format(ofTemplate: $0).rawValue) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The templates a kind uploads, in the order its steps first do.
+    static func uploads(_ kind: Kind) -> [String] {
+        var seen = Set<String>(), names: [String] = []
+        for role in kind.roles {
+            for phase in Phase.allCases {
+                for step in role.steps(in: phase) {
+                    if case .upload(let template, _, _, _) = step.action, seen.insert(template).inserted { names.append(template) }
+                }
+            }
+        }
+        return names
     }
 }
 

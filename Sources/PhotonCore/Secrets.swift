@@ -43,3 +43,16 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
     public var description: String { "(sensitive)" }
     public var debugDescription: String { "(sensitive)" }
 }
+
+/// Secrets out of what photon shows: a machine's output, a failure's message.
+public enum SecretMasking {
+    /// `text` with each secret of 4 characters or more replaced by `(sensitive)`, longest first (so a
+    /// secret that contains another is masked whole). Shorter values are too common to mask.
+    public static func mask(_ text: String, _ secrets: [String]) -> String {
+        var text = text
+        for secret in Set(secrets).filter({ $0.count >= 4 }).sorted(by: { $0.count > $1.count }) where text.contains(secret) {
+            text = text.replacingOccurrences(of: secret, with: "(sensitive)")
+        }
+        return text
+    }
+}

@@ -132,10 +132,13 @@ struct CommandTests {
         #expect(result.status == 0)
         for kind in ["swarm", "mesos", "kubernetes", "management"] { #expect(result.stdout.contains("\(kind)  ")) }
         #expect(result.stdout.contains("    managers  (1–7, odd, default 1; needs docker)"))
+        #expect(result.stdout.contains("  files (values written as): daemon.json (json), manager-join.json (json), worker-join.json (json)"))
+        #expect(result.stdout.contains("  files (values written as): zoo.cfg (properties), myid (text)"))
         let json = try await CLIFixture.run(["kinds", "--format", "json"])
         let kinds = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         let swarm = try #require(kinds.first { $0["name"] as? String == "swarm" })
         #expect((swarm["roles"] as? [[String: Any]])?.map { $0["name"] as? String } == ["managers", "workers"])
+        #expect((swarm["files"] as? [String: String])?["daemon.json"] == "json")
     }
 
     @Test("the templates folder can be given explicitly, and a wrong one is a clear error")
