@@ -28,6 +28,15 @@ struct KubernetesEndToEndTests {
         try ssh(project, "10.245.0.5", "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes").split(separator: "\n").dropFirst().map(String.init)
     }
 
+    /// Whether `line` has a run of 6 lowercase letters or digits, a dot, and 16 more, as a whole.
+    static func holdsBootstrapToken(_ line: String) -> Bool {
+        let runs = line.split(whereSeparator: { !(("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == ".") })
+        return runs.contains { run in
+            let parts = run.split(separator: ".", omittingEmptySubsequences: false)
+            return zip(parts, parts.dropFirst()).contains { $0.count == 6 && $1.count == 16 }
+        }
+    }
+
     @Test("apply forms a real 3-member etcd and a cluster whose nodes register in it; scale workers up by 2 and down by 1; destroy leaves nothing")
     func kubernetesLifecycle() async throws {
         let project = try Project()
@@ -45,6 +54,9 @@ struct KubernetesEndToEndTests {
                 roles: {etcd: 3, controllers: 1, workers: 1}
 
             """)
+        // No bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) on any command line while machines join: the watch
+        // must see the token being created (from its 0600 file) and the joins.
+        let watch = ProcessWatch(flag: Self.holdsBootstrapToken, proof: { $0.contains("kubeadm token create --config") || $0.contains("kubeadm join --config") })
         let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(2000))")
 
@@ -68,6 +80,9 @@ struct KubernetesEndToEndTests {
         let up = try await project.photon(["scale", "-f", "photon.yaml", "k", "workers=3", "--yes"], templates: Self.templates)
         #expect(up.status == 0, "\(up.stderr.suffix(2000))")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready", "kt-k-workers-2 Ready", "kt-k-workers-3 Ready"])
+        let seen = watch.stop()
+        #expect(seen.flagged == [], "a bootstrap token was on a command line")
+        #expect(seen.proofs >= 2 && seen.scans > 100, "the watch saw \(seen.proofs) token creations and joins in \(seen.scans) scans")
         let down = try await project.photon(["scale", "-f", "photon.yaml", "k", "workers=2", "--yes"], templates: Self.templates)
         #expect(down.status == 0, "\(down.stderr.suffix(2000))")
         #expect(down.stdout.contains("kubectl --kubeconfig /etc/kubernetes/admin.conf drain kt-k-workers-3"), "drained first: \(down.stdout)")

@@ -54,6 +54,9 @@ struct SwarmEndToEndTests {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write(Self.blueprint)
+        // No join token on any command line of any process on the host or its machines, while the
+        // workers join (through dockerd's API: the watch must see those requests go).
+        let watch = ProcessWatch(flag: { $0.contains("SWMTKN-") }, proof: { $0.contains("http://localhost/swarm/join") })
         let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(applied.stdout.contains("Reach the clusters:\ncluster demo (swarm): sw-demo-managers-1 at 10.240.0.2"), "\(applied.stdout)")
@@ -76,6 +79,9 @@ struct SwarmEndToEndTests {
             "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
             "sw-demo-workers-3 Ready worker", "sw-demo-workers-4 Ready worker",
         ])
+        let seen = watch.stop()
+        #expect(seen.flagged == [], "a swarm token was on a command line")
+        #expect(seen.proofs >= 2 && seen.scans > 100, "the watch saw \(seen.proofs) joins in \(seen.scans) scans")
         let down = try await project.photon(["scale", "-f", "photon.yaml", "demo", "workers=3", "--yes"], templates: Self.templates)
         #expect(down.status == 0, "\(down.stderr)")
         #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
