@@ -17,11 +17,13 @@ extension KindChecks {
     }
 
 
-    /// Names whose values are secret: `secrets.*`, settings of type secret, captures marked `secret: true`.
+    /// Names whose values are secret: `secrets.*`, settings of type secret, captures marked `secret: true`,
+    /// a machine's private keys (`machine.certificates.<name>.key`).
     func isSecret(_ path: [String]) -> Bool {
         guard let root = path.first else { return false }
         switch root {
         case "secrets": return true
+        case "machine": return path.count >= 4 && path[1] == "certificates" && path[3] == "key"
         case "settings": return path.count > 1 && kind.setting(path[1])?.type == .secret
         case "captured":
             guard path.count > 1 else { return false }

@@ -24,7 +24,8 @@ public enum TemplateFormat: String, Sendable, CaseIterable, Codable {
     /// tabs among the control characters.
     case multiline
 
-    /// The format a template's name implies: by its extension, and two well-known `.cfg` files.
+    /// The format a template's name implies: by its extension (`.crt`, `.key` and `.pem` are multiline),
+    /// and two well-known `.cfg` files.
     public static func inferred(fromTemplateName name: String) -> TemplateFormat {
         let base = name.split(separator: "/").last.map(String.init) ?? name
         switch base {
@@ -40,6 +41,8 @@ public enum TemplateFormat: String, Sendable, CaseIterable, Codable {
         case "properties": return .properties
         case "env": return .env
         case "service", "socket", "timer", "mount", "automount", "path", "slice", "target", "swap": return .systemd
+        // Certificates and keys: PEM, several lines.
+        case "crt", "cert", "pem", "key", "csr": return .multiline
         default: return .text
         }
     }

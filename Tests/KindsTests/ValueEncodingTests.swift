@@ -165,7 +165,7 @@ struct ValueEncodingTests {
         let cases: [(String, TemplateFormat)] = [
             ("daemon.json", .json), ("kubeadm-init.yaml", .yaml), ("x.yml", .yaml), ("containerd.toml", .toml), ("zoo.cfg", .properties),
             ("haproxy.cfg", .haproxy), ("other.cfg", .text), ("a.properties", .properties), ("zookeeper.service", .systemd),
-            ("x.env", .env), ("etcd", .text), ("modules", .text),
+            ("x.env", .env), ("etcd", .text), ("modules", .text), ("etcd-ca.crt", .multiline), ("etcd-member.key", .multiline),
         ]
         for (name, format) in cases { #expect(TemplateFormat.inferred(fromTemplateName: name) == format, "\(name)") }
     }
