@@ -23,7 +23,8 @@ extension KindChecks {
         guard let root = path.first else { return false }
         switch root {
         case "secrets": return true
-        case "machine": return path.count >= 4 && path[1] == "certificates" && path[3] == "key"
+        case "machine":
+            return path.count >= 4 && path[1] == "certificates" && path[3] == "key" && kind.certificates.contains { $0.name == path[2] && !$0.isAuthority }
         case "settings": return path.count > 1 && kind.setting(path[1])?.type == .secret
         case "captured":
             guard path.count > 1 else { return false }

@@ -104,3 +104,25 @@ struct KindValueChecksTests {
         #expect(catalog.kinds["management"]?.format(ofTemplate: "haproxy.cfg") == .haproxy)
     }
 }
+
+@Suite("Kind value checks: certificates")
+struct KindCertificateSecrecyTests {
+    @Test("a machine's private key on a command line is refused like any secret; its certificate is not")
+    func privateKeys() throws {
+        let errors = try loadErrors("""
+            kind: demo
+            certificates:
+              ca: {authority: true}
+              member: {issuer: ca, roles: [nodes], usages: [server]}
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [check, "{{machine.certificates.member.certificate}}", "{{certificates.ca.certificate}}"]
+                  - run: [serve, "--key={{machine.certificates.member.key}}"]
+            """)
+        #expect(errors == [
+            "kind.yaml:10:23: a configure step of role nodes puts the secret 'machine.certificates.member.key' on a command line, where every process on the machine can read it (ps) [help: upload it in a file with mode 0600 and give the command the file's path]",
+        ])
+    }
+}
