@@ -17,6 +17,37 @@ extension KindChecks {
     }
 
 
+    static let shells: Set<String> = ["sh", "bash", "dash", "/bin/sh", "/bin/bash", "/bin/dash", "/usr/bin/sh", "/usr/bin/bash"]
+
+    /// `[sh, -c, SCRIPT, …]`: the script is parsed by a shell, so no value may be written into it; values
+    /// follow the script as positional parameters (`"$1"`), which the shell never parses.
+    mutating func checkShellScript(_ command: [Template], role: String, phase: Phase) {
+        guard command.count >= 3, let shell = command[0].constantText, Self.shells.contains(shell),
+              let flag = command[1].constantText, flag.hasPrefix("-"), !flag.hasPrefix("--"), flag.contains("c") else { return }
+        for (path, location) in insertedNames(command[2].nodes, visited: []) {
+            diagnostics.error("a \(phase.rawValue) step of role \(role) writes '\(path.isEmpty ? "." : path.joined(separator: "."))' into a shell script, where the shell would parse it",
+                              at: location, help: "pass the value after the script, as a positional parameter: [sh, -c, 'use \"$1\"', sh, \"{{…}}\"]")
+        }
+    }
+
+    /// The names a template writes out (`{{name}}`), through sections and the partials it includes, each
+    /// at its tag (a partial's at the tag that includes it).
+    func insertedNames(_ nodes: [TemplateNode], visited: Set<String>, at including: SourceLocation? = nil) -> [(path: [String], location: SourceLocation)] {
+        var found: [(path: [String], location: SourceLocation)] = []
+        for node in nodes {
+            switch node {
+            case .variable(let path, let location): found.append((path, including ?? location))
+            case .section(_, _, let children, _): found += insertedNames(children, visited: visited, at: including)
+            case .partial(let name, _, let location):
+                if !visited.contains(name), let partial = kind.partials.templates[name] {
+                    found += insertedNames(partial.nodes, visited: visited.union([name]), at: including ?? location)
+                }
+            case .text: break
+            }
+        }
+        return found
+    }
+
     /// Names whose values are secret: `secrets.*`, settings of type secret, captures marked `secret: true`,
     /// a machine's private keys (`machine.certificates.<name>.key`).
     func isSecret(_ path: [String]) -> Bool {
@@ -51,6 +82,7 @@ extension KindChecks {
         }
         if let unless = step.unless { commands.append(unless) }
         if let creates = step.creates { paths.append(creates) }
+        for command in commands { checkShellScript(command, role: role, phase: phase) }
         for template in commands.joined() {
             if let secret = template.allReferences(partials: kind.partials).first(where: isSecret) {
                 diagnostics.error("a \(phase.rawValue) step of role \(role) puts the secret '\(secret.joined(separator: "."))' on a command line, where every process on the machine can read it (ps)",

@@ -46,21 +46,6 @@ public enum TemplateFormat: String, Sendable, CaseIterable, Codable {
         default: return .text
         }
     }
-
-    /// One line for `photon kinds` and the README: how a value is written.
-    public var rule: String {
-        switch self {
-        case .json: return "inside a JSON string (escaped); outside strings only numbers, true, false, null"
-        case .yaml: return "inside a double-quoted scalar (escaped) or a single-quoted one ('' for '); plain only for simple words"
-        case .toml: return "inside a basic string (escaped); outside strings only numbers, true, false and bare words"
-        case .properties: return "escaped as java.util.Properties reads it; no leading or trailing spaces"
-        case .env: return "inside double quotes with \\ \" $ ` escaped; no line breaks"
-        case .haproxy: return "inside double quotes with \\ \" $ escaped; no line breaks"
-        case .systemd: return "% doubled; no quotes, backslashes or line breaks"
-        case .text: return "as is; no line breaks"
-        case .multiline: return "as is; line breaks and tabs allowed"
-        }
-    }
 }
 
 /// Where one rendering lands: a file of some format, one argument of a command, or a path on a machine.
@@ -70,13 +55,4 @@ public enum RenderTarget: Sendable, Hashable {
     case argument(isCommandName: Bool)
     /// A path on a machine (an upload's destination, a `creates` guard).
     case path
-
-    /// How errors name it.
-    var noun: String {
-        switch self {
-        case .file(let format): return "a \(format.rawValue) file"
-        case .argument(let isCommandName): return isCommandName ? "a command's name" : "a command argument"
-        case .path: return "a path"
-        }
-    }
 }

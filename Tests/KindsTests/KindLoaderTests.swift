@@ -594,7 +594,7 @@ struct KindLoaderTests {
               - name: nodes
                 count: {min: 1}
                 configure:
-                  - run: [sh, -c, "echo \\"$1\\" {{machine.adress}}"]
+                  - run: [tr, -d, "echo \\"$1\\" {{machine.adress}}"]
             """)
         // The tag starts at column 36 of line 6 in the file.
         #expect(diagnostics == [
@@ -611,8 +611,8 @@ struct KindLoaderTests {
                 count: {min: 1}
                 configure:
                   - run:
-                      - sh
-                      - -c
+                      - tr
+                      - -d
                       - |
                         set -e
                         echo {{machine.adress}}
