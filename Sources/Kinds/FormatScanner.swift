@@ -29,6 +29,8 @@ struct FormatScanner: Sendable {
     private var separatorSeen = false
     /// Properties and systemd: nothing of the value written yet (leading spaces are dropped by readers).
     private(set) var valueEmpty = true
+    /// env: the current shell word is an assignment (`NAME=`…), so a value in it is data, not a command.
+    private(set) var inAssignment = false
 
     init(format: TemplateFormat) {
         self.format = format
@@ -47,10 +49,10 @@ struct FormatScanner: Sendable {
     }
 
     mutating func consume(_ text: String) {
-        let scalars = Array(text.unicodeScalars)
-        var index = 0
-        while index < scalars.count {
-            index += step(scalars, at: index)
+        let scalars = text.unicodeScalars
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            index = scalars.index(index, offsetBy: step(scalars, at: index))
         }
     }
 
@@ -69,9 +71,12 @@ struct FormatScanner: Sendable {
     }
 
     /// Consumes the scalar at `index` (and any it looks ahead at); returns how many it used.
-    private mutating func step(_ scalars: [Unicode.Scalar], at index: Int) -> Int {
+    private mutating func step(_ scalars: String.UnicodeScalarView, at index: String.UnicodeScalarView.Index) -> Int {
         let scalar = scalars[index]
-        func ahead(_ offset: Int) -> Unicode.Scalar? { index + offset < scalars.count ? scalars[index + offset] : nil }
+        func ahead(_ offset: Int) -> Unicode.Scalar? {
+            guard let position = scalars.index(index, offsetBy: offset, limitedBy: scalars.endIndex), position < scalars.endIndex else { return nil }
+            return scalars[position]
+        }
         if escapePending {
             escapePending = false
             if scalar == "\n", mode == .value { mode = .separator }  // a properties line continues
@@ -192,17 +197,18 @@ struct FormatScanner: Sendable {
 
     private mutating func shell(_ scalar: Unicode.Scalar) {
         switch mode {
-        case .comment: if scalar == "\n" { mode = .bare; afterSpace = true }
+        case .comment: if scalar == "\n" { mode = .bare; afterSpace = true; inAssignment = false }
         case .doubleQuoted:
             if scalar == "\\" { escapePending = true } else if scalar == "\"" { mode = .bare; afterSpace = false }
         case .singleQuoted: if scalar == "'" { mode = .bare; afterSpace = false }
         default:
             switch scalar {
-            case "\n", " ", "\t", ";", "&", "|": afterSpace = true
+            case "\n", " ", "\t", ";", "&", "|": afterSpace = true; inAssignment = false
             case "#" where afterSpace: mode = .comment
             case "\"": mode = .doubleQuoted
             case "'": mode = .singleQuoted
             case "\\": escapePending = true; afterSpace = false
+            case "=": inAssignment = inAssignment || !afterSpace; afterSpace = false
             default: afterSpace = false
             }
         }

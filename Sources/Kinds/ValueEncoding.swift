@@ -30,6 +30,8 @@ enum ValueEncoding {
         case path
         /// The template escapes the character before the value (`\{{x}}`): nothing can be written safely.
         case afterEscape
+        /// An env file outside `NAME=…`: where sh reads a command.
+        case shellCommand
     }
 
     enum QuoteStyle: Equatable {
@@ -48,6 +50,8 @@ enum ValueEncoding {
         case .file(let format):
             guard let scanner else { return .raw(allowsLineBreaks: format == .multiline) }
             if scanner.escapePending { return .afterEscape }
+            // A sourced file runs what is not an assignment: a value may only be an assignment's value.
+            if format == .env, scanner.mode != .comment, !scanner.inAssignment { return .shellCommand }
             switch (format, scanner.mode) {
             case (_, .comment): return .comment
             case (.properties, .separator): return .propertiesValue(atStart: true)
@@ -70,6 +74,10 @@ enum ValueEncoding {
         if case .afterEscape = slot {
             throw ValueRefusal("the template puts a backslash right before it, which would escape its first character",
                                help: "remove the backslash before the tag in the template")
+        }
+        if case .shellCommand = slot {
+            throw ValueRefusal("the template puts it where sh reads a command, not an assignment's value",
+                               help: "in an env file, the kind's template should write values as NAME=\"{{…}}\"")
         }
         try checkCharacters(value, at: slot)
         switch slot {
@@ -111,7 +119,7 @@ enum ValueEncoding {
         case .path:
             if sensitive { throw ValueRefusal("it is a secret, and a secret never becomes part of a path", help: "paths are shown in plans and logs") }
             return value
-        case .afterEscape: return value
+        case .afterEscape, .shellCommand: return value
         }
     }
 
@@ -127,7 +135,7 @@ enum ValueEncoding {
         case .singleQuoted(let format): lineBreaks = false; tabs = true; separators = format != .yaml
         case .propertiesValue, .argument: lineBreaks = true; tabs = true; separators = true
         case .raw(let allows): lineBreaks = allows; tabs = true; separators = allows
-        case .systemdValue, .path, .comment, .bare, .afterEscape: lineBreaks = false; tabs = false; separators = false
+        case .systemdValue, .path, .comment, .bare, .afterEscape, .shellCommand: lineBreaks = false; tabs = false; separators = false
         }
         for (offset, scalar) in value.unicodeScalars.enumerated() {
             let position = "at character \(offset + 1)"

@@ -79,6 +79,10 @@ struct ValueEncodingTests {
         #expect(refusal("A=\"{{v}}\"\n", "x\nB=1", as: .file(.env))?.hasPrefix("it contains a line break") == true)
         #expect(refusal("A={{v}}\n", "x;id", as: .file(.env))?.hasPrefix("it cannot be written as a bare word") == true)
         #expect(refusal("A='{{v}}'\n", "it's", as: .file(.env))?.hasPrefix("it contains a single quote") == true)
+        // Outside an assignment, sh would run it: even a plain word is refused there.
+        #expect(refusal("A=1\n{{v}}\n", "reboot", as: .file(.env)) == "the template puts it where sh reads a command, not an assignment's value")
+        #expect(refusal("A=1 \"{{v}}\"\n", "reboot", as: .file(.env)) == "the template puts it where sh reads a command, not an assignment's value")
+        #expect(try encoded("# {{v}}\nexport A=\"x{{v}}\" B={{v}}\n", "y", as: .file(.env)) == "# y\nexport A=\"xy\" B=y\n")
     }
 
     @Test("HAProxy: double quotes with \\ \" $ escaped; no %, which log-format arguments read as directives")
