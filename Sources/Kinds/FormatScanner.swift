@@ -48,11 +48,34 @@ struct FormatScanner: Sendable {
         }
     }
 
+    /// Follows `text`, byte by byte: every character that shapes a file is ASCII, so a byte of a
+    /// multi-byte character reads as an ordinary letter.
     mutating func consume(_ text: String) {
-        let scalars = text.unicodeScalars
-        var index = scalars.startIndex
-        while index < scalars.endIndex {
-            index = scalars.index(index, offsetBy: step(scalars, at: index))
+        var text = text
+        text.withUTF8 { bytes in
+            if format == .toml {
+                // TOML looks ahead, for its triple quotes.
+                var index = 0
+                while index < bytes.count { index += step(bytes, at: index) }
+                return
+            }
+            for byte in bytes {
+                if escapePending {
+                    escapePending = false
+                    if byte == 0x0A, mode == .value { mode = .separator }  // a properties line continues
+                    continue
+                }
+                let scalar = Unicode.Scalar(byte < 0x80 ? byte : 0x61)
+                switch format {
+                case .json: json(scalar)
+                case .yaml: yaml(scalar)
+                case .properties: properties(scalar)
+                case .env: shell(scalar)
+                case .haproxy: haproxy(scalar)
+                case .systemd: systemd(scalar)
+                case .toml, .text, .multiline: break
+                }
+            }
         }
     }
 
@@ -70,13 +93,10 @@ struct FormatScanner: Sendable {
         }
     }
 
-    /// Consumes the scalar at `index` (and any it looks ahead at); returns how many it used.
-    private mutating func step(_ scalars: String.UnicodeScalarView, at index: String.UnicodeScalarView.Index) -> Int {
-        let scalar = scalars[index]
-        func ahead(_ offset: Int) -> Unicode.Scalar? {
-            guard let position = scalars.index(index, offsetBy: offset, limitedBy: scalars.endIndex), position < scalars.endIndex else { return nil }
-            return scalars[position]
-        }
+    /// Consumes the byte at `index` (and any it looks ahead at); returns how many it used.
+    private mutating func step(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
+        let scalar = bytes[index] < 0x80 ? Unicode.Scalar(bytes[index]) : "a"
+        func ahead(_ offset: Int) -> Unicode.Scalar? { index + offset < bytes.count ? Unicode.Scalar(bytes[index + offset]) : nil }
         if escapePending {
             escapePending = false
             if scalar == "\n", mode == .value { mode = .separator }  // a properties line continues

@@ -19,12 +19,12 @@ public struct Kind: Sendable {
     public var access: KindAccess? = nil
     /// The certificate authorities photon keeps for each cluster of the kind, and the leaves they sign.
     public var certificates: [CertificateDeclaration] = []
-    /// Formats the kind declares for its templates (`formats:` in kind.yaml); the others are inferred.
-    public var declaredFormats: [String: TemplateFormat] = [:]
+    /// The format of every template: declared under `formats:` in kind.yaml, or inferred from its name.
+    public var formats: [String: TemplateFormat] = [:]
 
     public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
     /// The format a template's output is read in: declared, or inferred from its name.
-    public func format(ofTemplate name: String) -> TemplateFormat { declaredFormats[name] ?? TemplateFormat.inferred(fromTemplateName: name) }
+    public func format(ofTemplate name: String) -> TemplateFormat { formats[name] ?? TemplateFormat.inferred(fromTemplateName: name) }
     public func setting(_ name: String) -> SettingDeclaration? { settings.first { $0.name == name } }
 }
 

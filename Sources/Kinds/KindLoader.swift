@@ -131,7 +131,10 @@ struct KindReading {
         }
         guard let name else { return nil }
         return Kind(name: name, description: description, directory: folder, settings: settings, services: services,
-                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates, declaredFormats: formats)
+                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates,
+                    formats: templates.keys.reduce(into: formats) { all, name in
+                        if all[name] == nil { all[name] = TemplateFormat.inferred(fromTemplateName: name) }
+                    })
     }
 
     /// `formats: {etcd: env, …}`: how templates whose names say nothing are read on the machine.

@@ -26,16 +26,45 @@ public struct RenderBudget: Sendable, Hashable {
     public static let standard = RenderBudget()
 }
 
+/// What is being rendered, as errors name it ("template daemon.json (json)", "argument 3 of the command
+/// of step 'join'"). Words are only made when an error needs them: plans render millions of arguments.
+public enum RenderSubject: Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    case template(String, TemplateFormat)
+    case uploadPath(template: String)
+    case artifactPath(String)
+    /// An argument (1-based) of a step's command; the step's name, if it has one.
+    case argument(Int, step: String?, phase: Phase)
+    case waitHost(step: String?, phase: Phase)
+    case waitPort(step: String?, phase: Phase)
+    case createsPath(step: String?, phase: Phase)
+    case named(String)
+
+    public init(stringLiteral value: String) { self = .named(value) }
+
+    public var description: String {
+        func step(_ name: String?, _ phase: Phase) -> String { name.map { "step '\($0)'" } ?? "a \(phase.rawValue) step" }
+        switch self {
+        case .template(let name, let format): return "template \(name) (\(format.rawValue))"
+        case .uploadPath(let template): return "the path of upload \(template)"
+        case .artifactPath(let name): return "the path of artifact \(name)"
+        case .argument(let index, let name, let phase): return "argument \(index) of the command of \(step(name, phase))"
+        case .waitHost(let name, let phase): return "the host of \(step(name, phase))"
+        case .waitPort(let name, let phase): return "the port of \(step(name, phase))"
+        case .createsPath(let name, let phase): return "the 'creates' path of \(step(name, phase))"
+        case .named(let text): return text
+        }
+    }
+}
+
 /// How one rendering writes its values.
 public struct RenderOptions: Sendable {
     /// Where the output lands, which decides how each value is encoded.
     public var target: RenderTarget
     public var origins: ValueOrigins
     public var budget: RenderBudget
-    /// How errors name what is being rendered ("daemon.json", "a command of step 'join as worker'").
-    public var subject: String
+    public var subject: RenderSubject
 
-    public init(target: RenderTarget = .file(.multiline), origins: ValueOrigins = ValueOrigins(), budget: RenderBudget = .standard, subject: String = "the template") {
+    public init(target: RenderTarget = .file(.multiline), origins: ValueOrigins = ValueOrigins(), budget: RenderBudget = .standard, subject: RenderSubject = "the template") {
         self.target = target
         self.origins = origins
         self.budget = budget
@@ -52,7 +81,8 @@ extension Template {
     /// Renders with a stack of contexts; names are looked up from the last one to the first. Every value
     /// is encoded for `options.target`, or refused with the position it came from.
     public func render(_ contexts: [TemplateValue], partials: PartialLibrary = PartialLibrary(), options: RenderOptions = RenderOptions()) throws(DiagnosticsError) -> RenderedText {
-        if let constantText, options.target != .path { return RenderedText(text: constantText) }
+        // A constant path was checked when its kind loaded.
+        if let constantText { return RenderedText(text: constantText) }
         var renderer = Renderer(partials: partials, options: options, rootCount: contexts.count)
         var stack = contexts
         try renderer.render(nodes, stack: &stack, indent: "", depth: 0)
@@ -76,7 +106,9 @@ struct Renderer {
     var unknown = false
     var sensitive = false
     var scanner: FormatScanner?
-    var frames: [Frame]
+    /// The root contexts are the first `rootCount` of the stack; `frames` describes the ones sections push.
+    let rootCount: Int
+    var frames: [Frame] = []
     var steps = 0
     /// The first value written (its dotted path and origin), for errors about the whole output (paths).
     var firstValue: (path: String, location: SourceLocation)?
@@ -85,7 +117,7 @@ struct Renderer {
         self.partials = partials
         self.options = options
         if case .file(let format) = options.target, FormatScanner.needsScanning(format) { scanner = FormatScanner(format: format) }
-        frames = Array(repeating: Frame(parent: -1, path: [], item: nil), count: rootCount)
+        self.rootCount = rootCount
     }
 
     mutating func render(_ nodes: [TemplateNode], stack: inout [TemplateValue], indent: String, depth: Int) throws(DiagnosticsError) {
@@ -224,8 +256,8 @@ struct Renderer {
     func absolutePath(_ path: [String], frame: Int) -> String {
         var parts = path
         var current = frame
-        while current >= 0, current < frames.count {
-            let entry = frames[current]
+        while current >= rootCount, current - rootCount < frames.count {
+            let entry = frames[current - rootCount]
             parts = entry.path + (entry.item.map { [String($0)] } ?? []) + parts
             current = entry.parent
         }

@@ -128,6 +128,26 @@ enum ValueEncoding {
     /// Control characters are refused everywhere; line breaks, tabs and Unicode line separators only
     /// where the slot can hold or escape them.
     static func checkCharacters(_ value: String, at slot: Slot) throws(ValueRefusal) {
+        // Most values are short printable ASCII (addresses, names, numbers): nothing to look for.
+        if !value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { try checkControls(value, at: slot) }
+        switch slot {
+        case .propertiesValue:
+            if let first = value.unicodeScalars.first, first == " " || first == "\t" { throw leadingOrTrailingSpace }
+            if let last = value.unicodeScalars.last, last == " " || last == "\t" { throw leadingOrTrailingSpace }
+        case .systemdValue(let atStart):
+            if let bad = value.unicodeScalars.first(where: { $0 == "\\" || $0 == "\"" || $0 == "'" }) {
+                throw ValueRefusal("it contains \(bad == "\\" ? "a backslash" : "a quote"), which systemd reads as quoting or an escape",
+                                   help: "give a value without quotes or backslashes")
+            }
+            if let last = value.unicodeScalars.last, last == " " { throw ValueRefusal("it ends with a space, which systemd drops", help: "remove the space") }
+            if atStart, let first = value.unicodeScalars.first, first == " " { throw ValueRefusal("it starts with a space, which systemd drops", help: "remove the space") }
+        default:
+            break
+        }
+    }
+
+    /// Control characters, line breaks, tabs and line separators, where the slot cannot hold them.
+    static func checkControls(_ value: String, at slot: Slot) throws(ValueRefusal) {
         let lineBreaks: Bool, tabs: Bool, separators: Bool
         switch slot {
         case .doubleQuoted(let style):
@@ -138,7 +158,7 @@ enum ValueEncoding {
         case .systemdValue, .path, .comment, .bare, .afterEscape, .shellCommand: lineBreaks = false; tabs = false; separators = false
         }
         for (offset, scalar) in value.unicodeScalars.enumerated() {
-            let position = "at character \(offset + 1)"
+            var position: String { "at character \(offset + 1)" }
             if let name = controlName(scalar) {
                 if scalar == "\n" {
                     if lineBreaks { continue }
@@ -157,20 +177,6 @@ enum ValueEncoding {
                                    help: "remove it")
             }
         }
-        switch slot {
-        case .propertiesValue:
-            if let first = value.unicodeScalars.first, first == " " || first == "\t" { throw leadingOrTrailingSpace }
-            if let last = value.unicodeScalars.last, last == " " || last == "\t" { throw leadingOrTrailingSpace }
-        case .systemdValue(let atStart):
-            if let bad = value.unicodeScalars.first(where: { $0 == "\\" || $0 == "\"" || $0 == "'" }) {
-                throw ValueRefusal("it contains \(bad == "\\" ? "a backslash" : "a quote"), which systemd reads as quoting or an escape",
-                                   help: "give a value without quotes or backslashes")
-            }
-            if let last = value.unicodeScalars.last, last == " " { throw ValueRefusal("it ends with a space, which systemd drops", help: "remove the space") }
-            if atStart, let first = value.unicodeScalars.first, first == " " { throw ValueRefusal("it starts with a space, which systemd drops", help: "remove the space") }
-        default:
-            break
-        }
     }
 
     static let leadingOrTrailingSpace = ValueRefusal("it starts or ends with a space, which the reader of this file drops (ZooKeeper trims its properties)",
@@ -183,6 +189,13 @@ enum ValueEncoding {
     // MARK: Escaping
 
     static func escaped(_ value: String, _ style: QuoteStyle) -> String {
+        let special: [UInt8]
+        switch style {
+        case .jsonLike: special = [UInt8(ascii: "\""), UInt8(ascii: "\\")]
+        case .shell: special = [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "$"), UInt8(ascii: "`")]
+        case .haproxy: special = [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "$")]
+        }
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && !special.contains($0) }) { return value }
         var out = ""
         out.unicodeScalars.reserveCapacity(value.unicodeScalars.count + 8)
         for scalar in value.unicodeScalars {
@@ -211,6 +224,7 @@ enum ValueEncoding {
     /// java.util.Properties: backslash escapes; anything beyond ASCII as `\uXXXX`, since `load`
     /// reads ISO 8859-1.
     static func propertiesEscaped(_ value: String) -> String {
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) { return value }
         var out = ""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -233,7 +247,11 @@ enum ValueEncoding {
     static func checkBare(_ value: String, _ format: TemplateFormat) throws(ValueRefusal) {
         let scalars = Array(value.unicodeScalars)
         func word(_ extra: String) -> Bool {
-            scalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || extra.unicodeScalars.contains($0)) }
+            let allowed = Array(extra.utf8)
+            return value.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || allowed.contains(byte)
+            }
         }
         let fits: Bool
         let quoting: String

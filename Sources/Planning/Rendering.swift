@@ -44,6 +44,8 @@ struct StepFacts: Sendable {
     var optionsAreShared = false
     /// The command when none of its arguments has a tag.
     var constantArgv: [RenderedText]?
+    /// For an upload: the format its template is written in.
+    var uploadFormat: TemplateFormat?
 
     init(_ step: Step, kind: Kind) {
         let unlessConstant = step.unless?.allSatisfy { $0.constantText != nil } ?? true
@@ -65,6 +67,7 @@ struct StepFacts: Sendable {
         case .upload(let template, let path, _, _):
             templates.append(path)
             if let body = kind.templates[template] { templates.append(body) }
+            uploadFormat = kind.format(ofTemplate: template)
         case .artifact(_, let path, _): templates.append(path)
         case .run(let argv), .waitCommand(let argv), .capture(_, let argv, _): templates += argv
         case .waitPort(let host, let port): templates += [port] + (host.map { [$0] } ?? [])
@@ -226,7 +229,7 @@ struct StepRenderer {
 
     /// Renders `template` for where its output lands: every value encoded for it, or refused at the
     /// blueprint line it came from.
-    func text(_ template: Template, as target: RenderTarget, subject: String) throws(DiagnosticsError) -> RenderedText {
+    func text(_ template: Template, as target: RenderTarget, subject: RenderSubject) throws(DiagnosticsError) -> RenderedText {
         try template.render(contexts, partials: group.resolved.kind.partials,
                             options: RenderOptions(target: target, origins: group.origins, subject: subject))
     }
@@ -237,14 +240,9 @@ struct StepRenderer {
         result.reserveCapacity(templates.count)
         for (index, template) in templates.enumerated() {
             result.append(try text(template, as: .argument(isCommandName: index == 0),
-                                   subject: "argument \(index + 1) of the command of \(Self.label(step, phase))"))
+                                   subject: .argument(index + 1, step: step.name, phase: phase)))
         }
         return result
-    }
-
-    /// "step 'join as worker'", or "a join step" when the kind names none.
-    static func label(_ step: Step, _ phase: Phase) -> String {
-        step.name.map { "step '\($0)'" } ?? "a \(phase.rawValue) step"
     }
 
     /// A step's command: shared when no argument has a tag, rendered otherwise.
@@ -278,18 +276,18 @@ struct StepRenderer {
         let detail: ActionDetail
         switch step.action {
         case .upload(let templateName, let pathTemplate, let mode, let owner):
-            let path = try text(pathTemplate, as: .path, subject: "the path of upload \(templateName)").text
+            let path = try text(pathTemplate, as: .path, subject: .uploadPath(template: templateName)).text
             guard let template = group.resolved.kind.templates[templateName] else {
                 throw DiagnosticsError(Diagnostic("template '\(templateName)' does not exist", at: step.location))
             }
-            let format = group.resolved.kind.format(ofTemplate: templateName)
-            let content = try text(template, as: .file(format), subject: "template \(templateName) (\(format.rawValue))")
+            let format = facts?.uploadFormat ?? group.resolved.kind.format(ofTemplate: templateName)
+            let content = try text(template, as: .file(format), subject: .template(templateName, format))
             let digest = content.isUnknown ? nil : ContentDigest.sha256(content.text)
             type = .upload
             detail = .upload(FileChange(path: path, mode: mode, owner: owner, source: templateName, content: content, sha256: digest,
                                         previousSHA256: nil, previousContent: nil, isArtifact: false))
         case .artifact(let name, let pathTemplate, let mode):
-            let path = try text(pathTemplate, as: .path, subject: "the path of artifact \(name)").text
+            let path = try text(pathTemplate, as: .path, subject: .artifactPath(name)).text
             let artifact = artifacts[name]
             type = .upload
             detail = .upload(FileChange(path: path, mode: mode, owner: nil, source: name, content: RenderedText(text: artifact?.path ?? "", isUnknown: artifact == nil),
@@ -302,9 +300,9 @@ struct StepRenderer {
             detail = .capture(name: name, argv: try command(templates, facts, of: step, phase: phase), secret: secret)
         case .waitPort(let hostTemplate, let portTemplate):
             var host = subjectAddress ?? RenderedText.unknownPlaceholder
-            if let hostTemplate { host = try text(hostTemplate, as: .argument(isCommandName: false), subject: "the host of \(Self.label(step, phase))").display }
+            if let hostTemplate { host = try text(hostTemplate, as: .argument(isCommandName: false), subject: .waitHost(step: step.name, phase: phase)).display }
             type = .wait
-            detail = .waitPort(host: host, port: try text(portTemplate, as: .argument(isCommandName: false), subject: "the port of \(Self.label(step, phase))").display)
+            detail = .waitPort(host: host, port: try text(portTemplate, as: .argument(isCommandName: false), subject: .waitPort(step: step.name, phase: phase)).display)
         case .waitCommand(let templates):
             type = .wait
             detail = .waitCommand(argv: try command(templates, facts, of: step, phase: phase))
@@ -321,7 +319,7 @@ struct StepRenderer {
             var unless: [RenderedText]?
             if let guardCommand = step.unless { unless = try argv(guardCommand, of: step, phase: phase) }
             var creates: RenderedText?
-            if let path = step.creates { creates = try text(path, as: .path, subject: "the 'creates' path of \(Self.label(step, phase))") }
+            if let path = step.creates { creates = try text(path, as: .path, subject: .createsPath(step: step.name, phase: phase)) }
             options = StepOptions(label: step.name, unless: unless, creates: creates, timeout: step.timeout, retry: step.retry)
         }
         let action = PlanAction(type: type, machine: subject, runsOn: runsOn.map { state.machines[$0].name }, phase: phase, ordinal: ordinal + 1,
