@@ -60,13 +60,27 @@ struct KubernetesEndToEndTests {
         let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(2000))")
 
-        // etcd's own tools, on every member: healthy, and three started members.
+        // etcd's own tools, on every member, with the member's certificate: healthy, and three started members.
+        let tls = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key"
         for address in ["10.245.0.2", "10.245.0.3", "10.245.0.4"] {
-            let health = try Self.ssh(project, address, "etcdctl --endpoints=http://\(address):2379 endpoint health 2>&1")
-            #expect(health.contains("http://\(address):2379 is healthy"), "\(health)")
+            let health = try Self.ssh(project, address, "etcdctl --endpoints=https://\(address):2379 \(tls) endpoint health 2>&1")
+            #expect(health.contains("https://\(address):2379 is healthy"), "\(health)")
         }
-        let members = try Self.ssh(project, "10.245.0.2", "etcdctl --endpoints=http://127.0.0.1:2379 member list")
+        let members = try Self.ssh(project, "10.245.0.2", "etcdctl --endpoints=https://127.0.0.1:2379 \(tls) member list")
         #expect(members.split(separator: "\n").filter { $0.contains(", started, ") }.count == 3, "\(members)")
+        // A pod on a worker (root in the worker) reaches the cluster's etcd but gets nothing from it: plain
+        // HTTP is refused, TLS without a certificate of its authority fails the handshake. curl's exit code
+        // shows the port answered (7 would be no connection, 28 a timeout); the HTTP code shows no success.
+        for (what, command) in [
+            ("plain HTTP", "curl -s -m 5 -o /dev/null -w '%{http_code}' http://10.245.0.2:2379/v3/kv/range -X POST -d '{\"key\":\"Lw==\"}'; echo \" $?\""),
+            ("TLS without a certificate", "curl -sk -m 5 -o /dev/null -w '%{http_code}' https://10.245.0.2:2379/v3/kv/range -X POST -d '{\"key\":\"Lw==\"}'; echo \" $?\""),
+        ] {
+            let answer = try Self.ssh(project, "10.245.0.6", command).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
+            #expect(answer.count == 2 && !["7", "28"].contains(answer[1]), "\(what) from a worker did not reach etcd: \(answer)")
+            #expect(answer.first.map { !$0.hasPrefix("2") } ?? false, "\(what) from a worker answered \(answer)")
+        }
+        #expect(try Self.ssh(project, "10.245.0.6", "ls /etc/kubernetes/pki/etcd /etc/kubernetes/pki/*etcd* 2>/dev/null; true").isEmpty,
+                "a worker holds etcd credentials")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
 
         // Root on the controller (what a privileged pod amounts to) cannot reach the installer.

@@ -181,10 +181,15 @@ struct PlannerTests {
             """
         }
         var recorded = RecordedState(generatedSecrets: ["k/settings.certificateKey": String(repeating: "c", count: 64)])
+        // The certificates apply issues before planning.
+        let resolved = try Resolver(catalog: Self.catalog, secrets: SecretSource(environment: [:]), recorded: recorded).resolve(Self.blueprint(kubernetes("")))
+        let pending = try Planner(catalog: Self.catalog, photonVersion: "test").certificatesToIssue(resolved, recorded: recorded)
+        recorded.generatedSecrets.merge(try PendingCertificate.issue(pending, recorded: recorded.generatedSecrets)) { _, new in new }
+        let generated = recorded.generatedSecrets
         let first = try Self.plan(kubernetes(""), recorded: recorded)
         recorded = Self.recorded(after: first, captured: ["k/joinToken": RecordedValue(value: "t", secret: true),
                                                           "k/caCertHash": RecordedValue(value: "sha256:x", secret: false)])
-        recorded.generatedSecrets = ["k/settings.certificateKey": String(repeating: "c", count: 64)]
+        recorded.generatedSecrets = generated
         let plan = try Self.plan(kubernetes("pauseImage: registry.example/pause:3.9"), recorded: recorded)
         let details = plan.machines.first { $0.name == "d-k-controllers-1" }.map { $0.actions.map { plan.actions[$0].detail } } ?? []
         let services = details.compactMap { detail -> String? in

@@ -10,7 +10,7 @@ import Testing
 struct ReadLoopTests {
     /// Runs `operation`; if it has not ended after `limit`, kills the server's sessions so a loop that
     /// ignores its deadline cannot hang the test run, and reports how long it took either way.
-    static func bounded(_ server: SSHD, limit: Duration = .seconds(20),
+    static func bounded(_ server: SSHD, limit: Duration = .seconds(40),
                         _ operation: @escaping @Sendable () async throws -> CommandOutput) async -> (result: Result<CommandOutput, any Error>, elapsed: Duration) {
         let started = ContinuousClock.now
         let watchdog = Task {
@@ -37,8 +37,9 @@ struct ReadLoopTests {
             return
         }
         #expect(error.kind == .timeout, "\(error)")
-        // Well before the watchdog: about 1.3 s alone, up to 5.6 s measured with the whole suite running beside it.
-        #expect(elapsed < .seconds(10), "stopped after \(elapsed)")
+        // The kind says the deadline ended it, not the watchdog (which kills the session: another error).
+        // About 1.3 s alone; up to 12.5 s measured with the whole suite beside it on two cores.
+        #expect(elapsed < .seconds(30), "stopped after \(elapsed)")
         #expect(connection.isBroken, "a timed-out session is dropped")
         #expect(try await server.connect().execute("echo fresh").stdout == "fresh\n")
     }
@@ -59,7 +60,7 @@ struct ReadLoopTests {
             return
         }
         #expect(error.kind == .cancelled, "\(error)")
-        #expect(elapsed < .seconds(10), "stopped after \(elapsed)")
+        #expect(elapsed < .seconds(30), "stopped after \(elapsed)")
     }
 
     @Test("keepalives reach the server during a long, quiet command")

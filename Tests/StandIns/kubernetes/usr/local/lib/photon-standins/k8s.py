@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import yaml
 
@@ -50,33 +51,64 @@ def etcd_endpoints_from(path):
     fail("%s was not written by kubeadm (no etcd endpoints)" % path)
 
 
+# The cluster's etcd takes only clients with a certificate of its authority: on a control-plane node the
+# stand-ins use the API server's own (photon uploads it under kubeadm's names); elsewhere they go, like a
+# real kubelet, through the API server (the stand-in one proxies to etcd): endpoints "api:HOST:PORT".
+ETCD_TLS = ["--cacert=/etc/kubernetes/pki/etcd/ca.crt", "--cert=/etc/kubernetes/pki/apiserver-etcd-client.crt",
+            "--key=/etc/kubernetes/pki/apiserver-etcd-client.key"]
+API = "api:"
+
+
+def etcdctl_command(endpoints):
+    return ["etcdctl", "--endpoints=" + endpoints, "--dial-timeout=3s", "--command-timeout=5s"] + (ETCD_TLS if "https://" in endpoints else [])
+
+
 def etcdctl(endpoints, *args, check=True):
-    result = subprocess.run(["etcdctl", "--endpoints=" + endpoints, "--dial-timeout=3s", "--command-timeout=5s"] + list(args),
-                            capture_output=True, text=True)
+    result = subprocess.run(etcdctl_command(endpoints) + list(args), capture_output=True, text=True)
     if check and result.returncode != 0:
         fail("etcdctl %s failed: %s" % (" ".join(args), result.stderr.strip()))
     return result
 
 
+def through_api(endpoints, operation, key, value=None):
+    """A store operation through the stand-in API server at endpoints ("api:HOST:PORT")."""
+    body = json.dumps({"operation": operation, "key": key, "value": value}).encode()
+    request = urllib.request.Request("http://%s/photon-standin/kv" % endpoints[len(API):], data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        return json.loads(urllib.request.urlopen(request, timeout=10).read())
+    except Exception as error:
+        fail("the API server at %s did not answer %s %s: %s" % (endpoints[len(API):], operation, key, error))
+
+
 def get(endpoints, key):
+    if endpoints.startswith(API):
+        return through_api(endpoints, "get", key)
     out = etcdctl(endpoints, "get", key, "--print-value-only").stdout.strip()
     return json.loads(out) if out else None
 
 
 def get_prefix(endpoints, prefix):
+    if endpoints.startswith(API):
+        return through_api(endpoints, "prefix", prefix)
     lines = etcdctl(endpoints, "get", prefix, "--prefix").stdout.splitlines()
     return {lines[i]: json.loads(lines[i + 1]) for i in range(0, len(lines) - 1, 2)}
 
 
 def put(endpoints, key, value):
+    if endpoints.startswith(API):
+        through_api(endpoints, "put", key, value)
+        return
     # The value on standard input: it may hold a token, and a command line is visible to every process.
-    result = subprocess.run(["etcdctl", "--endpoints=" + endpoints, "--dial-timeout=3s", "--command-timeout=5s", "put", key],
-                            input=json.dumps(value, sort_keys=True), capture_output=True, text=True)
+    result = subprocess.run(etcdctl_command(endpoints) + ["put", key], input=json.dumps(value, sort_keys=True), capture_output=True, text=True)
     if result.returncode != 0:
         fail("etcdctl put %s failed: %s" % (key, result.stderr.strip()))
 
 
 def delete(endpoints, key):
+    if endpoints.startswith(API):
+        through_api(endpoints, "delete", key)
+        return
     etcdctl(endpoints, "del", key)
 
 
