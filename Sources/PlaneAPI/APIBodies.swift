@@ -143,6 +143,12 @@ public struct PlanRequest: Codable, Sendable {
         self.cluster = cluster
         self.format = format
     }
+
+    /// The operation it previews: a scale of `cluster` when `scale` is given, otherwise an apply.
+    public var request: OperationRequest {
+        guard let scale else { return cluster.map { OperationRequest(kind: .apply, cluster: $0) } ?? .apply }
+        return OperationRequest(kind: .scale, cluster: cluster, counts: scale.counts, force: scale.force)
+    }
 }
 
 public struct PlanBody: Codable, Sendable {

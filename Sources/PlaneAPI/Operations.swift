@@ -61,12 +61,10 @@ public struct OperationRecord: Codable, Sendable, Hashable {
     }
 
     public var id: String
-    /// "apply", "scale" or "destroy".
-    public var kind: String
-    /// What it changes, for people ("cluster web: workers=5").
+    /// What it does, as requested.
+    public var request: OperationRequest
+    /// What it changes, for people ("scale web workers=5").
     public var summary: String
-    /// photon's arguments after the blueprint and kinds options.
-    public var arguments: [String]
     public var status: Status
     /// The API server running it.
     public var node: String?
@@ -142,7 +140,7 @@ struct OperationBook: Sendable {
     }
 
     /// Creates a queued operation unless one is queued or running; returns it, or the one in the way.
-    func create(kind: String, summary: String, arguments: [String]) async throws -> (created: OperationRecord?, blocking: OperationRecord?) {
+    func create(_ request: OperationRequest, summary: String) async throws -> (created: OperationRecord?, blocking: OperationRecord?) {
         for _ in 0..<20 {
             let existing = try await all()
             if let busy = existing.first(where: { !$0.status.isFinished }) { return (nil, busy) }
@@ -150,7 +148,7 @@ struct OperationBook: Sendable {
             let taken = try await etcd.list(prefix: prefix + "op/").values.compactMap { Int($0.key.split(separator: "/").last ?? "") }
             let next = (taken.max() ?? 0) + 1
             let id = String(format: "%06d", next)
-            let record = OperationRecord(id: id, kind: kind, summary: summary, arguments: arguments, status: .queued, node: nil, attempts: 0,
+            let record = OperationRecord(id: id, request: request, summary: summary, status: .queued, node: nil, attempts: 0,
                                          createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
             // Create-only, and only while no other operation appeared: two servers racing get one each at most.
             let result = try await etcd.transaction(if: [.version(key(id), equals: 0)], then: [.put(key(id), try sealed(record, key: key(id)))])
@@ -288,16 +286,16 @@ final class OperationRunner: Sendable {
             await append((try? String(decoding: JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)) ?? "{}")
         }
         do {
-            var chosen = operation.kind == "apply" ? try await book.submitted(operation.id) : nil
+            var chosen = operation.request.kind == .apply ? try await book.submitted(operation.id) : nil
             if chosen == nil { chosen = try await book.workspace() }
             guard let workspace = chosen else {
-                throw PhotonError("the plane has no blueprint to run \(operation.kind) with", help: "apply a blueprint through the plane first")
+                throw PhotonError("the plane has no blueprint to run \(operation.request.kind.rawValue) with", help: "apply a blueprint through the plane first")
             }
             let folder = configuration.stateDirectory + "/operations/" + operation.id
             let files = try workspace.materialize(in: folder)
             try await book.put(operation)
             await event(["event": "operation", "state": resumed ? "resumed" : "started", "node": configuration.node, "attempt": String(operation.attempts)])
-            let arguments = [executable, operation.kind, "-f", files.blueprint, "--templates", files.kinds, "--yes", "--format", "json"] + operation.arguments
+            let arguments = [executable] + (try operation.request.commandLine(blueprint: files.blueprint, kinds: files.kinds))
             let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
             running.withLock { $0[operation.id] = child.pid }
             let lines = AsyncStream<(Bool, String)> { continuation in
@@ -343,7 +341,7 @@ final class OperationRunner: Sendable {
                 record.finishedAt = Date()
                 // Everything an operation leaves is written before it reads as finished: a client that
                 // sees it finished finds its last event, and the next operation the blueprint it applied.
-                if status == 0, record.kind == "apply", let submitted = try? await book.submitted(operationID) {
+                if status == 0, record.request.kind == .apply, let submitted = try? await book.submitted(operationID) {
                     try? await book.setWorkspace(submitted)
                 }
                 await event(["event": "exit", "status": String(status), "outcome": record.status.rawValue])

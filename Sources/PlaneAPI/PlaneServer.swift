@@ -140,21 +140,17 @@ public final class PlaneServer: Sendable {
         }
         api.post("deployment/apply") { request, context in
             let body = try await request.decode(as: ApplyRequest.self, context: context)
-            return try await self.accept(kind: "apply", summary: "apply \(body.workspace.blueprintFile)", arguments: [], workspace: body.workspace)
+            return try await self.accept(.apply, summary: "apply \(body.workspace.blueprintFile)", workspace: body.workspace)
         }
         api.post("deployment/plan") { request, context in
             let body = try await request.decode(as: PlanRequest.self, context: context)
-            if let cluster = body.cluster, let refusal = try Self.refusal(cluster: cluster, scale: body.scale) { return refusal }
+            if let problem = body.request.problem { return try JSONResponse.error(.badRequest, APIErrorBody(error: problem)) }
             return try JSONResponse.encode(try await self.plan(body))
         }
         api.post("clusters/{name}/scale") { request, context in
             let name = try context.parameters.require("name")
             let body = try await request.decode(as: ScaleRequest.self, context: context)
-            if let refusal = try Self.refusal(cluster: name, scale: body) { return refusal }
-            let counts = body.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            // Options first; after `--` only the cluster and the counts, which no value can turn into an option.
-            return try await self.accept(kind: "scale", summary: "scale \(name) \(counts.joined(separator: " "))",
-                                         arguments: (body.force == true ? ["--force"] : []) + ["--", name] + counts)
+            return try await self.accept(.scale(name, counts: body.counts, force: body.force == true))
         }
         api.delete("clusters/{name}") { _, context in
             let name = try context.parameters.require("name")
@@ -162,27 +158,12 @@ public final class PlaneServer: Sendable {
                 return try JSONResponse.error(.notFound, APIErrorBody(error: "the deployment has no cluster '\(name)'",
                                                                       help: "the management plane is removed from the installer with 'photon destroy'"))
             }
-            return try await self.accept(kind: "destroy", summary: "destroy cluster \(name)", arguments: ["--cluster=\(name)"])
+            return try await self.accept(.destroy(cluster: name))
         }
         api.delete("clusters") { _, _ in
-            let names = try await self.clusters().filter { !$0.management }.map(\.name)
-            return try await self.accept(kind: "destroy", summary: "destroy every cluster", arguments: ["--keep-management"])
+            return try await self.accept(.destroy(cluster: nil))
         }
         return router
-    }
-
-    /// A 400 when a cluster or role name is not a host name label or a count is negative: names go into
-    /// the argument list of the operation's photon, where they must stay names.
-    static func refusal(cluster: String, scale: ScaleRequest?) throws -> Response? {
-        for name in [cluster] + (scale?.counts.keys.sorted() ?? []) {
-            if let problem = Hostname.problem(withLabel: name) {
-                return try JSONResponse.error(.badRequest, APIErrorBody(error: "\(String(reflecting: name)) is not a cluster or role name: \(problem)"))
-            }
-        }
-        if let scale, scale.counts.isEmpty || scale.counts.values.contains(where: { $0 < 0 }) {
-            return try JSONResponse.error(.badRequest, APIErrorBody(error: "counts must name at least one role, each with 0 or more machines"))
-        }
-        return nil
     }
 
     func health(authenticated: Bool) async throws -> Response {
@@ -273,13 +254,7 @@ public final class PlaneServer: Sendable {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let files = try workspace.materialize(in: directory)
         let format = request.format == "json" ? "json" : "text"
-        var arguments = [runner.executable]
-        if let scale = request.scale, let cluster = request.cluster {
-            arguments += ["scale", "-f", files.blueprint, "--templates", files.kinds, "--dry-run", "--format", format] + (scale.force == true ? ["--force"] : [])
-            arguments += ["--", cluster] + scale.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        } else {
-            arguments += ["plan", "-f", files.blueprint, "--templates", files.kinds, "--format", format, "--detailed-exitcode"]
-        }
+        let arguments = [runner.executable] + (try request.request.commandLine(blueprint: files.blueprint, kinds: files.kinds, format: format, dryRun: true))
         let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
         @Sendable func readAll(_ descriptor: Int32) async throws -> String {
             try await OwnThread.run {
@@ -310,8 +285,9 @@ public final class PlaneServer: Sendable {
     public static let configurationVariable = "PHOTON_PLANE_CONFIG"
 
     /// Records the operation, or answers 409 naming the one in the way.
-    func accept(kind: String, summary: String, arguments: [String], workspace: BlueprintBundle? = nil) async throws -> Response {
-        let (created, blocking) = try await book.create(kind: kind, summary: summary, arguments: arguments)
+    func accept(_ request: OperationRequest, summary: String? = nil, workspace: BlueprintBundle? = nil) async throws -> Response {
+        if let problem = request.problem { return try JSONResponse.error(.badRequest, APIErrorBody(error: problem)) }
+        let (created, blocking) = try await book.create(request, summary: summary ?? request.summary)
         guard var created else {
             let busy = blocking!
             return try JSONResponse.error(.conflict, APIErrorBody(

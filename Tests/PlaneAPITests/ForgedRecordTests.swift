@@ -15,13 +15,13 @@ struct ForgedRecordTests {
         try await withPlane(childScript: PlaneFixture.applyLikeChild(seconds: 0)) { plane in
             let url = try await plane.startServer(node: "a")
             let etcd = try plane.etcdClient
-            // What an attacker would write: a queued operation with their arguments, and a workspace of their kinds.
-            let forged = OperationRecord(id: "000001", kind: "apply", summary: "owned", arguments: ["--attacker"], status: .queued, node: nil, attempts: 0,
+            // What an attacker would write: a queued operation of their choosing, and a workspace of their kinds.
+            let forged = OperationRecord(id: "000001", request: .destroy(cluster: "web"), summary: "owned", status: .queued, node: nil, attempts: 0,
                                          createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
             try await etcd.put("/photon/demo/op/000001", try OperationBook.encode(forged))
             let attackerKey = RecordAuthenticator.random()
             let other = OperationBook(etcd: etcd, prefix: "/photon/demo/", authenticator: attackerKey)
-            try await other.put(OperationRecord(id: "000002", kind: "destroy", summary: "owned too", arguments: ["--keep-management"], status: .queued,
+            try await other.put(OperationRecord(id: "000002", request: .destroy(cluster: nil), summary: "owned too", status: .queued,
                                                 node: nil, attempts: 0, createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: []))
             try await other.setWorkspace(BlueprintBundle(blueprintFile: "x.yaml", blueprint: "name: demo\n", kinds: ["evil/kind.yaml": "kind: evil\n"]))
 
@@ -46,13 +46,13 @@ struct ForgedRecordTests {
             while try await book.get(id)?.status.isFinished != true, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
             #expect(try await book.get(id)?.status == .succeeded)
             let arguments = try String(contentsOfFile: plane.directory + "/arguments", encoding: .utf8)
-            #expect(!arguments.contains("--attacker") && !arguments.contains("--keep-management"))
+            #expect(!arguments.contains("--cluster") && !arguments.contains("--keep-management"), "\(arguments)")
 
             var stored = try #require(try await etcd.get("/photon/demo/op/\(id)"))
             var envelope = try OperationBook.decode(OperationBook.Authenticated.self, stored.value)
             var record = try OperationBook.decode(OperationRecord.self, Array(envelope.body))
             record.status = .queued
-            record.arguments = ["--attacker"]
+            record.request = .destroy(cluster: nil)
             envelope.body = Data(try OperationBook.encode(record))
             try await etcd.put(stored.key, try OperationBook.encode(envelope))
             stored = try #require(try await etcd.get("/photon/demo/op/\(id)"))

@@ -122,7 +122,7 @@ struct ServerTests {
             // An operation the leader was running when it died: recorded running, on its node.
             let book = OperationBook(etcd: try plane.etcdClient, prefix: "/photon/demo/", authenticator: try plane.authenticator)
             try await book.setWorkspace(sampleBundle)
-            let orphan = OperationRecord(id: "000009", kind: "scale", summary: "scale web workers=3", arguments: ["web", "workers=3"], status: .running,
+            let orphan = OperationRecord(id: "000009", request: .scale("web", counts: ["workers": 3], force: false), summary: "scale web workers=3", status: .running,
                                          node: leader == a ? "a" : "b", attempts: 1, createdAt: Date(), startedAt: Date(), finishedAt: nil, exitStatus: nil, runs: [])
             await plane.stopServer(leader)
             try await book.put(orphan)
