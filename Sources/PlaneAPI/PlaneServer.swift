@@ -19,10 +19,13 @@ public final class PlaneServer: Sendable {
     let etcd: EtcdClient
     /// For the status resources: answered by the local member, no round of the cluster.
     let reads: EtcdClient
+    /// The revision status reads are computed at, read once for all readers at a time.
+    let revisions: RevisionReader
     private let opened = Locked<EtcdStateStore?>(nil)
-    /// Status bodies by resource, with the etcd revision (and leader) they were computed at: reused
-    /// until a write moves the revision, so a hundred clients polling cost one revision read each.
-    private let computed = Locked<[String: (revision: Int64, leader: String?, body: ByteBuffer)]>([:])
+    /// Status bodies by resource, with the etcd revision (and leader) they are computed at: one
+    /// computation per revision, joined by every reader that asks meanwhile and reused until a write
+    /// moves the revision, so a hundred clients polling cost one shared revision read at a time.
+    private let computed = Locked<[String: (revision: Int64, leader: String?, body: Task<ByteBuffer, any Error>)]>([:])
     let book: OperationBook
     /// The same records, read from the local member (the status resources and event streams).
     let readBook: OperationBook
@@ -46,6 +49,7 @@ public final class PlaneServer: Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         etcd = try configuration.etcdClient()
         reads = try configuration.etcdClient(serializableReads: true)
+        revisions = RevisionReader(client: reads)
         let authenticator = try RecordAuthenticator(stateDirectory: configuration.stateDirectory)
         book = OperationBook(etcd: etcd, prefix: configuration.prefix, authenticator: authenticator)
         readBook = OperationBook(etcd: reads, prefix: configuration.prefix, authenticator: authenticator)
@@ -178,17 +182,25 @@ public final class PlaneServer: Sendable {
     }
 
     /// The resource as computed at the current etcd revision (reused when nothing was written since).
-    func current(_ resource: String, compute: () async throws -> ByteBuffer) async throws -> Response {
-        let revision = try await reads.currentRevision()
+    func current(_ resource: String, compute: @escaping @Sendable () async throws -> ByteBuffer) async throws -> Response {
+        let revision = try await revisions.current()
         let leader = leadership.leader
-        var body: ByteBuffer
-        if let hit = computed.withLock({ $0[resource] }), hit.revision == revision, hit.leader == leader {
-            body = hit.body
-        } else {
-            body = try await compute()
-            computed.withLock { [body] in $0[resource] = (revision, leader, body) }
+        let computation = computed.withLock { computed in
+            // One computed at a later revision is fresher still than this reader needs.
+            if let hit = computed[resource], hit.revision >= revision, hit.leader == leader { return hit.body }
+            let started = Task { try await compute() }
+            computed[resource] = (revision, leader, started)
+            return started
         }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+        do {
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: try await computation.value))
+        } catch {
+            // A failed computation is not kept: the next reader tries again.
+            computed.withLock { computed in
+                if let hit = computed[resource], hit.revision == revision, hit.leader == leader { computed[resource] = nil }
+            }
+            throw error
+        }
     }
 
     func deployment() async throws -> DeploymentBody {
