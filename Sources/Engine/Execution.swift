@@ -187,14 +187,14 @@ final class ExecutionContext: Sendable {
         case .command(let argv):
             let target = try await handle(action.runsOn ?? action.machine)
             if let skip = try await guardSkips(action, on: target) { return skip }
-            try await runChecked(RenderedText.shellCommand(argv), argv: argv, action: action, on: target)
-            return Result()
+            let output = try await runChecked(RenderedText.shellCommand(argv), argv: argv, action: action, on: target)
+            return Result(message: Self.waitNote(output))
         case .service(let name, let serviceAction, let exec):
             let target = try await handle(action.runsOn ?? action.machine)
             if let skip = try await guardSkips(action, on: target) { return skip }
             let script = ServiceScript.script(name: name, action: serviceAction, exec: exec?.map(\.text))
-            try await runChecked(script, argv: exec ?? [], action: action, on: target)
-            return Result()
+            let output = try await runChecked(script, argv: exec ?? [], action: action, on: target)
+            return Result(message: Self.waitNote(output))
         case .capture(let name, let argv, let secret):
             let target = try await handle(action.runsOn ?? action.machine)
             let output = try await runChecked(RenderedText.shellCommand(argv), argv: argv, action: action, on: target)
@@ -232,6 +232,11 @@ final class ExecutionContext: Sendable {
 
     static func duration(_ span: TimeSpan) -> Duration { .milliseconds(Int64(span.milliseconds)) }
 
+    /// What the progress says when a run waited for the one a stopped photon left on the machine.
+    static func waitNote(_ output: CommandOutput) -> String? {
+        StepLock.waited(in: output.stderr).map { "waited \($0) s for the run an earlier photon left on the machine to end" }
+    }
+
     /// Waits poll quickly at first (most things come up within a second), then back off to the poll interval.
     var firstPoll: Duration { min(.milliseconds(100), engine.options.pollInterval) }
 
@@ -241,7 +246,7 @@ final class ExecutionContext: Sendable {
         let attempts = action.retry?.attempts ?? 1
         var attempt = 1
         while true {
-            let output = try await execute(command, on: target, timeout: action.timeout.map(Self.duration))
+            let output = try await execute(command, on: target, timeout: action.timeout.map(Self.duration), step: action.id)
             if output.succeeded { return output }
             if attempt < attempts {
                 attempt += 1
@@ -254,9 +259,11 @@ final class ExecutionContext: Sendable {
         }
     }
 
-    func execute(_ command: String, on target: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
+    /// Runs a command on the machine; with `step`, as a run of that step (under its lock there).
+    func execute(_ command: String, on target: MachineHandle, timeout: Duration?, step: String? = nil) async throws -> CommandOutput {
         do {
-            return try await engine.shell.execute(command, on: target, timeout: timeout)
+            guard let step else { return try await engine.shell.execute(command, on: target, timeout: timeout) }
+            return try await engine.shell.execute(command, asStep: step, on: target, timeout: timeout)
         } catch {
             throw classify(error, "running a command on \(target.name)")
         }
@@ -265,13 +272,16 @@ final class ExecutionContext: Sendable {
     /// `creates` and `unless` guards: the step is already done.
     func guardSkips(_ action: PlanAction, on target: MachineHandle) async throws -> Result? {
         if let path = action.creates, !path.isUnknown {
-            if try await execute("test -e \(ShellQuoting.quote(path.text))", on: target, timeout: .seconds(60)).succeeded {
-                return Result(skipped: true, message: "\(path.display) exists")
+            let output = try await execute("test -e \(ShellQuoting.quote(path.text))", on: target, timeout: .seconds(60), step: action.id)
+            if output.succeeded {
+                return Result(skipped: true, message: ["\(path.display) exists", Self.waitNote(output)].compactMap { $0 }.joined(separator: "; "))
             }
         }
         if let unless = action.unless, !unless.contains(where: \.isUnknown) {
-            if try await execute(RenderedText.shellCommand(unless), on: target, timeout: .seconds(60)).succeeded {
-                return Result(skipped: true, message: "already done (\(RenderedText.displayCommand(unless)) succeeded)")
+            let output = try await execute(RenderedText.shellCommand(unless), on: target, timeout: .seconds(60), step: action.id)
+            if output.succeeded {
+                let done = "already done (\(RenderedText.displayCommand(unless)) succeeded)"
+                return Result(skipped: true, message: [done, Self.waitNote(output)].compactMap { $0 }.joined(separator: "; "))
             }
         }
         return nil

@@ -95,6 +95,9 @@ public protocol RemoteShell: Sendable {
     func upload(_ data: [UInt8], to path: String, mode: Int, owner: String?, on machine: MachineHandle) async throws
     /// Runs a shell command line and returns its output; a non-zero exit is an output, not an error.
     func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput
+    /// Runs a command as one run of step `step` (its command or its guard): on a real machine under that
+    /// step's lock (``StepLock``), so it waits for a run of the step that a stopped photon left there.
+    func execute(_ command: String, asStep step: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput
     /// Whether something accepts TCP connections at `host:port` (for `wait: {port}` steps).
     func isListening(host: String, port: Int, timeout: Duration) async -> Bool
     /// Ends the connections kept for reuse, once a run is over: before the process exits, so no session
@@ -104,6 +107,11 @@ public protocol RemoteShell: Sendable {
 
 extension RemoteShell {
     public func closeAll() async {}
+
+    /// Shells without machines of their own (test doubles) hold no lock: each run is the only one.
+    public func execute(_ command: String, asStep step: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
+        try await execute(command, on: machine, timeout: timeout)
+    }
 }
 
 /// Errors that say whether trying again may help. Errors that do not conform are permanent.

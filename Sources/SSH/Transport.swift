@@ -7,11 +7,14 @@ public final class SSHTransport: RemoteShell, @unchecked Sendable {
     let credentials: SSHCredentials
     let defaultUser: String
     let connectTimeout: Duration
+    /// The lock each step's runs hold on the machine.
+    let stepLock: StepLock
     private let lock = NSLock()
     private var connections: [String: Task<SSHConnection, any Error>] = [:]
 
-    public init(credentials: SSHCredentials, defaultUser: String = "root", connectTimeout: Duration = .seconds(10)) {
+    public init(credentials: SSHCredentials, defaultUser: String = "root", connectTimeout: Duration = .seconds(10), stepLock: StepLock = StepLock()) {
         self.credentials = credentials
+        self.stepLock = stepLock
         self.defaultUser = defaultUser
         self.connectTimeout = connectTimeout
     }
@@ -56,6 +59,11 @@ public final class SSHTransport: RemoteShell, @unchecked Sendable {
 
     public func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
         try await connection(to: machine).execute(command, timeout: timeout)
+    }
+
+    /// The command under the step's lock, with the lock's wait added to its deadline.
+    public func execute(_ command: String, asStep step: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
+        try await connection(to: machine).execute(stepLock.wrap(command, step: step), timeout: timeout.map { $0 + stepLock.wait })
     }
 
     public func isListening(host: String, port: Int, timeout: Duration) async -> Bool {

@@ -1,0 +1,72 @@
+import Engine
+import Foundation
+import PhotonCore
+@testable import SSH
+import Testing
+
+/// A step's runs hold its lock on the machine, against real sshd: the run a dropped connection left
+/// behind keeps the lock until it ends, so the next run's guard sees what it finished, not a half.
+@Suite("Step locks on the machine", .serialized)
+struct StepLockTests {
+    static func scratch() throws -> String {
+        let path = NSTemporaryDirectory() + "photon-steplock-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test("a guard waits for the run a dropped connection left on the machine, then sees what it did")
+    func guardWaitsForTheOrphan() async throws {
+        let server = try SSHD()
+        defer { server.stop() }
+        let folder = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let lock = StepLock(directory: folder + "/steps")
+        let done = folder + "/done"
+
+        // photon's connection ends halfway (here its deadline): the command goes on without it.
+        let first = try await server.connect()
+        await #expect(throws: SSHError.self) {
+            try await first.execute(lock.wrap("sleep 3; touch \(ShellQuoting.quote(done))", step: "m-1/configure/2"), timeout: .seconds(1))
+        }
+        #expect(!FileManager.default.fileExists(atPath: done), "the command ended before the connection did")
+
+        // The next photon's guard for the same step: it waits, then finds the step done.
+        let guardRun = try await server.connect().execute(lock.wrap("test -e \(ShellQuoting.quote(done))", step: "m-1/configure/2"))
+        #expect(guardRun.succeeded, "the guard looked before the earlier run ended: \(guardRun.stderr)")
+        #expect((StepLock.waited(in: guardRun.stderr) ?? -1) >= 0, "no word of the wait: \(guardRun.stderr)")
+
+        // Another step's runs never wait for it.
+        let other = try await server.connect().execute(lock.wrap("true", step: "m-1/configure/3"))
+        #expect(other.succeeded && StepLock.waited(in: other.stderr) == nil)
+    }
+
+    @Test("a daemon the step starts does not hold its lock; exit codes and output pass through")
+    func daemonsDoNotHoldTheLock() async throws {
+        let server = try SSHD()
+        defer { server.stop() }
+        let folder = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let lock = StepLock(directory: folder + "/steps")
+        let connection = try await server.connect()
+        let started = try await connection.execute(lock.wrap("sleep 30 >/dev/null 2>&1 </dev/null & echo $!", step: "m-1/service/1"))
+        let pid = try #require(Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(pid, SIGKILL) }
+        let again = try await connection.execute(lock.wrap("echo out; echo err >&2; exit 3", step: "m-1/service/1"), timeout: .seconds(10))
+        #expect(StepLock.waited(in: again.stderr) == nil, "the daemon held the lock: \(again.stderr)")
+        #expect(again.exitStatus == 3 && again.stdout == "out\n" && again.stderr == "err\n")
+    }
+
+    @Test("a run still held after the wait fails saying what holds the lock")
+    func waitHasAnEnd() async throws {
+        let server = try SSHD()
+        defer { server.stop() }
+        let folder = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let lock = StepLock(directory: folder + "/steps", wait: .seconds(1))
+        let first = try await server.connect()
+        await #expect(throws: SSHError.self) { try await first.execute(lock.wrap("sleep 4", step: "m-1/join/1"), timeout: .milliseconds(500)) }
+        let blocked = try await server.connect().execute(lock.wrap("true", step: "m-1/join/1"), timeout: .seconds(10))
+        #expect(blocked.exitStatus == 75)
+        #expect(blocked.stderr.contains("still runs on this machine after 1 s: it holds \(folder)/steps/m-1_join_1.lock"), "\(blocked.stderr)")
+    }
+}
