@@ -25,7 +25,8 @@ public final class SSHConnection: @unchecked Sendable {
     /// The host key's fingerprint as the server presented it ("SHA256:…").
     public private(set) var hostKeyFingerprint = ""
     let worker: WorkerThread
-    let cancel = CancelFlag()
+    /// The current operation's cancel flag (set and read on the worker thread only).
+    private(set) var cancel = CancelFlag()
     private var session: Session?
     private var sftp: SFTP?
 
@@ -91,14 +92,20 @@ public final class SSHConnection: @unchecked Sendable {
     /// Runs `body` on the connection's thread with a deadline; a cancelled task interrupts it.
     func perform<T: Sendable>(timeout: Duration?, _ body: @escaping (SSHConnection) throws -> T) async throws -> T {
         try Task.checkCancellation()
+        // A flag of this operation's own: a cancel that comes before the worker reaches the body (a busy
+        // machine) still stops it, and one caller's cancel never stops another caller's operation.
+        let flag = CancelFlag()
         return try await withTaskCancellationHandler {
             try await worker.run { [self] in
-                cancel.reset()
-                if let session { session.deadline = .now + (timeout ?? .seconds(3600)) }
+                cancel = flag
+                if let session {
+                    session.deadline = .now + (timeout ?? .seconds(3600))
+                    session.cancel = flag
+                }
                 return try body(self)
             }
         } onCancel: {
-            cancel.raise()
+            flag.raise()
         }
     }
 

@@ -102,6 +102,5 @@ final class CancelFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var raised = false
     func raise() { lock.withLock { raised = true } }
-    func reset() { lock.withLock { raised = false } }
     var isRaised: Bool { lock.withLock { raised } }
 }

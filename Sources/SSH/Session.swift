@@ -7,7 +7,8 @@ final class Session {
     let handle: OpaquePointer
     let socket: Int32
     let host: String
-    let cancel: CancelFlag
+    /// The current operation's cancel flag.
+    var cancel: CancelFlag
     /// Until when the current operation may wait.
     var deadline: ContinuousClock.Instant = .now + .seconds(60)
 

@@ -63,6 +63,28 @@ struct ReadLoopTests {
         #expect(elapsed < .seconds(30), "stopped after \(elapsed)")
     }
 
+    @Test("a cancel that comes while the call waits its turn stops that call, and only that one")
+    func cancelWhileQueued() async throws {
+        let server = try SSHD()
+        defer { server.stop() }
+        let connection = try await server.connect()
+        // The connection runs one call at a time: the second waits behind the first when it is cancelled.
+        let first = Task { try await connection.execute("sleep 2; echo first") }
+        try await Task.sleep(for: .milliseconds(300))
+        let (result, _) = await Self.bounded(server) {
+            let second = Task { try await connection.execute("sleep 30; echo second") }
+            try await Task.sleep(for: .milliseconds(100))
+            second.cancel()
+            return try await second.value
+        }
+        #expect(try await first.value.stdout == "first\n", "the other caller's command was stopped")
+        guard case .failure(let error as SSHError) = result else {
+            Issue.record("the queued call ran despite its cancel: \(result)")
+            return
+        }
+        #expect(error.kind == .cancelled, "\(error)")
+    }
+
     @Test("keepalives reach the server during a long, quiet command")
     func keepalivesDuringLongCommands() async throws {
         let server = try SSHD(debugLog: true)

@@ -21,23 +21,26 @@ struct StepLockTests {
         let folder = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let lock = StepLock(directory: folder + "/steps")
-        let done = folder + "/done"
+        let done = folder + "/done", gate = folder + "/gate"
 
-        // photon's connection ends halfway (here its deadline): the command goes on without it.
+        // photon's connection ends halfway (here its deadline): the command goes on without it, until the
+        // test opens its gate (no timing: the test decides when the orphan ends).
+        let orphan = "while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done; touch \(ShellQuoting.quote(done))"
         let first = try await server.connect()
-        await #expect(throws: SSHError.self) {
-            try await first.execute(lock.wrap("sleep 3; touch \(ShellQuoting.quote(done))", step: "m-1/configure/2"), timeout: .seconds(1))
-        }
-        #expect(!FileManager.default.fileExists(atPath: done), "the command ended before the connection did")
+        await #expect(throws: SSHError.self) { try await first.execute(lock.wrap(orphan, step: "m-1/configure/2"), timeout: .seconds(1)) }
 
-        // The next photon's guard for the same step: it waits, then finds the step done.
-        let guardRun = try await server.connect().execute(lock.wrap("test -e \(ShellQuoting.quote(done))", step: "m-1/configure/2"))
-        #expect(guardRun.succeeded, "the guard looked before the earlier run ended: \(guardRun.stderr)")
-        #expect((StepLock.waited(in: guardRun.stderr) ?? -1) >= 0, "no word of the wait: \(guardRun.stderr)")
-
+        // The next photon's guard for the same step waits while the orphan runs, then finds the step done.
+        let guardRun = Task { try await server.connect().execute(lock.wrap("test -e \(ShellQuoting.quote(done))", step: "m-1/configure/2")) }
+        try await Task.sleep(for: .seconds(1))
+        #expect(!FileManager.default.fileExists(atPath: done))
         // Another step's runs never wait for it.
         let other = try await server.connect().execute(lock.wrap("true", step: "m-1/configure/3"))
         #expect(other.succeeded && StepLock.waited(in: other.stderr) == nil)
+        FileManager.default.createFile(atPath: gate, contents: nil)
+        let result = try await guardRun.value
+        #expect(result.succeeded, "the guard looked before the earlier run ended: \(result.stderr)")
+        #expect((StepLock.waited(in: result.stderr) ?? -1) >= 0, "no word of the wait: \(result.stderr)")
+
     }
 
     @Test("a daemon the step starts does not hold its lock; exit codes and output pass through")
@@ -46,7 +49,7 @@ struct StepLockTests {
         defer { server.stop() }
         let folder = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let lock = StepLock(directory: folder + "/steps")
+        let lock = StepLock(directory: folder + "/steps", wait: .seconds(5))
         let connection = try await server.connect()
         let started = try await connection.execute(lock.wrap("sleep 30 >/dev/null 2>&1 </dev/null & echo $!", step: "m-1/service/1"))
         let pid = try #require(Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -63,9 +66,13 @@ struct StepLockTests {
         let folder = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let lock = StepLock(directory: folder + "/steps", wait: .seconds(1))
+        let gate = folder + "/gate"
+        defer { FileManager.default.createFile(atPath: gate, contents: nil) }
         let first = try await server.connect()
-        await #expect(throws: SSHError.self) { try await first.execute(lock.wrap("sleep 4", step: "m-1/join/1"), timeout: .milliseconds(500)) }
-        let blocked = try await server.connect().execute(lock.wrap("true", step: "m-1/join/1"), timeout: .seconds(10))
+        await #expect(throws: SSHError.self) {
+            try await first.execute(lock.wrap("while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done", step: "m-1/join/1"), timeout: .milliseconds(500))
+        }
+        let blocked = try await server.connect().execute(lock.wrap("true", step: "m-1/join/1"), timeout: .seconds(30))
         #expect(blocked.exitStatus == 75)
         #expect(blocked.stderr.contains("still runs on this machine after 1 s: it holds \(folder)/steps/m-1_join_1.lock"), "\(blocked.stderr)")
     }
