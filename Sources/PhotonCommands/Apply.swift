@@ -120,7 +120,13 @@ struct DestroyCommand: AsyncParsableCommand {
         }
         // The plane never removes itself: inside it, destroy means the clusters.
         let goal: Runner.Goal = !clusters.isEmpty ? .destroyClusters(clusters) : keepManagement || runner.state.inPlane ? .destroyClusters(nil) : .destroy
+        // `--local` of a deployment with a plane: the installer's agent for it goes with the state.
+        let agent = runner.state.inPlane ? nil : (try? PlaneContext.load(stateDirectory: runner.stateDirectory))?.agent
         try await runner.execute(saved: nil, goal: goal)
+        if case .destroy = goal, let agent {
+            AgentProcess.stop(agent)
+            PlaneContext.remove(stateDirectory: runner.stateDirectory)
+        }
     }
 }
 
