@@ -20,6 +20,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Progress output: text (a live view on a terminal, lines otherwise) or json (NDJSON events on stdout).")
     var format: OutputFormat = .text
 
+    @Flag(help: "Through a management plane: when another operation holds the deployment, fail at once (HTTP 409) instead of following it to its end and then going on.")
+    var noWait = false
+
     func validate() throws {
         if format == .dot { throw ValidationError("progress is text or json") }
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
@@ -67,7 +70,7 @@ struct ApplyCommand: AsyncParsableCommand {
             // The installer keeps the plane itself up; the plane applies the clusters.
             let context = try await PlaneInstaller.preparePlane(runner)
             let bundle = try PlaneInstaller.workspace(runner)
-            var session = PlaneSession(context: context, format: run.format)
+            var session = PlaneSession(context: context, format: run.format, waitsForBusy: !run.noWait)
             session.access = (runner.blueprint, runner.stateDirectory)
             if !run.yes {
                 let plan = try await session.plan(PlanRequest(workspace: bundle, format: "text"))
@@ -106,7 +109,7 @@ struct DestroyCommand: AsyncParsableCommand {
     func run() async throws {
         let runner = try await Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "destroy")
         if runner.usesPlane, let context = try PlaneContext.load(stateDirectory: runner.stateDirectory) {
-            let session = PlaneSession(context: context, format: run.format)
+            let session = PlaneSession(context: context, format: run.format, waitsForBusy: !run.noWait)
             let everything = clusters.isEmpty && !keepManagement
             try runner.confirm(everything ? "Destroy every cluster of \(runner.blueprint.name.value), then its management plane?"
                                           : "Destroy \(clusters.isEmpty ? "every cluster" : clusters.joined(separator: ", ")) of \(runner.blueprint.name.value) through its management plane?")

@@ -190,13 +190,16 @@ struct PlaneSession {
     let format: OutputFormat
     /// False when the plan was already shown (before asking).
     var showsPlan = true
+    /// When another operation holds the deployment: follow it to its end, then send again (false: `--no-wait`).
+    var waitsForBusy = true
     /// The installer's blueprint and state folder, for the ssh lines of `access` events.
     var access: (blueprint: Blueprint, stateDirectory: String)?
     private let reach = Locked<[AccessEntry]>([])
 
-    init(context: PlaneContext, format: OutputFormat) {
+    init(context: PlaneContext, format: OutputFormat, waitsForBusy: Bool = true) {
         self.context = context
         self.format = format
+        self.waitsForBusy = waitsForBusy
     }
 
     func apply(_ workspace: BlueprintBundle) async throws {
@@ -224,31 +227,32 @@ struct PlaneSession {
     }
 
     /// Sends the request, then follows the operation's events to its end; exits as the operation did.
+    /// When another operation holds the deployment (a CLI killed mid-apply leaves its operation
+    /// running on the plane), follows that one to its end first and then sends the request again,
+    /// unless `waitsForBusy` is off (`--no-wait`): then the plane's 409 is the answer.
     func operation(_ method: HTTPMethodName, _ path: String, body: Data?) async throws {
         let client = try await context.connect()
-        let (status, data) = try await client.send(method, path, body: body)
-        guard status == 202, let accepted = try? JSONDecoder().decode(AcceptedBody.self, from: data) else {
-            throw Self.apiError(status, data, path)
+        var accepted: AcceptedBody?
+        for _ in 0..<Self.busyRounds {
+            let (status, data) = try await client.send(method, path, body: body)
+            if status == 202, let body = try? JSONDecoder().decode(AcceptedBody.self, from: data) {
+                accepted = body
+                break
+            }
+            guard status == 409, waitsForBusy, let busy = try? JSONDecoder().decode(APIErrorBody.self, from: data), let holder = busy.operation,
+                  !holder.isEmpty, holder.utf8.allSatisfy({ (0x30...0x39).contains($0) })  // it lands in a URL path
+            else { throw Self.apiError(status, data, path) }
+            Output.error("Waiting: \(TerminalText.visible(busy.error)). Following operation \(holder) to its end first "
+                         + "(Ctrl-C stops following, not the operation; --no-wait fails at once instead).")
+            let ended = try await follow("/v1/operations/\(holder)/events", client: client, showing: false)
+            Output.error("Operation \(holder) ended (\(ended.map { $0 == 0 ? "succeeded" : "exit status \($0)" } ?? "its end was not seen")); sending \(method.rawValue) \(path) again.")
+        }
+        guard let accepted else {
+            throw PhotonError("the deployment stayed busy with other operations through \(Self.busyRounds) rounds of waiting",
+                              help: "see what holds it with 'photon status', or pass --no-wait to fail at once")
         }
         Output.error("The management plane accepted operation \(accepted.operation); following it (Ctrl-C stops following, not the operation).")
-        var outcome: Int32?
-        var from = 1
-        // A stream cut (the server died, the leader moved) is picked up again from the next event, by any server.
-        for attempt in 0..<60 {
-            do {
-                let streamClient = attempt == 0 ? client : try await context.connect()
-                var streamStatus = 0
-                for try await line in try await streamClient.lines(accepted.events + "?from=\(from)", status: &streamStatus) {
-                    guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
-                    from += 1
-                    if let code = render(object) { outcome = code }
-                }
-                if outcome != nil { break }
-            } catch {
-                Output.error("lost the plane's event stream (\(error)); following it again")
-            }
-            try await Task.sleep(for: .seconds(1))
-        }
+        let outcome = try await follow(accepted.events, client: client, showing: true)
         if let access, format != .json {
             let lines = reach.withLock { $0 }.flatMap { $0.lines(blueprint: access.blueprint, stateDirectory: access.stateDirectory) }
             if !lines.isEmpty { Output.result((["", "Reach the clusters:"] + lines).joined(separator: "\n")) }
@@ -258,6 +262,38 @@ struct PlaneSession {
         case 130?: throw ExitCode(130)
         default: throw ExitCode.failure
         }
+    }
+
+    /// Rounds of following a busy deployment's operation before giving up (each one another operation).
+    static let busyRounds = 20
+
+    /// Follows an operation's events to its exit event and returns its status (nil: the stream never
+    /// showed it). A stream cut (the server died, the leader moved) is picked up again from the next
+    /// event, by any server. `showing` false leaves out the other operation's plan and reach lines.
+    func follow(_ events: String, client: PinnedClient, showing: Bool) async throws -> Int32? {
+        var outcome: Int32?
+        var from = 1
+        for attempt in 0..<60 {
+            do {
+                let streamClient = attempt == 0 ? client : try await context.connect()
+                var streamStatus = 0
+                for try await line in try await streamClient.lines(events + "?from=\(from)", status: &streamStatus) {
+                    guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+                    from += 1
+                    let kind = object["event"] as? String
+                    if kind == "exit" { outcome = Int32(object["status"] as? String ?? "") ?? 1 }
+                    // Another operation's events are context on stderr, never results: not in the
+                    // NDJSON on stdout, and without its plan and reach lines.
+                    if showing { _ = render(object) } else if format != .json, kind != "plan", kind != "access", kind != "exit" { _ = render(object) }
+                }
+                if outcome != nil { break }
+                if streamStatus == 404 { return nil }
+            } catch {
+                Output.error("lost the plane's event stream (\(error)); following it again")
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
+        return outcome
     }
 
     /// Shows one event; returns the exit status when it is the last.

@@ -54,7 +54,7 @@ struct ScaleCommand: AsyncParsableCommand {
         }
         // Clusters are scaled by the plane; the plane's own machines by the installer.
         if runner.usesPlane, cluster != KindCatalog.managementKind, let context = try PlaneContext.load(stateDirectory: runner.stateDirectory) {
-            var session = PlaneSession(context: context, format: run.format)
+            var session = PlaneSession(context: context, format: run.format, waitsForBusy: !run.noWait)
             let request = ScaleRequest(counts: Dictionary(assignments, uniquingKeysWith: { _, last in last }), force: force ? true : nil)
             if dryRun || !run.yes {
                 let plan = try await session.plan(PlanRequest(workspace: nil, scale: request, cluster: cluster, format: run.format == .json ? "json" : "text"))

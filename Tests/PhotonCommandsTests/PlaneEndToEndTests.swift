@@ -52,7 +52,7 @@ struct PlaneEndToEndTests {
         #expect(HostProcesses.mentioning(project.directory.path) == [], "no agent, no LXC monitor left")
     }
 
-    @Test("a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI, 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing", .tags(.security))
+    @Test("a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI (its killed CLI's operation followed by the next, 409 with --no-wait), 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing", .tags(.security))
     func planeOfOne() async throws {
         let project = try Project()
         let bridge = "ph0af10000-24"
@@ -113,9 +113,32 @@ struct PlaneEndToEndTests {
         #expect(again.status == 0, "\(again.stderr.suffix(2000))")
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
 
-        // Scale through the CLI talking to the API.
+        // Scale through the CLI talking to the API; the CLI is killed once the plane accepted it: the
+        // operation goes on. While it runs, --no-wait gets the 409; without it the CLI follows the
+        // running operation to its end, then sends its own.
+        let output = project.directory.appendingPathComponent("scale.err").path
+        let killedScale = Process()
+        killedScale.executableURL = try CLIFixture.executable
+        killedScale.arguments = ["scale", "-f", "photon.yaml", "web", "workers=2", "--yes", "--templates", Self.templates]
+        killedScale.currentDirectoryURL = project.directory
+        killedScale.environment = ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": NSTemporaryDirectory(), "NO_COLOR": "1"]
+        FileManager.default.createFile(atPath: output, contents: nil)
+        killedScale.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        killedScale.standardOutput = FileHandle.nullDevice
+        try killedScale.run()
+        let started = Date()
+        while killedScale.isRunning, Date().timeIntervalSince(started) < 60,
+              !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("accepted operation") {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        kill(killedScale.processIdentifier, SIGKILL)
+        killedScale.waitUntilExit()
+        let refused = try await project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes", "--no-wait"], templates: Self.templates)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("HTTP 409): the deployment is busy with operation"), "\(refused.stderr)")
         let scaled = try await project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], templates: Self.templates)
         #expect(scaled.status == 0, "\(scaled.stderr.suffix(2000))")
+        #expect(scaled.stderr.contains("to its end first"), "followed the killed CLI's operation: \(scaled.stderr.suffix(2000))")
         #expect(scaled.stderr.contains("scale of p1 complete"))
         #expect(try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == [
             "p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker", "p1-web-workers-2 Ready worker",
