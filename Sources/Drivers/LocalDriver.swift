@@ -103,6 +103,15 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         return FileManager.default.fileExists(atPath: CgroupLimits.payloadGroup(machine: name, controller: "pids", version: cgroupVersion))
     }
 
+    /// One connection attempt to port 22 of every machine at once, 500 ms at most: a machine on the
+    /// bridge answers (or refuses) within a millisecond, so only a deaf one costs the wait.
+    public func deafMachines(_ addresses: [String: String]) async -> Set<String> {
+        let machines = addresses.compactMap { name, text in IPv4Address(text).map { (name, $0) } }
+        guard !machines.isEmpty else { return [] }
+        guard let answers = try? await OwnThread.run({ TCPProbe.accepting(machines.map(\.1), port: 22, within: .milliseconds(500)) }) else { return [] }
+        return Set(zip(machines, answers).filter { !$1 }.map { $0.0.0 })
+    }
+
     public func list() async throws -> [MachineHandle] {
         try machineNames().compactMap { try lookupBlocking(name: $0) }
     }

@@ -65,10 +65,15 @@ public protocol MachineDriver: Sendable {
     func list() async throws -> [MachineHandle]
     /// Whether the machine runs; nil when the control plane cannot tell without connecting.
     func isRunning(name: String) async -> Bool?
+    /// Of these running machines (name → address), the ones whose SSH port does not answer: their
+    /// sshd died while the rest of the machine goes on. Only a driver that can bring sshd back
+    /// (`create` of the machine again does) answers; the others find none.
+    func deafMachines(_ addresses: [String: String]) async -> Set<String>
 }
 
 extension MachineDriver {
     public func isRunning(name: String) async -> Bool? { nil }
+    public func deafMachines(_ addresses: [String: String]) async -> Set<String> { [] }
 }
 
 /// What a command printed and how it ended.

@@ -331,9 +331,13 @@ struct Runner {
                 recorded.generatedSecrets.merge(issued) { _, new in new }
                 recorded.serial = try await store.currentSerial()
             }
-            // Machines the control plane reports stopped (the host rebooted) are started and reconfigured.
-            let stopped = try await stoppedMachines(recorded)
-            for index in recorded.machines.indices where stopped.contains(recorded.machines[index].name) { recorded.machines[index].stopped = true }
+            // Machines the control plane reports stopped (the host rebooted) are started and reconfigured;
+            // running ones whose sshd alone died get it back, and are reconfigured too.
+            let (stopped, deaf) = try await unhealthyMachines(recorded)
+            for index in recorded.machines.indices {
+                recorded.machines[index].stopped = stopped.contains(recorded.machines[index].name)
+                recorded.machines[index].deaf = deaf.contains(recorded.machines[index].name)
+            }
         }
         let (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
         if let saved { try saved.check(against: plan, serial: recorded.serial) }
@@ -433,16 +437,18 @@ struct Runner {
         }
     }
 
-    /// Ready machines the driver says are not running. Only drivers that can tell without connecting
-    /// answer (the local one); for the others nothing is stopped.
-    func stoppedMachines(_ recorded: RecordedState) async throws -> Set<String> {
-        guard case .local = blueprint.controlPlane, recorded.machines.contains(where: { $0.lifecycle == .ready }) else { return [] }
+    /// Ready machines the driver says are not running, and running ones whose SSH port does not answer
+    /// (one connection attempt each, all at once). Only drivers that can tell without connecting, and
+    /// repair, answer (the local one); for the others every machine is fine.
+    func unhealthyMachines(_ recorded: RecordedState) async throws -> (stopped: Set<String>, deaf: Set<String>) {
+        guard case .local = blueprint.controlPlane, recorded.machines.contains(where: { $0.lifecycle == .ready }) else { return ([], []) }
         let driver = try Backends.current.current.driver(blueprint, try await backendContext())
         var stopped = Set<String>()
+        var running: [String: String] = [:]
         for machine in recorded.machines where machine.lifecycle == .ready {
-            if await driver.isRunning(name: machine.name) == false { stopped.insert(machine.name) }
+            if await driver.isRunning(name: machine.name) == false { stopped.insert(machine.name) } else { running[machine.name] = machine.address }
         }
-        return stopped
+        return (stopped, await driver.deafMachines(running))
     }
 
     /// After a converged apply: the blueprint becomes the last applied, and scaled counts the blueprint has

@@ -31,6 +31,8 @@ struct StatusCommand: AsyncParsableCommand {
             var name, group, kind, role: String; var index: Int; var address: String; var lifecycle: String
             /// What the control plane says, when it can tell without connecting (local machines).
             var running: Bool?
+            /// Whether its SSH port answers, for running local machines (false: its sshd died).
+            var sshAnswers: Bool?
         }
         struct Run: Encodable { var id: Int64; var command: String; var status: String; var startedAt: Date; var finishedAt: Date?; var summary: String?; var failures: [String] }
         struct Lock: Encodable { var id: String; var pid: Int32; var host: String; var command: String; var since: Date }
@@ -80,8 +82,10 @@ struct StatusCommand: AsyncParsableCommand {
             drift = try workspace.planner(for: blueprint).plan(blueprint, recorded: recorded).summary
         }
         var running: [String: Bool] = [:]
+        var deaf: Set<String>?
         if let blueprint, case .local = blueprint.controlPlane, let driver = try? Backends.current.current.driver(blueprint, BackendContext(stateDirectory: directory, recordedHandles: try store.machineHandles())) {
             for machine in recorded.machines { running[machine.name] = await driver.isRunning(name: machine.name) }
+            deaf = await driver.deafMachines(Dictionary(recorded.machines.filter { running[$0.name] == true }.map { ($0.name, $0.address) }, uniquingKeysWith: { first, _ in first }))
         }
         let lastRun = try await store.lastRun()
         let failures = try lastRun.map { run in
@@ -94,7 +98,7 @@ struct StatusCommand: AsyncParsableCommand {
                                                summary: $0.summary, failures: failures) },
             machines: recorded.machines.sorted { ($0.group, $0.role, $0.index) < ($1.group, $1.role, $1.index) }.map {
                 Report.Machine(name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue,
-                               running: running[$0.name])
+                               running: running[$0.name], sshAnswers: running[$0.name] == true ? deaf.map { [name = $0.name] in !$0.contains(name) } : nil)
             },
             scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key },
             drift: drift, plane: nil, expiringCertificates: ExpiringCertificate.among(recorded.generatedSecrets))
@@ -182,7 +186,7 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 lines.append(line)
                 for machine in members {
-                    lines.append("    \(machine.name)  \(machine.address)  \(machine.lifecycle)\(machine.running == false ? " (stopped: the next apply starts it)" : "")")
+                    lines.append("    \(machine.name)  \(machine.address)  \(machine.lifecycle)\(machine.running == false ? " (stopped: the next apply starts it)" : machine.sshAnswers == false ? " (sshd does not answer: the next apply starts it again)" : "")")
                 }
             }
         }

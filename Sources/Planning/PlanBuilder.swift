@@ -151,10 +151,11 @@ struct PlanBuilder {
                             if inputs[position].createsMachine {
                                 let role = desired.groups[machine.group].resolved.roles[machine.role]
                                 let restarts = inputs[position].restarts
+                                let label = inputs[position].deaf ? "start sshd again on the running machine" : "start the stopped machine"
                                 (output.baseAddress! + slot).initialize(to: PlanAction(
                                     type: .createMachine, machine: machine.name, change: restarts ? .update : .create,
                                     detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs),
-                                    options: restarts ? StepOptions(label: "start the stopped machine", unless: nil, creates: nil, timeout: nil, retry: nil) : nil))
+                                    options: restarts ? StepOptions(label: label, unless: nil, creates: nil, timeout: nil, retry: nil) : nil))
                                 metaOutput[slot] = StepMeta(phase: nil, runsOn: nil, captured: [], machine: position)
                                 slot += 1
                             }

@@ -74,6 +74,9 @@ public struct RecordedMachine: Sendable, Codable, Hashable {
     /// The control plane reports the machine stopped (the host rebooted): apply starts it and runs its
     /// configure and health steps again. Not stored: apply asks the driver each time.
     public var stopped = false
+    /// The machine runs but its SSH port does not answer (its sshd died alone): apply has the driver
+    /// bring sshd back, then runs its configure and health steps again. Not stored, like `stopped`.
+    public var deaf = false
 
     public init(name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil,
                 files: [String: RecordedFile] = [:], lifecycle: MachineLifecycle = .ready, completedActions: Set<String> = []) {

@@ -23,8 +23,10 @@ struct MachineRender: Sendable {
     var steps: [RenderedStep]
     /// The driver must make (or adopt) the machine first.
     var createsMachine: Bool
-    /// The machine exists but was stopped: create-machine starts it.
+    /// The machine exists but was stopped (or its sshd died): create-machine starts it (or its sshd).
     var restarts = false
+    /// The machine runs, only its sshd is gone.
+    var deaf = false
 
     init(change: MachineChange, steps: [RenderedStep], createsMachine: Bool? = nil) {
         self.change = change
@@ -159,12 +161,13 @@ extension DesiredState {
             let remaining = render.steps.filter { !record.completedActions.contains($0.action.id) }
             return MachineRender(change: .create, steps: remaining, createsMachine: true)
         case .ready:
-            if record.stopped {
-                // Started again, its services must be too: configure (uploads included, they are cheap) and health.
+            if record.stopped || record.deaf {
+                // Started again (or reached again), its services must be too: configure (uploads included, they are cheap) and health.
                 var steps = render.steps.filter { $0.phase == .configure || $0.phase == .health }
                 for index in steps.indices { steps[index].action.change = .update }
                 var restart = MachineRender(change: .update, steps: steps, createsMachine: true)
                 restart.restarts = true
+                restart.deaf = !record.stopped
                 return restart
             }
         }

@@ -165,7 +165,7 @@ struct SwarmEndToEndTests {
         #expect(try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
     }
 
-    @Test("machines stopped behind photon's back (a host reboot) are shown by status, started and reconfigured by the next apply")
+    @Test("machines stopped behind photon's back (a host reboot) are shown by status, started and reconfigured by the next apply; so is a running machine whose sshd alone died")
     func restartsStoppedMachines() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
@@ -187,6 +187,20 @@ struct SwarmEndToEndTests {
         #expect(nodes == ["sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker"])
         let again = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
+
+        // sshd alone dies on a running machine: status says so, and the next apply, with nothing else
+        // to do, finds it and starts sshd again (the machine and its node stay as they are).
+        let killed = try HostCommand.runBlocking(["lxc-attach", "-P", machines, "-n", "sw-demo-workers-1", "--", "pkill", "-x", "sshd"])
+        #expect(killed.succeeded, "\(killed.diagnostic)")
+        let deaf = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
+        #expect(deaf.stdout.contains("sw-demo-workers-1  10.240.0.3  ready (sshd does not answer: the next apply starts it again)"), "\(deaf.stdout)")
+        let repaired = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(repaired.status == 0, "\(repaired.stderr.suffix(2000))")
+        #expect(repaired.stdout.contains("start sshd again on the running machine"), "\(repaired.stdout)")
+        #expect(!repaired.stdout.contains("sw-demo-workers-2"), "only the deaf machine is touched: \(repaired.stdout)")
+        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == nodes)
+        let settled = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(settled.stdout.contains("No changes"), "\(settled.stdout)")
         #expect(try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
     }
 }
