@@ -108,7 +108,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     public func deafMachines(_ addresses: [String: String]) async -> Set<String> {
         let machines = addresses.compactMap { name, text in IPv4Address(text).map { (name, $0) } }
         guard !machines.isEmpty else { return [] }
-        guard let answers = try? await OwnThread.run({ TCPProbe.accepting(machines.map(\.1), port: 22, within: .milliseconds(500)) }) else { return [] }
+        guard let answers = try? await OwnThread.run({ PortProbe.accepting(machines.map { ($0.1, 22) }, within: .milliseconds(500)) }) else { return [] }
         return Set(zip(machines, answers).filter { !$1 }.map { $0.0.0 })
     }
 

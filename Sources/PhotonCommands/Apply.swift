@@ -336,10 +336,19 @@ struct Runner {
             let (stopped, deaf) = try await unhealthyMachines(recorded)
             for index in recorded.machines.indices {
                 recorded.machines[index].stopped = stopped.contains(recorded.machines[index].name)
-                recorded.machines[index].deaf = deaf.contains(recorded.machines[index].name)
+                recorded.machines[index].unanswered = deaf.contains(recorded.machines[index].name) ? [22] : []
             }
         }
-        let (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
+        var (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
+        if !destroy {
+            // A machine with nothing to do whose health port does not answer (its service died with
+            // its supervisor) is configured and checked again, like one that was stopped.
+            let silent = await Self.unansweredHealthPorts(plan)
+            if !silent.isEmpty {
+                for index in recorded.machines.indices { recorded.machines[index].unanswered += silent[recorded.machines[index].name] ?? [] }
+                (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
+            }
+        }
         if let saved { try saved.check(against: plan, serial: recorded.serial) }
 
         if options.format == .text {
@@ -449,6 +458,23 @@ struct Runner {
             if await driver.isRunning(name: machine.name) == false { stopped.insert(machine.name) } else { running[machine.name] = machine.address }
         }
         return (stopped, await driver.deafMachines(running))
+    }
+
+    /// The health ports of the plan's unchanged machines that do not answer, by machine: one
+    /// connection attempt to each, all at once, 500 ms at most.
+    static func unansweredHealthPorts(_ plan: Plan) async -> [String: [Int]] {
+        var targets: [(machine: String, address: IPv4Address, port: Int)] = []
+        for machine in plan.machines where machine.change == .unchanged {
+            for probe in machine.healthPorts {
+                if let address = IPv4Address(probe.host) { targets.append((machine.name, address, probe.port)) }
+            }
+        }
+        let probes = targets.map { (address: $0.address, port: $0.port) }
+        guard !probes.isEmpty, let answers = try? await OwnThread.run({ PortProbe.accepting(probes, within: .milliseconds(500)) })
+        else { return [:] }
+        var silent: [String: [Int]] = [:]
+        for (target, answered) in zip(targets, answers) where !answered { silent[target.machine, default: []].append(target.port) }
+        return silent
     }
 
     /// After a converged apply: the blueprint becomes the last applied, and scaled counts the blueprint has

@@ -104,6 +104,15 @@ public struct PlanMachine: Sendable {
     /// Indices into ``Plan/actions`` of the actions for this machine, in order.
     public var actions: [Int]
     public var needs: [String]
+    /// For an unchanged machine: the ports its health steps wait on. Apply asks them again (all at
+    /// once): a machine where one does not answer is configured and checked again.
+    public var healthPorts: [HealthPort] = []
+}
+
+/// A port a machine's health steps wait on, where they wait for it.
+public struct HealthPort: Sendable, Hashable {
+    public var host: String
+    public var port: Int
 }
 
 public enum ActionType: String, Sendable, Codable {

@@ -66,7 +66,7 @@ struct PlanBuilder {
             let role = group.resolved.roles[machine.role]
             planMachines.append(PlanMachine(name: machine.name, group: group.resolved.name, role: role.name, index: machine.index,
                                             address: machine.address, flavor: role.flavor, change: renders[position].change, actions: [],
-                                            needs: role.declaration.needs))
+                                            needs: role.declaration.needs, healthPorts: renders[position].healthPorts))
         }
         renders = []
         registerProducers()
@@ -82,6 +82,15 @@ struct PlanBuilder {
     // MARK: Layout
 
     /// Assigns every machine its slots and places the gates between them.
+    /// What the create-machine action of a machine brought back says it does.
+    static func restartLabel(unanswered: [Int]) -> String {
+        guard !unanswered.isEmpty else { return "start the stopped machine" }
+        let services = unanswered.filter { $0 != 22 }.map(String.init).joined(separator: ", ")
+        let ssh = unanswered.contains(22) ? "start sshd again on the running machine" : ""
+        if services.isEmpty { return ssh }
+        return (ssh.isEmpty ? "" : ssh + "; ") + "nothing answers on port \(services): configure and check the machine again"
+    }
+
     mutating func layOut() -> [GateSlot] {
         var cursor = 0
         var gates: [GateSlot] = []
@@ -151,7 +160,7 @@ struct PlanBuilder {
                             if inputs[position].createsMachine {
                                 let role = desired.groups[machine.group].resolved.roles[machine.role]
                                 let restarts = inputs[position].restarts
-                                let label = inputs[position].deaf ? "start sshd again on the running machine" : "start the stopped machine"
+                                let label = Self.restartLabel(unanswered: inputs[position].unanswered)
                                 (output.baseAddress! + slot).initialize(to: PlanAction(
                                     type: .createMachine, machine: machine.name, change: restarts ? .update : .create,
                                     detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs),

@@ -74,9 +74,10 @@ public struct RecordedMachine: Sendable, Codable, Hashable {
     /// The control plane reports the machine stopped (the host rebooted): apply starts it and runs its
     /// configure and health steps again. Not stored: apply asks the driver each time.
     public var stopped = false
-    /// The machine runs but its SSH port does not answer (its sshd died alone): apply has the driver
-    /// bring sshd back, then runs its configure and health steps again. Not stored, like `stopped`.
-    public var deaf = false
+    /// Ports of the running machine that did not answer: 22 (its sshd died alone; the driver brings it
+    /// back) or one its health steps wait on (a service and its supervisor died). Apply runs its
+    /// configure and health steps again. Not stored, like `stopped`: apply asks each time.
+    public var unanswered: [Int] = []
 
     public init(name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil,
                 files: [String: RecordedFile] = [:], lifecycle: MachineLifecycle = .ready, completedActions: Set<String> = []) {

@@ -25,8 +25,10 @@ struct MachineRender: Sendable {
     var createsMachine: Bool
     /// The machine exists but was stopped (or its sshd died): create-machine starts it (or its sshd).
     var restarts = false
-    /// The machine runs, only its sshd is gone.
-    var deaf = false
+    /// The running machine's ports that did not answer (see ``RecordedMachine/unanswered``).
+    var unanswered: [Int] = []
+    /// For an unchanged machine: where its health steps wait for a port, asked again by apply.
+    var healthPorts: [HealthPort] = []
 
     init(change: MachineChange, steps: [RenderedStep], createsMachine: Bool? = nil) {
         self.change = change
@@ -161,13 +163,13 @@ extension DesiredState {
             let remaining = render.steps.filter { !record.completedActions.contains($0.action.id) }
             return MachineRender(change: .create, steps: remaining, createsMachine: true)
         case .ready:
-            if record.stopped || record.deaf {
+            if record.stopped || !record.unanswered.isEmpty {
                 // Started again (or reached again), its services must be too: configure (uploads included, they are cheap) and health.
                 var steps = render.steps.filter { $0.phase == .configure || $0.phase == .health }
                 for index in steps.indices { steps[index].action.change = .update }
                 var restart = MachineRender(change: .update, steps: steps, createsMachine: true)
                 restart.restarts = true
-                restart.deaf = !record.stopped
+                restart.unanswered = record.stopped ? [] : record.unanswered
                 return restart
             }
         }
@@ -181,7 +183,14 @@ extension DesiredState {
                 changedFiles[offset] = .upload(file)
             }
         }
-        guard !changedFiles.isEmpty else { return MachineRender(change: .unchanged, steps: []) }
+        guard !changedFiles.isEmpty else {
+            var unchanged = MachineRender(change: .unchanged, steps: [])
+            unchanged.healthPorts = render.steps.compactMap { step in
+                guard step.phase == .health, case .waitPort(let host, let port) = step.action.detail, let number = Int(port) else { return nil }
+                return HealthPort(host: host, port: number)
+            }
+            return unchanged
+        }
         // A service restarts only when a file it reads changed: the templates it names in `reads`, or else
         // the uploads between the previous service step and it.
         let changedSources = Set(changedFiles.values.compactMap { detail -> String? in

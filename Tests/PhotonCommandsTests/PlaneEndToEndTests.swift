@@ -52,7 +52,7 @@ struct PlaneEndToEndTests {
         #expect(HostProcesses.mentioning(project.directory.path) == [], "no agent, no LXC monitor left")
     }
 
-    @Test("a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI (its killed CLI's operation followed by the next, 409 with --no-wait), 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing", .tags(.security))
+    @Test("a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI (its killed CLI's operation followed by the next, 409 with --no-wait), its API server and supervisor killed and brought back by the next apply, 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing", .tags(.security))
     func planeOfOne() async throws {
         let project = try Project()
         let bridge = "ph0af10000-24"
@@ -156,6 +156,15 @@ struct PlaneEndToEndTests {
             answered = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates).status == 0
         }
         #expect(answered, "the plane answers again after photon serve was killed")
+
+        // Its supervisor dies with it (as when the machine's service script is killed): nothing starts it
+        // again, until the next apply finds the API port silent and configures the machine again.
+        let unsupervised = try await onMachine("10.241.0.2", "kill -KILL $(cat /run/photon/photon.pid) && pkill -KILL -f '^/usr/local/bin/photon serve'")
+        #expect(unsupervised.succeeded, "\(unsupervised.diagnostic)")
+        let repaired = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
+        #expect(repaired.status == 0, "\(repaired.stderr.suffix(2000))")
+        #expect(repaired.stdout.contains("nothing answers on port 9443"), "\(repaired.stdout.prefix(2000))")
+        #expect(try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates).status == 0)
 
         // A wrong token gets 401 (straight from the API, and through the CLI).
         let curl = try HostCommand.runBlocking(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer wrong-token-0123456789",
