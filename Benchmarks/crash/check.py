@@ -7,8 +7,9 @@ software itself (not of photon's records):
               else; `etcdctl member list` on the first etcd machine: every etcd machine, started
   mesos       ZooKeeper `srvr` on each ZooKeeper machine: one leader, the rest followers (standalone
               alone); the first master's /master/slaves: exactly the agents
+  management  `etcdctl member list` on the first plane machine: every plane machine, started
 
-usage: check.py BLUEPRINT STATUS_JSON [CLUSTER.ROLE=N ...]   (counts that differ from the blueprint's, after a scale)
+usage: check.py BLUEPRINT STATUS_JSON [CLUSTER.ROLE=N ...]   (and STATUS_JSON.local, `status --local`, if there is one)   (counts that differ from the blueprint's, after a scale)
 Prints one line per cluster; exits 1 when one does not match.
 """
 import json
@@ -28,6 +29,10 @@ for arg in sys.argv[3:]:
 deployment = blueprint["name"]
 state = f".photon/{deployment}"
 address = {m["name"]: m["address"] for m in status["machines"]}
+try:  # with a management plane: the installer's own state (`status --local`) has the plane's machines
+    address.update({m["name"]: m["address"] for m in json.load(open(sys.argv[2] + ".local"))["machines"]})
+except FileNotFoundError:
+    pass
 
 
 def count(cluster, role, value):
@@ -86,8 +91,19 @@ def mesos(cluster, roles):
     return have == want, f"/master/slaves: {have}, expected {want}"
 
 
-checks = {"swarm": swarm, "kubernetes": kubernetes, "mesos": mesos}
+def management(_, roles):
+    members = names("management", "plane", roles)
+    tls = "--cacert=/etc/photon/etcd/ca.crt --cert=/etc/photon/etcd/client.crt --key=/etc/photon/etcd/client.key"
+    listed = ssh(members[0], f"etcdctl --endpoints=https://127.0.0.1:2379 {tls} member list").split("\n")[:-1]
+    started = sorted(line.split(", ")[2] for line in listed if ", started, " in line)
+    return started == sorted(members) and len(listed) == len(members), f"etcdctl member list: {listed}, expected {sorted(members)} started"
+
+
+checks = {"swarm": swarm, "kubernetes": kubernetes, "mesos": mesos, "management": management}
 ok = True
+plane = blueprint.get("management")
+if plane is not None:
+    blueprint.setdefault("clusters", []).insert(0, {"name": "management", "kind": "management", "roles": {"plane": plane.get("machines", 1)}})
 for cluster in blueprint.get("clusters", []):
     check = checks.get(cluster["kind"])
     if check is None:

@@ -116,7 +116,7 @@ struct DestroyCommand: AsyncParsableCommand {
             try await session.destroyClusters(clusters.isEmpty ? nil : clusters)
             guard everything else { return }
             // The clusters are gone; the plane's machines are the installer's own to remove, with its agent.
-            if let agent = context.agent { AgentProcess.stop(agent) }
+            AgentProcess.stopAll(stateDirectory: runner.stateDirectory, known: context.agent)
             PlaneContext.remove(stateDirectory: runner.stateDirectory)
             try await runner.execute(saved: nil, goal: .destroy, confirmed: true)
             return
@@ -126,8 +126,8 @@ struct DestroyCommand: AsyncParsableCommand {
         // `--local` of a deployment with a plane: the installer's agent for it goes with the state.
         let agent = runner.state.inPlane ? nil : (try? PlaneContext.load(stateDirectory: runner.stateDirectory))?.agent
         try await runner.execute(saved: nil, goal: goal)
-        if case .destroy = goal, let agent {
-            AgentProcess.stop(agent)
+        if case .destroy = goal, !runner.state.inPlane, runner.blueprint.management != nil {
+            AgentProcess.stopAll(stateDirectory: runner.stateDirectory, known: agent)
             PlaneContext.remove(stateDirectory: runner.stateDirectory)
         }
     }

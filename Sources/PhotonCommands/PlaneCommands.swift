@@ -102,12 +102,21 @@ enum AgentProcess {
         let address = IPv4Address(local.network.value.network.value + 1).description
         let url = "https://\(address):\(defaultPort)"
         let blueprintPath = URL(fileURLWithPath: runner.blueprintPath).standardizedFileURL.path
+        let stateDirectory = URL(fileURLWithPath: runner.stateDirectory).standardizedFileURL.path
         if let known, known.url == url, kill(known.pid, 0) == 0, await answers(url: url, credentials: credentials) {
             return Running(agent: known, certificatePEM: credentials.identity.certificate.certificatePEM, token: credentials.token)
         }
         if let known, kill(known.pid, 0) == 0 { stop(known) }
+        // An installer killed after it started the agent but before it recorded it leaves one running
+        // that no context names: adopt it if it answers, else end it (it would hold the port).
+        for pid in processes(stateDirectory: stateDirectory) where pid != known?.pid {
+            let orphan = PlaneContext.Agent(url: url, pid: pid, blueprint: blueprintPath)
+            if await answers(url: url, credentials: credentials) {
+                return Running(agent: orphan, certificatePEM: credentials.identity.certificate.certificatePEM, token: credentials.token)
+            }
+            stop(orphan, stateDirectory: stateDirectory)
+        }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let stateDirectory = URL(fileURLWithPath: runner.stateDirectory).standardizedFileURL.path
         let log = stateDirectory + "/agent/agent.log"
         let command = [executable, "agent", "-f", blueprintPath, "--state", stateDirectory, "--templates", runner.workspace.directory]
         // Its own session: a Ctrl-C in this terminal must not stop the plane's way to the machines.
@@ -132,13 +141,45 @@ enum AgentProcess {
         return status == 200
     }
 
-    /// Ends the agent (by its pid, after checking the pid is still a photon agent of this deployment).
-    static func stop(_ agent: PlaneContext.Agent) {
+    /// Whether the process runs: it exists and has not ended (a zombie waits only for its parent).
+    static func runs(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let end = stat.lastIndex(of: ")") else { return true }
+        return !stat[stat.index(after: end)...].hasPrefix(" Z")
+    }
+
+    /// The photon agents serving this state folder (`photon agent … --state DIR`), by their command lines.
+    static func processes(stateDirectory: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), pid != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let arguments = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.count > 1, arguments[1] == "agent", let flag = arguments.firstIndex(of: "--state"),
+                  flag + 1 < arguments.count, arguments[flag + 1] == stateDirectory else { return nil }
+            return pid
+        }
+    }
+
+    /// Every agent of this state folder, the recorded one and any a killed installer left unrecorded.
+    static func stopAll(stateDirectory: String, known: PlaneContext.Agent?) {
+        let directory = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+        if let known { stop(known) }
+        for pid in processes(stateDirectory: directory) {
+            stop(PlaneContext.Agent(url: "", pid: pid, blueprint: ""), stateDirectory: directory)
+        }
+    }
+
+    /// Ends the agent (by its pid, after checking the pid is still a photon agent of this deployment:
+    /// its blueprint, or its state folder).
+    static func stop(_ agent: PlaneContext.Agent, stateDirectory: String? = nil) {
         let commandLine = (try? String(contentsOfFile: "/proc/\(agent.pid)/cmdline", encoding: .utf8))?.replacingOccurrences(of: "\0", with: " ") ?? ""
-        guard commandLine.contains(" agent "), commandLine.contains(agent.blueprint) else { return }
+        let ours = stateDirectory.map { commandLine.contains(" --state \($0) ") } ?? commandLine.contains(agent.blueprint)
+        guard commandLine.contains(" agent "), ours else { return }
         kill(agent.pid, SIGTERM)
-        for _ in 0..<50 where kill(agent.pid, 0) == 0 { usleep(100_000) }
-        if kill(agent.pid, 0) == 0 { kill(agent.pid, SIGKILL) }
+        for _ in 0..<50 where runs(agent.pid) { usleep(100_000) }
+        if runs(agent.pid) { kill(agent.pid, SIGKILL) }
         var status: Int32 = 0
         _ = waitpid(agent.pid, &status, WNOHANG)
     }
