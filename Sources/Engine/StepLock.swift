@@ -9,7 +9,9 @@ import PhotonCore
 /// next run's guard waits until the orphan has ended and then looks at what it left. The lock file
 /// lives in `/run`, so a machine's restart (which ends every orphan) clears it.
 ///
-/// The command itself runs without the lock's descriptor, so a daemon it starts never holds the lock.
+/// The command itself runs without the lock's descriptor, so a daemon it starts never holds the lock;
+/// its output goes to files beside the lock (mode 0600) and is passed on when it ends, so a run whose
+/// connection dropped is not ended by its next line of output (SIGPIPE) halfway through its work.
 public struct StepLock: Sendable {
     /// Where the lock files live on each machine.
     public var directory: String
@@ -38,10 +40,18 @@ public struct StepLock: Sendable {
             if ! flock -w \(seconds) 9; then echo "an earlier run of this step (started by a photon that stopped) still runs on this machine after \(seconds) s: it holds $l" >&2; exit 75; fi
             echo "\(Self.waitedMarker)$(( $(date +%s) - s )) s for an earlier run of this step to end" >&2
             fi
-            fi
-            {
+            if (umask 077 && : >"$l.out" && : >"$l.err") 2>/dev/null; then
+            (
             \(command)
-            } 9>&-
+            ) 9>&- >>"$l.out" 2>>"$l.err"
+            s=$?
+            cat "$l.out"; cat "$l.err" >&2; rm -f "$l.out" "$l.err"
+            exit $s
+            fi
+            fi
+            (
+            \(command)
+            ) 9>&-
             """
     }
 

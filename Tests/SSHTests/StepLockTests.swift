@@ -14,7 +14,7 @@ struct StepLockTests {
         return path
     }
 
-    @Test("a guard waits for the run a dropped connection left on the machine, then sees what it did")
+    @Test("a guard waits for the run a dropped connection left on the machine (which writes on after the drop), then sees what it did")
     func guardWaitsForTheOrphan() async throws {
         let server = try SSHD()
         defer { server.stop() }
@@ -25,7 +25,8 @@ struct StepLockTests {
 
         // photon's connection ends halfway (here its deadline): the command goes on without it, until the
         // test opens its gate (no timing: the test decides when the orphan ends).
-        let orphan = "while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done; touch \(ShellQuoting.quote(done))"
+        // It writes output after its connection is gone, which must not end it (SIGPIPE) halfway.
+        let orphan = "while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done; echo still working; echo and on stderr >&2; touch \(ShellQuoting.quote(done))"
         let first = try await server.connect()
         await #expect(throws: SSHError.self) { try await first.execute(lock.wrap(orphan, step: "m-1/configure/2"), timeout: .seconds(1)) }
 
@@ -57,6 +58,11 @@ struct StepLockTests {
         let again = try await connection.execute(lock.wrap("echo out; echo err >&2; exit 3", step: "m-1/service/1"), timeout: .seconds(10))
         #expect(StepLock.waited(in: again.stderr) == nil, "the daemon held the lock: \(again.stderr)")
         #expect(again.exitStatus == 3 && again.stdout == "out\n" && again.stderr == "err\n")
+        // The output passed through files: readable by root alone while the step runs, gone after it.
+        let modes = try await connection.execute(lock.wrap("stat -c %a \"$l.out\" \"$l.err\"", step: "m-1/service/2"))
+        #expect(modes.stdout == "600\n600\n", "\(modes.stdout) \(modes.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder + "/steps").filter { !$0.hasSuffix(".lock") }
+        #expect(left.isEmpty, "output files left: \(left)")
     }
 
     @Test("a run still held after the wait fails saying what holds the lock")
