@@ -56,7 +56,8 @@ let package = Package(
         .target(name: "Blueprints", dependencies: ["PhotonCore", "YAMLReader"]),
         .target(name: "Kinds", dependencies: ["PhotonCore", "YAMLReader", "PKI"]),
         .target(name: "Planning", dependencies: ["PhotonCore", "Blueprints", "Kinds", "PKI"]),
-        .target(name: "Engine", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning"]),
+        .target(name: "MachineAccess", dependencies: ["PhotonCore"]),
+        .target(name: "Engine", dependencies: ["PhotonCore", "MachineAccess", "Blueprints", "Kinds", "Planning"]),
         // etcd's v3 API through its JSON gateway: keys, transactions, leases, elections.
         .target(
             name: "Etcd",
@@ -71,7 +72,7 @@ let package = Package(
         .target(
             name: "StateStore",
             dependencies: [
-                "PhotonCore", "Blueprints", "Planning", "Engine", "Etcd",
+                "PhotonCore", "Blueprints", "Planning", "Engine", "MachineAccess", "Etcd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -79,16 +80,16 @@ let package = Package(
         // The libssh2 transport: the engine's remote shell.
         .target(
             name: "SSH",
-            dependencies: ["CLibSSH2", "PhotonCore", "Engine", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CLibSSH2", "PhotonCore", "MachineAccess", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The control planes: machines on LXC (local) and the user's own (static).
-        .target(name: "Drivers", dependencies: ["PhotonCore", "Blueprints", "Engine", "SSH"]),
+        .target(name: "Drivers", dependencies: ["PhotonCore", "MachineAccess", "SSH"]),
         // The management plane's API: the HTTPS server (`photon serve`), its client, the pinned
         // certificates, and the local driver served to the plane (`photon agent`).
         .target(
             name: "PlaneAPI",
             dependencies: [
-                "PhotonCore", "YAMLReader", "Blueprints", "Planning", "Engine", "StateStore", "Etcd", "Drivers", "PKI",
+                "PhotonCore", "YAMLReader", "Blueprints", "Planning", "Engine", "MachineAccess", "StateStore", "Etcd", "Drivers", "PKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -102,29 +103,29 @@ let package = Package(
             ]
         ),
         // In-memory and file-backed machines and shells, for tests and the crash-test bed.
-        .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine", "PKI", "Etcd"]),
+        .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine", "MachineAccess", "PKI", "Etcd"]),
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI", "PKI",
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI", "PKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "photon", dependencies: ["PhotonCommands"]),
         // photon with file-backed machines instead of real ones, for crash tests that SIGKILL apply.
-        .executableTarget(name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "EngineTestSupport", "Drivers", "Blueprints", "PhotonCore"]),
-        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "StateStore", "EngineTestSupport", "SSH", "Drivers"]),
+        .executableTarget(name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "MachineAccess", "EngineTestSupport", "Drivers", "Blueprints", "PhotonCore"]),
+        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "EngineTestSupport", "SSH", "Drivers"]),
 
         .testTarget(name: "YAMLReaderTests", dependencies: ["YAMLReader", "PhotonCore"]),
         .testTarget(name: "PKITests", dependencies: ["PKI", "PhotonCore"]),
         .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
-        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "PKI", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "PhotonCore"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
-        .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "EngineTestSupport", "PhotonCore"]),
-        .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "EngineTestSupport", "Blueprints", "PhotonCore"]),
-        .testTarget(name: "PlaneAPITests", dependencies: ["PlaneAPI", "StateStore", "Etcd", "EngineTestSupport", "Engine", "Drivers", "Planning", "Blueprints", "PhotonCore"]),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Etcd", "EngineTestSupport", "Engine", "Planning", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "PKI", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "MachineAccess", "PhotonCore"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "MachineAccess", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "MachineAccess", "EngineTestSupport", "PhotonCore"]),
+        .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "MachineAccess", "EngineTestSupport", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "PlaneAPITests", dependencies: ["PlaneAPI", "StateStore", "Etcd", "EngineTestSupport", "Engine", "MachineAccess", "Drivers", "Planning", "Blueprints", "PhotonCore"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Etcd", "EngineTestSupport", "Engine", "MachineAccess", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

@@ -1,5 +1,5 @@
-import Blueprints
 import Foundation
+import PhotonCore
 
 /// A flavor as cgroup limits: memory, a CPU quota and a process count. Disk size is not enforced by the
 /// local driver (the machine's writable layer is a directory on the host's filesystem).

@@ -1,4 +1,4 @@
-import Engine
+import MachineAccess
 import PhotonCore
 
 /// A control-plane failure: what went wrong, with which machine and operation, and what to do about it.

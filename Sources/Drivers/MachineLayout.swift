@@ -1,4 +1,3 @@
-import Blueprints
 import Foundation
 import PhotonCore
 #if canImport(Glibc)

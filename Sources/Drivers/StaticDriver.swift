@@ -1,6 +1,5 @@
-import Blueprints
-import Engine
 import Foundation
+import MachineAccess
 import PhotonCore
 import SSH
 

@@ -1,6 +1,7 @@
 import Blueprints
 import Foundation
 import Kinds
+import MachineAccess
 import Planning
 import PhotonCore
 

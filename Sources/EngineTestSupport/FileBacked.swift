@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import MachineAccess
 import Planning
 import PhotonCore
 

@@ -1,6 +1,7 @@
 import Blueprints
 import Engine
 import Foundation
+import MachineAccess
 import PhotonCore
 import SSH
 import StateStore

@@ -126,3 +126,34 @@ public enum InFlightLimit: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A machine size.
+public struct Flavor: Hashable, Sendable {
+    public var name: String
+    /// Thousandths of a CPU ("0.5" is 500).
+    public var milliCPU: Int
+    public var memory: ByteSize
+    public var disk: ByteSize
+    /// Nil for the built-in flavors.
+    public var location: SourceLocation?
+
+    public init(name: String, milliCPU: Int, memory: ByteSize, disk: ByteSize, location: SourceLocation? = nil) {
+        self.name = name
+        self.milliCPU = milliCPU
+        self.memory = memory
+        self.disk = disk
+        self.location = location
+    }
+
+    /// "1 cpu, 1GiB memory, 8GiB disk".
+    public var summary: String {
+        let cpu = milliCPU % 1000 == 0 ? "\(milliCPU / 1000)" : String(format: "%g", Double(milliCPU) / 1000)
+        return "\(cpu) cpu, \(memory) memory, \(disk) disk"
+    }
+
+    /// Sizes every blueprint can name without defining them.
+    public static let builtIn: [String: Flavor] = [
+        "small": Flavor(name: "small", milliCPU: 1000, memory: ByteSize(bytes: 1 << 30), disk: ByteSize(bytes: 8 << 30)),
+        "medium": Flavor(name: "medium", milliCPU: 2000, memory: ByteSize(bytes: 4 << 30), disk: ByteSize(bytes: 20 << 30)),
+        "large": Flavor(name: "large", milliCPU: 4000, memory: ByteSize(bytes: 8 << 30), disk: ByteSize(bytes: 40 << 30)),
+    ]
+}

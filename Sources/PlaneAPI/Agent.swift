@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import MachineAccess
 import NIOCore
 import NIOHTTP1
 import PhotonCore

@@ -1,6 +1,6 @@
 internal import CLibSSH2
-import Engine
 import Foundation
+import MachineAccess
 import PhotonCore
 
 /// How photon proves who it is.

@@ -1,6 +1,6 @@
 internal import CLibSSH2
-import Engine
 import Foundation
+import MachineAccess
 
 /// What went wrong talking SSH, with libssh2's own message, and whether trying again may help.
 public struct SSHError: Error, RetryClassifying, CustomStringConvertible, Sendable {

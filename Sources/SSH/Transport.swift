@@ -1,5 +1,5 @@
-import Engine
 import Foundation
+import MachineAccess
 
 /// The engine's remote shell over SSH: one connection per machine for the whole run, opened on first
 /// use, shared by concurrent callers, and opened again after a failure broke it.

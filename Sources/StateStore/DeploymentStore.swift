@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import MachineAccess
 import Planning
 
 /// The recorded state of one deployment, wherever it is kept: in SQLite on the installer

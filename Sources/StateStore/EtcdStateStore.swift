@@ -2,6 +2,7 @@ import Crypto
 import Engine
 import Etcd
 import Foundation
+import MachineAccess
 import Planning
 import PhotonCore
 

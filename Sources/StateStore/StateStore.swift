@@ -2,6 +2,7 @@ import Crypto
 import Engine
 import Foundation
 import GRDB
+import MachineAccess
 import Planning
 import PhotonCore
 

@@ -1,6 +1,7 @@
 import Blueprints
 import Engine
 import Foundation
+import MachineAccess
 import SSH
 
 /// `photon-bench ssh-fanout`: photon's whole job on N machines — three uploads and a command — through

@@ -2,6 +2,7 @@ import Blueprints
 import Drivers
 import Engine
 import Foundation
+import MachineAccess
 import PhotonCore
 import SSH
 

@@ -11,6 +11,7 @@ import Drivers
 import Engine
 import EngineTestSupport
 import Foundation
+import MachineAccess
 import Planning
 import PhotonCommands
 import PhotonCore

@@ -2,6 +2,7 @@ import Engine
 import EngineTestSupport
 import Foundation
 import Kinds
+import MachineAccess
 import PhotonCore
 import Planning
 import Testing

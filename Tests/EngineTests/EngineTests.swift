@@ -3,6 +3,7 @@ import Engine
 import EngineTestSupport
 import Foundation
 import Kinds
+import MachineAccess
 import PhotonCore
 import Planning
 import Testing

@@ -2,6 +2,7 @@ import Drivers
 import Engine
 import EngineTestSupport
 import Foundation
+import MachineAccess
 import PhotonCore
 import SSH
 import Testing

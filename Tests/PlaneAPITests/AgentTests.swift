@@ -1,6 +1,7 @@
 import Engine
 import EngineTestSupport
 import Foundation
+import MachineAccess
 import PhotonCore
 @testable import PlaneAPI
 import Testing

@@ -1,6 +1,7 @@
 import Blueprints
 import Engine
 import EngineTestSupport
+import MachineAccess
 import Planning
 import Etcd
 import Foundation

@@ -2,6 +2,7 @@ import Crypto
 import Engine
 import EngineTestSupport
 import Foundation
+import MachineAccess
 import SSH
 import Testing
 

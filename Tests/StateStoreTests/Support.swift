@@ -2,6 +2,7 @@ import Blueprints
 import GRDB
 import Engine
 import Foundation
+import MachineAccess
 import PhotonCore
 import Planning
 @testable import StateStore
