@@ -9,7 +9,7 @@ software itself (not of photon's records):
               alone); the first master's /master/slaves: exactly the agents
   management  `etcdctl member list` on the first plane machine: every plane machine, started
 
-usage: check.py BLUEPRINT STATUS_JSON [CLUSTER.ROLE=N ...]   (and STATUS_JSON.local, `status --local`, if there is one)   (counts that differ from the blueprint's, after a scale)
+usage: check.py BLUEPRINT STATUS_JSON [CLUSTER.ROLE=N|recorded ...]   (and STATUS_JSON.local, `status --local`, if there is one)   (counts that differ from the blueprint's, after a scale)
 Prints one line per cluster; exits 1 when one does not match.
 """
 import json
@@ -25,7 +25,13 @@ status = json.load(open(sys.argv[2]))
 overrides = {}
 for arg in sys.argv[3:]:
     key, count = arg.split("=")
-    overrides[key] = int(count)
+    if count == "recorded":  # what photon recorded of a scale (it may have been killed before it did), else the blueprint's
+        group, role = key.split(".")
+        recorded = [s["count"] for s in status.get("scaled") or [] if s["group"] == group and s["role"] == role]
+        if recorded:
+            overrides[key] = recorded[0]
+    else:
+        overrides[key] = int(count)
 deployment = blueprint["name"]
 state = f".photon/{deployment}"
 address = {m["name"]: m["address"] for m in status["machines"]}
