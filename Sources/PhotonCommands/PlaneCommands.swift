@@ -32,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
             Output.error("every API server of \(configuration.deployment) is healthy")
             return
         }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = RunningExecutable.path
         let server = try await PlaneServer(configuration: configuration, executable: executable)
         Output.error("photon serve: \(configuration.deployment) on \(configuration.node), https://\(configuration.listenAddress):\(configuration.listenPort)")
         try await server.run()
@@ -116,7 +116,7 @@ enum AgentProcess {
             }
             stop(orphan, stateDirectory: stateDirectory)
         }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = RunningExecutable.path
         let log = stateDirectory + "/agent/agent.log"
         let command = [executable, "agent", "-f", blueprintPath, "--state", stateDirectory, "--templates", runner.workspace.directory]
         // Its own session: a Ctrl-C in this terminal must not stop the plane's way to the machines.

@@ -27,7 +27,7 @@ struct Workspace {
         func isKindFolder(_ path: String) -> Bool {
             ((try? fileManager.contentsOfDirectory(atPath: path)) ?? []).contains { fileManager.fileExists(atPath: "\(path)/\($0)/kind.yaml") }
         }
-        let executable = URL(fileURLWithPath: (try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let executable = RunningExecutable.url
         var directory = executable.deletingLastPathComponent()
         for _ in 0..<6 {
             for candidate in [directory.appendingPathComponent("share/photon/templates").path, directory.appendingPathComponent("templates").path]
@@ -44,7 +44,7 @@ struct Workspace {
 
     /// photon's own executable, which the management plane runs as its API server.
     static func photonArtifact() -> Artifact? {
-        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let path = RunningExecutable.path
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         var hasher = StreamingDigest()

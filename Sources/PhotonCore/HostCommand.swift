@@ -203,3 +203,14 @@ public enum OwnThread {
         }
     }
 }
+
+/// The running program's own file, which photon uploads to machines and starts again as agents and
+/// plan workers: what `/proc/self/exe` points at (the real file, not a symlink it was started
+/// through), or the command line's first word where there is no procfs.
+public enum RunningExecutable {
+    public static var path: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    public static var url: URL { URL(fileURLWithPath: path) }
+}

@@ -90,7 +90,7 @@ func seconds(_ duration: Duration) -> Double {
 func templatesDirectory(_ explicit: String?) -> String {
     if let explicit { return explicit }
     if let fromEnvironment = ProcessInfo.processInfo.environment["PHOTON_TEMPLATES"] { return fromEnvironment }
-    var directory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+    var directory = RunningExecutable.url
     for _ in 0..<6 {
         directory = directory.deletingLastPathComponent()
         let candidate = directory.appendingPathComponent("templates").path
@@ -207,7 +207,7 @@ do {
         print("machines  clusters   actions    load  validate   expand   render    build    total   peak RSS")
         for (machines, clusters) in [(1_000, 10), (10_000, 100), (100_000, 1_000)] {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            process.executableURL = RunningExecutable.url
             process.arguments = ["--machines", "\(machines)", "--clusters", "\(clusters)", "--repeat", "\(options.repeats)", "--templates", templates]
             let pipe = Pipe()
             process.standardOutput = pipe
