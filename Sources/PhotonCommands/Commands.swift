@@ -21,7 +21,7 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
 
     @Option(help: "Output format: text, json or dot (Graphviz).")
-    var format: OutputFormat = .text
+    var format: PlanFormat = .text
 
     @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Also write the plan as JSON to this file, for a later 'apply'.", valueName: "plan-file"))
     var out: String?
@@ -96,10 +96,6 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
-    func validate() throws {
-        if format == .dot { throw ValidationError("validate writes text or json") }
-    }
-
     func run() throws {
         let workspace = try Workspace(templates: blueprint.templates)
         do {
@@ -130,10 +126,6 @@ struct KindsCommand: ParsableCommand {
 
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
-
-    func validate() throws {
-        if format == .dot { throw ValidationError("kinds writes text or json") }
-    }
 
     func run() throws {
         let workspace = try Workspace(templates: self.kinds.templates)

@@ -61,7 +61,13 @@ struct BlueprintOptions: ParsableArguments {
     var templates: String? { kinds.templates }
 }
 
+/// What a command writes its results in; ArgumentParser refuses anything else when it parses.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// A plan can also be drawn (Graphviz DOT).
+enum PlanFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, dot
 }
 

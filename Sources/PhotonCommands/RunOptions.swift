@@ -15,7 +15,6 @@ struct RunOptions: ParsableArguments {
     var noWait = false
 
     func validate() throws {
-        if format == .dot { throw ValidationError("progress is text or json") }
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
     }
 }

@@ -23,7 +23,6 @@ struct StatusCommand: AsyncParsableCommand {
 
     func validate() throws {
         if file == nil, state.directory == nil { throw ValidationError("give -f BLUEPRINT or --state DIR") }
-        if format == .dot { throw ValidationError("status writes text or json") }
     }
 
     struct Report: Encodable {
