@@ -39,7 +39,7 @@ enum PlaneFiles {
         }
         let directory = directory(state.directory)
         _ = try ServerIdentity.readOrGenerate(certificate: directory + "/tls.crt", key: directory + "/tls.key", commonName: "photon-\(blueprint.name.value)")
-        if let sqlite = state.store as? StateStore { try sqlite.ensureSecretsKey() }
+        if let sqlite = state.store as? SQLiteStateStore { try sqlite.ensureSecretsKey() }
         _ = try ClientKey.credentials(for: blueprint, stateDirectory: state.directory)
     }
 }

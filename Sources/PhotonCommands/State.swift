@@ -34,15 +34,15 @@ struct StateOptions: ParsableArguments {
             return OpenedState(store: store, directory: plane.stateDirectory, agent: agent, inPlane: true)
         }
         let directory = directory(for: deployment)
-        return OpenedState(store: try StateStore.open(directory: directory, deployment: deployment), directory: directory, agent: nil, inPlane: false)
+        return OpenedState(store: try SQLiteStateStore.open(directory: directory, deployment: deployment), directory: directory, agent: nil, inPlane: false)
     }
 
     /// The recorded state when the deployment has one; empty for a new deployment, creating nothing.
     func recorded(deployment: String) async throws -> RecordedState {
         if PlaneEnvironment.current != nil { return try await open(deployment: deployment).store.recordedState() }
-        let path = directory(for: deployment) + "/" + StateStore.databaseFileName
+        let path = directory(for: deployment) + "/" + SQLiteStateStore.databaseFileName
         guard FileManager.default.fileExists(atPath: path) else { return .empty }
-        let store = try StateStore.open(directory: directory(for: deployment), deployment: deployment)
+        let store = try SQLiteStateStore.open(directory: directory(for: deployment), deployment: deployment)
         defer { try? store.close() }
         return try store.readRecordedState()
     }

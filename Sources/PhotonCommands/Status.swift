@@ -71,10 +71,10 @@ struct StatusCommand: AsyncParsableCommand {
             if format == .json { Output.result(JSONOutput.encode(report)) } else { Output.result(text(report)) }
             return
         }
-        guard FileManager.default.fileExists(atPath: directory + "/" + StateStore.databaseFileName) else {
+        guard FileManager.default.fileExists(atPath: directory + "/" + SQLiteStateStore.databaseFileName) else {
             throw PhotonError("deployment \(deployment) has no recorded state in \(directory)", help: "nothing was applied yet; 'photon apply -f BLUEPRINT' creates it")
         }
-        let store = try StateStore.open(directory: directory, deployment: deployment)
+        let store = try SQLiteStateStore.open(directory: directory, deployment: deployment)
         let recorded = try store.readRecordedState()
         var drift: PlanSummary?
         if let blueprint, let workspace {
@@ -149,8 +149,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     /// The management plane's certificates, which this installer keeps (and renews) for the plane's machines.
     func installerCertificates(directory: String, deployment: String) throws -> [ExpiringCertificate] {
-        guard FileManager.default.fileExists(atPath: directory + "/" + StateStore.databaseFileName) else { return [] }
-        let store = try StateStore.open(directory: directory, deployment: deployment)
+        guard FileManager.default.fileExists(atPath: directory + "/" + SQLiteStateStore.databaseFileName) else { return [] }
+        let store = try SQLiteStateStore.open(directory: directory, deployment: deployment)
         defer { try? store.close() }
         return ExpiringCertificate.among(try store.readRecordedState().generatedSecrets).filter { $0.group == "management" }
     }

@@ -43,7 +43,7 @@ extension DeploymentStore {
     }
 }
 
-extension StateStore: DeploymentStore {
+extension SQLiteStateStore: DeploymentStore {
     public func currentSerial() async throws -> Int { try serial }
 
     public func removeAll() async throws {

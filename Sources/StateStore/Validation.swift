@@ -43,7 +43,7 @@ enum Validation {
         // An ordinary connection (no journal-mode change, reads only): opening and reading leave the
         // file's bytes as they are.
         do {
-            let queue = try DatabaseQueue(path: path, configuration: StateStore.configuration())
+            let queue = try DatabaseQueue(path: path, configuration: SQLiteStateStore.configuration())
             defer { try? queue.close() }
             try queue.read { db in
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check")

@@ -159,8 +159,8 @@ func measureEngine(actions: Int, parallelism: Int) async throws {
     let (plan, renderer) = try planner.planForApply(try Resolver(catalog: catalog, secrets: planner.secrets).resolve(blueprint), recorded: .empty)
     let shell = InMemoryShell()
     for (label, journal) in [("in-memory journal", InMemoryJournal() as any RunJournal),
-                             ("SQLite journal (WAL, synchronous=FULL)", try StateStore.open(directory: root + "/state", deployment: "bench") as any RunJournal)] {
-        if let store = journal as? StateStore { _ = try store.beginRun(command: "bench", blueprintDigest: nil) }
+                             ("SQLite journal (WAL, synchronous=FULL)", try SQLiteStateStore.open(directory: root + "/state", deployment: "bench") as any RunJournal)] {
+        if let store = journal as? SQLiteStateStore { _ = try store.beginRun(command: "bench", blueprintDigest: nil) }
         let engine = Engine(plan: plan, renderer: renderer, driver: InMemoryDriver(), shell: shell, journal: journal,
                             options: EngineOptions(parallelism: parallelism))
         let clock = ContinuousClock()

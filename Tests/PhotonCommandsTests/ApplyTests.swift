@@ -123,7 +123,7 @@ struct ApplyTests {
         let bed = try Bed(members: 1)
         defer { bed.remove() }
         // A live holder: this test process.
-        let store = try StateStore.open(directory: bed.state.path, deployment: "t")
+        let store = try SQLiteStateStore.open(directory: bed.state.path, deployment: "t")
         let held = try store.acquireLock(command: "apply by a test")
         let refused = try await bed.apply()
         #expect(refused.status == 1)

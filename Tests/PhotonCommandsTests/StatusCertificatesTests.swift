@@ -30,7 +30,7 @@ struct StatusCertificatesTests {
     func statusShowsThem() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
             let state = directory.appendingPathComponent("demo").path
-            let store = try StateStore.open(directory: state, deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: state, deployment: "demo")
             let authority = try CertificateAuthority.create(commonName: "ca")
             let soon = try authority.issue(CertificateRequest(commonName: "m", names: ["m"], usages: [.server]), validity: 12 * 86400 + 3600)
             try await store.storeGeneratedSecrets(["management/certificates.etcdCA": authority.issued.recorded,

@@ -15,7 +15,7 @@ struct DamageTests {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = "\(directory)/state.sqlite"
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            let error = try #require(photonError(sourceLocation: sourceLocation) { _ = try StateStore.open(directory: directory, deployment: deployment) },
+            let error = try #require(photonError(sourceLocation: sourceLocation) { _ = try SQLiteStateStore.open(directory: directory, deployment: deployment) },
                                      sourceLocation: sourceLocation)
             #expect(error.message.contains(path), "names the file: \(error)", sourceLocation: sourceLocation)
             #expect(error.message.contains("left it untouched"), "\(error)", sourceLocation: sourceLocation)
@@ -29,7 +29,7 @@ struct DamageTests {
     func realStateFile(_ change: (@Sendable (Database) throws -> Void)? = nil) async throws -> [UInt8] {
         try await withTemporaryDirectory { base in
             let directory = stateDirectory(in: base)
-            let store = try StateStore.open(directory: directory, deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             try store.beginRun(command: "apply", blueprintDigest: nil)
             for batch in RecordTests.batches { try await store.record(batch) }
             try store.recordApplied(blueprint: Array(String(repeating: "clusters: []\n", count: 2000).utf8), digest: "sha256:x")
@@ -114,7 +114,7 @@ struct DamageTests {
             let directory = stateDirectory(in: base)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/state.sqlite"))
-            let store = try StateStore.open(directory: directory, deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             #expect(try store.serial == RecordTests.batches.count + 1, "one per batch with effects, one for the applied blueprint")
             #expect(try store.machineHandles().count == 2)
         }

@@ -12,7 +12,7 @@ struct HandOverTests {
     func copyIsComplete() async throws {
         try await withTemporaryDirectory { base in
             let directory = stateDirectory(in: base)
-            let local = try StateStore.open(directory: directory, deployment: "demo")
+            let local = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             let run = try local.beginRun(command: "apply", blueprintDigest: "sha256:1")
             for batch in RecordTests.batches { try await local.record(batch) }
             try local.finishRun(run, status: .succeeded, summary: "done")

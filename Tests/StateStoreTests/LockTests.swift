@@ -38,7 +38,7 @@ struct LockTests {
     @Test("a holder on this host whose process is gone is taken over, with a warning naming it")
     func deadHolderIsTakenOver() async throws {
         try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             let pid = try deadPID()
             let stale = LockHolder(id: UUID(), pid: pid, host: System.hostName, command: "photon apply old.yaml", since: Date(timeIntervalSince1970: 1_700_000_000))
             try store.plantLock(stale)
@@ -56,7 +56,7 @@ struct LockTests {
     @Test("a holder on this host whose process lives is not taken over")
     func liveHolderOnThisHost() async throws {
         try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             // pid 1 exists (and may belong to another user: EPERM still means alive).
             try store.plantLock(LockHolder(id: UUID(), pid: 1, host: System.hostName, command: "photon destroy", since: Date()))
             let error = photonError { _ = try store.acquireLock(command: "photon apply") }
@@ -67,7 +67,7 @@ struct LockTests {
     @Test("a holder on another host is never taken over, even with a pid that does not exist here")
     func holderOnAnotherHost() async throws {
         try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             let remote = LockHolder(id: UUID(), pid: try deadPID(), host: "elsewhere.example", command: "photon apply", since: Date())
             try store.plantLock(remote)
             let error = try #require(photonError { _ = try store.acquireLock(command: "photon apply") })
@@ -81,7 +81,7 @@ struct LockTests {
     @Test("force unlock needs the holder's id")
     func forceUnlock() async throws {
         try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             var error = photonError { try store.forceUnlock(id: UUID().uuidString) }
             #expect(error?.message.contains("is not locked") == true)
 
@@ -104,7 +104,7 @@ struct LockTests {
             let contenders = (0..<2).map { index in
                 Task { () -> Result<LockAcquisition, any Error> in
                     do {
-                        let store = try StateStore.open(directory: directory, deployment: "demo")
+                        let store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
                         return .success(try store.acquireLock(command: "photon apply #\(index)"))
                     } catch {
                         return .failure(error)
@@ -118,7 +118,7 @@ struct LockTests {
             for case .failure(let error) in results {
                 #expect((error as? PhotonError)?.message.contains("is locked by") == true, "\(error)")
             }
-            let holder = try StateStore.open(directory: directory, deployment: "demo").lockHolder()
+            let holder = try SQLiteStateStore.open(directory: directory, deployment: "demo").lockHolder()
             #expect(holder?.id == winners.first?.id)
         }
     }

@@ -80,7 +80,7 @@ struct RecordTests {
             try await store.record([transition("delete:b", machine: "d-s-workers-2", effects: [.machineDeleted(name: "d-s-workers-2")])])
             let after = try await store.recordedState()
             #expect(after.machines.map(\.name) == ["d-s-workers-1"])
-            if let sqlite = store as? StateStore {
+            if let sqlite = store as? SQLiteStateStore {
                 let orphans = try await sqlite.pool.read { db in
                     try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM machine_file WHERE machine = 'd-s-workers-2') + (SELECT COUNT(*) FROM completed_action WHERE machine = 'd-s-workers-2')")
                 }

@@ -74,13 +74,13 @@ struct RunTests {
     func crashedRunIsInterrupted() async throws {
         try await withTemporaryDirectory { base in
             let directory = stateDirectory(in: base)
-            let crashed = try StateStore.open(directory: directory, deployment: "demo")
+            let crashed = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             let run = try crashed.beginRun(command: "apply", blueprintDigest: nil)
             try await crashed.record([Transition(actionID: "a", machine: "m", status: .started, at: Date(timeIntervalSince1970: 1_750_000_000))])
             let pid = try deadPID()
             try await crashed.pool.write { try $0.execute(sql: "UPDATE run SET pid = ? WHERE id = ?", arguments: [pid, run]) }
 
-            let next = try StateStore.open(directory: directory, deployment: "demo")
+            let next = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             #expect(try await next.lastRun()?.status == .interrupted)
             #expect(try rawStatus(next, run) == "running", "reading does not write")
             let newRun = try next.beginRun(command: "apply", blueprintDigest: nil)
@@ -107,7 +107,7 @@ struct RunTests {
         }
     }
 
-    func rawStatus(_ store: StateStore, _ run: Int64) throws -> String? {
+    func rawStatus(_ store: SQLiteStateStore, _ run: Int64) throws -> String? {
         try store.pool.read { try String.fetchOne($0, sql: "SELECT status FROM run WHERE id = ?", arguments: [run]) }
     }
 }

@@ -12,7 +12,7 @@ struct StorageTests {
     func modes() async throws {
         try await withTemporaryDirectory { base in
             let directory = stateDirectory(in: base)
-            let store = try StateStore.open(directory: directory, deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             #expect(mode(directory) == 0o700)
             #expect(mode("\(base)/.photon") == 0o700, "missing parents are created 0700 too")
             #expect(mode("\(directory)/state.sqlite") == 0o600)
@@ -35,7 +35,7 @@ struct StorageTests {
         try await withTemporaryDirectory { base in
             let directory = "\(base)/state"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o750])
-            _ = try StateStore.open(directory: directory, deployment: "demo")
+            _ = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             #expect(mode(directory) == 0o750)
             #expect(mode("\(directory)/state.sqlite") == 0o600)
         }
@@ -44,7 +44,7 @@ struct StorageTests {
     @Test("WAL, synchronous FULL on the writer, foreign keys on, a busy timeout")
     func pragmas() async throws {
         try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             let (journalMode, synchronous, foreignKeys, busyTimeout) = try await store.pool.write { db in
                 (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
                  try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int.fetchOne(db, sql: "PRAGMA busy_timeout"))
@@ -62,12 +62,12 @@ struct StorageTests {
     func migrationsAreIdempotent() async throws {
         try await withTemporaryDirectory { base in
             let directory = stateDirectory(in: base)
-            var store = try StateStore.open(directory: directory, deployment: "demo")
+            var store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             try store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record(RecordTests.batches[0])
             try store.close()
             for _ in 0..<3 {
-                store = try StateStore.open(directory: directory, deployment: "demo")
+                store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
                 let applied = try await store.pool.read { try Schema.migrator.completedMigrations($0) }
                 #expect(applied == Schema.knownMigrations)
                 #expect(Schema.knownMigrations.first == "v1-initial")
@@ -83,8 +83,8 @@ struct StorageTests {
         for _ in 0..<5 {
             try await withTemporaryDirectory { base in
                 let directory = stateDirectory(in: base)
-                let stores = try await withThrowingTaskGroup(of: StateStore.self) { group in
-                    for _ in 0..<4 { group.addTask { try StateStore.open(directory: directory, deployment: "demo") } }
+                let stores = try await withThrowingTaskGroup(of: SQLiteStateStore.self) { group in
+                    for _ in 0..<4 { group.addTask { try SQLiteStateStore.open(directory: directory, deployment: "demo") } }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
                 try stores[0].beginRun(command: "apply", blueprintDigest: nil)
@@ -102,7 +102,7 @@ struct StorageTests {
             let generatedSecret = "generated-secret-71b3e0d5"
             let settingSecret = "settings-secret-9d1c44"
             let plainMarker = "plain-manager-address-marker"
-            let store = try StateStore.open(directory: directory, deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             try store.storeGeneratedSecrets(["secrets.apiToken": generatedSecret, "s/settings.password": settingSecret])
             try store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record([transition("capture", effects: [
@@ -137,13 +137,13 @@ struct StorageTests {
     func keyFileProblems() async throws {
         try await withTemporaryDirectory { base in
             let directory = stateDirectory(in: base)
-            var store = try StateStore.open(directory: directory, deployment: "demo")
+            var store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             try store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record([transition("c", effects: [.captured(group: "s", name: "joinToken", value: "the-secret-value", secret: true)])])
             try store.close()
 
             try FileManager.default.removeItem(atPath: "\(directory)/secrets.key")
-            store = try StateStore.open(directory: directory, deployment: "demo")
+            store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             var error = photonError { _ = try store.readRecordedState() }
             #expect(error?.message.contains("secrets.key is missing") == true)
             error = photonError { try store.storeGeneratedSecrets(["secrets.x": "y"]) }
@@ -152,14 +152,14 @@ struct StorageTests {
             try store.close()
 
             try Data((0..<32).map { UInt8($0) }).write(to: URL(fileURLWithPath: "\(directory)/secrets.key"))
-            store = try StateStore.open(directory: directory, deployment: "demo")
+            store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             error = photonError { _ = try store.readRecordedState() }
             #expect(error?.message.contains("cannot decrypt the secret captured:s/joinToken") == true)
             #expect(error.map { !"\($0)".contains("the-secret-value") } == true)
             try store.close()
 
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\(directory)/secrets.key"))
-            store = try StateStore.open(directory: directory, deployment: "demo")
+            store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             error = photonError { _ = try store.readRecordedState() }
             #expect(error?.message.contains("is damaged") == true)
         }
@@ -168,7 +168,7 @@ struct StorageTests {
     @Test("generated secrets: stored sealed, replaced when different, read back")
     func generatedSecrets() async throws {
         try await withTemporaryDirectory { base in
-            let store = try StateStore.open(directory: stateDirectory(in: base), deployment: "demo")
+            let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             try store.storeGeneratedSecrets(["secrets.apiToken": "a", "s/settings.password": "b"])
             try store.storeGeneratedSecrets(["secrets.apiToken": "c"])
             #expect(try store.readRecordedState().generatedSecrets == ["secrets.apiToken": "c", "s/settings.password": "b"])

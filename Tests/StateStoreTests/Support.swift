@@ -114,7 +114,7 @@ final class StoreFixture: Sendable {
     func open(deployment: String = "demo") async throws -> any DeploymentStore {
         switch backend {
         case .sqlite:
-            return try StateStore.open(directory: directory, deployment: deployment)
+            return try SQLiteStateStore.open(directory: directory, deployment: deployment)
         case .etcd:
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             return try await EtcdStateStore(etcd: try etcd!.client(), prefix: "/photon/\(deployment)/",
@@ -124,7 +124,7 @@ final class StoreFixture: Sendable {
 
     /// Ends a store's use as a process exit would (SQLite checkpoints and closes).
     func close(_ store: any DeploymentStore) throws {
-        if let sqlite = store as? StateStore { try sqlite.close() }
+        if let sqlite = store as? SQLiteStateStore { try sqlite.close() }
     }
 }
 
@@ -138,7 +138,7 @@ func withStore<T>(_ backend: Backend, _ body: (StoreFixture) async throws -> T) 
 
 /// A run's status as stored, without the interpretation `runs(limit:)` adds.
 func rawRunStatus(_ store: any DeploymentStore, _ run: Int64) async throws -> String? {
-    if let sqlite = store as? StateStore {
+    if let sqlite = store as? SQLiteStateStore {
         return try await sqlite.pool.read { try String.fetchOne($0, sql: "SELECT status FROM run WHERE id = ?", arguments: [run]) }
     }
     let etcd = try #require(store as? EtcdStateStore)
