@@ -37,17 +37,13 @@ struct AccessEntry {
         return [TerminalText.visible("\(title): \(machine) at \(address)"), TerminalText.visible("  " + ShellQuoting.join(ssh))]
     }
 
-    var event: [String: String] {
-        ["event": "access", "time": ProgressReporter.timestamp(), "title": title, "machine": machine, "address": address, "user": user,
-         "port": String(port), "command": command]
-    }
+    var event: RunEvent { .access(title: title, machine: machine, address: address, user: user, port: port, command: command) }
 
 }
 
 extension AccessEntry {
-    init?(event: [String: Any]) {
-        guard event["event"] as? String == "access", let title = event["title"] as? String, let machine = event["machine"] as? String,
-              let address = event["address"] as? String, let user = event["user"] as? String, let command = event["command"] as? String else { return nil }
-        self.init(title: title, machine: machine, address: address, user: user, port: Int(event["port"] as? String ?? "") ?? 22, command: command)
+    init?(event: RunEvent) {
+        guard case .access(let title, let machine, let address, let user, let port, let command) = event else { return nil }
+        self.init(title: title, machine: machine, address: address, user: user, port: port, command: command)
     }
 }

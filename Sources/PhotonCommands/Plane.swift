@@ -1,6 +1,7 @@
 import ArgumentParser
 import Blueprints
 import Etcd
+import Engine
 import Foundation
 import Kinds
 import PKI
@@ -278,13 +279,17 @@ struct PlaneSession {
                 let streamClient = attempt == 0 ? client : try await context.connect()
                 var streamStatus = 0
                 for try await line in try await streamClient.lines(events + "?from=\(from)", status: &streamStatus) {
-                    guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+                    guard line.hasPrefix("{") else { continue }
                     from += 1
-                    let kind = object["event"] as? String
-                    if kind == "exit" { outcome = Int32(object["status"] as? String ?? "") ?? 1 }
+                    guard let event = RunEventLine.parse(line) else { continue }
+                    if case .exit(let status, _) = event.event { outcome = status }
                     // Another operation's events are context on stderr, never results: not in the
                     // NDJSON on stdout, and without its plan and reach lines.
-                    if showing { _ = render(object) } else if format != .json, kind != "plan", kind != "access", kind != "exit" { _ = render(object) }
+                    switch event.event {
+                    case _ where showing: _ = render(event)
+                    case .plan, .access, .exit: break
+                    default: if format != .json { _ = render(event) }
+                    }
                 }
                 if outcome != nil { break }
                 if streamStatus == 404 { return nil }
@@ -297,32 +302,35 @@ struct PlaneSession {
     }
 
     /// Shows one event; returns the exit status when it is the last.
-    func render(_ event: [String: Any]) -> Int32? {
+    func render(_ line: RunEventLine) -> Int32? {
         if format == .json {
-            if let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) { Output.result(JSONOutput.escapingControls(String(decoding: data, as: UTF8.self))) }
-            return (event["event"] as? String == "exit") ? Int32(event["status"] as? String ?? "1") : nil
+            Output.result(line.json)
+            if case .exit(let status, _) = line.event { return status }
+            return nil
         }
         // What the plane sends is shown, never obeyed: its control characters become visible.
-        let text = { (key: String) in TerminalText.visible(event[key] as? String ?? "") }
-        switch text("event") {
-        case "plan": if showsPlan { Output.result(text("text")) }
-        case "run": Output.error("run \(text("id")) on the plane")
-        case "started": Output.error("started  \(text("action"))\(text("attempt") != "1" ? " (attempt \(text("attempt")))" : ""): \(text("summary"))")
-        case "retrying": Output.error("retry    \(text("action")) (attempt \(text("attempt")) in \(text("delay"))): \(text("reason"))")
-        case "finished":
-            let word = text("status") == "succeeded" ? "ok" : text("status")
-            Output.error("\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(text("action")) (\(text("elapsed")))\(event["message"] == nil ? "" : ": " + text("message"))")
-        case "blocked": Output.error("blocked  \(text("action")): \(text("by")) failed")
-        case "log": Output.error(text("line"))
-        case "operation":
-            switch text("state") {
-            case "resumed": Output.error("the operation was resumed by \(text("node")) (attempt \(text("attempt"))), the new leader")
-            case "paused": Output.error("the operation paused: \(text("node")) is no longer the leader; the next leader resumes it")
+        let visible = TerminalText.visible
+        switch line.event {
+        case .plan(let text, _): if showsPlan { Output.result(visible(text)) }
+        case .run(let id): Output.error("run \(id) on the plane")
+        case .started(let action, _, let attempt, let summary):
+            Output.error("started  \(visible(action))\(attempt != 1 ? " (attempt \(attempt))" : ""): \(visible(summary))")
+        case .retrying(let action, let attempt, let delay, let reason):
+            Output.error("retry    \(visible(action)) (attempt \(attempt) in \(visible(delay))): \(visible(reason))")
+        case .finished(let action, _, let status, let elapsed, let message):
+            let word = status == "succeeded" ? "ok" : visible(status)
+            Output.error("\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(visible(action)) (\(visible(elapsed)))\(message.map { ": " + visible($0) } ?? "")")
+        case .blocked(let action, let by): Output.error("blocked  \(visible(action)): \(visible(by)) failed")
+        case .log(let text): Output.error(visible(text))
+        case .operation(let state, let node, let attempt):
+            switch state {
+            case "resumed": Output.error("the operation was resumed by \(visible(node)) (attempt \(attempt.map(String.init) ?? "")), the new leader")
+            case "paused": Output.error("the operation paused: \(visible(node)) is no longer the leader; the next leader resumes it")
             default: break
             }
-        case "access": if let entry = AccessEntry(event: event) { reach.withLock { $0.append(entry) } }
-        case "exit": return Int32(text("status")) ?? 1
-        default: break
+        case .access: if let entry = AccessEntry(event: line.event) { reach.withLock { $0.append(entry) } }
+        case .exit(let status, _): return status
+        case .other: break
         }
         return nil
     }

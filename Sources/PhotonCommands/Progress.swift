@@ -54,11 +54,7 @@ final class ProgressReporter: Sendable {
         state = Locked(ViewState())
     }
 
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
+    static func timestamp() -> String { RunEventLine.now() }
 
     func write(line: String) {
         log?.write(Data((line + "\n").utf8))
@@ -70,7 +66,7 @@ final class ProgressReporter: Sendable {
         write(line: "\(Self.timestamp()) \(line)")
         switch mode {
         case .json:
-            Output.result(JSONOutput.line(json(event)))
+            Output.result(json(event).json)
         case .lines:
             Output.error(line)
         case .live:
@@ -94,22 +90,19 @@ final class ProgressReporter: Sendable {
         }
     }
 
-    func json(_ event: EngineEvent) -> [String: String] {
-        var object = ["time": Self.timestamp()]
-        switch event {
+    func json(_ event: EngineEvent) -> RunEventLine {
+        let action = { (index: Int) in self.plan.actions[index] }
+        let typed: RunEvent = switch event {
         case .started(let index, let attempt):
-            object.merge(["event": "started", "action": plan.actions[index].id, "machine": plan.actions[index].machine, "attempt": String(attempt),
-                          "summary": plan.actions[index].summary]) { $1 }
+            .started(action: action(index).id, machine: action(index).machine, attempt: attempt, summary: action(index).summary)
         case .retrying(let index, let attempt, let delay, let reason):
-            object.merge(["event": "retrying", "action": plan.actions[index].id, "attempt": String(attempt), "delay": Self.seconds(delay), "reason": reason]) { $1 }
+            .retrying(action: action(index).id, attempt: attempt, delay: Self.seconds(delay), reason: reason)
         case .finished(let index, let status, let elapsed, let message):
-            object.merge(["event": "finished", "action": plan.actions[index].id, "machine": plan.actions[index].machine, "status": status.rawValue,
-                          "elapsed": Self.seconds(elapsed)]) { $1 }
-            if let message { object["message"] = message }
+            .finished(action: action(index).id, machine: action(index).machine, status: status.rawValue, elapsed: Self.seconds(elapsed), message: message)
         case .blocked(let index, let by):
-            object.merge(["event": "blocked", "action": plan.actions[index].id, "by": plan.actions[by].id]) { $1 }
+            .blocked(action: action(index).id, by: action(by).id)
         }
-        return object
+        return RunEventLine(typed)
     }
 
     static func seconds(_ duration: Duration) -> String {

@@ -52,7 +52,7 @@ extension Runner {
         let entries = try await accessEntries(resolved)
         if options.format == .json {
             // Inside the plane: the client builds the lines with its own key and known hosts.
-            for entry in entries { Output.result(JSONOutput.line(entry.event)) }
+            for entry in entries { Output.result(RunEventLine(entry.event).json) }
         } else if !entries.isEmpty {
             Output.result((["", "Reach the clusters:"] + entries.flatMap { $0.lines(blueprint: blueprint, stateDirectory: stateDirectory) }).joined(separator: "\n"))
         }

@@ -154,8 +154,7 @@ extension Runner {
         if options.format == .text {
             Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
         } else {
-            Output.result(JSONOutput.line(["event": "plan", "time": ProgressReporter.timestamp(), "text": PlanTextRenderer(color: false).render(plan),
-                                           "changes": plan.hasChanges ? "true" : "false"]))
+            Output.result(RunEventLine(.plan(text: PlanTextRenderer(color: false).render(plan), changes: plan.hasChanges)).json)
         }
     }
 
@@ -173,7 +172,7 @@ extension Runner {
         // The new counts are recorded before anything runs: an interrupted scale is finished by the next apply.
         if !prepared.newCounts.isEmpty { try await store.recordScaledCounts(prepared.newCounts) }
         let runID = try await store.beginRun(command: command, blueprintDigest: blueprint.digest)
-        if options.format == .json { Output.result(JSONOutput.line(["event": "run", "time": ProgressReporter.timestamp(), "id": String(runID)])) }
+        if options.format == .json { Output.result(RunEventLine(.run(id: runID)).json) }
         let logDirectory = stateDirectory + "/runs"
         // The last 100 runs and their logs are kept; older ones go, so the state does not grow forever.
         for old in (try? await store.pruneRuns(keeping: Runner.keptRuns)) ?? [] { try? FileManager.default.removeItem(atPath: "\(logDirectory)/\(old).log") }

@@ -1,4 +1,5 @@
 import Etcd
+import Engine
 import Foundation
 import PhotonCore
 import StateStore
@@ -280,10 +281,8 @@ final class OperationRunner: Sendable {
             }
             try? await book.append(operationID, sequence: next, line: line)
         }
-        @Sendable func event(_ fields: [String: String]) async {
-            var object = fields
-            object["time"] = ISO8601DateFormatter().string(from: Date())
-            await append((try? String(decoding: JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)) ?? "{}")
+        @Sendable func event(_ event: RunEvent) async {
+            await append(RunEventLine(event).json)
         }
         do {
             var chosen = operation.request.kind == .apply ? try await book.submitted(operation.id) : nil
@@ -294,7 +293,7 @@ final class OperationRunner: Sendable {
             let folder = configuration.stateDirectory + "/operations/" + operation.id
             let files = try workspace.materialize(in: folder)
             try await book.put(operation)
-            await event(["event": "operation", "state": resumed ? "resumed" : "started", "node": configuration.node, "attempt": String(operation.attempts)])
+            await event(.operation(state: resumed ? "resumed" : "started", node: configuration.node, attempt: operation.attempts))
             let arguments = [executable] + (try operation.request.commandLine(blueprint: files.blueprint, kinds: files.kinds))
             let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
             running.withLock { $0[operation.id] = child.pid }
@@ -314,14 +313,13 @@ final class OperationRunner: Sendable {
                 var record = operation
                 for await (isStdout, line) in lines {
                     if isStdout, line.hasPrefix("{") {
-                        if let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                           object["event"] as? String == "run", let id = (object["id"] as? String).flatMap({ Int64($0) }) {
+                        if case .run(let id)? = RunEventLine.parse(line)?.event {
                             record.runs.append(id)
                             try? await book.put(record)
                         }
                         await append(line)
                     } else if !line.isEmpty {
-                        await event(["event": "log", "line": line])
+                        await event(.log(line: line))
                     }
                 }
                 let status = await HostCommand.wait(child.pid)
@@ -334,7 +332,7 @@ final class OperationRunner: Sendable {
                 record.exitStatus = status
                 // Killed by SIGTERM (this server lost the lead) is not an outcome: the next leader resumes it.
                 if status == 128 + SIGTERM, let current = try? await book.get(operationID), !current.status.isFinished {
-                    await event(["event": "operation", "state": "paused", "node": configuration.node])
+                    await event(.operation(state: "paused", node: configuration.node, attempt: nil))
                     return
                 }
                 record.status = status == 0 ? .succeeded : status == 130 ? .interrupted : .failed
@@ -344,15 +342,15 @@ final class OperationRunner: Sendable {
                 if status == 0, record.request.kind == .apply, let submitted = try? await book.submitted(operationID) {
                     try? await book.setWorkspace(submitted)
                 }
-                await event(["event": "exit", "status": String(status), "outcome": record.status.rawValue])
+                await event(.exit(status: status, outcome: record.status.rawValue))
                 try? await book.put(record)
                 try? await book.prune(keeping: 100)
             }
         } catch {
             operation.status = .failed
             operation.finishedAt = Date()
-            await event(["event": "log", "line": String(describing: error)])
-            await event(["event": "exit", "status": "1", "outcome": "failed"])
+            await event(.log(line: String(describing: error)))
+            await event(.exit(status: 1, outcome: "failed"))
             try? await book.put(operation)
         }
     }
