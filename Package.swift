@@ -113,19 +113,28 @@ let package = Package(
         ),
         .executableTarget(name: "photon", dependencies: ["PhotonCommands"]),
         // photon with file-backed machines instead of real ones, for crash tests that SIGKILL apply.
-        .executableTarget(name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "MachineAccess", "EngineTestSupport", "Drivers", "Blueprints", "PhotonCore"]),
-        .executableTarget(name: "photon-bench", dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "EngineTestSupport", "SSH", "Drivers"]),
+        .executableTarget(
+            name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "MachineAccess", "EngineTestSupport", "Drivers", "Blueprints", "PhotonCore"]),
+        .executableTarget(
+            name: "photon-bench",
+            dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "EngineTestSupport", "SSH", "Drivers"]),
 
         .testTarget(name: "YAMLReaderTests", dependencies: ["YAMLReader", "PhotonCore"]),
         .testTarget(name: "PKITests", dependencies: ["PKI", "PhotonCore"]),
         .testTarget(name: "BlueprintsTests", dependencies: ["Blueprints", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "KindsTests", dependencies: ["Kinds", "PhotonCore", "YAMLReader"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
-        .testTarget(name: "PhotonCommandsTests", dependencies: ["PhotonCommands", "PKI", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "MachineAccess", "PhotonCore"]),
+        .testTarget(
+            name: "PhotonCommandsTests",
+            dependencies: ["PhotonCommands", "PKI", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "MachineAccess", "PhotonCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MachineAccess", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "MachineAccess", "EngineTestSupport", "PhotonCore"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "MachineAccess", "EngineTestSupport", "Blueprints", "PhotonCore"]),
-        .testTarget(name: "PlaneAPITests", dependencies: ["PlaneAPI", "StateStore", "Etcd", "EngineTestSupport", "Engine", "MachineAccess", "Drivers", "Planning", "Blueprints", "PhotonCore"]),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "Etcd", "EngineTestSupport", "Engine", "MachineAccess", "Planning", "Blueprints", "PhotonCore"]),
+        .testTarget(
+            name: "PlaneAPITests",
+            dependencies: ["PlaneAPI", "StateStore", "Etcd", "EngineTestSupport", "Engine", "MachineAccess", "Drivers", "Planning", "Blueprints", "PhotonCore"]),
+        .testTarget(
+            name: "StateStoreTests",
+            dependencies: ["StateStore", "Etcd", "EngineTestSupport", "Engine", "MachineAccess", "Planning", "Blueprints", "PhotonCore"]),
     ]
 )

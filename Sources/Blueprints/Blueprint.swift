@@ -34,8 +34,10 @@ public struct Blueprint: Sendable {
     /// Where the top-level mapping starts.
     public var location: SourceLocation
 
-    public init(file: String, digest: String, name: Located<String>, controlPlane: ControlPlane, ssh: SSHSettings,
-                flavors: [String: Flavor], management: Management?, clusters: [Cluster], secrets: [NamedSecret], location: SourceLocation) {
+    public init(
+        file: String, digest: String, name: Located<String>, controlPlane: ControlPlane, ssh: SSHSettings,
+        flavors: [String: Flavor], management: Management?, clusters: [Cluster], secrets: [NamedSecret], location: SourceLocation
+    ) {
         self.file = file
         self.digest = digest
         self.name = name
@@ -129,7 +131,9 @@ public struct SSHSettings: Sendable {
     /// The client key; `generate` (the default) makes a per-deployment ed25519 key.
     public var key: Located<SecretReference>?
 
-    public init(user: String = "root", port: Int = 22, parallelism: Int = 64, connectTimeout: TimeSpan = TimeSpan(seconds: 10), key: Located<SecretReference>? = nil) {
+    public init(
+        user: String = "root", port: Int = 22, parallelism: Int = 64, connectTimeout: TimeSpan = TimeSpan(seconds: 10), key: Located<SecretReference>? = nil
+    ) {
         self.user = user
         self.port = port
         self.parallelism = parallelism
@@ -169,8 +173,10 @@ public struct Cluster: Sendable {
     public var location: SourceLocation
     public var rolesLocation: SourceLocation?
 
-    public init(name: Located<String>, kind: Located<String>, roles: [RoleSpec], flavor: Located<String>?, settings: [Setting],
-                rollout: Rollout?, location: SourceLocation, rolesLocation: SourceLocation?) {
+    public init(
+        name: Located<String>, kind: Located<String>, roles: [RoleSpec], flavor: Located<String>?, settings: [Setting],
+        rollout: Rollout?, location: SourceLocation, rolesLocation: SourceLocation?
+    ) {
         self.name = name
         self.kind = kind
         self.roles = roles

@@ -11,12 +11,14 @@ public struct LoadEnvironment: Sendable {
     /// Whether a layer's folder exists.
     public var directoryExists: @Sendable (String) -> Bool
 
-    public init(variables: [String: String] = ProcessInfo.processInfo.environment, baseDirectory: String? = nil,
-                fileExists: @escaping @Sendable (String) -> Bool = { FileManager.default.isReadableFile(atPath: $0) },
-                directoryExists: @escaping @Sendable (String) -> Bool = { path in
-                    var isDirectory: ObjCBool = false
-                    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-                }) {
+    public init(
+        variables: [String: String] = ProcessInfo.processInfo.environment, baseDirectory: String? = nil,
+        fileExists: @escaping @Sendable (String) -> Bool = { FileManager.default.isReadableFile(atPath: $0) },
+        directoryExists: @escaping @Sendable (String) -> Bool = { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+    ) {
         self.variables = variables
         self.baseDirectory = baseDirectory
         self.fileExists = fileExists
@@ -56,8 +58,10 @@ public struct BlueprintLoader: Sendable {
     /// Loads a blueprint from bytes; `file` names it in messages.
     public func load(bytes: [UInt8], file: String) throws(DiagnosticsError) -> Blueprint {
         guard let root = try YAMLParser.parse(bytes, file: file, limits: limits) else {
-            throw DiagnosticsError(Diagnostic("the blueprint is empty", at: SourceLocation(file: file, line: 1, column: 1),
-                                              help: "start from one of the examples in blueprints/"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "the blueprint is empty", at: SourceLocation(file: file, line: 1, column: 1),
+                    help: "start from one of the examples in blueprints/"))
         }
         let reader = DocumentReader(file: file)
         let blueprint = BlueprintReading(reader: reader, environment: environment)
@@ -112,8 +116,9 @@ struct BlueprintReading {
         for secret in secrets { checkSecret(secret.reference, secrets: secrets) }
         if let name, let controlPlane {
             checkMachineNames(deployment: name, clusters: clusters)
-            return Blueprint(file: file, digest: digest, name: name, controlPlane: controlPlane, ssh: ssh, flavors: allFlavors,
-                             management: management, clusters: clusters, secrets: secrets, location: root.location)
+            return Blueprint(
+                file: file, digest: digest, name: name, controlPlane: controlPlane, ssh: ssh, flavors: allFlavors,
+                management: management, clusters: clusters, secrets: secrets, location: root.location)
         }
         return nil
     }
@@ -124,8 +129,9 @@ struct BlueprintReading {
     func label(_ value: YAMLValue, what: String) -> Located<String>? {
         guard let text = value.string() else { return nil }
         if let problem = Hostname.problem(withLabel: text) {
-            error("\(what) '\(Self.shown(text))' is not a valid host name part: \(problem)", at: value.location,
-                  help: "use lowercase letters, digits and '-', for example '\(Self.suggestedLabel(text))'")
+            error(
+                "\(what) '\(Self.shown(text))' is not a valid host name part: \(problem)", at: value.location,
+                help: "use lowercase letters, digits and '-', for example '\(Self.suggestedLabel(text))'")
             return nil
         }
         return Located(text, at: value.location)
@@ -137,8 +143,11 @@ struct BlueprintReading {
     static func suggestedLabel(_ text: String) -> String {
         var out = ""
         for scalar in text.lowercased().unicodeScalars {
-            if scalar.isASCII, scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) { out.unicodeScalars.append(scalar) }
-            else if !out.hasSuffix("-") { out += "-" }
+            if scalar.isASCII, scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) {
+                out.unicodeScalars.append(scalar)
+            } else if !out.hasSuffix("-") {
+                out += "-"
+            }
         }
         let trimmed = out.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
         return trimmed.isEmpty ? "web" : String(trimmed.prefix(40))
@@ -150,8 +159,9 @@ struct BlueprintReading {
             for role in cluster.roles {
                 let longest = "\(deployment.value)-\(cluster.name.value)-\(role.name.value)-\(max(role.count.value, 1))"
                 if longest.utf8.count > 63 {
-                    error("machine names of cluster '\(cluster.name.value)' role '\(role.name.value)' would be \(longest.utf8.count) characters ('\(longest)'); host names allow 63",
-                          at: cluster.name.location, help: "shorten the deployment or cluster name")
+                    error(
+                        "machine names of cluster '\(cluster.name.value)' role '\(role.name.value)' would be \(longest.utf8.count) characters ('\(longest)'); host names allow 63",
+                        at: cluster.name.location, help: "shorten the deployment or cluster name")
                 }
             }
         }

@@ -10,8 +10,9 @@ extension BlueprintReading {
         let machinesValue = section.required("machines")
         var machines = machinesValue.flatMap { $0.int() }
         if let count = machines, ![1, 3, 5].contains(count) {
-            error("management.machines must be 1, 3 or 5, found \(count)", at: machinesValue?.location,
-                  help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")
+            error(
+                "management.machines must be 1, 3 or 5, found \(count)", at: machinesValue?.location,
+                help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")
             machines = nil
         }
         let flavor = section.optional("flavor").flatMap { flavorReference($0, flavors: flavors) }
@@ -20,7 +21,8 @@ extension BlueprintReading {
         }
         let settings = section.optional("settings").map(settingsSection) ?? []
         guard let machines, let machinesValue else { return nil }
-        return Management(machines: Located(machines, at: machinesValue.location), flavor: flavor, services: services, settings: settings, location: section.location)
+        return Management(
+            machines: Located(machines, at: machinesValue.location), flavor: flavor, services: services, settings: settings, location: section.location)
     }
 
     func clustersSection(_ value: YAMLValue, flavors: [String: Flavor], secrets: [NamedSecret]) -> [Cluster] {
@@ -30,8 +32,9 @@ extension BlueprintReading {
         for item in items {
             guard let cluster = cluster(item, flavors: flavors, secrets: secrets) else { continue }
             if let first = firstByName[cluster.name.value] {
-                error("duplicate cluster name '\(cluster.name.value)'", at: cluster.name.location,
-                      help: "a cluster named '\(cluster.name.value)' is already defined at line \(first.line); cluster names must be unique")
+                error(
+                    "duplicate cluster name '\(cluster.name.value)'", at: cluster.name.location,
+                    help: "a cluster named '\(cluster.name.value)' is already defined at line \(first.line); cluster names must be unique")
                 continue
             }
             firstByName[cluster.name.value] = cluster.name.location
@@ -52,16 +55,18 @@ extension BlueprintReading {
         let settings = section.optional("settings").map(settingsSection) ?? []
         let rollout = section.optional("rollout").flatMap(rolloutSection)
         guard let name, let kind else { return nil }
-        return Cluster(name: name, kind: kind, roles: roles, flavor: flavor, settings: settings, rollout: rollout,
-                       location: section.location, rolesLocation: rolesValue?.location)
+        return Cluster(
+            name: name, kind: kind, roles: roles, flavor: flavor, settings: settings, rollout: rollout,
+            location: section.location, rolesLocation: rolesValue?.location)
     }
 
     func rolesSection(_ value: YAMLValue, flavors: [String: Flavor]) -> [RoleSpec] {
         var roles: [RoleSpec] = []
         for (name, keyLocation, body) in value.entries() ?? [] {
             if let problem = Hostname.problem(withLabel: name) {
-                error("role name '\(Self.shown(name))' is not a valid host name part: \(problem)", at: keyLocation,
-                      help: "use the role names of the cluster's kind ('photon kinds' lists them), for example '\(Self.suggestedLabel(name))'")
+                error(
+                    "role name '\(Self.shown(name))' is not a valid host name part: \(problem)", at: keyLocation,
+                    help: "use the role names of the cluster's kind ('photon kinds' lists them), for example '\(Self.suggestedLabel(name))'")
                 continue
             }
             let roleName = Located(name, at: keyLocation)
@@ -118,14 +123,16 @@ extension BlueprintReading {
         for (name, keyLocation, body) in value.entries() ?? [] {
             guard Self.isIdentifier(name) else {
                 let fixed = String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" }.drop(while: { !$0.isLetter }))
-                error("secret name '\(Self.shown(name))' is not valid", at: keyLocation,
-                      help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.\(fixed.isEmpty ? "token" : fixed)")
+                error(
+                    "secret name '\(Self.shown(name))' is not valid", at: keyLocation,
+                    help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.\(fixed.isEmpty ? "token" : fixed)")
                 continue
             }
             guard let reference = secretReference(body) else { continue }
             if case .named = reference.value {
-                error("a secret under 'secrets:' must say where its value comes from, not name another secret", at: body.location,
-                      help: "use 'env:NAME', 'file:PATH' or 'generate'")
+                error(
+                    "a secret under 'secrets:' must say where its value comes from, not name another secret", at: body.location,
+                    help: "use 'env:NAME', 'file:PATH' or 'generate'")
                 continue
             }
             secrets.append(NamedSecret(name: Located(name, at: keyLocation), reference: reference))
@@ -146,8 +153,9 @@ extension BlueprintReading {
         }
         guard let text = value.string() else { return nil }
         guard let reference = SecretReference(text) else {
-            error("'\(Self.shown(text))' is not a secret reference", at: value.location,
-                  help: "write \(SecretReference.forms); secret values never go in a blueprint")
+            error(
+                "'\(Self.shown(text))' is not a secret reference", at: value.location,
+                help: "write \(SecretReference.forms); secret values never go in a blueprint")
             return nil
         }
         return Located(reference, at: value.location)
@@ -163,13 +171,17 @@ extension BlueprintReading {
         case .file(let path):
             let resolved = resolve(path)
             if !environment.fileExists(resolved) {
-                error("secret file '\(path)' does not exist or is not readable", at: reference.location,
-                      help: path.hasPrefix("/") || path.hasPrefix("~") ? nil : "relative paths are read from the blueprint's directory (\(environment.baseDirectory ?? "."))")
+                error(
+                    "secret file '\(path)' does not exist or is not readable", at: reference.location,
+                    help: path.hasPrefix("/") || path.hasPrefix("~")
+                        ? nil : "relative paths are read from the blueprint's directory (\(environment.baseDirectory ?? "."))")
             }
         case .named(let name):
             if !secrets.contains(where: { $0.name.value == name }) {
-                error("secret '\(name)' is not defined under 'secrets:'", at: reference.location,
-                      help: Suggestions.closest(to: name, among: secrets.map(\.name.value)).map { "did you mean '\($0)'?" } ?? "add '\(name): generate' (or env:/file:) under 'secrets:'")
+                error(
+                    "secret '\(name)' is not defined under 'secrets:'", at: reference.location,
+                    help: Suggestions.closest(to: name, among: secrets.map(\.name.value)).map { "did you mean '\($0)'?" }
+                        ?? "add '\(name): generate' (or env:/file:) under 'secrets:'")
             }
         case .generate:
             break

@@ -22,8 +22,9 @@ extension BlueprintReading {
                 if environment.directoryExists(resolved) {
                     layers.append(Located(URL(fileURLWithPath: resolved).standardizedFileURL.path, at: item.location))
                 } else {
-                    error("layer '\(path)' is not a directory", at: item.location,
-                          help: path.hasPrefix("/") ? nil : "relative paths are read from the blueprint's directory (\(environment.baseDirectory ?? "."))")
+                    error(
+                        "layer '\(path)' is not a directory", at: item.location,
+                        help: path.hasPrefix("/") ? nil : "relative paths are read from the blueprint's directory (\(environment.baseDirectory ?? "."))")
                 }
             }
             guard let network else { return nil }
@@ -49,11 +50,18 @@ extension BlueprintReading {
             }
             return .static(StaticControlPlane(machines: machines, location: section.location))
         case let other?:
-            error("unknown control-plane driver '\(other)'", at: driver?.location, help: Suggestions.help(for: other, among: ["local", "static"], noun: "driver"))
-            _ = section.optional("network"); _ = section.optional("machines"); _ = section.optional("bridge"); _ = section.optional("layers")
+            error(
+                "unknown control-plane driver '\(other)'", at: driver?.location, help: Suggestions.help(for: other, among: ["local", "static"], noun: "driver"))
+            _ = section.optional("network")
+            _ = section.optional("machines")
+            _ = section.optional("bridge")
+            _ = section.optional("layers")
             return nil
         case nil:
-            _ = section.optional("network"); _ = section.optional("machines"); _ = section.optional("bridge"); _ = section.optional("layers")
+            _ = section.optional("network")
+            _ = section.optional("machines")
+            _ = section.optional("bridge")
+            _ = section.optional("layers")
             return nil
         }
     }
@@ -62,16 +70,22 @@ extension BlueprintReading {
     @discardableResult
     func reportMisplaced(_ key: String, in section: MappingReader, driver: String) -> Bool {
         guard let pair = section.value.node.pairs?.first(where: { $0.key == key }) else { return false }
-        error("'\(key)' belongs to 'driver: \(driver)'", at: pair.keyLocation,
-              help: driver == "local" ? "static machines are listed under 'machines:' with their addresses" : "the local driver makes its own machines on 'network:'")
+        error(
+            "'\(key)' belongs to 'driver: \(driver)'", at: pair.keyLocation,
+            help: driver == "local"
+                ? "static machines are listed under 'machines:' with their addresses" : "the local driver makes its own machines on 'network:'")
         return true
     }
 
     func bridgeName(_ value: YAMLValue) -> String? {
         guard let text = value.string() else { return nil }
         // Linux interface names: at most 15 bytes, no '/', ':' or whitespace.
-        guard !text.isEmpty, text.utf8.count <= 15, text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }) else {
-            error("bridge name '\(Self.shown(text))' is not a valid Linux interface name", at: value.location, help: "use at most 15 letters, digits, '-', '_' or '.'")
+        guard !text.isEmpty, text.utf8.count <= 15,
+            text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) })
+        else {
+            error(
+                "bridge name '\(Self.shown(text))' is not a valid Linux interface name", at: value.location,
+                help: "use at most 15 letters, digits, '-', '_' or '.'")
             return nil
         }
         return text
@@ -105,7 +119,9 @@ extension BlueprintReading {
         let userValue = entry.optional("user")
         var user = userValue?.string()
         if let name = user, !Self.isUserName(name) {
-            error("'\(Self.shown(name))' is not a valid user name", at: userValue?.location, help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")
+            error(
+                "'\(Self.shown(name))' is not a valid user name", at: userValue?.location,
+                help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")
             user = nil
         }
         let hostKey = entry.required("hostKey", help: "pin the machine's key: the output of 'ssh-keyscan -t ed25519 HOST' or its 'SHA256:…' fingerprint")
@@ -145,7 +161,9 @@ extension BlueprintReading {
             if Self.isUserName(user) {
                 settings.user = user
             } else {
-                error("'\(Self.shown(user))' is not a valid user name", at: userValue.location, help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")
+                error(
+                    "'\(Self.shown(user))' is not a valid user name", at: userValue.location,
+                    help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")
             }
         }
         if let port = section.optional("port")?.int(in: 1...65535) { settings.port = port }
@@ -171,10 +189,14 @@ extension BlueprintReading {
             }
             guard let section = body.mapping() else { continue }
             let cpu = section.required("cpu").flatMap { node -> Int? in
-                guard let number = node.parsed("a number of CPUs (like 1, 2 or 0.5)", { text -> Double? in
-                    guard !text.contains("e"), !text.contains("E") else { return nil }
-                    return Double(text)
-                }) else { return nil }
+                guard
+                    let number = node.parsed(
+                        "a number of CPUs (like 1, 2 or 0.5)",
+                        { text -> Double? in
+                            guard !text.contains("e"), !text.contains("E") else { return nil }
+                            return Double(text)
+                        })
+                else { return nil }
                 guard number >= 0.001, number <= 1024 else {
                     error("\(node.displayPath) must be between 0.001 and 1024, found \(node.node.scalar ?? "")", at: node.location)
                     return nil
@@ -207,8 +229,9 @@ extension BlueprintReading {
         // A flavor with its own error is reported once, where it is defined.
         if invalidFlavors.contains(name) { return nil }
         guard flavors[name] != nil else {
-            error("flavor '\(name)' is not defined", at: value.location,
-                  help: Suggestions.closest(to: name, among: flavors.keys.sorted()).map { "did you mean '\($0)'?" }
+            error(
+                "flavor '\(name)' is not defined", at: value.location,
+                help: Suggestions.closest(to: name, among: flavors.keys.sorted()).map { "did you mean '\($0)'?" }
                     ?? "define it under 'flavors:' or use one of: \(flavors.keys.sorted().joined(separator: ", "))")
             return nil
         }

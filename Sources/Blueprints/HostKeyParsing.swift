@@ -18,31 +18,43 @@ public enum HostKeyParsing {
             let encoded = trimmed.dropFirst("SHA256:".count)
             // 32 bytes in unpadded base64 are 43 characters.
             guard encoded.count == 43, Data(base64Encoded: encoded + "=") != nil else {
-                return .failure(Problem(message: "'\(trimmed)' is not a SHA-256 fingerprint", help: "'ssh-keygen -lf KEY.pub' prints one: SHA256: and 43 characters"))
+                return .failure(
+                    Problem(message: "'\(trimmed)' is not a SHA-256 fingerprint", help: "'ssh-keygen -lf KEY.pub' prints one: SHA256: and 43 characters"))
             }
             return .success(HostKey(algorithm: nil, fingerprint: trimmed))
         }
         let fields = trimmed.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         // A known_hosts line has the host pattern first; a public key line starts with the algorithm.
         guard let algorithmIndex = fields.firstIndex(where: { $0.hasPrefix("ssh-") || $0.hasPrefix("ecdsa-") }), algorithmIndex <= 1,
-              algorithmIndex + 1 < fields.count else {
-            return .failure(Problem(message: "host key must be a 'SHA256:…' fingerprint, a public key ('ssh-ed25519 AAAA…') or a known_hosts line",
-                                    help: "'ssh-keyscan -t ed25519 HOST' prints a known_hosts line"))
+            algorithmIndex + 1 < fields.count
+        else {
+            return .failure(
+                Problem(
+                    message: "host key must be a 'SHA256:…' fingerprint, a public key ('ssh-ed25519 AAAA…') or a known_hosts line",
+                    help: "'ssh-keyscan -t ed25519 HOST' prints a known_hosts line"))
         }
         let algorithm = fields[algorithmIndex]
         if algorithm == "ssh-dss" {
-            return .failure(Problem(message: "host key algorithm ssh-dss (DSA) is obsolete and refused",
-                                    help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST"))
+            return .failure(
+                Problem(
+                    message: "host key algorithm ssh-dss (DSA) is obsolete and refused",
+                    help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST"))
         }
         if algorithm == "ssh-rsa" {
-            return .failure(Problem(message: "host key algorithm \(algorithm) cannot be verified by photon's SSH library (libssh2 1.10 lacks rsa-sha2)",
-                                    help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST"))
+            return .failure(
+                Problem(
+                    message: "host key algorithm \(algorithm) cannot be verified by photon's SSH library (libssh2 1.10 lacks rsa-sha2)",
+                    help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST"))
         }
         guard supportedAlgorithms.contains(algorithm) else {
-            return .failure(Problem(message: "unsupported host key algorithm '\(algorithm)'", help: "use one of: \(supportedAlgorithms.joined(separator: ", "))"))
+            return .failure(
+                Problem(message: "unsupported host key algorithm '\(algorithm)'", help: "use one of: \(supportedAlgorithms.joined(separator: ", "))"))
         }
         guard let blob = Data(base64Encoded: fields[algorithmIndex + 1]), let embedded = embeddedAlgorithm(blob), embedded == algorithm else {
-            return .failure(Problem(message: "the \(algorithm) key data is not valid base64 of an \(algorithm) key", help: "copy the line again from 'ssh-keyscan -t ed25519 HOST'"))
+            return .failure(
+                Problem(
+                    message: "the \(algorithm) key data is not valid base64 of an \(algorithm) key",
+                    help: "copy the line again from 'ssh-keyscan -t ed25519 HOST'"))
         }
         let digest = ContentDigest.sha256Bytes(Array(blob))
         let fingerprint = "SHA256:" + Data(digest).base64EncodedString().trimmingCharacters(in: CharacterSet(charactersIn: "="))

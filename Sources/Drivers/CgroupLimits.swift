@@ -70,13 +70,15 @@ public struct CgroupLimits: Sendable, Hashable {
         switch version {
         case .v1:
             guard let memory = value("memory", "memory.limit_in_bytes").flatMap(UInt64.init),
-                  let quota = value("cpu", "cpu.cfs_quota_us").flatMap(Int.init),
-                  let pids = value("pids", "pids.max").flatMap(Int.init) else { return nil }
+                let quota = value("cpu", "cpu.cfs_quota_us").flatMap(Int.init),
+                let pids = value("pids", "pids.max").flatMap(Int.init)
+            else { return nil }
             return CgroupLimits(version: .v1, memoryBytes: memory, cpuQuota: quota, pids: pids)
         case .v2:
             guard let memory = value("memory", "memory.max").flatMap(UInt64.init),
-                  let quota = value("cpu", "cpu.max")?.split(separator: " ").first.flatMap({ Int($0) }),
-                  let pids = value("pids", "pids.max").flatMap(Int.init) else { return nil }
+                let quota = value("cpu", "cpu.max")?.split(separator: " ").first.flatMap({ Int($0) }),
+                let pids = value("pids", "pids.max").flatMap(Int.init)
+            else { return nil }
             return CgroupLimits(version: .v2, memoryBytes: memory, cpuQuota: quota, pids: pids)
         }
     }

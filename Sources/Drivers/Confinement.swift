@@ -46,8 +46,10 @@ struct Confinement: Sendable {
 
     func lxcLines(docker: Bool, cgroupVersion: CgroupLimits.Version) -> [String] {
         let devices = cgroupVersion == .v2 ? "lxc.cgroup2.devices" : "lxc.cgroup.devices"
-        var lines = ["lxc.cap.drop = \(Confinement.droppedCapabilities.joined(separator: " "))", "lxc.seccomp.profile = \(seccompProfile)",
-                     "\(devices).deny = a"]
+        var lines = [
+            "lxc.cap.drop = \(Confinement.droppedCapabilities.joined(separator: " "))", "lxc.seccomp.profile = \(seccompProfile)",
+            "\(devices).deny = a",
+        ]
         lines += Confinement.allowedDevices(docker: docker).map { "\(devices).allow = \($0)" }
         if appArmor {
             // LXC's generated profile; dockerd mounts inside, which the nesting rules allow.

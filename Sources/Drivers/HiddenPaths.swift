@@ -1,5 +1,6 @@
 import Foundation
 import PhotonCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,8 +48,10 @@ struct MachineMasks: Equatable {
     /// The host's files that are its own: LXC's and photon's folders, container engines' data (the
     /// host's images and swarm keys), host SSH keys other than the one photon writes, shadow backups.
     static func absentByDefault() -> [String] {
-        var paths = ["/var/lib/lxc", "/var/cache/lxc", "/var/lib/photon", "/var/lib/docker", "/var/lib/containerd",
-                     "/etc/docker/key.json", "/etc/shadow-", "/etc/gshadow-"]
+        var paths = [
+            "/var/lib/lxc", "/var/cache/lxc", "/var/lib/photon", "/var/lib/docker", "/var/lib/containerd",
+            "/etc/docker/key.json", "/etc/shadow-", "/etc/gshadow-",
+        ]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/etc/ssh")) ?? []
         where entry.hasPrefix("ssh_host_") && !entry.hasPrefix("ssh_host_ed25519_key") {
             paths.append("/etc/ssh/" + entry)
@@ -68,9 +71,10 @@ struct MachineMasks: Equatable {
         for entry in hidden {
             guard let real = realPath(entry.path) else { continue }
             if let needed = needed.first(where: { real == "/" || real == $0 || $0.hasPrefix(real + "/") }) {
-                throw DriverError(machine: nil, operation: "prepare the host",
-                                  "\(entry.reason.rawValue) \(entry.path)\(entry.source.map { " (\($0))" } ?? "") would be hidden from every machine, and machines run from \(needed)",
-                                  help: "keep it in a folder of its own (for the blueprint: a folder holding the blueprint and its files only)")
+                throw DriverError(
+                    machine: nil, operation: "prepare the host",
+                    "\(entry.reason.rawValue) \(entry.path)\(entry.source.map { " (\($0))" } ?? "") would be hidden from every machine, and machines run from \(needed)",
+                    help: "keep it in a folder of its own (for the blueprint: a folder holding the blueprint and its files only)")
             }
             absent.append(real)
         }
@@ -117,13 +121,16 @@ struct HiddenPathRegistry {
         let recorded = String(decoding: FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).readDataToEndOfFile(), as: UTF8.self)
             .split(separator: "\n").map(String.init)
         var all: [String] = []
-        for path in recorded + paths where path.hasPrefix("/") && !all.contains(path) && !removing.contains(path)
-            && FileManager.default.fileExists(atPath: path) {
+        for path in recorded + paths
+        where path.hasPrefix("/") && !all.contains(path) && !removing.contains(path)
+            && FileManager.default.fileExists(atPath: path)
+        {
             all.append(path)
         }
         let text = all.map { $0 + "\n" }.joined()
         guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0,
-              Array(text.utf8).withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == text.utf8.count else {
+            Array(text.utf8).withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == text.utf8.count
+        else {
             throw DriverError(machine: nil, operation: "prepare the host", "cannot write \(file): \(String(cString: strerror(errno)))")
         }
         return all

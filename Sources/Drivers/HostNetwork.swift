@@ -42,15 +42,17 @@ struct HostNetwork: Sendable {
             let addresses = try HostCommand.runBlocking(["ip", "-4", "-o", "addr", "show", "dev", bridge])
             let expected = "\(hostAddress)/\(network.prefixLength)"
             guard addresses.stdout.split(separator: " ").contains(where: { $0 == expected }) else {
-                throw prepareError("the bridge \(bridge) exists but does not hold \(expected); another deployment or program uses it",
-                                   help: "name another bridge in controlPlane.local.bridge, or choose another network")
+                throw prepareError(
+                    "the bridge \(bridge) exists but does not hold \(expected); another deployment or program uses it",
+                    help: "name another bridge in controlPlane.local.bridge, or choose another network")
             }
             try checkFirewall()
             return false
         }
         if let route = try overlappingRoute() {
-            throw prepareError("the network \(network) overlaps the host's route to \(route.network) on \(route.device)",
-                               help: "choose a free network for controlPlane.local.network (see 'ip route')")
+            throw prepareError(
+                "the network \(network) overlaps the host's route to \(route.network) on \(route.device)",
+                help: "choose a free network for controlPlane.local.network (see 'ip route')")
         }
         try checkFirewall()
         // A bridge takes the lowest MAC of its ports unless given one, and changes it as machines come
@@ -106,11 +108,14 @@ struct HostNetwork: Sendable {
         let setting = (try? String(contentsOfFile: "/proc/sys/net/bridge/bridge-nf-call-iptables", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard setting == "1", HostCommand.resolve("iptables") != nil,
-              let rules = try? HostCommand.runBlocking(["iptables", "-w", "5", "-S", "FORWARD"]), rules.succeeded else { return }
+            let rules = try? HostCommand.runBlocking(["iptables", "-w", "5", "-S", "FORWARD"]), rules.succeeded
+        else { return }
         if HostNetwork.forwardingBlocks(bridge: bridge, rules: rules.stdout) {
             throw prepareError(
                 "the host's iptables FORWARD policy is DROP and bridged frames pass it (net.bridge.bridge-nf-call-iptables = 1): machines on \(bridge) could not reach each other",
-                help: "photon does not change the host firewall; allow the bridge with 'iptables -I FORWARD -i \(bridge) -o \(bridge) -j ACCEPT', or set net.bridge.bridge-nf-call-iptables = 0 (a dockerd running on the host sets the DROP policy)")
+                help:
+                    "photon does not change the host firewall; allow the bridge with 'iptables -I FORWARD -i \(bridge) -o \(bridge) -j ACCEPT', or set net.bridge.bridge-nf-call-iptables = 0 (a dockerd running on the host sets the DROP policy)"
+            )
         }
     }
 

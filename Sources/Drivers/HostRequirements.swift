@@ -1,5 +1,6 @@
 import Foundation
 import PhotonCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,8 +9,9 @@ import Glibc
 enum HostRequirements {
     static func check() throws {
         guard geteuid() == 0 else {
-            throw DriverError(machine: nil, operation: "prepare the host", "the local driver needs root: it makes a bridge and LXC machines",
-                              help: "run photon as root (sudo photon …)")
+            throw DriverError(
+                machine: nil, operation: "prepare the host", "the local driver needs root: it makes a bridge and LXC machines",
+                help: "run photon as root (sudo photon …)")
         }
         let needed: [(program: String, package: String)] = [
             ("lxc-start", "lxc"), ("lxc-stop", "lxc"), ("lxc-info", "lxc"), (MachineLayout.tini, "tini"),
@@ -18,9 +20,10 @@ enum HostRequirements {
         let missing = needed.filter { HostCommand.resolve($0.program) == nil }
         guard missing.isEmpty else {
             let packages = Array(Set(missing.map(\.package))).sorted()
-            throw DriverError(machine: nil, operation: "prepare the host",
-                              "the local driver needs \(missing.map(\.program).joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not installed",
-                              help: "apt-get install --no-install-recommends \(packages.joined(separator: " "))")
+            throw DriverError(
+                machine: nil, operation: "prepare the host",
+                "the local driver needs \(missing.map(\.program).joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not installed",
+                help: "apt-get install --no-install-recommends \(packages.joined(separator: " "))")
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MachineAccess
 import PhotonCore
 import SSH
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,9 +41,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         /// see another's.
         public var hiddenPathRegistry = "/var/lib/photon/hidden-paths"
 
-        public init(deployment: String, network: IPv4Network, bridge: String? = nil, networkSource: String? = nil, machinesDirectory: String,
-                    hiddenPaths: [HiddenPath], authorizedKey: String, startTimeout: Duration = .seconds(30),
-                    concurrentStarts: Int = max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)) {
+        public init(
+            deployment: String, network: IPv4Network, bridge: String? = nil, networkSource: String? = nil, machinesDirectory: String,
+            hiddenPaths: [HiddenPath], authorizedKey: String, startTimeout: Duration = .seconds(30),
+            concurrentStarts: Int = max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)
+        ) {
             self.deployment = deployment
             self.network = network
             self.bridge = bridge
@@ -71,9 +74,10 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
 
     public init(_ configuration: Configuration) {
         self.configuration = configuration
-        hostNetwork = HostNetwork(network: configuration.network,
-                                  bridge: configuration.bridge ?? HostNetwork.defaultBridgeName(for: configuration.network),
-                                  source: configuration.networkSource)
+        hostNetwork = HostNetwork(
+            network: configuration.network,
+            bridge: configuration.bridge ?? HostNetwork.defaultBridgeName(for: configuration.network),
+            source: configuration.networkSource)
         starts = DispatchSemaphore(value: max(1, configuration.concurrentStarts))
     }
 
@@ -120,8 +124,9 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     func createBlocking(_ spec: MachineSpec) throws -> MachineHandle {
         let name = spec.name
         guard let addressText = spec.address, let address = IPv4Address(addressText) else {
-            throw DriverError(machine: name, operation: "create", "no address was allocated for the machine",
-                              help: "the local driver takes addresses from controlPlane.local.network; this is a bug in the plan")
+            throw DriverError(
+                machine: name, operation: "create", "no address was allocated for the machine",
+                help: "the local driver takes addresses from controlPlane.local.network; this is a bug in the plan")
         }
         guard hostNetwork.network.usableHosts?.contains(address.value) == true, address != hostNetwork.hostAddress else {
             throw DriverError(machine: name, operation: "create", "address \(address) is not a machine address of \(hostNetwork.network)")
@@ -133,14 +138,18 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
                 // Made before (perhaps by a photon that was killed): adopt it if it is the same machine.
                 let recorded = try String(contentsOfFile: layout.config, encoding: .utf8)
                 guard let existing = MachineLayout.address(inConfig: recorded), existing == address else {
-                    throw DriverError(machine: name, operation: "create",
-                                      "a machine of this name exists with another address (\(MachineLayout.address(inConfig: recorded).map(String.init(describing:)) ?? "none")), not \(address)",
-                                      help: "delete it with 'photon destroy' or remove \(layout.directory)")
+                    throw DriverError(
+                        machine: name, operation: "create",
+                        "a machine of this name exists with another address (\(MachineLayout.address(inConfig: recorded).map(String.init(describing:)) ?? "none")), not \(address)",
+                        help: "delete it with 'photon destroy' or remove \(layout.directory)")
                 }
                 guard recorded.contains("\nlxc.idmap = ") else {
-                    throw DriverError(machine: name, operation: "create",
-                                      "the machine was made by an earlier photon as a privileged container, which root inside it can leave",
-                                      help: "remove it with 'photon destroy' (or lxc-stop -P \(configuration.machinesDirectory) -n \(name) -k and remove \(layout.directory)), then apply again")
+                    throw DriverError(
+                        machine: name, operation: "create",
+                        "the machine was made by an earlier photon as a privileged container, which root inside it can leave",
+                        help:
+                            "remove it with 'photon destroy' (or lxc-stop -P \(configuration.machinesDirectory) -n \(name) -k and remove \(layout.directory)), then apply again"
+                    )
                 }
                 updateKnownHosts(adding: layout, removing: address)  // a killed photon may not have listed it
                 return false
@@ -153,8 +162,10 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         if !started, !TCPProbe.accepts(address: address, port: 22, within: .seconds(1)) {
             // Adopted, running, and deaf: its sshd died (the machine's other processes may be fine). Start
             // sshd again rather than restart the machine, which would stop what already runs there.
-            _ = try? HostCommand.runBlocking(["lxc-attach", "-P", configuration.machinesDirectory, "-n", name, "--",
-                                              "/bin/sh", "-c", "mkdir -p /run/sshd; pgrep -x sshd >/dev/null || /usr/sbin/sshd -E /var/log/sshd.log"])
+            _ = try? HostCommand.runBlocking([
+                "lxc-attach", "-P", configuration.machinesDirectory, "-n", name, "--",
+                "/bin/sh", "-c", "mkdir -p /run/sshd; pgrep -x sshd >/dev/null || /usr/sbin/sshd -E /var/log/sshd.log",
+            ])
         }
         try waitForSSH(layout, address: address)
         guard let handle = try lookupBlocking(name: name) else {
@@ -173,9 +184,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
         let staged = MachineLayout(directory: partial, name: spec.name)
         let hostKey = DeploymentKey.generate(comment: "root@\(spec.name)")
-        try staged.seed(MachineLayout.Seed(name: spec.name, address: address, network: hostNetwork.network,
-                                           hostKey: (hostKey.privateKey, hostKey.publicKey), authorizedKey: configuration.authorizedKey),
-                        docker: spec.needs.contains("docker"), idMap: configuration.idMap)
+        try staged.seed(
+            MachineLayout.Seed(
+                name: spec.name, address: address, network: hostNetwork.network,
+                hostKey: (hostKey.privateKey, hostKey.publicKey), authorizedKey: configuration.authorizedKey),
+            docker: spec.needs.contains("docker"), idMap: configuration.idMap)
         try staged.hide(masks, idMap: configuration.idMap)
         // The configuration names the final paths: it is only read once the directory has its final name.
         try writeConfig(spec, address: address, layout: layout, into: staged.config)
@@ -203,12 +216,14 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     /// LXC's configuration of the machine, written under a temporary name and renamed over `path`.
     private func writeConfig(_ spec: MachineSpec, address: IPv4Address, layout: MachineLayout, into path: String) throws {
         guard let confinement else { throw DriverError(machine: spec.name, operation: "create", "the host was not prepared (a bug)") }
-        let config = layout.lxcConfig(deployment: configuration.deployment, address: address, network: hostNetwork,
-                                      limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion), docker: spec.needs.contains("docker"),
-                                      layerFiles: layerFiles, confinement: confinement)
+        let config = layout.lxcConfig(
+            deployment: configuration.deployment, address: address, network: hostNetwork,
+            limits: CgroupLimits(flavor: spec.flavor, version: cgroupVersion), docker: spec.needs.contains("docker"),
+            layerFiles: layerFiles, confinement: confinement)
         let temporary = path + ".new"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(config.utf8), attributes: [.posixPermissions: 0o600]),
-              rename(temporary, path) == 0 else {
+            rename(temporary, path) == 0
+        else {
             throw DriverError(machine: spec.name, operation: "create", "cannot write \(path)")
         }
     }
@@ -229,20 +244,23 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         guard let userNamespace = hostLock.withLock({ self.userNamespace }) else {
             throw DriverError(machine: spec.name, operation: "create", "the host was not prepared (a bug)")
         }
-        let result = try MachineRoot.start(layout, machinesDirectory: configuration.machinesDirectory, userNamespace: userNamespace,
-                                           docker: spec.needs.contains("docker"), layerSources: layerFiles.map(\.source),
-                                           command: ["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
+        let result = try MachineRoot.start(
+            layout, machinesDirectory: configuration.machinesDirectory, userNamespace: userNamespace,
+            docker: spec.needs.contains("docker"), layerSources: layerFiles.map(\.source),
+            command: ["lxc-start", "-P", configuration.machinesDirectory, "-n", layout.name, "-d"])
         if result.succeeded { return true }
         if state(layout.name) == "RUNNING" { return false }
         let log = (try? String(contentsOfFile: layout.lxcLog, encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: "\n") ?? ""
-        throw DriverError(machine: layout.name, operation: "create", "lxc-start failed: \(result.diagnostic)\(log.isEmpty ? "" : "\n" + log)",
-                          help: "see \(layout.lxcLog)")
+        throw DriverError(
+            machine: layout.name, operation: "create", "lxc-start failed: \(result.diagnostic)\(log.isEmpty ? "" : "\n" + log)",
+            help: "see \(layout.lxcLog)")
     }
 
     /// LXC's state of the machine ("RUNNING", "STOPPED", …), or nil when LXC does not know it.
     func state(_ name: String) -> String? {
         guard let result = try? HostCommand.runBlocking(["lxc-info", "-P", configuration.machinesDirectory, "-n", name, "-s", "-H"]),
-              result.succeeded else { return nil }
+            result.succeeded
+        else { return nil }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -254,10 +272,11 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
             usleep(10_000)
         }
         let console = (try? String(contentsOfFile: layout.console, encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: "\n") ?? ""
-        throw DriverError(machine: layout.name, operation: "create",
-                          "the machine started but nothing answers on \(address):22 after \(configuration.startTimeout)\(console.isEmpty ? "" : ":\n" + console)",
-                          help: "see \(layout.console) and the machine's /var/log/sshd.log (lxc-attach -P \(configuration.machinesDirectory) -n \(layout.name))",
-                          transient: true)
+        throw DriverError(
+            machine: layout.name, operation: "create",
+            "the machine started but nothing answers on \(address):22 after \(configuration.startTimeout)\(console.isEmpty ? "" : ":\n" + console)",
+            help: "see \(layout.console) and the machine's /var/log/sshd.log (lxc-attach -P \(configuration.machinesDirectory) -n \(layout.name))",
+            transient: true)
     }
 
     // MARK: Delete
@@ -288,10 +307,12 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         let layout = self.layout(name)
         guard let config = try? String(contentsOfFile: layout.config, encoding: .utf8) else { return nil }
         guard let address = MachineLayout.address(inConfig: config),
-              let publicKey = try? String(contentsOfFile: layout.publicHostKey, encoding: .utf8),
-              let fingerprint = SSHPublicKey.fingerprint(ofPublicKeyLine: publicKey) else {
-            throw DriverError(machine: name, operation: "lookup", "the machine's files in \(layout.directory) are damaged (no address or host key)",
-                              help: "delete the machine with 'photon destroy' and apply again")
+            let publicKey = try? String(contentsOfFile: layout.publicHostKey, encoding: .utf8),
+            let fingerprint = SSHPublicKey.fingerprint(ofPublicKeyLine: publicKey)
+        else {
+            throw DriverError(
+                machine: name, operation: "lookup", "the machine's files in \(layout.directory) are damaged (no address or host key)",
+                help: "delete the machine with 'photon destroy' and apply again")
         }
         return MachineHandle(name: name, address: address.description, port: 22, user: "root", hostKeyFingerprint: fingerprint, driverID: "lxc:\(name)")
     }
@@ -340,13 +361,15 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         if prepared, hostNetwork.bridgeExists { return }
         try HostRequirements.check()
         if let character = configuration.machinesDirectory.first(where: { ",:\\\n".contains($0) }) {
-            throw DriverError(machine: nil, operation: "prepare the host",
-                              "the machines folder \(configuration.machinesDirectory) holds \(character == "\n" ? "a line break" : "'\(character)'"), which overlayfs cannot take in its options",
-                              help: "choose a state folder (--state) whose path has no ',', ':' or '\\'")
+            throw DriverError(
+                machine: nil, operation: "prepare the host",
+                "the machines folder \(configuration.machinesDirectory) holds \(character == "\n" ? "a line break" : "'\(character)'"), which overlayfs cannot take in its options",
+                help: "choose a state folder (--state) whose path has no ',', ':' or '\\'")
         }
         // Machines' roots must be able to pass it (LXC checks), not list it: each machine's folder is 0700.
-        try FileManager.default.createDirectory(atPath: configuration.machinesDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o711])
+        try FileManager.default.createDirectory(
+            atPath: configuration.machinesDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o711])
         chmod(configuration.machinesDirectory, 0o711)
         if try hostNetwork.ensureBridge() {
             try? Data(hostNetwork.bridge.utf8).write(to: URL(fileURLWithPath: bridgeMarker))
@@ -392,7 +415,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     private func hostMasks() throws -> MachineMasks {
         let own = configuration.hiddenPaths + [HiddenPath(configuration.machinesDirectory, reason: .state)]
         if let strange = own.first(where: { !$0.path.hasPrefix("/") || $0.path.contains("\n") }) {
-            throw DriverError(machine: nil, operation: "prepare the host", "cannot hide \(strange) from the machines: the path must be absolute and on one line")
+            throw DriverError(
+                machine: nil, operation: "prepare the host", "cannot hide \(strange) from the machines: the path must be absolute and on one line")
         }
         // Checked before recording: a path no machine can do without is refused, not recorded.
         _ = try MachineMasks.make(hiding: own)
@@ -404,7 +428,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
 
     private func writeSeccompPolicy() throws {
         guard (try? String(contentsOfFile: seccompPolicyFile, encoding: .utf8)) != Confinement.seccompPolicy else { return }
-        guard FileManager.default.createFile(atPath: seccompPolicyFile, contents: Data(Confinement.seccompPolicy.utf8), attributes: [.posixPermissions: 0o644]) else {
+        guard FileManager.default.createFile(atPath: seccompPolicyFile, contents: Data(Confinement.seccompPolicy.utf8), attributes: [.posixPermissions: 0o644])
+        else {
             throw DriverError(machine: nil, operation: "prepare the host", "cannot write \(seccompPolicyFile)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import PhotonCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,7 +42,9 @@ struct MachineLayout {
         }
         try makeDirectory("", idMap: idMap)
         try write("/etc/hostname", seed.name + "\n", idMap: idMap)
-        try write("/etc/hosts", """
+        try write(
+            "/etc/hosts",
+            """
             127.0.0.1\tlocalhost
             ::1\tlocalhost ip6-localhost ip6-loopback
             \(seed.address)\t\(seed.name)
@@ -50,7 +53,9 @@ struct MachineLayout {
         try write("/etc/ssh/ssh_host_ed25519_key", seed.hostKey.privateKey, mode: 0o600, idMap: idMap)
         try write("/etc/ssh/ssh_host_ed25519_key.pub", seed.hostKey.publicKey + "\n", idMap: idMap)
         // photon's own sshd configuration, independent of the host's (which may not include drop-ins).
-        try write("/etc/ssh/sshd_config", """
+        try write(
+            "/etc/ssh/sshd_config",
+            """
             # Written by photon for machine \(seed.name).
             Port 22
             HostKey /etc/ssh/ssh_host_ed25519_key
@@ -75,7 +80,9 @@ struct MachineLayout {
         // The host's shell start-up files may do slow or host-specific things on every command.
         try write("/root/.bashrc", "# Written by photon: a plain shell for commands run over SSH.\n", idMap: idMap)
         try write("/root/.profile", "[ -n \"$BASH\" ] && [ -f ~/.bashrc ] && . ~/.bashrc\n", idMap: idMap)
-        try write(MachineLayout.initPath, """
+        try write(
+            MachineLayout.initPath,
+            """
             #!/bin/sh
             # photon's machine init, run by tini (PID 1, which reaps orphans): start sshd, then wait.
             mkdir -p /run/sshd /run/lock
@@ -93,8 +100,10 @@ struct MachineLayout {
     /// the host files it binds), its user namespace, fresh
     /// /run, /tmp and /dev/shm, a veth on the deployment's bridge with a fixed address and MAC, limits
     /// from the flavor, the confinement, and what dockerd needs when the machine runs Docker.
-    func lxcConfig(deployment: String, address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool,
-                   layerFiles: [(source: String, target: String)] = [], confinement: Confinement) -> String {
+    func lxcConfig(
+        deployment: String, address: IPv4Address, network: HostNetwork, limits: CgroupLimits, docker: Bool,
+        layerFiles: [(source: String, target: String)] = [], confinement: Confinement
+    ) -> String {
         let staged = StagedPaths(name: name)
         var lines = [
             "# Written by photon: machine \(name) of deployment \(deployment).",
@@ -116,7 +125,8 @@ struct MachineLayout {
         ]
         for (index, file) in layerFiles.enumerated() {
             lines.append("# layer file \(index): \(file.source.replacingOccurrences(of: "\n", with: "?"))")
-            lines.append("lxc.mount.entry = \(staged.layer(index)) \(MachineLayout.fstabEscape(String(file.target.dropFirst()))) none ro,bind,nodev,create=file 0 0")
+            lines.append(
+                "lxc.mount.entry = \(staged.layer(index)) \(MachineLayout.fstabEscape(String(file.target.dropFirst()))) none ro,bind,nodev,create=file 0 0")
         }
         if docker {
             lines.append("# \(staged.docker) is \(self.docker)")
@@ -154,7 +164,8 @@ struct MachineLayout {
         for path in ["/etc/shadow", "/etc/gshadow"] {
             var host = stat(), own = stat()
             guard stat(path, &host) == 0, lstat(upper + path, &own) != 0,
-                  let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+                let text = try? String(contentsOfFile: path, encoding: .utf8)
+            else { continue }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
                 var fields = line.split(separator: ":", omittingEmptySubsequences: false)
                 if fields.count > 1 { fields[1] = "*" }
@@ -227,7 +238,10 @@ struct MachineLayout {
     /// glibc's setxattr(2) wrapper, which Swift's Glibc module does not import (sys/xattr.h is not in it).
     private static let setxattr: @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeRawPointer, Int, Int32) -> Int32 = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setxattr") else {
-            return { _, _, _, _, _ in errno = ENOSYS; return -1 }
+            return { _, _, _, _, _ in
+                errno = ENOSYS
+                return -1
+            }
         }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeRawPointer, Int, Int32) -> Int32).self)
     }()

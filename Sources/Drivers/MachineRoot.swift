@@ -1,5 +1,6 @@
 import Foundation
 import PhotonCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,11 +50,14 @@ struct StagedPaths {
 enum MachineRoot {
     /// Mounts the machine's root and the host files it binds (its Docker folder, layer files) at their
     /// ``StagedPaths`` in a new mount namespace and runs `command` (LXC's start) there.
-    static func start(_ layout: MachineLayout, machinesDirectory: String, userNamespace: UserNamespace, docker: Bool, layerSources: [String],
-                      command: [String]) throws -> HostCommand.Output {
+    static func start(
+        _ layout: MachineLayout, machinesDirectory: String, userNamespace: UserNamespace, docker: Bool, layerSources: [String],
+        command: [String]
+    ) throws -> HostCommand.Output {
         guard let calls = LinuxMounts.calls else {
-            throw DriverError(machine: layout.name, operation: "create", "this C library lacks the mount calls the local driver needs (open_tree, mount_setattr)",
-                              help: "the local driver needs glibc 2.36 or later (Debian 12) and Linux 5.12 or later")
+            throw DriverError(
+                machine: layout.name, operation: "create", "this C library lacks the mount calls the local driver needs (open_tree, mount_setattr)",
+                help: "the local driver needs glibc 2.36 or later (Debian 12) and Linux 5.12 or later")
         }
         let staged = StagedPaths(name: layout.name)
         if mkdir(StagedPaths.base, 0o755) != 0 && errno != EEXIST {
@@ -63,7 +67,8 @@ enum MachineRoot {
             // unshare moves the calling thread alone, and only its children inherit the namespace.
             try check(calls.unshare(LinuxMounts.cloneNewNS), "make a mount namespace for the machine")
             try check(calls.mount(nil, "/", nil, LinuxMounts.recursivePrivate, nil), "make the machine's mount namespace private")
-            try check(calls.mount("tmpfs", StagedPaths.base, "tmpfs", LinuxMounts.noSuidNoDevNoExec, "mode=0755,size=1m"), "mount a tmpfs on \(StagedPaths.base)")
+            try check(
+                calls.mount("tmpfs", StagedPaths.base, "tmpfs", LinuxMounts.noSuidNoDevNoExec, "mode=0755,size=1m"), "mount a tmpfs on \(StagedPaths.base)")
             for directory in [staged.directory, staged.root, staged.lower, staged.directory + "/layers"] {
                 try check(mkdir(directory, 0o755), "make \(directory)")
             }
@@ -98,7 +103,10 @@ enum MachineRoot {
             prefix += "/" + component
             var info = stat()
             guard stat(prefix, &info) == 0 else { return }
-            if info.st_mode & 0o001 == 0 { blocking = prefix; break }
+            if info.st_mode & 0o001 == 0 {
+                blocking = prefix
+                break
+            }
         }
         guard let blocking else { return }
         let machines = calls.openTree(LinuxMounts.atCurrentDirectory, machinesDirectory, LinuxMounts.openTreeClone | LinuxMounts.openTreeCloseOnExec)
@@ -110,8 +118,9 @@ enum MachineRoot {
             path += "/" + component
             try check(mkdir(path, 0o711), "make \(path)")
         }
-        try check(calls.moveMount(machines, "", LinuxMounts.atCurrentDirectory, machinesDirectory, LinuxMounts.moveMountFromEmptyPath),
-                  "bind \(machinesDirectory) back")
+        try check(
+            calls.moveMount(machines, "", LinuxMounts.atCurrentDirectory, machinesDirectory, LinuxMounts.moveMountFromEmptyPath),
+            "bind \(machinesDirectory) back")
     }
 
     /// The host's `/` (that file system alone, not the ones mounted under it), id-mapped so its files of
@@ -120,14 +129,17 @@ enum MachineRoot {
         let tree = calls.openTree(LinuxMounts.atCurrentDirectory, "/", LinuxMounts.openTreeClone | LinuxMounts.openTreeCloseOnExec)
         try check(tree, "clone the host's root mount")
         defer { close(tree) }
-        var attributes = LinuxMounts.MountAttributes(set: LinuxMounts.attributeIDMap | LinuxMounts.attributeReadOnly | LinuxMounts.attributeNoDevices,
-                                                     clear: 0, propagation: 0, userNamespace: UInt64(userNamespace.descriptor))
+        var attributes = LinuxMounts.MountAttributes(
+            set: LinuxMounts.attributeIDMap | LinuxMounts.attributeReadOnly | LinuxMounts.attributeNoDevices,
+            clear: 0, propagation: 0, userNamespace: UInt64(userNamespace.descriptor))
         let set = withUnsafeMutableBytes(of: &attributes) { calls.mountSetattr(tree, "", LinuxMounts.atEmptyPath, $0.baseAddress!, $0.count) }
-        try check(set,
-                  "id-map the host's root for the machine",
-                  help: "the local driver needs Linux 5.12 or later and a root file system that supports id-mapped mounts (ext4, xfs, btrfs; not an overlay)")
-        try check(calls.moveMount(tree, "", LinuxMounts.atCurrentDirectory, target, LinuxMounts.moveMountFromEmptyPath),
-                  "attach the host's root at \(target)")
+        try check(
+            set,
+            "id-map the host's root for the machine",
+            help: "the local driver needs Linux 5.12 or later and a root file system that supports id-mapped mounts (ext4, xfs, btrfs; not an overlay)")
+        try check(
+            calls.moveMount(tree, "", LinuxMounts.atCurrentDirectory, target, LinuxMounts.moveMountFromEmptyPath),
+            "attach the host's root at \(target)")
     }
 
     private static func check(_ result: Int32, _ doing: String, help: String? = nil) throws {
@@ -227,8 +239,9 @@ enum LinuxMounts {
     /// The calls, or nil with a libc older than glibc 2.36.
     static let calls: Calls? = {
         guard let unshare = symbol("unshare", Unshare.self), let mount = symbol("mount", Mount.self),
-              let openTree = symbol("open_tree", OpenTree.self), let moveMount = symbol("move_mount", MoveMount.self),
-              let mountSetattr = symbol("mount_setattr", MountSetattr.self) else { return nil }
+            let openTree = symbol("open_tree", OpenTree.self), let moveMount = symbol("move_mount", MoveMount.self),
+            let mountSetattr = symbol("mount_setattr", MountSetattr.self)
+        else { return nil }
         return (unshare, mount, openTree, moveMount, mountSetattr)
     }()
 

@@ -42,13 +42,15 @@ public final class StaticDriver: MachineDriver, @unchecked Sendable {
 
     public func create(_ spec: MachineSpec) async throws -> MachineHandle {
         guard let address = spec.address, let machine = machines.first(where: { $0.address == address }) else {
-            throw DriverError(machine: spec.name, operation: "create", "no static machine has the address \(spec.address ?? "(none)")",
-                              help: "list the machine under controlPlane.static.machines")
+            throw DriverError(
+                machine: spec.name, operation: "create", "no static machine has the address \(spec.address ?? "(none)")",
+                help: "list the machine under controlPlane.static.machines")
         }
         let user = machine.user ?? defaultUser
         do {
-            let connection = try await SSHConnection.open(host: machine.address, port: machine.port, user: user, credentials: credentials,
-                                                          expectedFingerprint: machine.hostKeyFingerprint, connectTimeout: connectTimeout)
+            let connection = try await SSHConnection.open(
+                host: machine.address, port: machine.port, user: user, credentials: credentials,
+                expectedFingerprint: machine.hostKeyFingerprint, connectTimeout: connectTimeout)
             await connection.close()
         } catch let error as SSHError {
             let help: String
@@ -57,11 +59,14 @@ public final class StaticDriver: MachineDriver, @unchecked Sendable {
             case .authentication: help = "add photon's public key to \(user)'s authorized_keys on \(machine.address)"
             default: help = "check that \(machine.address):\(machine.port) is up and reachable from this host"
             }
-            throw DriverError(machine: spec.name, operation: "create", "the static machine \(machine.address):\(machine.port) (\(machine.source)) failed the check: \(error.message)",
-                              help: help, transient: error.isTransient)
+            throw DriverError(
+                machine: spec.name, operation: "create",
+                "the static machine \(machine.address):\(machine.port) (\(machine.source)) failed the check: \(error.message)",
+                help: help, transient: error.isTransient)
         }
-        let handle = MachineHandle(name: spec.name, address: machine.address, port: machine.port, user: user,
-                                   hostKeyFingerprint: machine.hostKeyFingerprint, driverID: "static:\(machine.address):\(machine.port)")
+        let handle = MachineHandle(
+            name: spec.name, address: machine.address, port: machine.port, user: user,
+            hostKeyFingerprint: machine.hostKeyFingerprint, driverID: "static:\(machine.address):\(machine.port)")
         known.withLock { $0[spec.name] = handle }
         return handle
     }

@@ -11,8 +11,10 @@ extension RecordedState {
             if let index = machines.firstIndex(where: { $0.name == spec.name }) {
                 machines[index].lifecycle = .creating
             } else {
-                machines.append(RecordedMachine(name: spec.name, group: spec.group, kind: spec.kind, role: spec.role, index: spec.index,
-                                                address: spec.address ?? "", lifecycle: .creating))
+                machines.append(
+                    RecordedMachine(
+                        name: spec.name, group: spec.group, kind: spec.kind, role: spec.role, index: spec.index,
+                        address: spec.address ?? "", lifecycle: .creating))
             }
         case .machineCreated(let spec, let handle):
             if !machines.contains(where: { $0.name == spec.name }) { apply(.machineIntent(spec)) }

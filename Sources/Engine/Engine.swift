@@ -2,8 +2,8 @@ import Blueprints
 import Foundation
 import Kinds
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 /// How the engine runs a plan.
 public struct EngineOptions: Sendable {
@@ -21,9 +21,11 @@ public struct EngineOptions: Sendable {
     /// Sleeps between attempts and polls; tests make time pass instantly.
     public var sleep: @Sendable (Duration) async throws -> Void
 
-    public init(parallelism: Int = 64, transientAttempts: Int = 5, backoffBase: Duration = .milliseconds(500), backoffCap: Duration = .seconds(30),
-                pollInterval: Duration = .seconds(1), defaultWaitTimeout: Duration = .seconds(300),
-                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+    public init(
+        parallelism: Int = 64, transientAttempts: Int = 5, backoffBase: Duration = .milliseconds(500), backoffCap: Duration = .seconds(30),
+        pollInterval: Duration = .seconds(1), defaultWaitTimeout: Duration = .seconds(300),
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.parallelism = max(1, parallelism)
         self.transientAttempts = max(1, transientAttempts)
         self.backoffBase = backoffBase
@@ -86,7 +88,10 @@ public struct Engine: Sendable {
     public let journal: any RunJournal
     public let options: EngineOptions
 
-    public init(plan: Plan, renderer: ActionRenderer?, driver: any MachineDriver, shell: any RemoteShell, journal: any RunJournal, options: EngineOptions = EngineOptions()) {
+    public init(
+        plan: Plan, renderer: ActionRenderer?, driver: any MachineDriver, shell: any RemoteShell, journal: any RunJournal,
+        options: EngineOptions = EngineOptions()
+    ) {
         self.plan = plan
         self.renderer = renderer
         self.driver = driver
@@ -127,8 +132,10 @@ public struct Engine: Sendable {
                 case .failed:
                     outcome.failed += 1
                     let action = plan.actions[completion.index]
-                    outcome.failures.append(RunOutcome.Failure(actionID: action.id, machine: action.runsOn ?? action.machine, summary: action.summary,
-                                                               message: completion.message ?? "failed", stderrTail: completion.stderrTail))
+                    outcome.failures.append(
+                        RunOutcome.Failure(
+                            actionID: action.id, machine: action.runsOn ?? action.machine, summary: action.summary,
+                            message: completion.message ?? "failed", stderrTail: completion.stderrTail))
                 case .interrupted: scheduler.interrupted += 1
                 case .started: break
                 }
@@ -213,12 +220,13 @@ struct PlanFacts: Sendable {
             for role in group.roles {
                 let key = "\(group.name)/\(role.name)"
                 let total = max(role.count, counts[key] ?? 0, 1)
-                roleLimit[key] = InFlightLimit(role.maxInFlight).map { limit -> Int in
-                    switch limit {
-                    case .count(let value): return max(1, value)
-                    case .percent(let value): return max(1, total * value / 100)
-                    }
-                } ?? 1
+                roleLimit[key] =
+                    InFlightLimit(role.maxInFlight).map { limit -> Int in
+                        switch limit {
+                        case .count(let value): return max(1, value)
+                        case .percent(let value): return max(1, total * value / 100)
+                        }
+                    } ?? 1
             }
         }
         self.machineOf = machineOf

@@ -2,8 +2,8 @@ import Blueprints
 import Foundation
 import Kinds
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 /// Runs single actions: resolves machines, re-renders what needed captured values, checks guards,
 /// retries, and journals each outcome with its effects.
@@ -26,9 +26,11 @@ final class ExecutionContext: Sendable {
 
     func spec(for action: PlanAction) -> MachineSpec? {
         guard case .createMachine(let flavor, let address, let needs) = action.detail,
-              let machine = plan.machines.first(where: { $0.name == action.machine }) else { return nil }
-        return MachineSpec(name: machine.name, group: machine.group, kind: facts.kindOf[machine.group] ?? "", role: machine.role,
-                           index: machine.index, flavor: flavor, address: address, needs: needs)
+            let machine = plan.machines.first(where: { $0.name == action.machine })
+        else { return nil }
+        return MachineSpec(
+            name: machine.name, group: machine.group, kind: facts.kindOf[machine.group] ?? "", role: machine.role,
+            index: machine.index, flavor: flavor, address: address, needs: needs)
     }
 
     /// The `started` transition, with the effects that must be durable before the action runs.
@@ -45,8 +47,9 @@ final class ExecutionContext: Sendable {
         do {
             try await commits.record(startTransition(index))
         } catch {
-            return Completion(index: index, status: .failed, message: nil,
-                              journalError: "could not record the start of \(action.id): \(error)", notStarted: true)
+            return Completion(
+                index: index, status: .failed, message: nil,
+                journalError: "could not record the start of \(action.id): \(error)", notStarted: true)
         }
         events(.started(action: index, attempt: 1))
         let clock = ContinuousClock()
@@ -56,8 +59,9 @@ final class ExecutionContext: Sendable {
             var transition: Transition
             do {
                 let result = try await perform(action)
-                transition = Transition(actionID: action.id, machine: action.machine, status: result.skipped ? .skipped : .succeeded,
-                                        message: result.message, attempt: attempt, effects: result.effects + completionEffects(index, action))
+                transition = Transition(
+                    actionID: action.id, machine: action.machine, status: result.skipped ? .skipped : .succeeded,
+                    message: result.message, attempt: attempt, effects: result.effects + completionEffects(index, action))
             } catch is CancellationError {
                 transition = Transition(actionID: action.id, machine: action.machine, status: .interrupted, message: "interrupted", attempt: attempt)
             } catch let failure as ActionFailure {
@@ -65,16 +69,20 @@ final class ExecutionContext: Sendable {
                     let delay = backoff(attempt)
                     events(.retrying(action: index, attempt: attempt + 1, after: delay, reason: failure.message))
                     do { try await engine.options.sleep(delay) } catch {
-                        return await finish(index, Transition(actionID: action.id, machine: action.machine, status: .interrupted,
-                                                              message: "interrupted", attempt: attempt), clock.now - start)
+                        return await finish(
+                            index,
+                            Transition(
+                                actionID: action.id, machine: action.machine, status: .interrupted,
+                                message: "interrupted", attempt: attempt), clock.now - start)
                     }
                     attempt += 1
                     events(.started(action: index, attempt: attempt))
                     continue
                 }
                 let message = failure.transient ? "\(failure.message) (gave up after \(attempt) attempts)" : failure.message
-                transition = Transition(actionID: action.id, machine: action.machine, status: .failed, message: message,
-                                        stderrTail: failure.stderrTail, attempt: attempt)
+                transition = Transition(
+                    actionID: action.id, machine: action.machine, status: .failed, message: message,
+                    stderrTail: failure.stderrTail, attempt: attempt)
             } catch {
                 transition = Transition(actionID: action.id, machine: action.machine, status: .failed, message: String(describing: error), attempt: attempt)
             }
@@ -91,8 +99,9 @@ final class ExecutionContext: Sendable {
             journalError = "could not record \(transition.actionID) \(transition.status.rawValue): \(error)"
         }
         events(.finished(action: index, status: transition.status, elapsed: elapsed, message: transition.message))
-        return Completion(index: index, status: journalError == nil ? transition.status : .failed,
-                          message: journalError ?? transition.message, stderrTail: transition.stderrTail, journalError: journalError)
+        return Completion(
+            index: index, status: journalError == nil ? transition.status : .failed,
+            message: journalError ?? transition.message, stderrTail: transition.stderrTail, journalError: journalError)
     }
 
     /// Effects of finishing: readiness, removal, and resume bookkeeping.
@@ -124,8 +133,9 @@ final class ExecutionContext: Sendable {
             throw classify(error, "looking up machine \(name)")
         }
         guard let found else {
-            throw ActionFailure(message: "machine \(name) is recorded but the control plane does not know it (removed outside photon?)",
-                                stderrTail: nil, transient: false)
+            throw ActionFailure(
+                message: "machine \(name) is recorded but the control plane does not know it (removed outside photon?)",
+                stderrTail: nil, transient: false)
         }
         handles.withLock { $0[name] = found }
         return found
@@ -156,7 +166,9 @@ final class ExecutionContext: Sendable {
         case .gate:
             return Result()
         case .createMachine:
-            guard let spec = spec(for: action) else { throw ActionFailure(message: "no machine \(action.machine) in the plan", stderrTail: nil, transient: false) }
+            guard let spec = spec(for: action) else {
+                throw ActionFailure(message: "no machine \(action.machine) in the plan", stderrTail: nil, transient: false)
+            }
             let handle: MachineHandle
             do { handle = try await engine.driver.create(spec) } catch { throw classify(error, "creating machine \(spec.name)") }
             handles.withLock { $0[spec.name] = handle }
@@ -183,8 +195,11 @@ final class ExecutionContext: Sendable {
                 throw classify(error, "uploading \(file.path) to \(target.name)")
             }
             let digest = file.sha256 ?? ContentDigest.sha256(bytes)
-            return Result(effects: [.fileUploaded(machine: action.machine, path: file.path, sha256: digest, mode: file.mode,
-                                                  content: file.content.isSensitive || file.isArtifact ? nil : file.content.text)])
+            return Result(effects: [
+                .fileUploaded(
+                    machine: action.machine, path: file.path, sha256: digest, mode: file.mode,
+                    content: file.content.isSensitive || file.isArtifact ? nil : file.content.text)
+            ])
         case .command(let argv):
             let target = try await handle(action.runsOn ?? action.machine)
             if let skip = try await guardSkips(action, on: target) { return skip }
@@ -208,7 +223,8 @@ final class ExecutionContext: Sendable {
             while true {
                 if await engine.shell.isListening(host: host, port: portNumber, timeout: .seconds(3)) { return Result() }
                 guard ContinuousClock.now < deadline else {
-                    throw ActionFailure(message: "nothing listens on \(host):\(port) after \(action.timeout?.description ?? "the timeout")", stderrTail: nil, transient: false)
+                    throw ActionFailure(
+                        message: "nothing listens on \(host):\(port) after \(action.timeout?.description ?? "the timeout")", stderrTail: nil, transient: false)
                 }
                 try await engine.options.sleep(delay)
                 delay = min(delay * 2, engine.options.pollInterval)
@@ -222,8 +238,10 @@ final class ExecutionContext: Sendable {
                 last = try await execute(RenderedText.shellCommand(argv), on: target, timeout: .seconds(60))
                 if last.succeeded { return Result() }
                 guard ContinuousClock.now < deadline else {
-                    throw ActionFailure(message: "\(RenderedText.displayCommand(argv)) did not succeed within \(action.timeout?.description ?? "the timeout") (last exit \(last.exitStatus))",
-                                        stderrTail: await masked(tail(last.stderr), argv), transient: false)
+                    throw ActionFailure(
+                        message:
+                            "\(RenderedText.displayCommand(argv)) did not succeed within \(action.timeout?.description ?? "the timeout") (last exit \(last.exitStatus))",
+                        stderrTail: await masked(tail(last.stderr), argv), transient: false)
                 }
                 try await engine.options.sleep(delay)
                 delay = min(delay * 2, engine.options.pollInterval)
@@ -255,8 +273,9 @@ final class ExecutionContext: Sendable {
                 continue
             }
             let how = output.signal.map { "was killed by SIG\($0)" } ?? "exited with \(output.exitStatus)"
-            throw ActionFailure(message: "command \(how) on \(target.name)\(attempts > 1 ? " (after \(attempts) attempts)" : "")",
-                                stderrTail: await failureTail(output, argv: argv, action: action), transient: false)
+            throw ActionFailure(
+                message: "command \(how) on \(target.name)\(attempts > 1 ? " (after \(attempts) attempts)" : "")",
+                stderrTail: await failureTail(output, argv: argv, action: action), transient: false)
         }
     }
 
@@ -302,7 +321,8 @@ final class ExecutionContext: Sendable {
     /// Renders the action again with the values captured so far.
     func rerender(_ action: PlanAction) async throws -> PlanAction {
         guard let renderer = engine.renderer else {
-            throw ActionFailure(message: "\(action.id) needs values known only after apply, and this plan cannot render them", stderrTail: nil, transient: false)
+            throw ActionFailure(
+                message: "\(action.id) needs values known only after apply, and this plan cannot render them", stderrTail: nil, transient: false)
         }
         let recorded: RecordedState
         do { recorded = try await engine.journal.recordedState() } catch { throw classify(error, "reading captured values") }

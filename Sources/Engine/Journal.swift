@@ -2,8 +2,8 @@ import Blueprints
 import Foundation
 import Kinds
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 // The engine talks to the world through three protocols: a machine driver and a remote shell (in
 // MachineAccess), and the journal here (the state store). Each has an in-memory implementation for
@@ -48,8 +48,10 @@ public struct Transition: Sendable, Hashable {
     public var attempt: Int
     public var effects: [Effect]
 
-    public init(actionID: String, machine: String, status: Status, at: Date = Date(), message: String? = nil, stderrTail: String? = nil,
-                attempt: Int = 1, effects: [Effect] = []) {
+    public init(
+        actionID: String, machine: String, status: Status, at: Date = Date(), message: String? = nil, stderrTail: String? = nil,
+        attempt: Int = 1, effects: [Effect] = []
+    ) {
         self.actionID = actionID
         self.machine = machine
         self.status = status

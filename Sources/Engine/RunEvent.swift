@@ -76,15 +76,18 @@ public enum RunEvent: Sendable, Equatable {
         switch name {
         case "plan": self = .plan(text: try field("text"), changes: try field("changes") == "true")
         case "run": self = .run(id: try number("id"))
-        case "started": self = .started(action: try field("action"), machine: try field("machine"), attempt: try number("attempt"), summary: try field("summary"))
+        case "started":
+            self = .started(action: try field("action"), machine: try field("machine"), attempt: try number("attempt"), summary: try field("summary"))
         case "retrying": self = .retrying(action: try field("action"), attempt: try number("attempt"), delay: try field("delay"), reason: try field("reason"))
         case "finished":
-            self = .finished(action: try field("action"), machine: try field("machine"), status: try field("status"), elapsed: try field("elapsed"),
-                             message: fields["message"])
+            self = .finished(
+                action: try field("action"), machine: try field("machine"), status: try field("status"), elapsed: try field("elapsed"),
+                message: fields["message"])
         case "blocked": self = .blocked(action: try field("action"), by: try field("by"))
         case "access":
-            self = .access(title: try field("title"), machine: try field("machine"), address: try field("address"), user: try field("user"),
-                           port: Int(fields["port"] ?? "") ?? 22, command: try field("command"))
+            self = .access(
+                title: try field("title"), machine: try field("machine"), address: try field("address"), user: try field("user"),
+                port: Int(fields["port"] ?? "") ?? 22, command: try field("command"))
         case "operation": self = .operation(state: try field("state"), node: try field("node"), attempt: fields["attempt"].flatMap { Int($0) })
         case "log": self = .log(line: try field("line"))
         case "exit": self = .exit(status: Int32(fields["status"] ?? "") ?? 1, outcome: fields["outcome"] ?? "failed")

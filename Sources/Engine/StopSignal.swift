@@ -25,7 +25,10 @@ public final class StopSignal: Sendable {
 
     /// Runs `handler` when the stop turns into an abort (at once if it already has).
     public func whenAborting(_ handler: @escaping @Sendable () -> Void) {
-        if state.current == .aborting { handler(); return }
+        if state.current == .aborting {
+            handler()
+            return
+        }
         onAbort.withLock { $0.append(handler) }
     }
 }

@@ -1,8 +1,8 @@
 import Engine
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 /// A control plane and shell kept in a directory, so they survive the photon process: crash tests kill
 /// `apply` with SIGKILL and run it again against the same machines.
@@ -44,7 +44,8 @@ public final class FileBackedMachines: MachineDriver, RemoteShell, @unchecked Se
     public func create(_ spec: MachineSpec) async throws -> MachineHandle {
         try locked {
             if let existing = try read(spec.name) { return existing }
-            let handle = MachineHandle(name: spec.name, address: spec.address ?? "192.0.2.1", hostKeyFingerprint: "SHA256:file-\(spec.name)", driverID: UUID().uuidString)
+            let handle = MachineHandle(
+                name: spec.name, address: spec.address ?? "192.0.2.1", hostKeyFingerprint: "SHA256:file-\(spec.name)", driverID: UUID().uuidString)
             // Build the whole machine aside, then rename it into place: it exists completely or not at all.
             let staging = root.appendingPathComponent("machines/.staging-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: staging.appendingPathComponent("fs"), withIntermediateDirectories: true)

@@ -1,8 +1,8 @@
 import Engine
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 /// Errors a fake can throw, transient or not, to exercise the engine's retries.
 public struct FakeError: Error, RetryClassifying, CustomStringConvertible {
@@ -39,8 +39,9 @@ public final class InMemoryDriver: MachineDriver, @unchecked Sendable {
                 throw FakeError("driver busy creating \(spec.name)", transient: failure.transient)
             }
             if let existing = machines[spec.name] { return existing }
-            let handle = MachineHandle(name: spec.name, address: spec.address ?? "192.0.2.\(machines.count + 10)", hostKeyFingerprint: "SHA256:fake-\(spec.name)",
-                                       driverID: "mem-\(spec.name)")
+            let handle = MachineHandle(
+                name: spec.name, address: spec.address ?? "192.0.2.\(machines.count + 10)", hostKeyFingerprint: "SHA256:fake-\(spec.name)",
+                driverID: "mem-\(spec.name)")
             machines[spec.name] = handle
             creations[spec.name, default: 0] += 1
             return handle
@@ -89,7 +90,12 @@ public final class InMemoryShell: RemoteShell, @unchecked Sendable {
         return try body()
     }
 
-    func enter() { locked { concurrent += 1; maxConcurrent = max(maxConcurrent, concurrent) } }
+    func enter() {
+        locked {
+            concurrent += 1
+            maxConcurrent = max(maxConcurrent, concurrent)
+        }
+    }
     func leave() { locked { concurrent -= 1 } }
 
     public func upload(_ data: [UInt8], to path: String, mode: Int, owner: String?, on machine: MachineHandle) async throws {

@@ -38,8 +38,10 @@ public final class LocalEtcd: @unchecked Sendable {
             let authority = try CertificateAuthority.create(commonName: "test-etcd-ca")
             let member = try authority.issue(CertificateRequest(commonName: "test", names: ["127.0.0.1", "localhost"], usages: [.server, .client]))
             let client = try authority.issue(CertificateRequest(commonName: "test-client", names: [], usages: [.client]))
-            for (name, text) in [("ca.crt", authority.issued.certificatePEM), ("member.crt", member.certificatePEM), ("member.key", member.privateKeyPEM),
-                                 ("client.crt", client.certificatePEM), ("client.key", client.privateKeyPEM)] {
+            for (name, text) in [
+                ("ca.crt", authority.issued.certificatePEM), ("member.crt", member.certificatePEM), ("member.key", member.privateKeyPEM),
+                ("client.crt", client.certificatePEM), ("client.key", client.privateKeyPEM),
+            ] {
                 guard FileManager.default.createFile(atPath: "\(directory)/\(name)", contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
                     throw PhotonError("cannot write \(directory)/\(name)")
                 }
@@ -60,7 +62,8 @@ public final class LocalEtcd: @unchecked Sendable {
         while !LoopbackPort.accepts(clientPort) {
             guard Date() < deadline else {
                 stop()
-                throw PhotonError("etcd did not start on port \(clientPort) within 20 s", help: "is Debian's etcd-server installed? (apt-get install etcd-server)")
+                throw PhotonError(
+                    "etcd did not start on port \(clientPort) within 20 s", help: "is Debian's etcd-server installed? (apt-get install etcd-server)")
             }
             usleep(20_000)
         }

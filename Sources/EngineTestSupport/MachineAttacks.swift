@@ -1,5 +1,6 @@
 import Foundation
 import PhotonCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -94,14 +95,16 @@ public enum MachineAttacks {
     /// the seccomp policy answer), a breach when it succeeds or fails for another reason (the kernel
     /// looked at the arguments, so the caller was allowed to make it).
     static func syscall(_ name: String, number: Int, arguments: String) -> String {
-        let program = "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); r = libc.syscall(\(number), \(arguments)); "
+        let program =
+            "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); r = libc.syscall(\(number), \(arguments)); "
             + "e = ctypes.get_errno(); print('refused \(name)' if r < 0 and e == 1 else 'BREACH \(name): result %d errno %d' % (r, e))"
         return "work=$work python3 -c \(ShellQuoting.quote(program))"
     }
 
     /// A libc call from python3 that must fail (with EPERM, EACCES, ENODATA or EOPNOTSUPP).
     static func syscall(_ name: String, name function: String, arguments: String) -> String {
-        let program = "import ctypes; libc = ctypes.CDLL(None, use_errno=True); r = libc.\(function)(\(arguments)); e = ctypes.get_errno(); "
+        let program =
+            "import ctypes; libc = ctypes.CDLL(None, use_errno=True); r = libc.\(function)(\(arguments)); e = ctypes.get_errno(); "
             + "print('refused \(name)' if r < 0 and e in (1, 13, 61, 95) else 'BREACH \(name): result %d errno %d' % (r, e))"
         return "python3 -c \(ShellQuoting.quote(program))"
     }

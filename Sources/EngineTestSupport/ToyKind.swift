@@ -5,47 +5,47 @@ import Foundation
 /// reaches members in their configuration file (mode 0600), never on a command line.
 public enum ToyKind {
     public static let definition = """
-    kind: toy
-    description: a cluster for engine tests
-    settings:
-      port: {type: port, default: 7000}
-    roles:
-      - name: leaders
-        count: {min: 1, max: 3, odd: true, default: 1}
-        configure:
-          - upload: toy.conf
-            path: /etc/toy.conf
-          - service: toy
-            action: restart
-            exec: [toyd, --config, /etc/toy.conf]
-        join:
-          - on: first
-            run: [toy-init]
-            creates: /var/lib/toy/initialised
-          - on: first
-            capture: token
-            command: [toy-token]
-            secret: true
-        health:
-          - wait: {port: "{{settings.port}}"}
-      - name: members
-        count: {min: 0, max: 1000, default: 2}
-        configure:
-          - upload: toy-member.conf
-            path: /etc/toy.conf
-            mode: "0600"
-        join:
-          - run: [toy-join, --config, /etc/toy.conf, "{{roles.leaders.first.address}}"]
-            creates: /var/lib/toy/joined
-        health:
-          - via: leaders
-            wait: {command: [toy-status, "{{machine.name}}"]}
-        drain:
-          - via: leaders
-            run: [toy-drain, "{{machine.name}}"]
-        remove:
-          - run: [toy-leave]
-    """
+        kind: toy
+        description: a cluster for engine tests
+        settings:
+          port: {type: port, default: 7000}
+        roles:
+          - name: leaders
+            count: {min: 1, max: 3, odd: true, default: 1}
+            configure:
+              - upload: toy.conf
+                path: /etc/toy.conf
+              - service: toy
+                action: restart
+                exec: [toyd, --config, /etc/toy.conf]
+            join:
+              - on: first
+                run: [toy-init]
+                creates: /var/lib/toy/initialised
+              - on: first
+                capture: token
+                command: [toy-token]
+                secret: true
+            health:
+              - wait: {port: "{{settings.port}}"}
+          - name: members
+            count: {min: 0, max: 1000, default: 2}
+            configure:
+              - upload: toy-member.conf
+                path: /etc/toy.conf
+                mode: "0600"
+            join:
+              - run: [toy-join, --config, /etc/toy.conf, "{{roles.leaders.first.address}}"]
+                creates: /var/lib/toy/joined
+            health:
+              - via: leaders
+                wait: {command: [toy-status, "{{machine.name}}"]}
+            drain:
+              - via: leaders
+                run: [toy-drain, "{{machine.name}}"]
+            remove:
+              - run: [toy-leave]
+        """
 
     public static let config = "name={{machine.name}}\nport={{settings.port}}\n"
     public static let memberConfig = "name={{machine.name}}\nport={{settings.port}}\ntoken={{captured.token}}\n"

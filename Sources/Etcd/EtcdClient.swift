@@ -254,10 +254,11 @@ public final class EtcdClient: Sendable {
 
     static func keyValues(_ response: [String: Any]) -> [KeyValue] {
         (response["kvs"] as? [[String: Any]] ?? []).map { item in
-            KeyValue(key: String(decoding: Data(base64Encoded: item["key"] as? String ?? "") ?? Data(), as: UTF8.self),
-                     value: Array(Data(base64Encoded: item["value"] as? String ?? "") ?? Data()),
-                     createRevision: int64(item["create_revision"]), modRevision: int64(item["mod_revision"]),
-                     version: int64(item["version"]), lease: int64(item["lease"]))
+            KeyValue(
+                key: String(decoding: Data(base64Encoded: item["key"] as? String ?? "") ?? Data(), as: UTF8.self),
+                value: Array(Data(base64Encoded: item["value"] as? String ?? "") ?? Data()),
+                createRevision: int64(item["create_revision"]), modRevision: int64(item["mod_revision"]),
+                version: int64(item["version"]), lease: int64(item["lease"]))
         }
     }
 

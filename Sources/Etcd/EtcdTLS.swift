@@ -24,9 +24,10 @@ public struct EtcdTLS: Sendable, Hashable {
             }
             return String(decoding: data, as: UTF8.self)
         }
-        return EtcdTLS(authorityPEM: try read(authority, "etcd's certificate authority"),
-                       certificatePEM: try read(certificate, "the etcd client certificate"),
-                       privateKeyPEM: try read(key, "the etcd client key"))
+        return EtcdTLS(
+            authorityPEM: try read(authority, "etcd's certificate authority"),
+            certificatePEM: try read(certificate, "the etcd client certificate"),
+            privateKeyPEM: try read(key, "the etcd client key"))
     }
 
     func configuration() throws -> TLSConfiguration {

@@ -10,8 +10,12 @@ extension EtcdClient {
     /// One member is asked (the one that answered last); a caller that loses the stream watches again
     /// from the revision after the last key it got.
     public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<[KeyValue], any Error> {
-        let body: [String: Any] = ["create_request": ["key": Compare.base64(prefix), "range_end": Self.rangeEnd(ofPrefix: prefix),
-                                                      "start_revision": String(revision)]]
+        let body: [String: Any] = [
+            "create_request": [
+                "key": Compare.base64(prefix), "range_end": Self.rangeEnd(ofPrefix: prefix),
+                "start_revision": String(revision),
+            ]
+        ]
         let payload = (try? JSONSerialization.data(withJSONObject: body)) ?? Data()
         let endpoint = endpoints[preferredIndex]
         return AsyncThrowingStream { continuation in

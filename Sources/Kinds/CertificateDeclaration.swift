@@ -34,13 +34,15 @@ extension KindReading {
             let rolesValue = section.optional("roles")
             let roles = rolesValue?.list()?.compactMap { $0.string() } ?? []
             let usagesValue = section.optional("usages")
-            let usages = usagesValue?.list()?.compactMap { item in
-                item.parsed("server or client") { CertificateUsage(rawValue: $0) }
-            } ?? []
+            let usages =
+                usagesValue?.list()?.compactMap { item in
+                    item.parsed("server or client") { CertificateUsage(rawValue: $0) }
+                } ?? []
             if authority {
                 if issuer != nil || rolesValue != nil || usagesValue != nil {
-                    error("certificate authority '\(name)' takes no issuer, roles or usages", at: keyLocation,
-                          help: "an authority signs leaves; declare each leaf with 'issuer: \(name)'")
+                    error(
+                        "certificate authority '\(name)' takes no issuer, roles or usages", at: keyLocation,
+                        help: "an authority signs leaves; declare each leaf with 'issuer: \(name)'")
                 }
                 return CertificateDeclaration(name: name, issuer: nil, roles: [], usages: [], location: keyLocation)
             }
@@ -63,12 +65,14 @@ extension KindChecks {
         let authorities = kind.certificates.filter(\.isAuthority).map(\.name)
         for certificate in kind.certificates {
             if let issuer = certificate.issuer, !authorities.contains(issuer) {
-                diagnostics.error("certificate '\(certificate.name)' names issuer '\(issuer)', which is not an authority of kind \(kind.name)",
-                                  at: certificate.location, help: Suggestions.help(for: issuer, among: authorities, noun: "authority"))
+                diagnostics.error(
+                    "certificate '\(certificate.name)' names issuer '\(issuer)', which is not an authority of kind \(kind.name)",
+                    at: certificate.location, help: Suggestions.help(for: issuer, among: authorities, noun: "authority"))
             }
             for role in certificate.roles where kind.role(role) == nil {
-                diagnostics.error("certificate '\(certificate.name)' names role '\(role)', which kind \(kind.name) does not have", at: certificate.location,
-                                  help: Suggestions.help(for: role, among: kind.roles.map(\.name), noun: "role"))
+                diagnostics.error(
+                    "certificate '\(certificate.name)' names role '\(role)', which kind \(kind.name) does not have", at: certificate.location,
+                    help: Suggestions.help(for: role, among: kind.roles.map(\.name), noun: "role"))
             }
         }
     }
@@ -82,14 +86,16 @@ extension KindChecks {
         let prefix = machine ? "machine.certificates" : "certificates"
         guard names.contains(name) else {
             let what = machine ? "leaf certificates (a machine's own)" : "certificate authorities"
-            diagnostics.error("'\(path.joined(separator: "."))' does not exist: kind \(kind.name) declares no \(what) named '\(name)' under certificates",
-                              at: location, help: Suggestions.help(for: name, among: names, noun: "certificate"))
+            diagnostics.error(
+                "'\(path.joined(separator: "."))' does not exist: kind \(kind.name) declares no \(what) named '\(name)' under certificates",
+                at: location, help: Suggestions.help(for: name, among: names, noun: "certificate"))
             return
         }
         let fields = machine ? ["certificate", "key"] : ["certificate"]
         if path.count > offset + 1, !fields.contains(path[offset + 1]) {
-            diagnostics.error("'\(path.joined(separator: "."))' does not exist: \(prefix).\(name) has \(fields.joined(separator: " and "))", at: location,
-                              help: Suggestions.help(for: path[offset + 1], among: fields, noun: "name"))
+            diagnostics.error(
+                "'\(path.joined(separator: "."))' does not exist: \(prefix).\(name) has \(fields.joined(separator: " and "))", at: location,
+                help: Suggestions.help(for: path[offset + 1], among: fields, noun: "name"))
         }
     }
 }

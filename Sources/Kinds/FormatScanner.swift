@@ -87,7 +87,9 @@ struct FormatScanner: Sendable {
         singleJustClosed = false
         switch mode {
         case .lineStart: mode = .key
-        case .separator: mode = .value; valueEmpty = false
+        case .separator:
+            mode = .value
+            valueEmpty = false
         case .value: valueEmpty = false
         default: break
         }
@@ -108,7 +110,10 @@ struct FormatScanner: Sendable {
         case .toml:
             if mode == .bare || mode == .multilineBasic || mode == .multilineLiteral {
                 let quote: Unicode.Scalar = mode == .multilineLiteral ? "'" : "\""
-                if mode != .bare, scalar == quote, ahead(1) == quote, ahead(2) == quote { mode = .bare; return 3 }
+                if mode != .bare, scalar == quote, ahead(1) == quote, ahead(2) == quote {
+                    mode = .bare
+                    return 3
+                }
                 if mode == .bare, scalar == "\"" || scalar == "'", ahead(1) == scalar, ahead(2) == scalar {
                     mode = scalar == "\"" ? .multilineBasic : .multilineLiteral
                     return 3
@@ -138,16 +143,35 @@ struct FormatScanner: Sendable {
         singleJustClosed = false
         switch mode {
         case .comment:
-            if scalar == "\n" { mode = .bare; lead = .lineStart; afterSpace = true }
+            if scalar == "\n" {
+                mode = .bare
+                lead = .lineStart
+                afterSpace = true
+            }
         case .doubleQuoted:
-            if scalar == "\\" { escapePending = true } else if scalar == "\"" { mode = .bare; lead = .other; afterSpace = false }
+            if scalar == "\\" {
+                escapePending = true
+            } else if scalar == "\"" {
+                mode = .bare
+                lead = .other
+                afterSpace = false
+            }
         case .singleQuoted:
-            if scalar == "'" { mode = .bare; singleJustClosed = true; lead = .other; afterSpace = false }
+            if scalar == "'" {
+                mode = .bare
+                singleJustClosed = true
+                lead = .other
+                afterSpace = false
+            }
         default:
-            if reopens { mode = .singleQuoted; return }
+            if reopens {
+                mode = .singleQuoted
+                return
+            }
             switch scalar {
             case "\n":
-                lead = .lineStart; afterSpace = true
+                lead = .lineStart
+                afterSpace = true
             case " ", "\t":
                 if lead == .pendingIndicator { lead = .indicator }
                 afterSpace = true
@@ -161,9 +185,11 @@ struct FormatScanner: Sendable {
                 lead = lead == .lineStart || lead == .indicator || scalar == ":" ? .pendingIndicator : .other
                 afterSpace = false
             case "[", "{", ",":
-                lead = .indicator; afterSpace = false
+                lead = .indicator
+                afterSpace = false
             default:
-                lead = .other; afterSpace = false
+                lead = .other
+                afterSpace = false
             }
         }
     }
@@ -188,26 +214,46 @@ struct FormatScanner: Sendable {
 
     private mutating func properties(_ scalar: Unicode.Scalar) {
         let space = scalar == " " || scalar == "\t" || scalar == "\u{0C}"
-        if scalar == "\n" { mode = .lineStart; return }
+        if scalar == "\n" {
+            mode = .lineStart
+            return
+        }
         switch mode {
         case .comment: break
         case .lineStart:
             if space { break }
-            if scalar == "#" || scalar == "!" { mode = .comment; break }
+            if scalar == "#" || scalar == "!" {
+                mode = .comment
+                break
+            }
             separatorSeen = false
-            if scalar == "=" || scalar == ":" { separatorSeen = true; mode = .separator; valueEmpty = true; break }
+            if scalar == "=" || scalar == ":" {
+                separatorSeen = true
+                mode = .separator
+                valueEmpty = true
+                break
+            }
             mode = .key
             if scalar == "\\" { escapePending = true }
         case .key:
-            if scalar == "\\" { escapePending = true } else if scalar == "=" || scalar == ":" {
-                separatorSeen = true; mode = .separator; valueEmpty = true
+            if scalar == "\\" {
+                escapePending = true
+            } else if scalar == "=" || scalar == ":" {
+                separatorSeen = true
+                mode = .separator
+                valueEmpty = true
             } else if space {
-                mode = .separator; valueEmpty = true
+                mode = .separator
+                valueEmpty = true
             }
         case .separator:
             if space { break }
-            if !separatorSeen, scalar == "=" || scalar == ":" { separatorSeen = true; break }
-            mode = .value; valueEmpty = false
+            if !separatorSeen, scalar == "=" || scalar == ":" {
+                separatorSeen = true
+                break
+            }
+            mode = .value
+            valueEmpty = false
             if scalar == "\\" { escapePending = true }
         default:
             if scalar == "\\" { escapePending = true }
@@ -217,18 +263,38 @@ struct FormatScanner: Sendable {
 
     private mutating func shell(_ scalar: Unicode.Scalar) {
         switch mode {
-        case .comment: if scalar == "\n" { mode = .bare; afterSpace = true; inAssignment = false }
+        case .comment:
+            if scalar == "\n" {
+                mode = .bare
+                afterSpace = true
+                inAssignment = false
+            }
         case .doubleQuoted:
-            if scalar == "\\" { escapePending = true } else if scalar == "\"" { mode = .bare; afterSpace = false }
-        case .singleQuoted: if scalar == "'" { mode = .bare; afterSpace = false }
+            if scalar == "\\" {
+                escapePending = true
+            } else if scalar == "\"" {
+                mode = .bare
+                afterSpace = false
+            }
+        case .singleQuoted:
+            if scalar == "'" {
+                mode = .bare
+                afterSpace = false
+            }
         default:
             switch scalar {
-            case "\n", " ", "\t", ";", "&", "|": afterSpace = true; inAssignment = false
+            case "\n", " ", "\t", ";", "&", "|":
+                afterSpace = true
+                inAssignment = false
             case "#" where afterSpace: mode = .comment
             case "\"": mode = .doubleQuoted
             case "'": mode = .singleQuoted
-            case "\\": escapePending = true; afterSpace = false
-            case "=": inAssignment = inAssignment || !afterSpace; afterSpace = false
+            case "\\":
+                escapePending = true
+                afterSpace = false
+            case "=":
+                inAssignment = inAssignment || !afterSpace
+                afterSpace = false
             default: afterSpace = false
             }
         }
@@ -236,7 +302,10 @@ struct FormatScanner: Sendable {
 
     private mutating func haproxy(_ scalar: Unicode.Scalar) {
         // HAProxy's parse_line: a line ends at a line break even inside quotes; '#' outside quotes starts a comment anywhere.
-        if scalar == "\n" || scalar == "\r" { mode = .bare; return }
+        if scalar == "\n" || scalar == "\r" {
+            mode = .bare
+            return
+        }
         switch mode {
         case .comment: break
         case .doubleQuoted:
@@ -262,11 +331,26 @@ struct FormatScanner: Sendable {
         switch mode {
         case .lineStart:
             if scalar == " " || scalar == "\t" { break }
-            if scalar == "#" || scalar == ";" { mode = .comment } else if scalar == "[" { mode = .header } else if scalar == "=" { mode = .separator; valueEmpty = true } else { mode = .key }
+            if scalar == "#" || scalar == ";" {
+                mode = .comment
+            } else if scalar == "[" {
+                mode = .header
+            } else if scalar == "=" {
+                mode = .separator
+                valueEmpty = true
+            } else {
+                mode = .key
+            }
         case .key:
-            if scalar == "=" { mode = .separator; valueEmpty = true }
+            if scalar == "=" {
+                mode = .separator
+                valueEmpty = true
+            }
         case .separator:
-            if scalar != " " && scalar != "\t" { mode = .value; valueEmpty = false }
+            if scalar != " " && scalar != "\t" {
+                mode = .value
+                valueEmpty = false
+            }
         case .value:
             valueEmpty = false
         default:

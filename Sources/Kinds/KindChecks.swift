@@ -19,20 +19,23 @@ struct KindChecks {
                 diagnostics.error("role '\(role.name)' is declared twice", at: role.location)
             }
         }
-        let captures = Set(kind.roles.flatMap { role in
-            role.steps.values.flatMap { $0 }.compactMap { step -> String? in
-                if case .capture(let name, _, _) = step.action { return name }
-                return nil
-            }
-        })
+        let captures = Set(
+            kind.roles.flatMap { role in
+                role.steps.values.flatMap { $0 }.compactMap { step -> String? in
+                    if case .capture(let name, _, _) = step.action { return name }
+                    return nil
+                }
+            })
         for (roleIndex, role) in kind.roles.enumerated() {
             for phase in Phase.allCases {
                 for step in role.steps(in: phase) {
                     check(step, captures: captures)
                     // While a role comes up, only its own and earlier roles' machines are there to run steps on.
-                    if Phase.bringUp.contains(phase), let via = step.via, let viaIndex = kind.roles.firstIndex(where: { $0.name == via }), viaIndex > roleIndex {
-                        diagnostics.error("role \(role.name) runs a \(phase.rawValue) step via \(via), which comes up after it", at: step.location,
-                                          help: "run it via \(role.name) or an earlier role, or move \(via) before \(role.name) in 'roles'")
+                    if Phase.bringUp.contains(phase), let via = step.via, let viaIndex = kind.roles.firstIndex(where: { $0.name == via }), viaIndex > roleIndex
+                    {
+                        diagnostics.error(
+                            "role \(role.name) runs a \(phase.rawValue) step via \(via), which comes up after it", at: step.location,
+                            help: "run it via \(role.name) or an earlier role, or move \(via) before \(role.name) in 'roles'")
                     }
                 }
             }
@@ -41,8 +44,10 @@ struct KindChecks {
         for template in kind.templates.values.sorted(by: { $0.name < $1.name }) {
             check(template, captures: captures)
             for (name, location) in template.partialNames where kind.templates[name] == nil {
-                diagnostics.error("partial '\(name)' does not exist", at: location,
-                                  help: Suggestions.closest(to: name, among: kind.templates.keys).map { "did you mean '\($0)'?" } ?? "create \(name).mustache beside kind.yaml")
+                diagnostics.error(
+                    "partial '\(name)' does not exist", at: location,
+                    help: Suggestions.closest(to: name, among: kind.templates.keys).map { "did you mean '\($0)'?" }
+                        ?? "create \(name).mustache beside kind.yaml")
             }
         }
         return diagnostics.diagnostics
@@ -50,8 +55,9 @@ struct KindChecks {
 
     mutating func check(_ step: Step, captures: Set<String>) {
         if let via = step.via, kind.role(via) == nil {
-            diagnostics.error("'via: \(via)' names no role of kind \(kind.name)", at: step.location,
-                              help: Suggestions.help(for: via, among: kind.roles.map(\.name), noun: "role"))
+            diagnostics.error(
+                "'via: \(via)' names no role of kind \(kind.name)", at: step.location,
+                help: Suggestions.help(for: via, among: kind.roles.map(\.name), noun: "role"))
         }
         if let when = step.when { checkPath(when, at: step.location, captures: captures) }
         var templates: [Template] = []
@@ -77,15 +83,17 @@ struct KindChecks {
     mutating func checkPath(_ path: [String], at location: SourceLocation, captures: Set<String>) {
         guard let root = path.first else { return }
         guard TemplateContextSchema.namespaces[root] != nil else {
-            diagnostics.error("'\(path.joined(separator: "."))' does not exist", at: location,
-                              help: Suggestions.help(for: root, among: TemplateContextSchema.namespaces.keys.sorted(), noun: "name"))
+            diagnostics.error(
+                "'\(path.joined(separator: "."))' does not exist", at: location,
+                help: Suggestions.help(for: root, among: TemplateContextSchema.namespaces.keys.sorted(), noun: "name"))
             return
         }
         guard path.count > 1 else { return }
         let member = path[1]
         func unknown(_ candidates: [String], _ what: String) {
-            diagnostics.error("'\(path.joined(separator: "."))' does not exist: \(what) has no '\(member)'", at: location,
-                              help: Suggestions.help(for: member, among: candidates.sorted(), noun: "name"))
+            diagnostics.error(
+                "'\(path.joined(separator: "."))' does not exist: \(what) has no '\(member)'", at: location,
+                help: Suggestions.help(for: member, among: candidates.sorted(), noun: "name"))
         }
         switch root {
         case "settings":
@@ -95,10 +103,14 @@ struct KindChecks {
         case "captured":
             if !captures.contains(member) { unknown(Array(captures), "no step captures it, so captured") }
         case "roles":
-            guard let _ = kind.role(member) else { unknown(kind.roles.map(\.name), "roles") ; return }
+            guard let _ = kind.role(member) else {
+                unknown(kind.roles.map(\.name), "roles")
+                return
+            }
             if path.count > 2, !TemplateContextSchema.roleFields.contains(path[2]) {
-                diagnostics.error("'\(path.joined(separator: "."))' does not exist: a role has no '\(path[2])'", at: location,
-                                  help: Suggestions.help(for: path[2], among: TemplateContextSchema.roleFields.sorted(), noun: "name"))
+                diagnostics.error(
+                    "'\(path.joined(separator: "."))' does not exist: a role has no '\(path[2])'", at: location,
+                    help: Suggestions.help(for: path[2], among: TemplateContextSchema.roleFields.sorted(), noun: "name"))
             }
         case "machine":
             if !TemplateContextSchema.machineFields.contains(member) { unknown(Array(TemplateContextSchema.machineFields), "machine") }

@@ -22,8 +22,9 @@ public struct KindCatalog: Sendable {
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         guard fileManager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw PhotonError("templates directory '\(directory)' does not exist",
-                              help: "pass --templates DIR or set PHOTON_TEMPLATES to the folder that holds swarm/, mesos/, kubernetes/ and management/")
+            throw PhotonError(
+                "templates directory '\(directory)' does not exist",
+                help: "pass --templates DIR or set PHOTON_TEMPLATES to the folder that holds swarm/, mesos/, kubernetes/ and management/")
         }
         var kinds: [String: Kind] = [:]
         var diagnostics = DiagnosticCollector()
@@ -126,15 +127,17 @@ struct KindReading {
         let roles = top.required("roles").map(rolesSection) ?? []
         let certificates = top.optional("certificates").map(certificatesSection) ?? []
         if let role = access?.role, !roles.contains(where: { $0.name == role }) {
-            error("access names role '\(role)', which the kind does not have", at: top.optional("access")?.location,
-                  help: Suggestions.help(for: role, among: roles.map(\.name), noun: "role"))
+            error(
+                "access names role '\(role)', which the kind does not have", at: top.optional("access")?.location,
+                help: Suggestions.help(for: role, among: roles.map(\.name), noun: "role"))
         }
         guard let name else { return nil }
-        return Kind(name: name, description: description, directory: folder, settings: settings, services: services,
-                    roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates,
-                    formats: templates.keys.reduce(into: formats) { all, name in
-                        if all[name] == nil { all[name] = TemplateFormat.inferred(fromTemplateName: name) }
-                    })
+        return Kind(
+            name: name, description: description, directory: folder, settings: settings, services: services,
+            roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates,
+            formats: templates.keys.reduce(into: formats) { all, name in
+                if all[name] == nil { all[name] = TemplateFormat.inferred(fromTemplateName: name) }
+            })
     }
 
     /// `formats: {etcd: env, …}`: how templates whose names say nothing are read on the machine.
@@ -142,8 +145,9 @@ struct KindReading {
         var formats: [String: TemplateFormat] = [:]
         for (name, keyLocation, body) in value.entries() ?? [] {
             if templates[name] == nil, !brokenTemplates.contains(name) {
-                error("formats names template '\(name)', which is not in \(folder)", at: keyLocation,
-                      help: Suggestions.help(for: name, among: templates.keys.sorted(), noun: "template"))
+                error(
+                    "formats names template '\(name)', which is not in \(folder)", at: keyLocation,
+                    help: Suggestions.help(for: name, among: templates.keys.sorted(), noun: "template"))
                 continue
             }
             let format = body.parsed("one of \(TemplateFormat.allCases.map(\.rawValue).joined(separator: ", "))") { TemplateFormat(rawValue: $0) }
@@ -177,8 +181,9 @@ struct KindReading {
         (value.entries() ?? []).compactMap { name, _, body in
             guard let section = body.mapping() else { return nil }
             defer { section.finish() }
-            return ServiceDeclaration(name: name, required: section.optional("required")?.bool() ?? false,
-                                      description: section.optional("description")?.string() ?? "")
+            return ServiceDeclaration(
+                name: name, required: section.optional("required")?.bool() ?? false,
+                description: section.optional("description")?.string() ?? "")
         }
     }
 
@@ -240,9 +245,12 @@ struct KindReading {
             if present.count > 1 {
                 error("a step has one action; this one has \(present.map { "'\($0)'" }.joined(separator: " and "))", at: value.location)
             } else {
-                let unknown = (value.node.pairs ?? []).first { !Self.commonKeys.contains($0.key) && !["path", "mode", "owner", "command", "secret", "action", "exec", "reads"].contains($0.key) }
-                error("a step needs one of \(Self.stepTypes.map { "'\($0)'" }.joined(separator: ", "))", at: unknown?.keyLocation ?? value.location,
-                      help: unknown.map { Suggestions.help(for: $0.key, among: Self.stepTypes, noun: "step type") })
+                let unknown = (value.node.pairs ?? []).first {
+                    !Self.commonKeys.contains($0.key) && !["path", "mode", "owner", "command", "secret", "action", "exec", "reads"].contains($0.key)
+                }
+                error(
+                    "a step needs one of \(Self.stepTypes.map { "'\($0)'" }.joined(separator: ", "))", at: unknown?.keyLocation ?? value.location,
+                    help: unknown.map { Suggestions.help(for: $0.key, among: Self.stepTypes, noun: "step type") })
             }
             return nil
         }
@@ -252,8 +260,10 @@ struct KindReading {
         case "upload":
             let template = section.required("upload")?.string()
             if let template, templates[template] == nil, !brokenTemplates.contains(template) {
-                error("template '\(template)' does not exist in \(folder)", at: section.optional("upload")?.location,
-                      help: Suggestions.closest(to: template, among: templates.keys).map { "did you mean '\($0)'?" } ?? "create \(template).mustache beside kind.yaml")
+                error(
+                    "template '\(template)' does not exist in \(folder)", at: section.optional("upload")?.location,
+                    help: Suggestions.closest(to: template, among: templates.keys).map { "did you mean '\($0)'?" }
+                        ?? "create \(template).mustache beside kind.yaml")
             }
             let path = section.required("path").flatMap(compile)
             let mode = section.optional("mode").flatMap(fileMode) ?? 0o644
@@ -262,12 +272,16 @@ struct KindReading {
         case "artifact":
             let name = section.required("artifact")?.string()
             if let name, !Self.artifacts.contains(name) {
-                error("unknown artifact '\(name)'", at: section.optional("artifact")?.location,
-                      help: "artifacts are \(Self.artifacts.joined(separator: ", ")) (photon's executable, and the management plane's certificate, its key, the key that seals secrets, the deployment's SSH key)")
+                error(
+                    "unknown artifact '\(name)'", at: section.optional("artifact")?.location,
+                    help:
+                        "artifacts are \(Self.artifacts.joined(separator: ", ")) (photon's executable, and the management plane's certificate, its key, the key that seals secrets, the deployment's SSH key)"
+                )
             } else if let name, name != "photon", expectedName != KindCatalog.managementKind {
                 // The installer's keys go only where photon's own management kind puts them.
-                error("artifact '\(name)' is only for the management kind: it carries the installer's keys", at: section.optional("artifact")?.location,
-                      help: "a cluster kind can upload photon's executable ('artifact: photon') and its own templates")
+                error(
+                    "artifact '\(name)' is only for the management kind: it carries the installer's keys", at: section.optional("artifact")?.location,
+                    help: "a cluster kind can upload photon's executable ('artifact: photon') and its own templates")
             }
             let path = section.required("path").flatMap(compile)
             let mode = section.optional("mode").flatMap(fileMode) ?? 0o755
@@ -302,8 +316,9 @@ struct KindReading {
             if let list = section.optional("reads")?.list() {
                 reads = list.compactMap { $0.string() }
                 for (item, template) in zip(list, reads ?? []) where templates[template] == nil {
-                    error("reads names template '\(template)', which is not in the kind's folder", at: item.location,
-                          help: Suggestions.help(for: template, among: templates.keys.sorted(), noun: "template"))
+                    error(
+                        "reads names template '\(template)', which is not in the kind's folder", at: item.location,
+                        help: Suggestions.help(for: template, among: templates.keys.sorted(), noun: "template"))
                 }
             }
         default:
@@ -319,8 +334,9 @@ struct KindReading {
         let retry = section.optional("retry").flatMap(retryPolicy)
         section.finish()
         guard let action else { return nil }
-        return Step(action: action, name: name, on: on, via: via, when: when, unless: unless, creates: creates,
-                    timeout: timeout, retry: retry, reads: reads, location: value.location)
+        return Step(
+            action: action, name: name, on: on, via: via, when: when, unless: unless, creates: creates,
+            timeout: timeout, retry: retry, reads: reads, location: value.location)
     }
 
     func retryPolicy(_ value: YAMLValue) -> RetryPolicy? {
@@ -342,7 +358,10 @@ struct KindReading {
     /// A command: a list of arguments, each a template.
     func command(_ value: YAMLValue) -> [Template]? {
         guard let items = value.list() else { return nil }
-        if items.isEmpty { error("a command needs at least one argument", at: value.location); return nil }
+        if items.isEmpty {
+            error("a command needs at least one argument", at: value.location)
+            return nil
+        }
         let compiled = items.compactMap(compile)
         return compiled.count == items.count ? compiled : nil
     }

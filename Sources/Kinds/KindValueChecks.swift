@@ -11,11 +11,11 @@ extension KindChecks {
         }
         for setting in kind.settings {
             guard case .scalar(let text)? = setting.defaultValue, let problem = setting.type.shapeProblem(text) else { continue }
-            diagnostics.error("the default of setting '\(setting.name)' '\(text)' \(problem)", at: setting.location,
-                              help: "type \(setting.type.rawValue) expects \(setting.type.expectation)")
+            diagnostics.error(
+                "the default of setting '\(setting.name)' '\(text)' \(problem)", at: setting.location,
+                help: "type \(setting.type.rawValue) expects \(setting.type.expectation)")
         }
     }
-
 
     static let shells: Set<String> = ["sh", "bash", "dash", "/bin/sh", "/bin/bash", "/bin/dash", "/usr/bin/sh", "/usr/bin/bash"]
 
@@ -23,10 +23,12 @@ extension KindChecks {
     /// follow the script as positional parameters (`"$1"`), which the shell never parses.
     mutating func checkShellScript(_ command: [Template], role: String, phase: Phase) {
         guard command.count >= 3, let shell = command[0].constantText, Self.shells.contains(shell),
-              let flag = command[1].constantText, flag.hasPrefix("-"), !flag.hasPrefix("--"), flag.contains("c") else { return }
+            let flag = command[1].constantText, flag.hasPrefix("-"), !flag.hasPrefix("--"), flag.contains("c")
+        else { return }
         for (path, location) in insertedNames(command[2].nodes, visited: []) {
-            diagnostics.error("a \(phase.rawValue) step of role \(role) writes '\(path.isEmpty ? "." : path.joined(separator: "."))' into a shell script, where the shell would parse it",
-                              at: location, help: "pass the value after the script, as a positional parameter: [sh, -c, 'use \"$1\"', sh, \"{{…}}\"]")
+            diagnostics.error(
+                "a \(phase.rawValue) step of role \(role) writes '\(path.isEmpty ? "." : path.joined(separator: "."))' into a shell script, where the shell would parse it",
+                at: location, help: "pass the value after the script, as a positional parameter: [sh, -c, 'use \"$1\"', sh, \"{{…}}\"]")
         }
     }
 
@@ -85,16 +87,19 @@ extension KindChecks {
         for command in commands { checkShellScript(command, role: role, phase: phase) }
         for template in commands.joined() {
             if let secret = template.allReferences(partials: kind.partials).first(where: isSecret) {
-                diagnostics.error("a \(phase.rawValue) step of role \(role) puts the secret '\(secret.joined(separator: "."))' on a command line, where every process on the machine can read it (ps)",
-                                  at: template.origin, help: "upload it in a file with mode 0600 and give the command the file's path")
+                diagnostics.error(
+                    "a \(phase.rawValue) step of role \(role) puts the secret '\(secret.joined(separator: "."))' on a command line, where every process on the machine can read it (ps)",
+                    at: template.origin, help: "upload it in a file with mode 0600 and give the command the file's path")
             }
         }
         for template in paths {
             if let secret = template.allReferences(partials: kind.partials).first(where: isSecret) {
-                diagnostics.error("a \(phase.rawValue) step of role \(role) puts the secret '\(secret.joined(separator: "."))' in a path, and paths are shown in plans and logs",
-                                  at: template.origin, help: "keep secrets in files' contents")
+                diagnostics.error(
+                    "a \(phase.rawValue) step of role \(role) puts the secret '\(secret.joined(separator: "."))' in a path, and paths are shown in plans and logs",
+                    at: template.origin, help: "keep secrets in files' contents")
             } else if let constant = template.constantText, let problem = ValueShapes.pathProblem(constant) {
-                diagnostics.error("the path '\(constant)' \(problem)", at: template.origin, help: "write an absolute path without '.', '..', '//' or a trailing '/'")
+                diagnostics.error(
+                    "the path '\(constant)' \(problem)", at: template.origin, help: "write an absolute path without '.', '..', '//' or a trailing '/'")
             }
         }
     }

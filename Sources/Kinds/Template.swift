@@ -66,7 +66,9 @@ public struct Template: Sendable {
             for node in nodes {
                 switch node {
                 case .variable(let path, _): found.append(path)
-                case .section(let path, _, let children, _): found.append(path); walk(children)
+                case .section(let path, _, let children, _):
+                    found.append(path)
+                    walk(children)
                 case .partial(let name, _, _):
                     if visited.insert(name).inserted, let partial = partials.templates[name] { walk(partial.nodes) }
                 case .text: break

@@ -16,7 +16,9 @@ public enum TemplateContextSchema {
     ]
 
     /// Fields of a machine value (`machine`, `roles.<r>.first`, items of `roles.<r>.machines`).
-    public static let machineFields: Set<String> = ["name", "hostname", "address", "index", "role", "first", "last", "flavor", "cpus", "memoryMiB", "diskGiB", "certificates"]
+    public static let machineFields: Set<String> = [
+        "name", "hostname", "address", "index", "role", "first", "last", "flavor", "cpus", "memoryMiB", "diskGiB", "certificates",
+    ]
     /// Fields of a role value (`role`, `roles.<r>`).
     public static let roleFields: Set<String> = ["name", "count", "quorum", "first", "machines", "addresses"]
     public static let deploymentFields: Set<String> = ["name"]

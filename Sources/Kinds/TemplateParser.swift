@@ -45,7 +45,10 @@ struct TemplateParser {
         var text = ""
 
         func flushText() {
-            if !text.isEmpty { sections[sections.count - 1].children.append(.text(text)); text = "" }
+            if !text.isEmpty {
+                sections[sections.count - 1].children.append(.text(text))
+                text = ""
+            }
         }
 
         while position < source.count {
@@ -58,11 +61,18 @@ struct TemplateParser {
             guard cursor <= source.count else { throw error("unclosed tag", at: tagStart) }
             let sigil: Unicode.Scalar? = cursor < source.count ? source[cursor] : nil
             var kind: Unicode.Scalar = " "
-            if let sigil, "#^/!>=&{".unicodeScalars.contains(sigil) { kind = sigil; cursor += 1 }
-            if kind == "{", open != ["{", "{"] { kind = " "; cursor -= 1 }
+            if let sigil, "#^/!>=&{".unicodeScalars.contains(sigil) {
+                kind = sigil
+                cursor += 1
+            }
+            if kind == "{", open != ["{", "{"] {
+                kind = " "
+                cursor -= 1
+            }
             let terminator: [Unicode.Scalar] = kind == "{" ? ["}"] + close : (kind == "=" ? ["="] + close : close)
             guard let contentEnd = find(terminator, from: cursor) else {
-                throw error("unclosed tag: '\(String(String.UnicodeScalarView(open)))' without a matching '\(String(String.UnicodeScalarView(close)))'", at: tagStart)
+                throw error(
+                    "unclosed tag: '\(String(String.UnicodeScalarView(open)))' without a matching '\(String(String.UnicodeScalarView(close)))'", at: tagStart)
             }
             let content = String(String.UnicodeScalarView(source[cursor..<contentEnd])).trimmingSpaces
             var tagEnd = contentEnd + terminator.count
@@ -95,8 +105,9 @@ struct TemplateParser {
                 }
                 let section = sections.removeLast()
                 guard section.name == content else {
-                    throw error("closing tag '\(content)' does not match the open section '\(section.name)'", at: tagStart,
-                                help: "the section '\(section.name)' opens at line \(location(section.start).line)")
+                    throw error(
+                        "closing tag '\(content)' does not match the open section '\(section.name)'", at: tagStart,
+                        help: "the section '\(section.name)' opens at line \(location(section.start).line)")
                 }
                 sections[sections.count - 1].children.append(.section(section.path, inverted: section.inverted, section.children, location(section.start)))
             case ">":

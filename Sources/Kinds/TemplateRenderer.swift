@@ -64,7 +64,10 @@ public struct RenderOptions: Sendable {
     public var budget: RenderBudget
     public var subject: RenderSubject
 
-    public init(target: RenderTarget = .file(.multiline), origins: ValueOrigins = ValueOrigins(), budget: RenderBudget = .standard, subject: RenderSubject = "the template") {
+    public init(
+        target: RenderTarget = .file(.multiline), origins: ValueOrigins = ValueOrigins(), budget: RenderBudget = .standard,
+        subject: RenderSubject = "the template"
+    ) {
         self.target = target
         self.origins = origins
         self.budget = budget
@@ -74,13 +77,17 @@ public struct RenderOptions: Sendable {
 
 extension Template {
     /// Renders with `context` as the root of every lookup.
-    public func render(_ context: TemplateValue, partials: PartialLibrary = PartialLibrary(), options: RenderOptions = RenderOptions()) throws(DiagnosticsError) -> RenderedText {
+    public func render(
+        _ context: TemplateValue, partials: PartialLibrary = PartialLibrary(), options: RenderOptions = RenderOptions()
+    ) throws(DiagnosticsError) -> RenderedText {
         try render([context], partials: partials, options: options)
     }
 
     /// Renders with a stack of contexts; names are looked up from the last one to the first. Every value
     /// is encoded for `options.target`, or refused with the position it came from.
-    public func render(_ contexts: [TemplateValue], partials: PartialLibrary = PartialLibrary(), options: RenderOptions = RenderOptions()) throws(DiagnosticsError) -> RenderedText {
+    public func render(
+        _ contexts: [TemplateValue], partials: PartialLibrary = PartialLibrary(), options: RenderOptions = RenderOptions()
+    ) throws(DiagnosticsError) -> RenderedText {
         // A constant path was checked when its kind loaded.
         if let constantText { return RenderedText(text: constantText) }
         var renderer = Renderer(partials: partials, options: options, rootCount: contexts.count)
@@ -155,11 +162,14 @@ struct Renderer {
             case .partial(let name, let partialIndent, let location):
                 try spend(at: location)
                 guard let partial = partials.templates[name] else {
-                    throw DiagnosticsError(Diagnostic("partial '\(name)' does not exist", at: location,
-                                                      help: Suggestions.closest(to: name, among: partials.templates.keys).map { "did you mean '\($0)'?" }))
+                    throw DiagnosticsError(
+                        Diagnostic(
+                            "partial '\(name)' does not exist", at: location,
+                            help: Suggestions.closest(to: name, among: partials.templates.keys).map { "did you mean '\($0)'?" }))
                 }
                 guard depth < 16 else {
-                    throw DiagnosticsError(Diagnostic("partials include each other more than 16 levels deep", at: location, help: "a partial probably includes itself"))
+                    throw DiagnosticsError(
+                        Diagnostic("partials include each other more than 16 levels deep", at: location, help: "a partial probably includes itself"))
                 }
                 if !partialIndent.isEmpty, !output.isEmpty, !output.hasSuffix("\n") { appendLiteral(partialIndent) }
                 try render(partial.nodes, stack: &stack, indent: indent + partialIndent, depth: depth + 1)
@@ -167,11 +177,16 @@ struct Renderer {
         }
     }
 
-    mutating func descend(_ children: [TemplateNode], into value: TemplateValue, from frame: Int, path: [String], item: Int?,
-                          stack: inout [TemplateValue], indent: String, depth: Int) throws(DiagnosticsError) {
+    mutating func descend(
+        _ children: [TemplateNode], into value: TemplateValue, from frame: Int, path: [String], item: Int?,
+        stack: inout [TemplateValue], indent: String, depth: Int
+    ) throws(DiagnosticsError) {
         stack.append(value)
         frames.append(Frame(parent: frame, path: path, item: item))
-        defer { stack.removeLast(); frames.removeLast() }
+        defer {
+            stack.removeLast()
+            frames.removeLast()
+        }
         try render(children, stack: &stack, indent: indent, depth: depth)
     }
 
@@ -180,12 +195,16 @@ struct Renderer {
     mutating func spend(at location: SourceLocation) throws(DiagnosticsError) {
         steps += 1
         if steps > options.budget.maxSteps {
-            throw DiagnosticsError(Diagnostic("rendering \(options.subject) takes more than \(options.budget.maxSteps) steps", at: location,
-                                              help: "its partials or sections multiply (a partial that includes another several times, level after level); render less"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "rendering \(options.subject) takes more than \(options.budget.maxSteps) steps", at: location,
+                    help: "its partials or sections multiply (a partial that includes another several times, level after level); render less"))
         }
         if output.utf8.count > options.budget.maxOutputBytes {
-            throw DiagnosticsError(Diagnostic("rendering \(options.subject) produces more than \(options.budget.maxOutputBytes >> 20) MiB", at: location,
-                                              help: "its partials or sections multiply, or a list it goes through is very long; render less"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "rendering \(options.subject) produces more than \(options.budget.maxOutputBytes >> 20) MiB", at: location,
+                    help: "its partials or sections multiply, or a list it goes through is very long; render less"))
         }
     }
 
@@ -212,7 +231,10 @@ struct Renderer {
         switch value {
         case .text(let plain): text = plain
         case .bool(let flag): text = flag ? "true" : "false"
-        case .sensitive(let secret): text = secret; isSensitive = true; sensitive = true
+        case .sensitive(let secret):
+            text = secret
+            isSensitive = true
+            sensitive = true
         case .unknown:
             // Rendered again with the real value at apply, and encoded then.
             unknown = true
@@ -220,8 +242,10 @@ struct Renderer {
             scanner?.valueWritten(nonEmpty: true)
             return
         case .list, .object:
-            throw DiagnosticsError(Diagnostic("a \(value.shapeName) cannot be written as text", at: location,
-                                              help: "use a section ({{#name}}…{{/name}}) to go through it"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "a \(value.shapeName) cannot be written as text", at: location,
+                    help: "use a section ({{#name}}…{{/name}}) to go through it"))
         }
         let slot = ValueEncoding.slot(options.target, scanner: scanner, outputIsEmpty: output.isEmpty)
         do {
@@ -242,8 +266,10 @@ struct Renderer {
         let what = Self.describe(path)
         var help = refusal.help ?? ""
         if origin != nil { help += (help.isEmpty ? "" : "; ") + "the template writes it at \(tag)" }
-        return DiagnosticsError(Diagnostic("\(what) cannot be written into \(options.subject): \(refusal.reason)", at: origin ?? tag,
-                                           help: help.isEmpty ? nil : help))
+        return DiagnosticsError(
+            Diagnostic(
+                "\(what) cannot be written into \(options.subject): \(refusal.reason)", at: origin ?? tag,
+                help: help.isEmpty ? nil : help))
     }
 
     /// `settings.logMaxSize`, or `the value captured as workerToken`.
@@ -269,11 +295,15 @@ struct Renderer {
         guard !unknown else { return }
         guard let problem = ValueShapes.pathProblem(output) else { return }
         if let first = firstValue {
-            throw DiagnosticsError(Diagnostic("\(Self.describe(first.path)) makes \(options.subject) '\(output.prefix(200))' \(problem)", at: first.location,
-                                              help: "give an absolute path without '.', '..', '//' or a trailing '/'"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "\(Self.describe(first.path)) makes \(options.subject) '\(output.prefix(200))' \(problem)", at: first.location,
+                    help: "give an absolute path without '.', '..', '//' or a trailing '/'"))
         }
-        throw DiagnosticsError(Diagnostic("\(options.subject) '\(output.prefix(200))' \(problem)", at: template.origin,
-                                          help: "write an absolute path without '.', '..', '//' or a trailing '/'"))
+        throw DiagnosticsError(
+            Diagnostic(
+                "\(options.subject) '\(output.prefix(200))' \(problem)", at: template.origin,
+                help: "write an absolute path without '.', '..', '//' or a trailing '/'"))
     }
 
     /// Mustache lookup: the first part of a dotted name is searched from the innermost context outwards;
@@ -283,14 +313,20 @@ struct Renderer {
         var found: TemplateValue?
         var frame = -1
         for position in stack.indices.reversed() {
-            if let value = stack[position][first] { found = value; frame = position; break }
+            if let value = stack[position][first] {
+                found = value
+                frame = position
+                break
+            }
         }
         guard var value = found else {
             let known = stack.reversed().flatMap { context -> [String] in
                 if case .object(let object) = context { return Array(object.keys) } else { return [] }
             }
-            throw DiagnosticsError(Diagnostic("'\(path.joined(separator: "."))' does not exist", at: location,
-                                              help: Suggestions.closest(to: first, among: known).map { "did you mean '\($0)'?" }))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "'\(path.joined(separator: "."))' does not exist", at: location,
+                    help: Suggestions.closest(to: first, among: known).map { "did you mean '\($0)'?" }))
         }
         for (index, part) in path.dropFirst().enumerated() {
             if case .unknown = value { return (value, frame) }

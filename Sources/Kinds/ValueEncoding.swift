@@ -72,20 +72,23 @@ enum ValueEncoding {
     /// `value` as it must appear at `slot`, or why it cannot.
     static func encode(_ value: String, at slot: Slot, sensitive: Bool) throws(ValueRefusal) -> String {
         if case .afterEscape = slot {
-            throw ValueRefusal("the template puts a backslash right before it, which would escape its first character",
-                               help: "remove the backslash before the tag in the template")
+            throw ValueRefusal(
+                "the template puts a backslash right before it, which would escape its first character",
+                help: "remove the backslash before the tag in the template")
         }
         if case .shellCommand = slot {
-            throw ValueRefusal("the template puts it where sh reads a command, not an assignment's value",
-                               help: "in an env file, the kind's template should write values as NAME=\"{{…}}\"")
+            throw ValueRefusal(
+                "the template puts it where sh reads a command, not an assignment's value",
+                help: "in an env file, the kind's template should write values as NAME=\"{{…}}\"")
         }
         try checkCharacters(value, at: slot)
         switch slot {
         case .doubleQuoted(.haproxy), .singleQuoted(.haproxy):
             // Many HAProxy arguments are log-format strings, where % starts a directive (%[src], %ci).
             if value.unicodeScalars.contains("%") {
-                throw ValueRefusal("it contains '%', which HAProxy reads as a log-format directive in many places",
-                                   help: "give a value without '%'")
+                throw ValueRefusal(
+                    "it contains '%', which HAProxy reads as a log-format directive in many places",
+                    help: "give a value without '%'")
             }
         default:
             break
@@ -95,8 +98,9 @@ enum ValueEncoding {
         case .singleQuoted(let format):
             if value.unicodeScalars.contains("'") {
                 if format == .yaml { return value.replacingOccurrences(of: "'", with: "''") }
-                throw ValueRefusal("it contains a single quote, which cannot be written inside single quotes here",
-                                   help: "put the tag inside double quotes in the template")
+                throw ValueRefusal(
+                    "it contains a single quote, which cannot be written inside single quotes here",
+                    help: "put the tag inside double quotes in the template")
             }
             return value
         case .bare(let format):
@@ -107,13 +111,16 @@ enum ValueEncoding {
         case .systemdValue: return value.replacingOccurrences(of: "%", with: "%%")
         case .argument(let starts, let isCommandName):
             if sensitive {
-                throw ValueRefusal(isCommandName ? "it is a secret, and a secret never names a command" :
-                                    "it is a secret, and a command's arguments are visible to every process on the machine (ps)",
-                                   help: "upload the secret in a file (mode 0600) and give the command the file's path")
+                throw ValueRefusal(
+                    isCommandName
+                        ? "it is a secret, and a secret never names a command"
+                        : "it is a secret, and a command's arguments are visible to every process on the machine (ps)",
+                    help: "upload the secret in a file (mode 0600) and give the command the file's path")
             }
             if starts, value.hasPrefix("-") {
-                throw ValueRefusal("it starts with '-', so the command would read it as an option",
-                                   help: "values that start a command argument must not start with '-'")
+                throw ValueRefusal(
+                    "it starts with '-', so the command would read it as an option",
+                    help: "values that start a command argument must not start with '-'")
             }
             return value
         case .path:
@@ -136,11 +143,14 @@ enum ValueEncoding {
             if let last = value.unicodeScalars.last, last == " " || last == "\t" { throw leadingOrTrailingSpace }
         case .systemdValue(let atStart):
             if let bad = value.unicodeScalars.first(where: { $0 == "\\" || $0 == "\"" || $0 == "'" }) {
-                throw ValueRefusal("it contains \(bad == "\\" ? "a backslash" : "a quote"), which systemd reads as quoting or an escape",
-                                   help: "give a value without quotes or backslashes")
+                throw ValueRefusal(
+                    "it contains \(bad == "\\" ? "a backslash" : "a quote"), which systemd reads as quoting or an escape",
+                    help: "give a value without quotes or backslashes")
             }
             if let last = value.unicodeScalars.last, last == " " { throw ValueRefusal("it ends with a space, which systemd drops", help: "remove the space") }
-            if atStart, let first = value.unicodeScalars.first, first == " " { throw ValueRefusal("it starts with a space, which systemd drops", help: "remove the space") }
+            if atStart, let first = value.unicodeScalars.first, first == " " {
+                throw ValueRefusal("it starts with a space, which systemd drops", help: "remove the space")
+            }
         default:
             break
         }
@@ -151,36 +161,54 @@ enum ValueEncoding {
         let lineBreaks: Bool, tabs: Bool, separators: Bool
         switch slot {
         case .doubleQuoted(let style):
-            lineBreaks = style == .jsonLike; tabs = true; separators = style == .jsonLike
-        case .singleQuoted(let format): lineBreaks = false; tabs = true; separators = format != .yaml
-        case .propertiesValue, .argument: lineBreaks = true; tabs = true; separators = true
-        case .raw(let allows): lineBreaks = allows; tabs = true; separators = allows
-        case .systemdValue, .path, .comment, .bare, .afterEscape, .shellCommand: lineBreaks = false; tabs = false; separators = false
+            lineBreaks = style == .jsonLike
+            tabs = true
+            separators = style == .jsonLike
+        case .singleQuoted(let format):
+            lineBreaks = false
+            tabs = true
+            separators = format != .yaml
+        case .propertiesValue, .argument:
+            lineBreaks = true
+            tabs = true
+            separators = true
+        case .raw(let allows):
+            lineBreaks = allows
+            tabs = true
+            separators = allows
+        case .systemdValue, .path, .comment, .bare, .afterEscape, .shellCommand:
+            lineBreaks = false
+            tabs = false
+            separators = false
         }
         for (offset, scalar) in value.unicodeScalars.enumerated() {
             var position: String { "at character \(offset + 1)" }
             if let name = controlName(scalar) {
                 if scalar == "\n" {
                     if lineBreaks { continue }
-                    throw ValueRefusal("it contains a line break (\(position)), which would end the line it is written on",
-                                       help: "give a value on one line")
+                    throw ValueRefusal(
+                        "it contains a line break (\(position)), which would end the line it is written on",
+                        help: "give a value on one line")
                 }
                 if scalar == "\t" {
                     if tabs { continue }
                     throw ValueRefusal("it contains a tab (\(position)), which would separate words here", help: "replace the tab with a space, or remove it")
                 }
-                throw ValueRefusal("it contains the control character \(name) (\(position))",
-                                   help: "control characters are never written into files or commands; remove it")
+                throw ValueRefusal(
+                    "it contains the control character \(name) (\(position))",
+                    help: "control characters are never written into files or commands; remove it")
             }
             if scalar == "\u{2028}" || scalar == "\u{2029}", !separators {
-                throw ValueRefusal("it contains the Unicode \(scalar == "\u{2028}" ? "line" : "paragraph") separator U+\(hex(scalar.value)) (\(position)), which some readers take as a line break",
-                                   help: "remove it")
+                throw ValueRefusal(
+                    "it contains the Unicode \(scalar == "\u{2028}" ? "line" : "paragraph") separator U+\(hex(scalar.value)) (\(position)), which some readers take as a line break",
+                    help: "remove it")
             }
         }
     }
 
-    static let leadingOrTrailingSpace = ValueRefusal("it starts or ends with a space, which the reader of this file drops (ZooKeeper trims its properties)",
-                                                     help: "remove the space")
+    static let leadingOrTrailingSpace = ValueRefusal(
+        "it starts or ends with a space, which the reader of this file drops (ZooKeeper trims its properties)",
+        help: "remove the space")
 
     static func controlName(_ scalar: Unicode.Scalar) -> String? { ControlCharacters.name(of: scalar) }
 
@@ -279,8 +307,9 @@ enum ValueEncoding {
             quoting = ""
         }
         if !fits {
-            throw ValueRefusal("it cannot be written as a bare word in a \(format.rawValue) file (only letters, digits and a few of _ . / : @ + - are)",
-                               help: "the kind's template should put the tag \(quoting); for a blueprint value, give a simpler one")
+            throw ValueRefusal(
+                "it cannot be written as a bare word in a \(format.rawValue) file (only letters, digits and a few of _ . / : @ + - are)",
+                help: "the kind's template should put the tag \(quoting); for a blueprint value, give a simpler one")
         }
     }
 

@@ -57,12 +57,13 @@ public struct StepLock: Sendable {
 
     /// A step id as a file name: letters, digits, '.', '-' kept; everything else '_'.
     static func fileName(_ step: String) -> String {
-        String(step.unicodeScalars.map { scalar -> Character in
-            switch scalar {
-            case "a"..."z", "A"..."Z", "0"..."9", ".", "-": return Character(scalar)
-            default: return "_"
-            }
-        })
+        String(
+            step.unicodeScalars.map { scalar -> Character in
+                switch scalar {
+                case "a"..."z", "A"..."Z", "0"..."9", ".", "-": return Character(scalar)
+                default: return "_"
+                }
+            })
     }
 
     /// How many seconds the run waited for an earlier one, from its stderr; nil when it did not wait.

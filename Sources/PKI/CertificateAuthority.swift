@@ -45,8 +45,10 @@ public struct IssuedCertificate: Codable, Sendable, Hashable {
         self = value
     }
 
-    init(certificatePEM: String, privateKeyPEM: String, notBefore: Date, notAfter: Date, names: [String], usages: [CertificateUsage],
-         issuerFingerprint: String) {
+    init(
+        certificatePEM: String, privateKeyPEM: String, notBefore: Date, notAfter: Date, names: [String], usages: [CertificateUsage],
+        issuerFingerprint: String
+    ) {
         self.certificatePEM = certificatePEM
         self.privateKeyPEM = privateKeyPEM
         self.notBefore = notBefore
@@ -117,8 +119,9 @@ public struct CertificateAuthority: Sendable {
             notValidAfter: notAfter, issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions,
             issuerPrivateKey: .init(key))
         let pem = try certificate.serializeAsPEM().pemString
-        let issued = IssuedCertificate(certificatePEM: pem, privateKeyPEM: key.pemRepresentation, notBefore: notBefore, notAfter: notAfter,
-                                       names: [], usages: [], issuerFingerprint: try fingerprint(ofPEM: pem))
+        let issued = IssuedCertificate(
+            certificatePEM: pem, privateKeyPEM: key.pemRepresentation, notBefore: notBefore, notAfter: notAfter,
+            names: [], usages: [], issuerFingerprint: try fingerprint(ofPEM: pem))
         return CertificateAuthority(issued: issued, certificate: certificate, key: key)
     }
 
@@ -128,8 +131,9 @@ public struct CertificateAuthority: Sendable {
             certificate = try Certificate(pemEncoded: issued.certificatePEM)
             key = try P256.Signing.PrivateKey(pemRepresentation: issued.privateKeyPEM)
         } catch {
-            throw PhotonError("a recorded certificate authority cannot be read: \(error)",
-                              help: "its record in the state is damaged; restore the state from a backup")
+            throw PhotonError(
+                "a recorded certificate authority cannot be read: \(error)",
+                help: "its record in the state is damaged; restore the state from a backup")
         }
         guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
             throw PhotonError("a recorded certificate authority's key does not match its certificate", help: "its record in the state is damaged")
@@ -171,8 +175,9 @@ public struct CertificateAuthority: Sendable {
         let leaf = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey, notValidBefore: notBefore, notValidAfter: notAfter,
             issuer: certificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
-        return IssuedCertificate(certificatePEM: try leaf.serializeAsPEM().pemString, privateKeyPEM: leafKey.pemRepresentation, notBefore: notBefore,
-                                 notAfter: notAfter, names: names, usages: usages, issuerFingerprint: fingerprint)
+        return IssuedCertificate(
+            certificatePEM: try leaf.serializeAsPEM().pemString, privateKeyPEM: leafKey.pemRepresentation, notBefore: notBefore,
+            notAfter: notAfter, names: names, usages: usages, issuerFingerprint: fingerprint)
     }
 
     /// A subject alternative name: an IPv4 address, or else a DNS name.

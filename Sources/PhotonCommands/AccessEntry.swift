@@ -4,9 +4,9 @@ import Crypto
 import Engine
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 /// How to reach a cluster: an ssh line to one of its machines, running its kind's `access` command.

@@ -4,9 +4,9 @@ import Crypto
 import Engine
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 struct ApplyCommand: AsyncParsableCommand {
@@ -14,10 +14,10 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Make the machines match the blueprint, durably: an interrupted apply is finished by the next one.",
         discussion: """
-        Shows the plan and asks before changing anything. 'photon apply PLAN.json' runs a plan saved by \
-        'photon plan -o' exactly, and refuses it when the blueprint or the recorded state changed since. \
-        Ctrl-C stops starting actions and lets running ones finish (exit 130); a second Ctrl-C aborts them.
-        """
+            Shows the plan and asks before changing anything. 'photon apply PLAN.json' runs a plan saved by \
+            'photon plan -o' exactly, and refuses it when the blueprint or the recorded state changed since. \
+            Ctrl-C stops starting actions and lets running ones finish (exit 130); a second Ctrl-C aborts them.
+            """
     )
 
     @Argument(help: ArgumentHelp("A plan saved with 'photon plan -o'.", valueName: "plan-file"))
@@ -44,8 +44,9 @@ struct ApplyCommand: AsyncParsableCommand {
         let runner = try await Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state, options: run, command: "apply")
         if runner.usesPlane {
             guard saved == nil else {
-                throw PhotonError("a saved plan cannot be applied to a deployment with a management plane",
-                                  help: "apply the blueprint (photon apply -f \(blueprintPath)), or the installer's own state with --local")
+                throw PhotonError(
+                    "a saved plan cannot be applied to a deployment with a management plane",
+                    help: "apply the blueprint (photon apply -f \(blueprintPath)), or the installer's own state with --local")
             }
             // The installer keeps the plane itself up; the plane applies the clusters.
             let context = try await PlaneInstaller.preparePlane(runner)
@@ -56,7 +57,10 @@ struct ApplyCommand: AsyncParsableCommand {
                 let plan = try await session.plan(PlanRequest(workspace: bundle, format: "text"))
                 Output.result("Clusters (from the management plane):\n" + plan.plan)
                 guard plan.exitStatus == 2 else {
-                    if plan.exitStatus != 0 { Output.error(plan.errors); throw ExitCode.failure }
+                    if plan.exitStatus != 0 {
+                        Output.error(plan.errors)
+                        throw ExitCode.failure
+                    }
                     return
                 }
                 try runner.confirm("Apply this plan to \(runner.blueprint.name.value) through its management plane?")

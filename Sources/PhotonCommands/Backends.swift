@@ -1,12 +1,12 @@
 import Blueprints
+import Drivers
 import Engine
 import Foundation
 import MachineAccess
 import PhotonCore
+import PlaneAPI
 import SSH
 import StateStore
-import Drivers
-import PlaneAPI
 
 /// What a driver and a shell are made from besides the blueprint: where the deployment's keys are,
 /// the machines recorded, and (inside the management plane) the installer's agent.
@@ -31,9 +31,11 @@ public struct Backends: Sendable {
     /// Wraps the journal (the crash-test bed kills the process at a chosen transition).
     public var journal: @Sendable (any RunJournal) -> any RunJournal
 
-    public init(driver: @escaping @Sendable (Blueprint, BackendContext) throws -> any MachineDriver,
-                shell: @escaping @Sendable (Blueprint, BackendContext) throws -> any RemoteShell,
-                journal: @escaping @Sendable (any RunJournal) -> any RunJournal = { $0 }) {
+    public init(
+        driver: @escaping @Sendable (Blueprint, BackendContext) throws -> any MachineDriver,
+        shell: @escaping @Sendable (Blueprint, BackendContext) throws -> any RemoteShell,
+        journal: @escaping @Sendable (any RunJournal) -> any RunJournal = { $0 }
+    ) {
         self.driver = driver
         self.shell = shell
         self.journal = journal
@@ -44,8 +46,9 @@ public struct Backends: Sendable {
     public static let standard = Backends(
         driver: { blueprint, context in try standardDriver(blueprint, context) },
         shell: { blueprint, context in
-            SSHTransport(credentials: try ClientKey.credentials(for: blueprint, stateDirectory: context.stateDirectory),
-                         defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)))
+            SSHTransport(
+                credentials: try ClientKey.credentials(for: blueprint, stateDirectory: context.stateDirectory),
+                defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)))
         })
 
     static func standardDriver(_ blueprint: Blueprint, _ context: BackendContext) throws -> any MachineDriver {
@@ -57,17 +60,20 @@ public struct Backends: Sendable {
             var configuration = LocalDriver.Configuration(
                 deployment: blueprint.name.value, network: local.network.value, bridge: local.bridge,
                 networkSource: local.network.location.description, machinesDirectory: stateDirectory + "/machines",
-                hiddenPaths: InstallerPaths.hidden(for: blueprint, stateDirectory: stateDirectory), authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: context.stateDirectory))
+                hiddenPaths: InstallerPaths.hidden(for: blueprint, stateDirectory: stateDirectory),
+                authorizedKey: try ClientKey.publicKey(for: blueprint, stateDirectory: context.stateDirectory))
             configuration.layers = local.layers.map(\.value)
             return LocalDriver(configuration)
         case .static(let plane):
             let machines = plane.machines.map {
-                StaticDriver.Machine(address: $0.address.value, port: $0.port, user: $0.user, hostKeyFingerprint: $0.hostKey.fingerprint,
-                                     source: $0.location.description)
+                StaticDriver.Machine(
+                    address: $0.address.value, port: $0.port, user: $0.user, hostKeyFingerprint: $0.hostKey.fingerprint,
+                    source: $0.location.description)
             }
-            return StaticDriver(machines: machines, credentials: try ClientKey.credentials(for: blueprint, stateDirectory: context.stateDirectory),
-                                defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)),
-                                recorded: context.recordedHandles)
+            return StaticDriver(
+                machines: machines, credentials: try ClientKey.credentials(for: blueprint, stateDirectory: context.stateDirectory),
+                defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)),
+                recorded: context.recordedHandles)
         }
     }
 
@@ -86,7 +92,8 @@ enum ClientKey {
         switch blueprint.ssh.key?.value {
         case .file(let path)?:
             let expanded = path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst(1) : path
-            let resolved = expanded.hasPrefix("/") ? expanded : URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().appendingPathComponent(expanded).path
+            let resolved =
+                expanded.hasPrefix("/") ? expanded : URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().appendingPathComponent(expanded).path
             return .privateKeyFile(resolved, passphrase: nil)
         case .environment(let name)?:
             guard let value = ProcessInfo.processInfo.environment[name] else {
@@ -109,8 +116,9 @@ enum ClientKey {
         default:
             break
         }
-        throw PhotonError("cannot find the public half of ssh.key, which the local driver installs in its machines",
-                          help: "keep KEY.pub beside the key file, or use an OpenSSH-format key ('ssh-keygen -t ed25519')")
+        throw PhotonError(
+            "cannot find the public half of ssh.key, which the local driver installs in its machines",
+            help: "keep KEY.pub beside the key file, or use an OpenSSH-format key ('ssh-keygen -t ed25519')")
     }
 
     /// The deployment's key, made once. The public half goes into each machine's authorized_keys.
@@ -119,7 +127,8 @@ enum ClientKey {
         if let privateData = FileManager.default.contents(atPath: privatePath) {
             let privateKey = String(decoding: privateData, as: UTF8.self)
             // The management plane receives the private half only; the public one follows from it.
-            let publicKey = FileManager.default.contents(atPath: publicPath).map { String(decoding: $0, as: UTF8.self) }
+            let publicKey =
+                FileManager.default.contents(atPath: publicPath).map { String(decoding: $0, as: UTF8.self) }
                 ?? SSHPublicKey.publicKeyLine(ofPrivateKey: privateKey)
             if let publicKey {
                 return DeploymentKey(privateKey: privateKey, publicKey: publicKey.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -127,7 +136,8 @@ enum ClientKey {
         }
         let key = DeploymentKey.generate(comment: "photon@\(deployment)")
         guard FileManager.default.createFile(atPath: privatePath, contents: Data(key.privateKey.utf8), attributes: [.posixPermissions: 0o600]),
-              FileManager.default.createFile(atPath: publicPath, contents: Data((key.publicKey + "\n").utf8), attributes: [.posixPermissions: 0o644]) else {
+            FileManager.default.createFile(atPath: publicPath, contents: Data((key.publicKey + "\n").utf8), attributes: [.posixPermissions: 0o644])
+        else {
             throw PhotonError("cannot write the deployment's SSH key in \(directory)")
         }
         return key

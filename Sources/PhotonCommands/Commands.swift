@@ -2,19 +2,19 @@ import ArgumentParser
 import Blueprints
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what 'apply' would do, touching nothing.",
         discussion: """
-        Lists, per cluster and role, the machines to create, the files to upload (with their SHA-256), \
-        the commands to run and the machines to drain and delete. Values that only exist after apply \
-        (captured join tokens) show as '(known after apply)'; secrets never appear.
-        """
+            Lists, per cluster and role, the machines to create, the files to upload (with their SHA-256), \
+            the commands to run and the machines to drain and delete. Values that only exist after apply \
+            (captured join tokens) show as '(known after apply)'; secrets never appear.
+            """
     )
 
     @OptionGroup var blueprint: BlueprintOptions
@@ -43,8 +43,9 @@ struct PlanCommand: AsyncParsableCommand {
             plane = try PlaneContext.load(stateDirectory: state.directory(for: loaded.name.value))
             if plane != nil {
                 guard out == nil, format != .dot else {
-                    throw PhotonError("a plan of a deployment run by its management plane can be shown as text or json, not saved or drawn",
-                                      help: "drop -o/--format dot, or plan the installer's own state with --local")
+                    throw PhotonError(
+                        "a plan of a deployment run by its management plane can be shown as text or json, not saved or drawn",
+                        help: "drop -o/--format dot, or plan the installer's own state with --local")
                 }
                 loaded.clusters = []
             }
@@ -107,7 +108,9 @@ struct ValidateCommand: ParsableCommand {
             if format == .json {
                 Output.result(JSONOutput.encode(ValidationReport(valid: true, machines: resolved.machineCount, errors: [])))
             } else {
-                Output.result("\(blueprint.file): valid (\(resolved.groups.count) group\(resolved.groups.count == 1 ? "" : "s"), \(resolved.machineCount) machine\(resolved.machineCount == 1 ? "" : "s"))")
+                Output.result(
+                    "\(blueprint.file): valid (\(resolved.groups.count) group\(resolved.groups.count == 1 ? "" : "s"), \(resolved.machineCount) machine\(resolved.machineCount == 1 ? "" : "s"))"
+                )
             }
         } catch let error as DiagnosticsError where format == .json {
             Output.result(JSONOutput.encode(ValidationReport(valid: false, machines: nil, errors: error.diagnostics.map(DiagnosticDTO.init))))
@@ -129,7 +132,9 @@ struct KindsCommand: ParsableCommand {
 
     func run() throws {
         let workspace = try Workspace(templates: self.kinds.templates)
-        let kinds = workspace.catalog.kinds.values.sorted { ($0.name == KindCatalog.managementKind ? 1 : 0, $0.name) < ($1.name == KindCatalog.managementKind ? 1 : 0, $1.name) }
+        let kinds = workspace.catalog.kinds.values.sorted {
+            ($0.name == KindCatalog.managementKind ? 1 : 0, $0.name) < ($1.name == KindCatalog.managementKind ? 1 : 0, $1.name)
+        }
         if format == .json {
             Output.result(JSONOutput.encode(kinds.map(KindDTO.init)))
             return
@@ -215,11 +220,15 @@ struct KindDTO: Encodable {
     init(_ kind: Kind) {
         name = kind.name
         description = kind.description
-        roles = kind.roles.map { Role(name: $0.name, description: $0.description, min: $0.count.min, max: $0.count.max, odd: $0.count.odd,
-                                      defaultCount: $0.count.defaultCount, needs: $0.needs) }
+        roles = kind.roles.map {
+            Role(
+                name: $0.name, description: $0.description, min: $0.count.min, max: $0.count.max, odd: $0.count.odd,
+                defaultCount: $0.count.defaultCount, needs: $0.needs)
+        }
         settings = kind.settings.map { setting in
-            SettingInfo(name: setting.name, type: setting.type.rawValue, defaultValue: setting.defaultValue?.description, description: setting.description,
-                               values: setting.allowed.isEmpty ? nil : setting.allowed)
+            SettingInfo(
+                name: setting.name, type: setting.type.rawValue, defaultValue: setting.defaultValue?.description, description: setting.description,
+                values: setting.allowed.isEmpty ? nil : setting.allowed)
         }
         services = kind.services.map(\.name)
         files = Dictionary(Self.uploads(kind).map { ($0, kind.format(ofTemplate: $0).rawValue) }, uniquingKeysWith: { a, _ in a })

@@ -4,9 +4,9 @@ import Crypto
 import Engine
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 struct DestroyCommand: AsyncParsableCommand {
@@ -31,8 +31,11 @@ struct DestroyCommand: AsyncParsableCommand {
         if runner.usesPlane, let context = try PlaneContext.load(stateDirectory: runner.stateDirectory) {
             let session = PlaneSession(context: context, format: run.format, waitsForBusy: !run.noWait)
             let everything = clusters.isEmpty && !keepManagement
-            try runner.confirm(everything ? "Destroy every cluster of \(runner.blueprint.name.value), then its management plane?"
-                                          : "Destroy \(clusters.isEmpty ? "every cluster" : clusters.joined(separator: ", ")) of \(runner.blueprint.name.value) through its management plane?")
+            try runner.confirm(
+                everything
+                    ? "Destroy every cluster of \(runner.blueprint.name.value), then its management plane?"
+                    : "Destroy \(clusters.isEmpty ? "every cluster" : clusters.joined(separator: ", ")) of \(runner.blueprint.name.value) through its management plane?"
+            )
             try await session.destroyClusters(clusters.isEmpty ? nil : clusters)
             guard everything else { return }
             // The clusters are gone; the plane's machines are the installer's own to remove, with its agent.

@@ -54,7 +54,8 @@ struct DiagnosticRenderer {
     private mutating func sourceLine(_ file: String, _ number: Int) -> String? {
         if sources[file] == nil {
             guard let data = FileManager.default.contents(atPath: file), data.count <= 16 << 20,
-                  let text = String(data: data, encoding: .utf8) else { return nil }
+                let text = String(data: data, encoding: .utf8)
+            else { return nil }
             sources[file] = text.split(separator: "\n", omittingEmptySubsequences: false)
         }
         guard let lines = sources[file], number >= 1, number <= lines.count else { return nil }

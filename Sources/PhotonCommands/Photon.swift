@@ -10,13 +10,15 @@ public struct Photon: AsyncParsableCommand {
         commandName: "photon",
         abstract: "Deploy and scale Kubernetes, Mesos and Swarm clusters from YAML blueprints.",
         discussion: """
-        photon reads a blueprint, plans the machines, files and commands it needs, and applies the plan \
-        over SSH. 'photon plan' shows what would change without touching anything.
-        Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
-        """,
+            photon reads a blueprint, plans the machines, files and commands it needs, and applies the plan \
+            over SSH. 'photon plan' shows what would change without touching anything.
+            Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
+            """,
         version: version,
-        subcommands: [PlanCommand.self, ApplyCommand.self, ScaleCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
-                      ValidateCommand.self, KindsCommand.self, SchemaCommand.self, ServeCommand.self, AgentCommand.self]
+        subcommands: [
+            PlanCommand.self, ApplyCommand.self, ScaleCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
+            ValidateCommand.self, KindsCommand.self, SchemaCommand.self, ServeCommand.self, AgentCommand.self,
+        ]
     )
 
     public init() {}

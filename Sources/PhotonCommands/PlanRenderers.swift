@@ -1,8 +1,8 @@
 import Blueprints
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
+import Planning
 
 /// `photon plan` as people read it: grouped by cluster and role, `+` create, `~` change, `-` delete,
 /// a summary line at the end; colour only on a terminal.
@@ -34,7 +34,10 @@ struct PlanTextRenderer {
 
     func render(_ plan: Plan) -> String {
         var out: [String] = []
-        out.append(TerminalText.visible("Deployment \(plan.deployment): blueprint \(plan.blueprintFile) (sha256:\(plan.blueprintDigest.prefix(12))), state serial \(plan.stateSerial), driver \(plan.driver)"))
+        out.append(
+            TerminalText.visible(
+                "Deployment \(plan.deployment): blueprint \(plan.blueprintFile) (sha256:\(plan.blueprintDigest.prefix(12))), state serial \(plan.stateSerial), driver \(plan.driver)"
+            ))
         let machinesByGroup = Dictionary(grouping: plan.machines, by: \.group)
         for group in plan.groups {
             let members = machinesByGroup[group.name] ?? []
@@ -55,7 +58,8 @@ struct PlanTextRenderer {
                 out.append(TerminalText.visible(line))
                 let changed = roleMachines.filter { $0.change != .unchanged }
                 for machine in changed {
-                    out.append(paint("  \(machine.change.symbol) \(machine.name)", machine.change) + TerminalText.visible(machine.address.map { "  \($0)" } ?? ""))
+                    out.append(
+                        paint("  \(machine.change.symbol) \(machine.name)", machine.change) + TerminalText.visible(machine.address.map { "  \($0)" } ?? ""))
                     for index in machine.actions {
                         let action = plan.actions[index]
                         out.append(paint("      \(action.change.symbol) \(describe(action))", action.change))
@@ -69,7 +73,10 @@ struct PlanTextRenderer {
         let summary = plan.summary
         out.append("")
         if plan.hasChanges {
-            out.append(bold("Plan:") + " \(summary.create) machine\(summary.create == 1 ? "" : "s") to create, \(summary.update) to change, \(summary.delete) to delete, \(summary.unchanged) unchanged; \(summary.actions) action\(summary.actions == 1 ? "" : "s").")
+            out.append(
+                bold("Plan:")
+                    + " \(summary.create) machine\(summary.create == 1 ? "" : "s") to create, \(summary.update) to change, \(summary.delete) to delete, \(summary.unchanged) unchanged; \(summary.actions) action\(summary.actions == 1 ? "" : "s")."
+            )
         } else {
             out.append(bold("No changes.") + " \(summary.unchanged) machine\(summary.unchanged == 1 ? "" : "s") match the blueprint.")
         }
@@ -106,7 +113,8 @@ struct PlanTextRenderer {
     /// The lines that changed in a file photon pushed before, when it may be shown.
     func details(_ action: PlanAction) -> [String] {
         guard case .upload(let file) = action.detail, !file.content.isSensitive, !file.content.isUnknown,
-              let previous = file.previousContent, previous != file.content.text else { return [] }
+            let previous = file.previousContent, previous != file.content.text
+        else { return [] }
         return LineDiff.unified(old: previous, new: file.content.text, limit: 40).map { line in
             line.hasPrefix("+") ? paint(line, .create) : line.hasPrefix("-") ? paint(line, .delete) : TerminalText.visible(line)
         }
@@ -128,21 +136,44 @@ enum PlanJSONRenderer {
         var machines: [Machine]
         var actions: [Action]
     }
-    struct BlueprintInfo: Encodable { var file: String; var digest: String }
+    struct BlueprintInfo: Encodable {
+        var file: String
+        var digest: String
+    }
     struct Group: Encodable {
         var name: String, kind: String, management: Bool, settings: [String: String], roles: [PlanRole]
     }
-    struct FlavorInfo: Encodable { var name: String; var cpu: Double; var memory: String; var disk: String }
+    struct FlavorInfo: Encodable {
+        var name: String
+        var cpu: Double
+        var memory: String
+        var disk: String
+    }
     struct Machine: Encodable {
-        var name: String, group: String, role: String, index: Int, address: String?, flavor: FlavorInfo, change: MachineChange, needs: [String], actions: [String]
+        var name: String, group: String, role: String, index: Int, address: String?, flavor: FlavorInfo, change: MachineChange, needs: [String],
+            actions: [String]
     }
     struct FileInfo: Encodable {
-        var path: String, mode: String, owner: String?, source: String, sha256: String?, previousSha256: String?, knownAfterApply: Bool, sensitive: Bool, artifact: Bool
+        var path: String, mode: String, owner: String?, source: String, sha256: String?, previousSha256: String?, knownAfterApply: Bool, sensitive: Bool,
+            artifact: Bool
     }
-    struct CaptureInfo: Encodable { var name: String; var sensitive: Bool }
-    struct WaitInfo: Encodable { var host: String?; var port: String?; var command: String? }
-    struct ServiceInfo: Encodable { var name: String; var action: ServiceAction }
-    struct RetryInfo: Encodable { var attempts: Int; var delay: String }
+    struct CaptureInfo: Encodable {
+        var name: String
+        var sensitive: Bool
+    }
+    struct WaitInfo: Encodable {
+        var host: String?
+        var port: String?
+        var command: String?
+    }
+    struct ServiceInfo: Encodable {
+        var name: String
+        var action: ServiceAction
+    }
+    struct RetryInfo: Encodable {
+        var attempts: Int
+        var delay: String
+    }
     struct Action: Encodable {
         var id: String
         var type: ActionType
@@ -171,15 +202,17 @@ enum PlanJSONRenderer {
     static func document(_ plan: Plan, photonVersion: String) -> Document {
         let ids = plan.actions.map(\.id)
         let actions = plan.actions.map { action -> Action in
-            var result = Action(id: action.id, type: action.type, machine: action.machine.isEmpty ? nil : action.machine, runsOn: action.runsOn,
-                                phase: action.phase, change: action.change, summary: action.summary, dependsOn: action.dependsOn.map { ids[$0] },
-                                unless: action.unless.map(RenderedText.displayCommand), creates: action.creates?.display, timeout: action.timeout?.description,
-                                retry: action.retry.map { RetryInfo(attempts: $0.attempts, delay: $0.delay.description) }, knownAfterApply: false)
+            var result = Action(
+                id: action.id, type: action.type, machine: action.machine.isEmpty ? nil : action.machine, runsOn: action.runsOn,
+                phase: action.phase, change: action.change, summary: action.summary, dependsOn: action.dependsOn.map { ids[$0] },
+                unless: action.unless.map(RenderedText.displayCommand), creates: action.creates?.display, timeout: action.timeout?.description,
+                retry: action.retry.map { RetryInfo(attempts: $0.attempts, delay: $0.delay.description) }, knownAfterApply: false)
             switch action.detail {
             case .upload(let file):
-                result.file = FileInfo(path: file.path, mode: String(format: "%04o", file.mode), owner: file.owner, source: file.source,
-                                       sha256: file.sha256, previousSha256: file.previousSHA256, knownAfterApply: file.sha256 == nil,
-                                       sensitive: file.content.isSensitive, artifact: file.isArtifact)
+                result.file = FileInfo(
+                    path: file.path, mode: String(format: "%04o", file.mode), owner: file.owner, source: file.source,
+                    sha256: file.sha256, previousSha256: file.previousSHA256, knownAfterApply: file.sha256 == nil,
+                    sensitive: file.content.isSensitive, artifact: file.isArtifact)
                 result.knownAfterApply = file.sha256 == nil
             case .command(let argv):
                 result.command = RenderedText.displayCommand(argv)
@@ -201,26 +234,32 @@ enum PlanJSONRenderer {
             return result
         }
         let machines = plan.machines.map { machine in
-            Machine(name: machine.name, group: machine.group, role: machine.role, index: machine.index, address: machine.address,
-                    flavor: FlavorInfo(name: machine.flavor.name, cpu: Double(machine.flavor.milliCPU) / 1000,
-                                       memory: machine.flavor.memory.description, disk: machine.flavor.disk.description),
-                    change: machine.change, needs: machine.needs, actions: machine.actions.map { ids[$0] })
+            Machine(
+                name: machine.name, group: machine.group, role: machine.role, index: machine.index, address: machine.address,
+                flavor: FlavorInfo(
+                    name: machine.flavor.name, cpu: Double(machine.flavor.milliCPU) / 1000,
+                    memory: machine.flavor.memory.description, disk: machine.flavor.disk.description),
+                change: machine.change, needs: machine.needs, actions: machine.actions.map { ids[$0] })
         }
         let groups = plan.groups.map { group in
-            Group(name: group.name, kind: group.kind, management: group.isManagement,
-                  settings: Dictionary(group.settings.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }), roles: group.roles)
+            Group(
+                name: group.name, kind: group.kind, management: group.isManagement,
+                settings: Dictionary(group.settings.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }), roles: group.roles)
         }
-        return Document(formatVersion: Plan.formatVersion, photonVersion: photonVersion, deployment: plan.deployment,
-                        blueprint: BlueprintInfo(file: plan.blueprintFile, digest: "sha256:" + plan.blueprintDigest), stateSerial: plan.stateSerial,
-                        driver: plan.driver, summary: plan.summary, groups: groups, machines: machines, actions: actions)
+        return Document(
+            formatVersion: Plan.formatVersion, photonVersion: photonVersion, deployment: plan.deployment,
+            blueprint: BlueprintInfo(file: plan.blueprintFile, digest: "sha256:" + plan.blueprintDigest), stateSerial: plan.stateSerial,
+            driver: plan.driver, summary: plan.summary, groups: groups, machines: machines, actions: actions)
     }
 }
 
 /// The action graph for Graphviz: one box per action, grouped by machine, gates as diamonds.
 enum PlanDOTRenderer {
     static func render(_ plan: Plan) -> String {
-        var out = ["digraph plan {", "  rankdir=LR;", "  node [shape=box, fontname=\"monospace\", fontsize=10];",
-                   "  label=\(quote("photon plan: \(plan.deployment)"));"]
+        var out = [
+            "digraph plan {", "  rankdir=LR;", "  node [shape=box, fontname=\"monospace\", fontsize=10];",
+            "  label=\(quote("photon plan: \(plan.deployment)"));",
+        ]
         var machineOf: [Int: String] = [:]
         for machine in plan.machines { for action in machine.actions { machineOf[action] = machine.name } }
         var byMachine: [String: [Int]] = [:]

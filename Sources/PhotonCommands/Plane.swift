@@ -1,13 +1,13 @@
 import ArgumentParser
 import Blueprints
-import Etcd
 import Engine
+import Etcd
 import Foundation
 import Kinds
 import PKI
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 /// The files the installer gives the management plane, as artifacts of the management kind: one TLS
@@ -20,8 +20,10 @@ enum PlaneFiles {
         // Inside the plane none: the plane never plans its own machines, and kinds it is sent (by any
         // holder of the API token) must not be able to copy its keys onto a machine.
         guard blueprint.management != nil, PlaneEnvironment.current == nil else { return [:] }
-        return ["plane-certificate": directory(stateDirectory) + "/tls.crt", "plane-key": directory(stateDirectory) + "/tls.key",
-                "state-key": stateDirectory + "/secrets.key", "ssh-key": sshKeyPath(blueprint: blueprint, stateDirectory: stateDirectory)]
+        return [
+            "plane-certificate": directory(stateDirectory) + "/tls.crt", "plane-key": directory(stateDirectory) + "/tls.key",
+            "state-key": stateDirectory + "/secrets.key", "ssh-key": sshKeyPath(blueprint: blueprint, stateDirectory: stateDirectory),
+        ]
     }
 
     static func sshKeyPath(blueprint: Blueprint, stateDirectory: String) -> String {
@@ -35,8 +37,9 @@ enum PlaneFiles {
     /// Makes what is missing: the TLS pair, the sealing key, the deployment's SSH key.
     static func prepare(blueprint: Blueprint, state: OpenedState) throws {
         if case .environment? = blueprint.ssh.key?.value {
-            throw PhotonError("a management plane needs the SSH key as a file, and ssh.key names an environment variable",
-                              help: "use ssh.key: file:PATH (or leave it out for a key photon makes) in a blueprint with a management section")
+            throw PhotonError(
+                "a management plane needs the SSH key as a file, and ssh.key names an environment variable",
+                help: "use ssh.key: file:PATH (or leave it out for a key photon makes) in a blueprint with a management section")
         }
         let directory = directory(state.directory)
         _ = try ServerIdentity.readOrGenerate(certificate: directory + "/tls.crt", key: directory + "/tls.key", commonName: "photon-\(blueprint.name.value)")
@@ -63,10 +66,14 @@ struct PlaneFacts {
         guard let etcdAuthority else {
             throw PhotonError("the management plane's certificate authority is not in the recorded state", help: "apply the blueprint again")
         }
-        let client = try CertificateAuthority(etcdAuthority).issue(CertificateRequest(commonName: "photon-installer", names: [], usages: [.client]),
-                                                                   validity: 86400)
-        return try EtcdClient(endpoints: etcdEndpoints, tls: EtcdTLS(authorityPEM: etcdAuthority.certificatePEM, certificatePEM: client.certificatePEM,
-                                                                      privateKeyPEM: client.privateKeyPEM))
+        let client = try CertificateAuthority(etcdAuthority).issue(
+            CertificateRequest(commonName: "photon-installer", names: [], usages: [.client]),
+            validity: 86400)
+        return try EtcdClient(
+            endpoints: etcdEndpoints,
+            tls: EtcdTLS(
+                authorityPEM: etcdAuthority.certificatePEM, certificatePEM: client.certificatePEM,
+                privateKeyPEM: client.privateKeyPEM))
     }
     /// HAProxy on each machine first (when it runs), then each API server directly.
     var apiEndpoints: [String] {
@@ -147,16 +154,21 @@ enum PlaneInstaller {
         let copied = try await plane.recordedState()
         let original = try await runner.store.recordedState()
         guard copied.machines == original.machines, copied.captured == original.captured, copied.generatedSecrets == original.generatedSecrets,
-              copied.scaledCounts == original.scaledCounts, copied.serial == original.serial else {
-            throw PhotonError("the copy of the state in the management plane's etcd differs from the installer's; nothing was handed over",
-                              help: "apply again; the installer's state is unchanged")
+            copied.scaledCounts == original.scaledCounts, copied.serial == original.serial
+        else {
+            throw PhotonError(
+                "the copy of the state in the management plane's etcd differs from the installer's; nothing was handed over",
+                help: "apply again; the installer's state is unchanged")
         }
         if let agent { try await storeAgent(agent, facts: facts, runner: runner) }
-        try await PlaneRecords.setWorkspace(try workspace(runner), etcd: plane.etcd, prefix: plane.prefix,
-                                            authenticator: try RecordAuthenticator(stateDirectory: runner.stateDirectory))
-        let certificate = try PinnedCertificate(certificatePEM: String(contentsOfFile: PlaneFiles.directory(runner.stateDirectory) + "/tls.crt", encoding: .utf8))
-        let context = PlaneContext(deployment: runner.blueprint.name.value, endpoints: facts.apiEndpoints, certificatePEM: certificate.certificatePEM,
-                                   fingerprint: certificate.fingerprint, token: facts.token, agent: agent?.agent)
+        try await PlaneRecords.setWorkspace(
+            try workspace(runner), etcd: plane.etcd, prefix: plane.prefix,
+            authenticator: try RecordAuthenticator(stateDirectory: runner.stateDirectory))
+        let certificate = try PinnedCertificate(
+            certificatePEM: String(contentsOfFile: PlaneFiles.directory(runner.stateDirectory) + "/tls.crt", encoding: .utf8))
+        let context = PlaneContext(
+            deployment: runner.blueprint.name.value, endpoints: facts.apiEndpoints, certificatePEM: certificate.certificatePEM,
+            fingerprint: certificate.fingerprint, token: facts.token, agent: agent?.agent)
         _ = try await context.connect()
         try context.save(stateDirectory: runner.stateDirectory)
         return context
@@ -164,8 +176,9 @@ enum PlaneInstaller {
 
     /// The deployment's records in the plane's etcd, sealed with the installer's key (the plane has a copy).
     static func planeStore(_ runner: Runner, facts: PlaneFacts) async throws -> EtcdStateStore {
-        try await EtcdStateStore(etcd: facts.etcdClient(), prefix: "/photon/\(runner.blueprint.name.value)/",
-                                 deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
+        try await EtcdStateStore(
+            etcd: facts.etcdClient(), prefix: "/photon/\(runner.blueprint.name.value)/",
+            deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
     }
 
     static func storeAgent(_ agent: AgentProcess.Running, facts: PlaneFacts, runner: Runner) async throws {
@@ -180,8 +193,9 @@ enum PlaneInstaller {
 
     static func workspace(path: String, kinds: String) throws -> BlueprintBundle {
         guard let data = FileManager.default.contents(atPath: path) else { throw PhotonError("cannot read \(path)") }
-        return BlueprintBundle(blueprintFile: (path as NSString).lastPathComponent, blueprint: String(decoding: data, as: UTF8.self),
-                                  kinds: try BlueprintBundle.kindFiles(in: kinds))
+        return BlueprintBundle(
+            blueprintFile: (path as NSString).lastPathComponent, blueprint: String(decoding: data, as: UTF8.self),
+            kinds: try BlueprintBundle.kindFiles(in: kinds))
     }
 }
 
@@ -241,16 +255,20 @@ struct PlaneSession {
                 break
             }
             guard status == 409, waitsForBusy, let busy = try? JSONDecoder().decode(APIErrorBody.self, from: data), let holder = busy.operation,
-                  !holder.isEmpty, holder.utf8.allSatisfy({ (0x30...0x39).contains($0) })  // it lands in a URL path
+                !holder.isEmpty, holder.utf8.allSatisfy({ (0x30...0x39).contains($0) })  // it lands in a URL path
             else { throw Self.apiError(status, data, path) }
-            Output.error("Waiting: \(TerminalText.visible(busy.error)). Following operation \(holder) to its end first "
-                         + "(Ctrl-C stops following, not the operation; --no-wait fails at once instead).")
+            Output.error(
+                "Waiting: \(TerminalText.visible(busy.error)). Following operation \(holder) to its end first "
+                    + "(Ctrl-C stops following, not the operation; --no-wait fails at once instead).")
             let ended = try await follow("/v1/operations/\(holder)/events", client: client, showing: false)
-            Output.error("Operation \(holder) ended (\(ended.map { $0 == 0 ? "succeeded" : "exit status \($0)" } ?? "its end was not seen")); sending \(method.rawValue) \(path) again.")
+            Output.error(
+                "Operation \(holder) ended (\(ended.map { $0 == 0 ? "succeeded" : "exit status \($0)" } ?? "its end was not seen")); sending \(method.rawValue) \(path) again."
+            )
         }
         guard let accepted else {
-            throw PhotonError("the deployment stayed busy with other operations through \(Self.busyRounds) rounds of waiting",
-                              help: "see what holds it with 'photon status', or pass --no-wait to fail at once")
+            throw PhotonError(
+                "the deployment stayed busy with other operations through \(Self.busyRounds) rounds of waiting",
+                help: "see what holds it with 'photon status', or pass --no-wait to fail at once")
         }
         Output.error("The management plane accepted operation \(accepted.operation); following it (Ctrl-C stops following, not the operation).")
         let outcome = try await follow(accepted.events, client: client, showing: true)
@@ -319,7 +337,8 @@ struct PlaneSession {
             Output.error("retry    \(visible(action)) (attempt \(attempt) in \(visible(delay))): \(visible(reason))")
         case .finished(let action, _, let status, let elapsed, let message):
             let word = status == "succeeded" ? "ok" : visible(status)
-            Output.error("\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(visible(action)) (\(visible(elapsed)))\(message.map { ": " + visible($0) } ?? "")")
+            Output.error(
+                "\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(visible(action)) (\(visible(elapsed)))\(message.map { ": " + visible($0) } ?? "")")
         case .blocked(let action, let by): Output.error("blocked  \(visible(action)): \(visible(by)) failed")
         case .log(let text): Output.error(visible(text))
         case .operation(let state, let node, let attempt):

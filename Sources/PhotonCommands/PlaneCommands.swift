@@ -12,11 +12,11 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the management plane's API server (the management kind starts it on each plane machine).",
         discussion: """
-        HTTPS with the certificate the installer made (clients pin it), a bearer token on every request, \
-        the deployment's state in etcd. One server, elected with an etcd lease, runs operations; every \
-        server answers reads and records operations for the leader. The API is described in \
-        Sources/PlaneAPI/openapi.yaml.
-        """
+            HTTPS with the certificate the installer made (clients pin it), a bearer token on every request, \
+            the deployment's state in etcd. One server, elected with an etcd lease, runs operations; every \
+            server answers reads and records operations for the leader. The API is described in \
+            Sources/PlaneAPI/openapi.yaml.
+            """
     )
 
     @Option(help: ArgumentHelp("The server's configuration.", valueName: "file"))
@@ -44,9 +44,9 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "Serve this host's local machines to a deployment's management plane ('photon apply' starts it).",
         discussion: """
-        Listens only on the deployment's bridge address, over HTTPS with its own certificate (the plane \
-        pins it) and token, both kept in <state>/agent/.
-        """
+            Listens only on the deployment's bridge address, over HTTPS with its own certificate (the plane \
+            pins it) and token, both kept in <state>/agent/.
+            """
     )
 
     @OptionGroup var blueprint: BlueprintOptions
@@ -65,8 +65,10 @@ struct AgentCommand: AsyncParsableCommand {
         let driver = try Backends.standardDriver(loaded, BackendContext(stateDirectory: directory))
         let address = IPv4Address(local.network.value.network.value + 1).description
         Output.error("photon agent: \(loaded.name.value) on https://\(address):\(port)")
-        try await AgentServer(driver: driver, identity: credentials.identity, token: credentials.token, address: address, port: port,
-                               deployment: loaded.name.value).run()
+        try await AgentServer(
+            driver: driver, identity: credentials.identity, token: credentials.token, address: address, port: port,
+            deployment: loaded.name.value
+        ).run()
     }
 }
 
@@ -83,7 +85,8 @@ enum AgentProcess {
     /// The agent's TLS pair and token in `<state>/agent/`, made on first use.
     static func credentials(stateDirectory: String, deployment: String) throws -> (identity: ServerIdentity, token: String) {
         let directory = stateDirectory + "/agent"
-        let identity = try ServerIdentity.readOrGenerate(certificate: directory + "/tls.crt", key: directory + "/tls.key", commonName: "photon-agent-\(deployment)")
+        let identity = try ServerIdentity.readOrGenerate(
+            certificate: directory + "/tls.crt", key: directory + "/tls.key", commonName: "photon-agent-\(deployment)")
         let tokenPath = directory + "/token"
         if let data = FileManager.default.contents(atPath: tokenPath) {
             return (identity, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
@@ -124,15 +127,17 @@ enum AgentProcess {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             if await answers(url: url, credentials: credentials) {
-                return Running(agent: PlaneContext.Agent(url: url, pid: pid, blueprint: blueprintPath),
-                               certificatePEM: credentials.identity.certificate.certificatePEM, token: credentials.token)
+                return Running(
+                    agent: PlaneContext.Agent(url: url, pid: pid, blueprint: blueprintPath),
+                    certificatePEM: credentials.identity.certificate.certificatePEM, token: credentials.token)
             }
             if kill(pid, 0) != 0 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
-        throw PhotonError("the agent for \(runner.blueprint.name.value) did not start on \(url)\(tail.isEmpty ? "" : ":\n\(tail)")",
-                          help: "its log is \(log)")
+        throw PhotonError(
+            "the agent for \(runner.blueprint.name.value) did not start on \(url)\(tail.isEmpty ? "" : ":\n\(tail)")",
+            help: "its log is \(log)")
     }
 
     static func answers(url: String, credentials: (identity: ServerIdentity, token: String)) async -> Bool {
@@ -154,10 +159,12 @@ enum AgentProcess {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> pid_t? in
             guard let pid = pid_t(entry), pid != getpid(),
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { return nil }
             let arguments = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             guard arguments.count > 1, arguments[1] == "agent", let flag = arguments.firstIndex(of: "--state"),
-                  flag + 1 < arguments.count, arguments[flag + 1] == stateDirectory else { return nil }
+                flag + 1 < arguments.count, arguments[flag + 1] == stateDirectory
+            else { return nil }
             return pid
         }
     }

@@ -32,13 +32,15 @@ struct PlaneContext: Codable, Sendable {
         do {
             context = try JSONDecoder().decode(PlaneContext.self, from: data)
         } catch {
-            throw PhotonError("the plane context \(path) is damaged: \(error)",
-                              help: "hand the deployment over again with 'photon apply --local -f BLUEPRINT'")
+            throw PhotonError(
+                "the plane context \(path) is damaged: \(error)",
+                help: "hand the deployment over again with 'photon apply --local -f BLUEPRINT'")
         }
         // The pin is the certificate itself; a fingerprint that does not match it means someone edited the file.
         guard try PinnedCertificate.fingerprint(ofPEM: context.certificatePEM) == context.fingerprint else {
-            throw PhotonError("the plane context \(path) names the fingerprint \(context.fingerprint), which is not its certificate's",
-                              help: "hand the deployment over again with 'photon apply --local -f BLUEPRINT'")
+            throw PhotonError(
+                "the plane context \(path) names the fingerprint \(context.fingerprint), which is not its certificate's",
+                help: "hand the deployment over again with 'photon apply --local -f BLUEPRINT'")
         }
         return context
     }
@@ -68,15 +70,17 @@ struct PlaneContext: Codable, Sendable {
             do {
                 let (_, body) = try await client.send(.GET, "/v1/health", timeout: .seconds(5))
                 if let health = try? JSONDecoder().decode(HealthBody.self, from: body), !health.authenticated {
-                    throw PhotonError("the plane at \(endpoint) refused the token of the context file",
-                                      help: "the plane's token changed; hand the deployment over again with 'photon apply --local -f BLUEPRINT'")
+                    throw PhotonError(
+                        "the plane at \(endpoint) refused the token of the context file",
+                        help: "the plane's token changed; hand the deployment over again with 'photon apply --local -f BLUEPRINT'")
                 }
                 return client
             } catch let error as PhotonError where !error.message.contains("pinned certificate") && !error.message.contains("refused the token") {
                 failures.append(error.message)
             }
         }
-        throw PhotonError("no server of the management plane of \(deployment) answers: \(failures.joined(separator: "; "))",
-                          help: "check the plane machines ('photon status --local -f BLUEPRINT'); 'photon apply --local' repairs the plane")
+        throw PhotonError(
+            "no server of the management plane of \(deployment) answers: \(failures.joined(separator: "; "))",
+            help: "check the plane machines ('photon status --local -f BLUEPRINT'); 'photon apply --local' repairs the plane")
     }
 }

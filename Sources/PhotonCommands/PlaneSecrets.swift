@@ -1,9 +1,9 @@
 import Blueprints
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 /// The blueprint's `env:` and `file:` secrets, resolved on the installer and sent to the management
@@ -96,8 +96,9 @@ extension Workspace {
     /// Inside the plane: takes the secrets the installer sent, so that nothing is read from this machine.
     mutating func receivePlaneSecrets() async throws {
         guard let plane = PlaneEnvironment.current else { return }
-        let store = try await EtcdStateStore(etcd: plane.etcdClient(localFirst: false), prefix: plane.prefix, deployment: plane.deployment,
-                                             keyDirectory: plane.stateDirectory)
+        let store = try await EtcdStateStore(
+            etcd: plane.etcdClient(localFirst: false), prefix: plane.prefix, deployment: plane.deployment,
+            keyDirectory: plane.stateDirectory)
         planeSecrets = try await PlaneSecrets.read(from: store)
     }
 }

@@ -1,7 +1,7 @@
 import Engine
 import Foundation
-import Planning
 import PhotonCore
+import Planning
 
 /// Shows an apply as it runs: a live view on a terminal (per cluster and role: done/total, the step each
 /// machine is on, elapsed time), one plain line per transition otherwise, or NDJSON events for CI
@@ -84,7 +84,8 @@ final class ProgressReporter: Sendable {
             return "retry    \(plan.actions[index].id) (attempt \(attempt) in \(Self.seconds(delay))): \(reason)"
         case .finished(let index, let status, let elapsed, let message):
             let word = status == .succeeded ? "ok" : status.rawValue
-            return "\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(plan.actions[index].id) (\(Self.seconds(elapsed)))\(message.map { ": \($0)" } ?? "")"
+            return
+                "\(word.padding(toLength: 8, withPad: " ", startingAt: 0)) \(plan.actions[index].id) (\(Self.seconds(elapsed)))\(message.map { ": \($0)" } ?? "")"
         case .blocked(let index, let by):
             return "blocked  \(plan.actions[index].id): \(plan.actions[by].id) failed"
         }
@@ -92,16 +93,17 @@ final class ProgressReporter: Sendable {
 
     func json(_ event: EngineEvent) -> RunEventLine {
         let action = { (index: Int) in self.plan.actions[index] }
-        let typed: RunEvent = switch event {
-        case .started(let index, let attempt):
-            .started(action: action(index).id, machine: action(index).machine, attempt: attempt, summary: action(index).summary)
-        case .retrying(let index, let attempt, let delay, let reason):
-            .retrying(action: action(index).id, attempt: attempt, delay: Self.seconds(delay), reason: reason)
-        case .finished(let index, let status, let elapsed, let message):
-            .finished(action: action(index).id, machine: action(index).machine, status: status.rawValue, elapsed: Self.seconds(elapsed), message: message)
-        case .blocked(let index, let by):
-            .blocked(action: action(index).id, by: action(by).id)
-        }
+        let typed: RunEvent =
+            switch event {
+            case .started(let index, let attempt):
+                .started(action: action(index).id, machine: action(index).machine, attempt: attempt, summary: action(index).summary)
+            case .retrying(let index, let attempt, let delay, let reason):
+                .retrying(action: action(index).id, attempt: attempt, delay: Self.seconds(delay), reason: reason)
+            case .finished(let index, let status, let elapsed, let message):
+                .finished(action: action(index).id, machine: action(index).machine, status: status.rawValue, elapsed: Self.seconds(elapsed), message: message)
+            case .blocked(let index, let by):
+                .blocked(action: action(index).id, by: action(by).id)
+            }
         return RunEventLine(typed)
     }
 

@@ -11,7 +11,10 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Progress output: text (a live view on a terminal, lines otherwise) or json (NDJSON events on stdout).")
     var format: OutputFormat = .text
 
-    @Flag(help: "Through a management plane: when another operation holds the deployment, fail at once (HTTP 409) instead of following it to its end and then going on.")
+    @Flag(
+        help:
+            "Through a management plane: when another operation holds the deployment, fail at once (HTTP 409) instead of following it to its end and then going on."
+    )
     var noWait = false
 
     func validate() throws {

@@ -4,9 +4,9 @@ import Crypto
 import Engine
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 extension Runner {
@@ -54,7 +54,8 @@ extension Runner {
             // Inside the plane: the client builds the lines with its own key and known hosts.
             for entry in entries { Output.result(RunEventLine(entry.event).json) }
         } else if !entries.isEmpty {
-            Output.result((["", "Reach the clusters:"] + entries.flatMap { $0.lines(blueprint: blueprint, stateDirectory: stateDirectory) }).joined(separator: "\n"))
+            Output.result(
+                (["", "Reach the clusters:"] + entries.flatMap { $0.lines(blueprint: blueprint, stateDirectory: stateDirectory) }).joined(separator: "\n"))
         }
     }
 
@@ -64,7 +65,8 @@ extension Runner {
         var entries: [AccessEntry] = []
         for group in resolved.groups {
             guard let access = group.kind.access, let role = access.role ?? group.roles.first?.name,
-                  let machine = recorded.machines.filter({ $0.group == group.name && $0.role == role }).min(by: { $0.index < $1.index }) else { continue }
+                let machine = recorded.machines.filter({ $0.group == group.name && $0.role == role }).min(by: { $0.index < $1.index })
+            else { continue }
             var user = blueprint.ssh.user
             var port = 22
             if case .local = blueprint.controlPlane { user = "root" }
@@ -72,8 +74,10 @@ extension Runner {
                 user = listed.user ?? user
                 port = listed.port
             }
-            entries.append(AccessEntry(title: "\(group.isManagement ? "management plane" : "cluster \(group.name)") (\(group.kind.name))", machine: machine.name,
-                                       address: machine.address, user: user, port: port, command: access.command))
+            entries.append(
+                AccessEntry(
+                    title: "\(group.isManagement ? "management plane" : "cluster \(group.name)") (\(group.kind.name))", machine: machine.name,
+                    address: machine.address, user: user, port: port, command: access.command))
         }
         return entries
     }

@@ -4,9 +4,9 @@ import Crypto
 import Engine
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 /// What the prepare phase hands to the others: the target, resolved and planned against the recorded
@@ -167,7 +167,8 @@ extension Runner {
         let shell = try Backends.current.current.shell(blueprint, context)
         let journal = Backends.current.current.journal(store)
         if !confirmed {
-            try confirm(goal.isDestroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
+            try confirm(
+                goal.isDestroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
         }
         // The new counts are recorded before anything runs: an interrupted scale is finished by the next apply.
         if !prepared.newCounts.isEmpty { try await store.recordScaledCounts(prepared.newCounts) }
@@ -179,8 +180,9 @@ extension Runner {
         try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let mode: ProgressReporter.Mode = options.format == .json ? .json : (Output.wantsColor(STDERR_FILENO) ? .live : .lines)
         let progress = ProgressReporter(plan: plan, mode: mode, logPath: "\(logDirectory)/\(runID).log")
-        let engine = Engine(plan: plan, renderer: prepared.renderer, driver: driver, shell: shell, journal: journal,
-                            options: EngineOptions(parallelism: options.parallelism ?? blueprint.ssh.parallelism))
+        let engine = Engine(
+            plan: plan, renderer: prepared.renderer, driver: driver, shell: shell, journal: journal,
+            options: EngineOptions(parallelism: options.parallelism ?? blueprint.ssh.parallelism))
 
         let stop = StopSignal()
         let task = Task { await engine.run(stop: stop) { progress.handle($0) } }
@@ -198,11 +200,12 @@ extension Runner {
         interrupts.cancel()
         progress.finish()
 
-        let status: RunStatus = switch outcome.status {
-        case .succeeded: .succeeded
-        case .failed: .failed
-        case .interrupted: .interrupted
-        }
+        let status: RunStatus =
+            switch outcome.status {
+            case .succeeded: .succeeded
+            case .failed: .failed
+            case .interrupted: .interrupted
+            }
         try await store.finishRun(runID, status: status, summary: summary(outcome))
         report(outcome, plan: plan)
         return outcome

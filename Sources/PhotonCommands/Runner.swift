@@ -4,11 +4,10 @@ import Crypto
 import Engine
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
-
 
 /// Everything apply, scale and destroy share. A run goes through named phases (Runner+Phases.swift):
 /// target (what the goal leaves of the blueprint), prepare (resolve once per new fact: scaled counts,
@@ -81,7 +80,7 @@ struct Runner {
         while true {
             do {
                 return try await store.acquireLock(command: "\(command) \(blueprintPath)")
-            } catch where error is PhotonError && ContinuousClock.now < deadline {
+            } catch  where error is PhotonError && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(500))
             }
         }

@@ -4,9 +4,9 @@ import Crypto
 import Engine
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 /// The digest and serial a saved plan was made against, and what it planned.
@@ -22,36 +22,43 @@ struct SavedPlan {
             throw PhotonError("cannot read the plan file '\(path)'")
         }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              object["formatVersion"] as? Int == Plan.formatVersion,
-              let blueprint = object["blueprint"] as? [String: Any], let file = blueprint["file"] as? String, let digest = blueprint["digest"] as? String,
-              let serial = object["stateSerial"] as? Int, let actions = object["actions"] as? [[String: Any]] else {
-            throw PhotonError("'\(path)' is not a photon plan (format version \(Plan.formatVersion))", help: "make one with 'photon plan -f BLUEPRINT -o \(path)'")
+            object["formatVersion"] as? Int == Plan.formatVersion,
+            let blueprint = object["blueprint"] as? [String: Any], let file = blueprint["file"] as? String, let digest = blueprint["digest"] as? String,
+            let serial = object["stateSerial"] as? Int, let actions = object["actions"] as? [[String: Any]]
+        else {
+            throw PhotonError(
+                "'\(path)' is not a photon plan (format version \(Plan.formatVersion))", help: "make one with 'photon plan -f BLUEPRINT -o \(path)'")
         }
         var digests: [String: String] = [:]
         for action in actions {
             if let id = action["id"] as? String, let file = action["file"] as? [String: Any], let sha = file["sha256"] as? String { digests[id] = sha }
         }
-        return SavedPlan(blueprintFile: file, blueprintDigest: String(digest.dropFirst("sha256:".count)), stateSerial: serial,
-                         actionIDs: actions.compactMap { $0["id"] as? String }, fileDigests: digests)
+        return SavedPlan(
+            blueprintFile: file, blueprintDigest: String(digest.dropFirst("sha256:".count)), stateSerial: serial,
+            actionIDs: actions.compactMap { $0["id"] as? String }, fileDigests: digests)
     }
 
     /// Refuses a plan made against another blueprint or another recorded state, or that plans something else now.
     func check(against plan: Plan, serial: Int) throws {
         guard blueprintDigest == plan.blueprintDigest else {
-            throw PhotonError("the saved plan was made from another version of \(blueprintFile) (sha256:\(blueprintDigest.prefix(12)), now sha256:\(plan.blueprintDigest.prefix(12)))",
-                              help: "make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
+            throw PhotonError(
+                "the saved plan was made from another version of \(blueprintFile) (sha256:\(blueprintDigest.prefix(12)), now sha256:\(plan.blueprintDigest.prefix(12)))",
+                help: "make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
         }
         guard stateSerial == serial else {
-            throw PhotonError("the saved plan is stale: it was made at state serial \(stateSerial), the recorded state is now at \(serial)",
-                              help: "something was applied since; make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
+            throw PhotonError(
+                "the saved plan is stale: it was made at state serial \(stateSerial), the recorded state is now at \(serial)",
+                help: "something was applied since; make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
         }
-        let digests = Dictionary(plan.actions.compactMap { action -> (String, String)? in
-            if case .upload(let file) = action.detail, let sha = file.sha256 { return (action.id, sha) }
-            return nil
-        }, uniquingKeysWith: { a, _ in a })
+        let digests = Dictionary(
+            plan.actions.compactMap { action -> (String, String)? in
+                if case .upload(let file) = action.detail, let sha = file.sha256 { return (action.id, sha) }
+                return nil
+            }, uniquingKeysWith: { a, _ in a })
         guard actionIDs == plan.actions.map(\.id), digests == fileDigests else {
-            throw PhotonError("the saved plan no longer matches what this blueprint and state plan (the kinds or the photon version changed)",
-                              help: "make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
+            throw PhotonError(
+                "the saved plan no longer matches what this blueprint and state plan (the kinds or the photon version changed)",
+                help: "make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
         }
     }
 }

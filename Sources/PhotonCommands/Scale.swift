@@ -1,23 +1,23 @@
 import ArgumentParser
 import Blueprints
 import Foundation
-import Planning
+import Kinds
 import PhotonCore
 import PlaneAPI
-import Kinds
+import Planning
 
 struct ScaleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scale",
         abstract: "Change how many machines roles of a cluster have, on day 2, through the same engine as apply.",
         discussion: """
-        Prints the plan first ('--dry-run' stops there), then records the new counts and applies them: \
-        scale-up makes only the new machines and runs their steps and joins; scale-down drains first (on \
-        a surviving machine) and removes the highest-numbered machines. A later 'photon apply' keeps a \
-        scaled count until the blueprint's count for that role changes; 'plan' and 'status' show where \
-        each count comes from. Counts that break a quorum rule (an even number of Raft, etcd or ZooKeeper \
-        members) are refused unless --force; the kind's minimum and maximum always hold.
-        """
+            Prints the plan first ('--dry-run' stops there), then records the new counts and applies them: \
+            scale-up makes only the new machines and runs their steps and joins; scale-down drains first (on \
+            a surviving machine) and removes the highest-numbered machines. A later 'photon apply' keeps a \
+            scaled count until the blueprint's count for that role changes; 'plan' and 'status' show where \
+            each count comes from. Counts that break a quorum rule (an even number of Raft, etcd or ZooKeeper \
+            members) are refused unless --force; the kind's minimum and maximum always hold.
+            """
     )
 
     @OptionGroup var blueprint: BlueprintOptions
@@ -82,14 +82,16 @@ struct Scaling {
     /// The counts to record, checked against the resolved deployment (the counts in force now).
     func scaledCounts(in resolved: ResolvedDeployment) throws -> [ScaledCount] {
         guard let group = resolved.groups.first(where: { $0.name == cluster }) else {
-            throw PhotonError("the blueprint has no cluster '\(cluster)'",
-                              help: Suggestions.help(for: cluster, among: resolved.groups.map(\.name), noun: "cluster"))
+            throw PhotonError(
+                "the blueprint has no cluster '\(cluster)'",
+                help: Suggestions.help(for: cluster, among: resolved.groups.map(\.name), noun: "cluster"))
         }
         var counts: [ScaledCount] = []
         for (roleName, count) in assignments {
             guard let role = group.roles.first(where: { $0.name == roleName }) else {
-                throw PhotonError("cluster '\(cluster)' (\(group.kind.name)) has no role '\(roleName)'",
-                                  help: Suggestions.help(for: roleName, among: group.roles.map(\.name), noun: "role"))
+                throw PhotonError(
+                    "cluster '\(cluster)' (\(group.kind.name)) has no role '\(roleName)'",
+                    help: Suggestions.help(for: roleName, among: group.roles.map(\.name), noun: "role"))
             }
             let rule = role.declaration.count
             if count < rule.min || count > rule.max {
@@ -97,12 +99,14 @@ struct Scaling {
             }
             if rule.odd, count % 2 == 0, !force {
                 let options = [count - 1, count + 1].filter { $0 >= max(rule.min, 1) && $0 <= rule.max }.map(String.init).joined(separator: " or ")
-                throw PhotonError("\(cluster) \(roleName) form a quorum: \(count) members tolerate no more failures than \(count - 1), and an even split can stop the cluster",
-                                  help: "use \(options), or --force to have \(count) anyway")
+                throw PhotonError(
+                    "\(cluster) \(roleName) form a quorum: \(count) members tolerate no more failures than \(count - 1), and an even split can stop the cluster",
+                    help: "use \(options), or --force to have \(count) anyway")
             }
             if rule.rescaleNeedsRestart, count != role.count, !force {
-                throw PhotonError("changing the number of \(cluster) \(roleName) changes their quorum, which needs every one of them restarted",
-                                  help: "photon does not restart a quorum under load; use --force to change it anyway")
+                throw PhotonError(
+                    "changing the number of \(cluster) \(roleName) changes their quorum, which needs every one of them restarted",
+                    help: "photon does not restart a quorum under load; use --force to change it anyway")
             }
             counts.append(ScaledCount(group: cluster, role: roleName, count: count, baseCount: role.blueprintCount ?? role.count))
         }

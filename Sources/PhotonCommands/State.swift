@@ -2,9 +2,9 @@ import ArgumentParser
 import Blueprints
 import Etcd
 import Foundation
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 /// Where a deployment's state lives.
@@ -28,8 +28,9 @@ struct StateOptions: ParsableArguments {
             guard plane.deployment == deployment else {
                 throw PhotonError("this plane runs the deployment '\(plane.deployment)', not '\(deployment)'")
             }
-            let store = try await EtcdStateStore(etcd: plane.etcdClient(localFirst: false), prefix: plane.prefix, deployment: deployment,
-                                                 keyDirectory: plane.stateDirectory)
+            let store = try await EtcdStateStore(
+                etcd: plane.etcdClient(localFirst: false), prefix: plane.prefix, deployment: deployment,
+                keyDirectory: plane.stateDirectory)
             let agent = try await store.sealed("agent").map { try JSONDecoder().decode(AgentEndpoint.self, from: Data($0.utf8)) }
             return OpenedState(store: store, directory: plane.stateDirectory, agent: agent, inPlane: true)
         }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Blueprints
 import Foundation
-import Planning
 import PhotonCore
 import PlaneAPI
+import Planning
 import StateStore
 
 struct StatusCommand: AsyncParsableCommand {
@@ -27,14 +27,31 @@ struct StatusCommand: AsyncParsableCommand {
 
     struct Report: Encodable {
         struct Machine: Encodable {
-            var name, group, kind, role: String; var index: Int; var address: String; var lifecycle: String
+            var name, group, kind, role: String
+            var index: Int
+            var address: String
+            var lifecycle: String
             /// What the control plane says, when it can tell without connecting (local machines).
             var running: Bool?
             /// Whether its SSH port answers, for running local machines (false: its sshd died).
             var sshAnswers: Bool?
         }
-        struct Run: Encodable { var id: Int64; var command: String; var status: String; var startedAt: Date; var finishedAt: Date?; var summary: String?; var failures: [String] }
-        struct Lock: Encodable { var id: String; var pid: Int32; var host: String; var command: String; var since: Date }
+        struct Run: Encodable {
+            var id: Int64
+            var command: String
+            var status: String
+            var startedAt: Date
+            var finishedAt: Date?
+            var summary: String?
+            var failures: [String]
+        }
+        struct Lock: Encodable {
+            var id: String
+            var pid: Int32
+            var host: String
+            var command: String
+            var since: Date
+        }
         var deployment: String
         var stateDirectory: String
         var serial: Int
@@ -72,7 +89,8 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         guard FileManager.default.fileExists(atPath: directory + "/" + SQLiteStateStore.databaseFileName) else {
-            throw PhotonError("deployment \(deployment) has no recorded state in \(directory)", help: "nothing was applied yet; 'photon apply -f BLUEPRINT' creates it")
+            throw PhotonError(
+                "deployment \(deployment) has no recorded state in \(directory)", help: "nothing was applied yet; 'photon apply -f BLUEPRINT' creates it")
         }
         let store = try SQLiteStateStore.open(directory: directory, deployment: deployment)
         let recorded = try store.readRecordedState()
@@ -82,22 +100,30 @@ struct StatusCommand: AsyncParsableCommand {
         }
         var running: [String: Bool] = [:]
         var deaf: Set<String>?
-        if let blueprint, case .local = blueprint.controlPlane, let driver = try? Backends.current.current.driver(blueprint, BackendContext(stateDirectory: directory, recordedHandles: try store.machineHandles())) {
+        if let blueprint, case .local = blueprint.controlPlane,
+            let driver = try? Backends.current.current.driver(blueprint, BackendContext(stateDirectory: directory, recordedHandles: try store.machineHandles()))
+        {
             for machine in recorded.machines { running[machine.name] = await driver.isRunning(name: machine.name) }
-            deaf = await driver.deafMachines(Dictionary(recorded.machines.filter { running[$0.name] == true }.map { ($0.name, $0.address) }, uniquingKeysWith: { first, _ in first }))
+            deaf = await driver.deafMachines(
+                Dictionary(recorded.machines.filter { running[$0.name] == true }.map { ($0.name, $0.address) }, uniquingKeysWith: { first, _ in first }))
         }
         let lastRun = try await store.lastRun()
-        let failures = try lastRun.map { run in
-            try store.journal(run: run.id).filter { $0.status == .failed }.map { "\($0.actionID) on \($0.machine): \($0.message ?? "failed")" }
-        } ?? []
+        let failures =
+            try lastRun.map { run in
+                try store.journal(run: run.id).filter { $0.status == .failed }.map { "\($0.actionID) on \($0.machine): \($0.message ?? "failed")" }
+            } ?? []
         let report = Report(
             deployment: deployment, stateDirectory: directory, serial: recorded.serial,
             lock: try store.lockHolder().map { Report.Lock(id: $0.id.uuidString, pid: $0.pid, host: $0.host, command: $0.command, since: $0.since) },
-            lastRun: lastRun.map { Report.Run(id: $0.id, command: $0.command, status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt,
-                                               summary: $0.summary, failures: failures) },
+            lastRun: lastRun.map {
+                Report.Run(
+                    id: $0.id, command: $0.command, status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt,
+                    summary: $0.summary, failures: failures)
+            },
             machines: recorded.machines.sorted { ($0.group, $0.role, $0.index) < ($1.group, $1.role, $1.index) }.map {
-                Report.Machine(name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue,
-                               running: running[$0.name], sshAnswers: running[$0.name] == true ? deaf.map { [name = $0.name] in !$0.contains(name) } : nil)
+                Report.Machine(
+                    name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue,
+                    running: running[$0.name], sshAnswers: running[$0.name] == true ? deaf.map { [name = $0.name] in !$0.contains(name) } : nil)
             },
             scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key },
             drift: drift, plane: nil, expiringCertificates: ExpiringCertificate.among(recorded.generatedSecrets))
@@ -124,27 +150,32 @@ struct StatusCommand: AsyncParsableCommand {
         var lastRun: Report.Run?
         if let run = runs.first {
             let detail = try await get("/v1/runs/\(run.id)", as: RunDetailBody.self)
-            lastRun = Report.Run(id: run.id, command: run.command, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt,
-                                 summary: run.summary,
-                                 failures: detail.steps.filter { $0.status == "failed" }.map { "\($0.action) on \($0.machine): \($0.message ?? "failed")" })
+            lastRun = Report.Run(
+                id: run.id, command: run.command, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt,
+                summary: run.summary,
+                failures: detail.steps.filter { $0.status == "failed" }.map { "\($0.action) on \($0.machine): \($0.message ?? "failed")" })
         }
         var machines: [Report.Machine] = []
         for cluster in clusters {
             for role in cluster.roles {
                 for machine in role.machines {
-                    machines.append(Report.Machine(name: machine.name, group: cluster.name, kind: cluster.kind, role: role.name, index: machine.index,
-                                                   address: machine.address, lifecycle: machine.lifecycle, running: nil))
+                    machines.append(
+                        Report.Machine(
+                            name: machine.name, group: cluster.name, kind: cluster.kind, role: role.name, index: machine.index,
+                            address: machine.address, lifecycle: machine.lifecycle, running: nil))
                 }
             }
         }
-        return Report(deployment: deployment.name, stateDirectory: "management plane at \(client.baseURL)", serial: deployment.serial,
-                      lock: deployment.lock.map { Report.Lock(id: $0.id, pid: $0.pid, host: $0.host, command: $0.command, since: $0.since) },
-                      lastRun: lastRun, machines: machines,
-                      scaled: deployment.scaled.map { ScaledCount(group: $0.cluster, role: $0.role, count: $0.count, baseCount: $0.blueprintCount) },
-                      drift: nil,
-                      plane: Report.Plane(endpoint: client.baseURL, fingerprint: context.fingerprint, leader: deployment.leader,
-                                          operation: deployment.operation.map { "\($0.id) \($0.summary) (\($0.status.rawValue))" }),
-                      expiringCertificates: try installerCertificates(directory: directory, deployment: deployment.name) + (deployment.expiringCertificates ?? []))
+        return Report(
+            deployment: deployment.name, stateDirectory: "management plane at \(client.baseURL)", serial: deployment.serial,
+            lock: deployment.lock.map { Report.Lock(id: $0.id, pid: $0.pid, host: $0.host, command: $0.command, since: $0.since) },
+            lastRun: lastRun, machines: machines,
+            scaled: deployment.scaled.map { ScaledCount(group: $0.cluster, role: $0.role, count: $0.count, baseCount: $0.blueprintCount) },
+            drift: nil,
+            plane: Report.Plane(
+                endpoint: client.baseURL, fingerprint: context.fingerprint, leader: deployment.leader,
+                operation: deployment.operation.map { "\($0.id) \($0.summary) (\($0.status.rawValue))" }),
+            expiringCertificates: try installerCertificates(directory: directory, deployment: deployment.name) + (deployment.expiringCertificates ?? []))
     }
 
     /// The management plane's certificates, which this installer keeps (and renews) for the plane's machines.
@@ -185,7 +216,9 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 lines.append(line)
                 for machine in members {
-                    lines.append("    \(machine.name)  \(machine.address)  \(machine.lifecycle)\(machine.running == false ? " (stopped: the next apply starts it)" : machine.sshAnswers == false ? " (sshd does not answer: the next apply starts it again)" : "")")
+                    lines.append(
+                        "    \(machine.name)  \(machine.address)  \(machine.lifecycle)\(machine.running == false ? " (stopped: the next apply starts it)" : machine.sshAnswers == false ? " (sshd does not answer: the next apply starts it again)" : "")"
+                    )
                 }
             }
         }

@@ -1,8 +1,8 @@
 import Blueprints
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
+import Planning
 
 /// What a command needs to plan: the kinds, and photon's own executable as an artifact.
 struct Workspace {
@@ -38,8 +38,9 @@ struct Workspace {
         }
         let local = fileManager.currentDirectoryPath + "/templates"
         if isKindFolder(local) { return local }
-        throw PhotonError("cannot find the cluster kinds (templates/)",
-                          help: "pass --templates DIR or set PHOTON_TEMPLATES to the templates folder of the photon source tree")
+        throw PhotonError(
+            "cannot find the cluster kinds (templates/)",
+            help: "pass --templates DIR or set PHOTON_TEMPLATES to the templates folder of the photon source tree")
     }
 
     /// photon's own executable, which the management plane runs as its API server.

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,7 +36,10 @@ public enum HostCommand {
             throw PhotonError("cannot run \(arguments.first ?? "nothing"): no such program in PATH")
         }
         let stdoutFile = try temporaryFile(), stderrFile = try temporaryFile()
-        defer { close(stdoutFile); close(stderrFile) }
+        defer {
+            close(stdoutFile)
+            close(stderrFile)
+        }
         var inputFile: Int32 = -1
         if let input {
             inputFile = try temporaryFile()
@@ -85,7 +89,8 @@ public enum HostCommand {
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         guard pipe(&out) == 0 else { throw PhotonError("cannot make a pipe: \(String(cString: strerror(errno)))") }
         guard pipe(&err) == 0 else {
-            close(out[0]); close(out[1])
+            close(out[0])
+            close(out[1])
             throw PhotonError("cannot make a pipe: \(String(cString: strerror(errno)))")
         }
         // No end may leak into another child (it would hold the pipe open); dup2 gives the child its own.

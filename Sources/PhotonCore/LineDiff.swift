@@ -16,9 +16,17 @@ public enum LineDiff {
         var edits: [(Character, String)] = []
         var i = 0, j = 0
         while i < a.count || j < b.count {
-            if i < a.count, j < b.count, a[i] == b[j] { edits.append((" ", a[i])); i += 1; j += 1 }
-            else if j < b.count, i == a.count || table[i][j + 1] >= table[i + 1][j] { edits.append(("+", b[j])); j += 1 }
-            else { edits.append(("-", a[i])); i += 1 }
+            if i < a.count, j < b.count, a[i] == b[j] {
+                edits.append((" ", a[i]))
+                i += 1
+                j += 1
+            } else if j < b.count, i == a.count || table[i][j + 1] >= table[i + 1][j] {
+                edits.append(("+", b[j]))
+                j += 1
+            } else {
+                edits.append(("-", a[i]))
+                i += 1
+            }
         }
         // Keep changed lines and `context` lines around them.
         let changed = edits.indices.filter { edits[$0].0 != " " }

@@ -47,7 +47,8 @@ public struct IPv4Network: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let address = IPv4Address(parts[0]),
-              parts[1].allSatisfy(\.isASCIIDigit), let length = Int(parts[1]), (0...32).contains(length) else { return nil }
+            parts[1].allSatisfy(\.isASCIIDigit), let length = Int(parts[1]), (0...32).contains(length)
+        else { return nil }
         base = address
         prefixLength = length
     }

@@ -17,7 +17,10 @@ public struct ByteSize: Hashable, Comparable, Sendable, CustomStringConvertible,
         let digits = trimmed.prefix(while: \.isASCIIDigit)
         let suffix = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
         guard !digits.isEmpty, let number = UInt64(digits) else { return nil }
-        if suffix.isEmpty || suffix == "B" { bytes = number; return }
+        if suffix.isEmpty || suffix == "B" {
+            bytes = number
+            return
+        }
         guard let factor = ByteSize.units.first(where: { $0.suffix == suffix })?.factor else { return nil }
         let (product, overflow) = number.multipliedReportingOverflow(by: factor)
         guard !overflow else { return nil }
@@ -85,8 +88,14 @@ public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible,
         if milliseconds % 1000 != 0 { return "\(milliseconds)ms" }
         var seconds = milliseconds / 1000
         var text = ""
-        if seconds >= 3600 { text += "\(seconds / 3600)h"; seconds %= 3600 }
-        if seconds >= 60 { text += "\(seconds / 60)m"; seconds %= 60 }
+        if seconds >= 3600 {
+            text += "\(seconds / 3600)h"
+            seconds %= 3600
+        }
+        if seconds >= 60 {
+            text += "\(seconds / 60)m"
+            seconds %= 60
+        }
         if seconds > 0 || text.isEmpty { text += "\(seconds)s" }
         return text
     }

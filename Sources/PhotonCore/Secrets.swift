@@ -11,7 +11,10 @@ public enum SecretReference: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `env:NAME`, `file:PATH`, `generate` or `secret:NAME`.
     public init?(_ text: String) {
-        if text == "generate" { self = .generate; return }
+        if text == "generate" {
+            self = .generate
+            return
+        }
         guard let colon = text.firstIndex(of: ":") else { return nil }
         let scheme = text[..<colon]
         let rest = String(text[text.index(after: colon)...])

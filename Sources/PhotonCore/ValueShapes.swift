@@ -62,7 +62,8 @@ public enum ValueShapes {
             let tag = last[last.index(after: colon)...]
             name = last[..<colon]
             guard !tag.isEmpty, tag.count <= 128, let first = tag.first, isWordCharacter(first),
-                  tag.allSatisfy({ isWordCharacter($0) || $0 == "." || $0 == "-" }) else { return "has a tag that is not letters, digits, '_', '.' and '-' (128 at most)" }
+                tag.allSatisfy({ isWordCharacter($0) || $0 == "." || $0 == "-" })
+            else { return "has a tag that is not letters, digits, '_', '.' and '-' (128 at most)" }
         }
         // The first component is a registry when it has a '.' or a ':' or is localhost, and more follow.
         if !components.isEmpty, let first = components.first, first.contains(".") || first.contains(":") || first == "localhost" {

@@ -50,9 +50,10 @@ struct MachineSpecBody: Codable, Sendable {
     }
 
     var spec: MachineSpec {
-        MachineSpec(name: name, group: group, kind: kind, role: role, index: index,
-                    flavor: Flavor(name: flavor, milliCPU: milliCPU, memory: ByteSize(bytes: memoryBytes), disk: ByteSize(bytes: diskBytes)),
-                    address: address, needs: needs)
+        MachineSpec(
+            name: name, group: group, kind: kind, role: role, index: index,
+            flavor: Flavor(name: flavor, milliCPU: milliCPU, memory: ByteSize(bytes: memoryBytes), disk: ByteSize(bytes: diskBytes)),
+            address: address, needs: needs)
     }
 }
 
@@ -132,9 +133,10 @@ public struct AgentServer: Sendable {
         }
         var logger = Logger(label: "photon.agent")
         logger.logLevel = .warning
-        let app = Application(router: router, server: try limits.server(tls: try identity.serverTLS()),
-                              configuration: limits.configuration(address: address, port: port, serverName: "photon-agent"),
-                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+        let app = Application(
+            router: router, server: try limits.server(tls: try identity.serverTLS()),
+            configuration: limits.configuration(address: address, port: port, serverName: "photon-agent"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
         try await app.runService()
     }
 }
@@ -214,8 +216,11 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard publicPaths.contains(request.uri.path) || Self.presents(request, token: expected) else {
-            var response = try JSONResponse.error(.unauthorized, APIErrorBody(error: "missing or wrong bearer token",
-                                                                               help: "send 'Authorization: Bearer <token>' with the token from the context file"))
+            var response = try JSONResponse.error(
+                .unauthorized,
+                APIErrorBody(
+                    error: "missing or wrong bearer token",
+                    help: "send 'Authorization: Bearer <token>' with the token from the context file"))
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }

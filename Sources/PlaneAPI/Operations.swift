@@ -1,5 +1,5 @@
-import Etcd
 import Engine
+import Etcd
 import Foundation
 import PhotonCore
 import StateStore
@@ -120,8 +120,9 @@ struct OperationBook: Sendable {
     /// The value stored under `key`, or nil (with a warning on stderr) when it is not authentic.
     func opened<T: Decodable>(_ type: T.Type, _ value: KeyValue) -> T? {
         guard let stored = try? Self.decode(Authenticated.self, value.value),
-              authenticator.verify(Array(stored.body), key: value.key, tag: stored.tag),
-              let decoded = try? Self.decode(type, Array(stored.body)) else {
+            authenticator.verify(Array(stored.body), key: value.key, tag: stored.tag),
+            let decoded = try? Self.decode(type, Array(stored.body))
+        else {
             FileHandle.standardError.write(Data("photon serve: ignoring \(value.key): it is not a record this plane wrote (its tag does not verify)\n".utf8))
             return nil
         }
@@ -149,8 +150,9 @@ struct OperationBook: Sendable {
             let taken = try await etcd.list(prefix: prefix + "op/").values.compactMap { Int($0.key.split(separator: "/").last ?? "") }
             let next = (taken.max() ?? 0) + 1
             let id = String(format: "%06d", next)
-            let record = OperationRecord(id: id, request: request, summary: summary, status: .queued, node: nil, attempts: 0,
-                                         createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
+            let record = OperationRecord(
+                id: id, request: request, summary: summary, status: .queued, node: nil, attempts: 0,
+                createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
             // Create-only, and only while no other operation appeared: two servers racing get one each at most.
             let result = try await etcd.transaction(if: [.version(key(id), equals: 0)], then: [.put(key(id), try sealed(record, key: key(id)))])
             if result.succeeded { return (record, nil) }
@@ -288,7 +290,8 @@ final class OperationRunner: Sendable {
             var chosen = operation.request.kind == .apply ? try await book.submitted(operation.id) : nil
             if chosen == nil { chosen = try await book.workspace() }
             guard let workspace = chosen else {
-                throw PhotonError("the plane has no blueprint to run \(operation.request.kind.rawValue) with", help: "apply a blueprint through the plane first")
+                throw PhotonError(
+                    "the plane has no blueprint to run \(operation.request.kind.rawValue) with", help: "apply a blueprint through the plane first")
             }
             let folder = configuration.stateDirectory + "/operations/" + operation.id
             let files = try workspace.materialize(in: folder)

@@ -33,7 +33,9 @@ public final class PinnedClient: Sendable {
     }
 
     /// A JSON request; returns the status and the body (at most 64 MiB).
-    public func send(_ method: NIOHTTP1.HTTPMethod, _ path: String, body: Data? = nil, timeout: Duration = .seconds(30)) async throws -> (status: Int, body: Data) {
+    public func send(
+        _ method: NIOHTTP1.HTTPMethod, _ path: String, body: Data? = nil, timeout: Duration = .seconds(30)
+    ) async throws -> (status: Int, body: Data) {
         let response = try await execute(method, path, body: body, timeout: timeout)
         do {
             let bytes = try await response.body.collect(upTo: 64 << 20)
@@ -89,8 +91,10 @@ public final class PinnedClient: Sendable {
     func unreachable(_ error: any Error) -> PhotonError {
         let text = String(describing: error)
         if error is NIOSSLError || text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshake") || text.contains("SSL") {
-            return PhotonError("the server at \(baseURL) did not present the pinned certificate \(certificate.fingerprint); refusing to talk to it (\(text))",
-                               help: "if the plane was rebuilt, hand it over again with 'photon apply --local -f BLUEPRINT'; otherwise something is intercepting the connection")
+            return PhotonError(
+                "the server at \(baseURL) did not present the pinned certificate \(certificate.fingerprint); refusing to talk to it (\(text))",
+                help:
+                    "if the plane was rebuilt, hand it over again with 'photon apply --local -f BLUEPRINT'; otherwise something is intercepting the connection")
         }
         return PhotonError("cannot reach \(baseURL): \(text)", help: "check that the management plane runs ('photon status --local -f BLUEPRINT')")
     }

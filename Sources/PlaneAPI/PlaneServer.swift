@@ -6,8 +6,8 @@ import Hummingbird
 import HummingbirdTLS
 import Logging
 import NIOCore
-import Planning
 import PhotonCore
+import Planning
 import StateStore
 
 /// `photon serve`: the management plane's API server. Every server answers reads from etcd; only the
@@ -42,11 +42,13 @@ public final class PlaneServer: Sendable {
         self.configuration = configuration
         self.limits = limits
         planSlots = Slots(limits.concurrentPlans)
-        identity = try ServerIdentity.readOrGenerate(certificate: configuration.certificatePath, key: configuration.keyPath,
-                                                     commonName: "photon-\(configuration.deployment)")
+        identity = try ServerIdentity.readOrGenerate(
+            certificate: configuration.certificatePath, key: configuration.keyPath,
+            commonName: "photon-\(configuration.deployment)")
         token = try configuration.token()
-        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: configuration.stateDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         etcd = try configuration.etcdClient()
         reads = try configuration.etcdClient(serializableReads: true)
         revisions = RevisionReader(client: reads)
@@ -61,8 +63,9 @@ public final class PlaneServer: Sendable {
     /// etcd has no quorum until most have, so the server listens at once and answers 503 until then.
     func store() async throws -> EtcdStateStore {
         if let store = opened.withLock({ $0 }) { return store }
-        let store = try await EtcdStateStore(etcd: reads, prefix: configuration.prefix, deployment: configuration.deployment,
-                                             keyDirectory: configuration.stateDirectory)
+        let store = try await EtcdStateStore(
+            etcd: reads, prefix: configuration.prefix, deployment: configuration.deployment,
+            keyDirectory: configuration.stateDirectory)
         opened.withLock { $0 = store }
         return store
     }
@@ -71,10 +74,12 @@ public final class PlaneServer: Sendable {
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "photon.serve")
         logger.logLevel = .warning
-        let app = Application(router: router(), server: try limits.server(tls: try identity.serverTLS()),
-                              configuration: limits.configuration(address: configuration.listenAddress, port: configuration.listenPort,
-                                                                        serverName: "photon-\(configuration.node)"),
-                              onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+        let app = Application(
+            router: router(), server: try limits.server(tls: try identity.serverTLS()),
+            configuration: limits.configuration(
+                address: configuration.listenAddress, port: configuration.listenPort,
+                serverName: "photon-\(configuration.node)"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [leadership, runner] in
                 await leadership.run { isLeader in
@@ -99,7 +104,9 @@ public final class PlaneServer: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: BearerTokenMiddleware(token: token, publicPaths: ["/v1/health"]))
         let api = router.group("v1")
-        api.get("health") { request, _ in try await self.health(authenticated: BearerTokenMiddleware<PlaneRequestContext>.presents(request, token: Array(self.token.utf8))) }
+        api.get("health") { request, _ in
+            try await self.health(authenticated: BearerTokenMiddleware<PlaneRequestContext>.presents(request, token: Array(self.token.utf8)))
+        }
         api.get("deployment") { _, _ in try await self.current("deployment") { try JSONResponse.buffer(try await self.deployment()) } }
         api.get("clusters") { _, _ in try await self.current("clusters") { try JSONResponse.buffer(try await self.clusters()) } }
         api.get("clusters/{name}") { _, context in
@@ -119,8 +126,9 @@ public final class PlaneServer: Sendable {
                 return try JSONResponse.error(.notFound, APIErrorBody(error: "no run \(id) (the plane keeps the last 100)"))
             }
             let steps = try await self.store().journal(run: id).map {
-                StepBody(sequence: $0.sequence, action: $0.actionID, machine: $0.machine, status: $0.status.rawValue, at: $0.at,
-                         message: $0.message, attempt: $0.attempt)
+                StepBody(
+                    sequence: $0.sequence, action: $0.actionID, machine: $0.machine, status: $0.status.rawValue, at: $0.at,
+                    message: $0.message, attempt: $0.attempt)
             }
             return try JSONResponse.encode(RunDetailBody(run: Self.runBody(run), steps: steps))
         }
@@ -159,8 +167,11 @@ public final class PlaneServer: Sendable {
         api.delete("clusters/{name}") { _, context in
             let name = try context.parameters.require("name")
             guard try await self.clusters().contains(where: { $0.name == name && !$0.management }) else {
-                return try JSONResponse.error(.notFound, APIErrorBody(error: "the deployment has no cluster '\(name)'",
-                                                                      help: "the management plane is removed from the installer with 'photon destroy'"))
+                return try JSONResponse.error(
+                    .notFound,
+                    APIErrorBody(
+                        error: "the deployment has no cluster '\(name)'",
+                        help: "the management plane is removed from the installer with 'photon destroy'"))
             }
             return try await self.accept(.destroy(cluster: name))
         }
@@ -235,14 +246,22 @@ public final class PlaneServer: Sendable {
                 if roles[machine.role] == nil { order.append(machine.role) }
                 roles[machine.role, default: []].append(machine)
             }
-            let health = machines.contains { $0.lifecycle == .deleting } ? "changing"
+            let health =
+                machines.contains { $0.lifecycle == .deleting }
+                ? "changing"
                 : machines.allSatisfy { $0.lifecycle == .ready } ? "ready" : "converging"
-            return ClusterBody(name: name, kind: machines[0].kind, management: name == "management", health: health, roles: order.map { role in
-                let members = roles[role]!
-                return RoleBody(name: role, count: members.count, ready: members.filter { $0.lifecycle == .ready }.count,
-                                machines: members.map { MachineBody(name: $0.name, role: $0.role, index: $0.index, address: $0.address,
-                                                                    lifecycle: $0.lifecycle.rawValue) })
-            })
+            return ClusterBody(
+                name: name, kind: machines[0].kind, management: name == "management", health: health,
+                roles: order.map { role in
+                    let members = roles[role]!
+                    return RoleBody(
+                        name: role, count: members.count, ready: members.filter { $0.lifecycle == .ready }.count,
+                        machines: members.map {
+                            MachineBody(
+                                name: $0.name, role: $0.role, index: $0.index, address: $0.address,
+                                lifecycle: $0.lifecycle.rawValue)
+                        })
+                })
         }
     }
 
@@ -302,9 +321,11 @@ public final class PlaneServer: Sendable {
         let (created, blocking) = try await book.create(request, summary: summary ?? request.summary)
         guard var created else {
             let busy = blocking!
-            return try JSONResponse.error(.conflict, APIErrorBody(
-                error: "the deployment is busy with operation \(busy.id) (\(busy.summary), \(busy.status.rawValue))",
-                help: "wait for it ('photon status' shows it), then try again", operation: busy.id, run: busy.runs.last))
+            return try JSONResponse.error(
+                .conflict,
+                APIErrorBody(
+                    error: "the deployment is busy with operation \(busy.id) (\(busy.summary), \(busy.status.rawValue))",
+                    help: "wait for it ('photon status' shows it), then try again", operation: busy.id, run: busy.runs.last))
         }
         if let workspace {
             try await book.setSubmitted(created.id, workspace)
@@ -312,8 +333,10 @@ public final class PlaneServer: Sendable {
             if try await book.workspace() == nil { try await book.setWorkspace(workspace) }
         }
         created.status = .queued
-        return try JSONResponse.encode(AcceptedBody(operation: created.id, status: created.status.rawValue,
-                                                    events: "/v1/operations/\(created.id)/events"), status: .accepted)
+        return try JSONResponse.encode(
+            AcceptedBody(
+                operation: created.id, status: created.status.rawValue,
+                events: "/v1/operations/\(created.id)/events"), status: .accepted)
     }
 
     /// The operation's events as NDJSON, from `from` on, following it until it finishes: what etcd holds

@@ -60,8 +60,9 @@ public struct ServerIdentity: Sendable {
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
             notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(10 * 365 * 86400),
             issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
-        return ServerIdentity(certificate: try PinnedCertificate(certificatePEM: try certificate.serializeAsPEM().pemString),
-                              privateKeyPEM: key.pemRepresentation)
+        return ServerIdentity(
+            certificate: try PinnedCertificate(certificatePEM: try certificate.serializeAsPEM().pemString),
+            privateKeyPEM: key.pemRepresentation)
     }
 
     /// Reads a pair written by ``write(certificate:key:)``.
@@ -87,11 +88,13 @@ public struct ServerIdentity: Sendable {
 
     public func write(certificate certificatePath: String, key keyPath: String) throws {
         for path in [certificatePath, keyPath] {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         }
         guard FileManager.default.createFile(atPath: keyPath, contents: Data(privateKeyPEM.utf8), attributes: [.posixPermissions: 0o600]),
-              FileManager.default.createFile(atPath: certificatePath, contents: Data(certificate.certificatePEM.utf8), attributes: [.posixPermissions: 0o644]) else {
+            FileManager.default.createFile(atPath: certificatePath, contents: Data(certificate.certificatePEM.utf8), attributes: [.posixPermissions: 0o644])
+        else {
             throw PhotonError("cannot write the TLS pair \(certificatePath), \(keyPath)")
         }
     }

@@ -33,10 +33,12 @@ public struct ServeConfiguration: Sendable {
     /// The port HAProxy takes clients on, on every plane machine (nil: no HAProxy).
     public var proxyPort: Int?
 
-    public init(file: String, deployment: String, node: String, listenAddress: String, listenPort: Int, advertise: String, stateDirectory: String,
-                certificatePath: String, keyPath: String, tokenFile: String, etcdEndpoints: [String],
-                etcdTLS: (authority: String, certificate: String, key: String)? = nil, prefix: String, leaderKey: String,
-                leaderTTL: Int, peers: [Peer]) {
+    public init(
+        file: String, deployment: String, node: String, listenAddress: String, listenPort: Int, advertise: String, stateDirectory: String,
+        certificatePath: String, keyPath: String, tokenFile: String, etcdEndpoints: [String],
+        etcdTLS: (authority: String, certificate: String, key: String)? = nil, prefix: String, leaderKey: String,
+        leaderTTL: Int, peers: [Peer]
+    ) {
         self.file = file
         self.deployment = deployment
         self.node = node
@@ -88,7 +90,8 @@ public struct ServeConfiguration: Sendable {
             var etcdTLS: (authority: String, certificate: String, key: String)?
             if let tls = etcd?.optional("tls")?.mapping() {
                 if let authority = tls.required("authority")?.string(), let certificate = tls.required("certificate")?.string(),
-                   let key = tls.required("key")?.string() {
+                    let key = tls.required("key")?.string()
+                {
                     etcdTLS = (authority, certificate, key)
                 }
                 tls.finish()
@@ -105,12 +108,13 @@ public struct ServeConfiguration: Sendable {
             let ttlText = election?.optional("ttl")?.string() ?? "15s"
             election?.finish()
             etcd?.finish()
-            let peers = top.optional("peers")?.list()?.compactMap { value -> Peer? in
-                guard let peer = value.mapping() else { return nil }
-                defer { peer.finish() }
-                guard let name = peer.required("name")?.string(), let url = peer.required("url")?.string() else { return nil }
-                return Peer(name: name, url: url)
-            } ?? []
+            let peers =
+                top.optional("peers")?.list()?.compactMap { value -> Peer? in
+                    guard let peer = value.mapping() else { return nil }
+                    defer { peer.finish() }
+                    guard let name = peer.required("name")?.string(), let url = peer.required("url")?.string() else { return nil }
+                    return Peer(name: name, url: url)
+                } ?? []
             var proxyPort: Int?
             if let proxy = top.optional("proxy")?.mapping() {
                 proxyPort = proxy.required("port")?.int(in: 1...65535)
@@ -120,11 +124,13 @@ public struct ServeConfiguration: Sendable {
             let ttl = Int(ttlText.hasSuffix("s") ? String(ttlText.dropLast()) : ttlText)
             if ttl == nil || ttl! < 2 { reader.error("etcd.leaderElection.ttl must be a number of seconds (2s or more), found '\(ttlText)'", at: nil) }
             if let deployment, let node, let address, let port, let advertise, let stateDirectory, let certificate, let key, let tokenFile,
-               let endpoints, !endpoints.isEmpty, let prefix, let leaderKey, let ttl {
-                result = ServeConfiguration(file: path, deployment: deployment, node: node, listenAddress: address, listenPort: port, advertise: advertise,
-                                            stateDirectory: stateDirectory, certificatePath: certificate, keyPath: key, tokenFile: tokenFile,
-                                            etcdEndpoints: endpoints, etcdTLS: etcdTLS, prefix: prefix.hasSuffix("/") ? prefix : prefix + "/", leaderKey: leaderKey,
-                                            leaderTTL: ttl, peers: peers)
+                let endpoints, !endpoints.isEmpty, let prefix, let leaderKey, let ttl
+            {
+                result = ServeConfiguration(
+                    file: path, deployment: deployment, node: node, listenAddress: address, listenPort: port, advertise: advertise,
+                    stateDirectory: stateDirectory, certificatePath: certificate, keyPath: key, tokenFile: tokenFile,
+                    etcdEndpoints: endpoints, etcdTLS: etcdTLS, prefix: prefix.hasSuffix("/") ? prefix : prefix + "/", leaderKey: leaderKey,
+                    leaderTTL: ttl, peers: peers)
                 result?.proxyPort = proxyPort
             }
         }
@@ -138,8 +144,9 @@ public struct ServeConfiguration: Sendable {
         guard let etcdTLS else { throw PhotonError("the server configuration \(file) names no etcd client certificate (etcd.tls)") }
         // This machine's own etcd member first: reads stay on the machine.
         let endpoints = localFirst ? etcdEndpoints.sorted { first, _ in first.contains("//\(listenAddress):") } : etcdEndpoints
-        return try EtcdClient(endpoints: endpoints, tls: try EtcdTLS.files(authority: etcdTLS.authority, certificate: etcdTLS.certificate, key: etcdTLS.key),
-                              serializableReads: serializableReads)
+        return try EtcdClient(
+            endpoints: endpoints, tls: try EtcdTLS.files(authority: etcdTLS.authority, certificate: etcdTLS.certificate, key: etcdTLS.key),
+            serializableReads: serializableReads)
     }
 
     /// The bearer token clients must present, read from its file (surrounding whitespace dropped).

@@ -32,8 +32,9 @@ public struct ServerLimits: Sendable {
     }
 
     func configuration(address: String, port: Int, serverName: String) -> ApplicationConfiguration {
-        ApplicationConfiguration(address: .hostname(address, port: port), serverName: serverName,
-                                 availableConnectionsDelegate: .maximum(maxConnections, logger: Logger(label: "photon.connections")))
+        ApplicationConfiguration(
+            address: .hostname(address, port: port), serverName: serverName,
+            availableConnectionsDelegate: .maximum(maxConnections, logger: Logger(label: "photon.connections")))
     }
 }
 

@@ -19,8 +19,9 @@ public struct ActionRenderer: Sendable {
         guard action.ordinal >= 1, action.ordinal <= steps.count else { return nil }
         group.context = Self.context(group.context, withCaptured: captured, group: group.resolved)
         let scope: TemplateValue = .object(TemplateObject(["machine": machine.value, "role": group.roleValues[machine.role]]))
-        var renderer = StepRenderer(state: desired, group: group, contexts: [group.context, scope], subject: machine.name,
-                                    subjectAddress: machine.address, artifacts: artifacts)
+        var renderer = StepRenderer(
+            state: desired, group: group, contexts: [group.context, scope], subject: machine.name,
+            subjectAddress: machine.address, artifacts: artifacts)
         guard let rendered = try renderer.render(steps[action.ordinal - 1], phase: phase, ordinal: action.ordinal - 1, facts: nil) else { return nil }
         var result = action
         result.detail = rendered.action.detail

@@ -11,43 +11,55 @@ public enum BlueprintSchema {
         return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    static var label: [String: Any] { [
-        "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", "maxLength": 63,
-        "description": "lowercase letters, digits and '-': it becomes part of host names",
-    ] }
-    static var size: [String: Any] { [
-        "description": "a size such as 512MiB, 4GiB or 2G; a plain number is bytes",
-        "anyOf": [
-            ["type": "string", "pattern": "^[0-9]+ *(B|KiB|MiB|GiB|TiB|K|M|G|T|KB|MB|GB|TB)?$"],
-            ["type": "integer", "minimum": 0],
-        ],
-    ] }
-    static var duration: [String: Any] { [
-        "description": "a duration such as 30s, 5m or 1h30m; a plain number is seconds",
-        "anyOf": [["type": "string", "pattern": "^([0-9]+(ms|s|m|h))+$|^[0-9]+$"], ["type": "integer", "minimum": 0]],
-    ] }
-    static var cidr: [String: Any] { [
-        "type": "string", "pattern": "^([0-9]{1,3}\\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$",
-        "description": "an IPv4 network in CIDR form, such as 10.213.0.0/24",
-    ] }
-    static var secretReference: [String: Any] { [
-        "description": "where a secret comes from: env:NAME, file:PATH, generate, or secret:NAME (an entry of 'secrets')",
-        "anyOf": [
-            ["type": "string", "pattern": "^(generate|env:.+|file:.+|secret:.+)$"],
-            ["type": "object", "properties": ["generate": ["const": true]], "required": ["generate"], "additionalProperties": false],
-        ],
-    ] }
-    static var rollout: [String: Any] { [
-        "type": "object", "additionalProperties": false,
-        "description": "how machines are changed: the canaries go first and alone, then at most maxInFlight at a time",
-        "properties": [
-            "maxInFlight": [
-                "description": "machines changed at once: a count or a percentage of the role",
-                "anyOf": [["type": "integer", "minimum": 1], ["type": "string", "pattern": "^([1-9][0-9]*|([1-9][0-9]?|100)%)$"]],
+    static var label: [String: Any] {
+        [
+            "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", "maxLength": 63,
+            "description": "lowercase letters, digits and '-': it becomes part of host names",
+        ]
+    }
+    static var size: [String: Any] {
+        [
+            "description": "a size such as 512MiB, 4GiB or 2G; a plain number is bytes",
+            "anyOf": [
+                ["type": "string", "pattern": "^[0-9]+ *(B|KiB|MiB|GiB|TiB|K|M|G|T|KB|MB|GB|TB)?$"],
+                ["type": "integer", "minimum": 0],
             ],
-            "canaries": ["type": "integer", "minimum": 0, "maximum": 1000, "description": "machines that go first, alone (default 1)"],
-        ],
-    ] }
+        ]
+    }
+    static var duration: [String: Any] {
+        [
+            "description": "a duration such as 30s, 5m or 1h30m; a plain number is seconds",
+            "anyOf": [["type": "string", "pattern": "^([0-9]+(ms|s|m|h))+$|^[0-9]+$"], ["type": "integer", "minimum": 0]],
+        ]
+    }
+    static var cidr: [String: Any] {
+        [
+            "type": "string", "pattern": "^([0-9]{1,3}\\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$",
+            "description": "an IPv4 network in CIDR form, such as 10.213.0.0/24",
+        ]
+    }
+    static var secretReference: [String: Any] {
+        [
+            "description": "where a secret comes from: env:NAME, file:PATH, generate, or secret:NAME (an entry of 'secrets')",
+            "anyOf": [
+                ["type": "string", "pattern": "^(generate|env:.+|file:.+|secret:.+)$"],
+                ["type": "object", "properties": ["generate": ["const": true]], "required": ["generate"], "additionalProperties": false],
+            ],
+        ]
+    }
+    static var rollout: [String: Any] {
+        [
+            "type": "object", "additionalProperties": false,
+            "description": "how machines are changed: the canaries go first and alone, then at most maxInFlight at a time",
+            "properties": [
+                "maxInFlight": [
+                    "description": "machines changed at once: a count or a percentage of the role",
+                    "anyOf": [["type": "integer", "minimum": 1], ["type": "string", "pattern": "^([1-9][0-9]*|([1-9][0-9]?|100)%)$"]],
+                ],
+                "canaries": ["type": "integer", "minimum": 0, "maximum": 1000, "description": "machines that go first, alone (default 1)"],
+            ],
+        ]
+    }
 
     /// Dot-separated DNS labels (an IPv4 address matches too).
     static let domainPattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -101,8 +113,10 @@ public enum BlueprintSchema {
                 "description": "\(role.description) (\(role.count.summary))",
                 "anyOf": [
                     count,
-                    ["type": "object", "additionalProperties": false, "required": ["count"],
-                     "properties": ["count": count, "flavor": label, "rollout": ["$ref": "#/$defs/rollout"]]],
+                    [
+                        "type": "object", "additionalProperties": false, "required": ["count"],
+                        "properties": ["count": count, "flavor": label, "rollout": ["$ref": "#/$defs/rollout"]],
+                    ],
                 ],
             ]
         }
@@ -110,10 +124,12 @@ public enum BlueprintSchema {
             "if": ["properties": ["kind": ["const": kind.name]], "required": ["kind"]],
             "then": [
                 "properties": [
-                    "roles": ["type": "object", "additionalProperties": false, "properties": roles,
-                              "required": kind.roles.filter { $0.count.defaultCount == nil }.map(\.name)],
+                    "roles": [
+                        "type": "object", "additionalProperties": false, "properties": roles,
+                        "required": kind.roles.filter { $0.count.defaultCount == nil }.map(\.name),
+                    ],
                     "settings": settingsSchema(kind),
-                ],
+                ]
             ],
         ]
     }
@@ -126,7 +142,10 @@ public enum BlueprintSchema {
                 "address": ["type": "string", "description": "IPv4 address or DNS name"],
                 "port": ["type": "integer", "minimum": 1, "maximum": 65535, "default": 22],
                 "user": ["type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$"],
-                "hostKey": ["type": "string", "description": "the pinned host key: 'SHA256:…' fingerprint, 'ssh-ed25519 AAAA…' or a known_hosts line (ssh-keyscan -t ed25519 HOST)"],
+                "hostKey": [
+                    "type": "string",
+                    "description": "the pinned host key: 'SHA256:…' fingerprint, 'ssh-ed25519 AAAA…' or a known_hosts line (ssh-keyscan -t ed25519 HOST)",
+                ],
             ],
         ]
         let controlPlane: [String: Any] = [
@@ -135,15 +154,23 @@ public enum BlueprintSchema {
             "properties": [
                 "driver": ["enum": ["local", "static"], "description": "local: LXC machines on this host; static: machines you already have"],
                 "network": cidr, "bridge": ["type": "string", "pattern": "^[A-Za-z0-9_.-]{1,15}$"],
-                "layers": ["type": "array", "items": ["type": "string"],
-                           "description": "folders whose files appear read-only in every local machine at the same paths (relative to the blueprint)"],
+                "layers": [
+                    "type": "array", "items": ["type": "string"],
+                    "description": "folders whose files appear read-only in every local machine at the same paths (relative to the blueprint)",
+                ],
                 "machines": ["type": "array", "minItems": 1, "items": staticMachine],
             ],
             "allOf": [
-                ["if": ["properties": ["driver": ["const": "local"]]],
-                 "then": ["required": ["network"], "properties": ["driver": true, "network": true, "bridge": true, "layers": true], "additionalProperties": false]],
-                ["if": ["properties": ["driver": ["const": "static"]]],
-                 "then": ["required": ["machines"], "properties": ["driver": true, "machines": true], "additionalProperties": false]],
+                [
+                    "if": ["properties": ["driver": ["const": "local"]]],
+                    "then": [
+                        "required": ["network"], "properties": ["driver": true, "network": true, "bridge": true, "layers": true], "additionalProperties": false,
+                    ],
+                ],
+                [
+                    "if": ["properties": ["driver": ["const": "static"]]],
+                    "then": ["required": ["machines"], "properties": ["driver": true, "machines": true], "additionalProperties": false],
+                ],
             ],
         ]
         let ssh: [String: Any] = [
@@ -175,8 +202,10 @@ public enum BlueprintSchema {
         ]
         if let kind = catalog.kinds[KindCatalog.managementKind] {
             var properties = management["properties"] as? [String: Any] ?? [:]
-            properties["services"] = ["type": "array", "uniqueItems": true, "items": ["enum": kind.services.map(\.name)],
-                                      "description": "services to run (default all); required: \(kind.services.filter(\.required).map(\.name).joined(separator: ", "))"]
+            properties["services"] = [
+                "type": "array", "uniqueItems": true, "items": ["enum": kind.services.map(\.name)],
+                "description": "services to run (default all); required: \(kind.services.filter(\.required).map(\.name).joined(separator: ", "))",
+            ]
             properties["settings"] = settingsSchema(kind)
             management["properties"] = properties
         }
@@ -203,13 +232,17 @@ public enum BlueprintSchema {
                 "name": label,
                 "controlPlane": controlPlane,
                 "ssh": ssh,
-                "flavors": ["type": "object", "propertyNames": label, "additionalProperties": flavor,
-                            "description": "named machine sizes; small, medium and large are built in"],
+                "flavors": [
+                    "type": "object", "propertyNames": label, "additionalProperties": flavor,
+                    "description": "named machine sizes; small, medium and large are built in",
+                ],
                 "management": management,
                 "clusters": ["type": "array", "items": cluster],
-                "secrets": ["type": "object", "propertyNames": ["pattern": "^[A-Za-z][A-Za-z0-9_]*$"],
-                            "additionalProperties": ["$ref": "#/$defs/secretReference"],
-                            "description": "named secrets; templates read them as secrets.NAME"],
+                "secrets": [
+                    "type": "object", "propertyNames": ["pattern": "^[A-Za-z][A-Za-z0-9_]*$"],
+                    "additionalProperties": ["$ref": "#/$defs/secretReference"],
+                    "description": "named secrets; templates read them as secrets.NAME",
+                ],
             ],
             "$defs": ["secretReference": secretReference, "rollout": rollout],
         ]

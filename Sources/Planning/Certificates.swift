@@ -43,7 +43,8 @@ struct CertificateBook {
     /// A leaf that serves as recorded (nil: it must be issued), and why not when it does not.
     func leaf(group: String, declaration: CertificateDeclaration, machine: String, address: String?) -> (IssuedCertificate?, reason: String) {
         guard let issuer = declaration.issuer, let authority = authority(group: group, name: issuer) else { return (nil, "new authority") }
-        guard let issued = recorded[CertificateKeys.leaf(group: group, name: declaration.name, machine: machine)].flatMap(IssuedCertificate.init(recorded:)) else {
+        guard let issued = recorded[CertificateKeys.leaf(group: group, name: declaration.name, machine: machine)].flatMap(IssuedCertificate.init(recorded:))
+        else {
             return (nil, "new")
         }
         let request = Self.request(machine: machine, address: address, usages: declaration.usages)
@@ -57,7 +58,8 @@ extension DesiredState {
     static func authorityValues(_ group: ResolvedGroup, book: CertificateBook) -> TemplateValue {
         var object = TemplateObject()
         for declaration in group.kind.certificates where declaration.isAuthority {
-            let value: TemplateValue = book.authority(group: group.name, name: declaration.name).map { .text($0.certificatePEM) }
+            let value: TemplateValue =
+                book.authority(group: group.name, name: declaration.name).map { .text($0.certificatePEM) }
                 ?? .unknown("certificate authority \(declaration.name), made at apply")
             object[declaration.name] = ["certificate": value]
         }
@@ -85,15 +87,19 @@ extension Planner {
     /// The certificates `apply` must issue before planning `deployment`: authorities the recorded state
     /// lacks (or that expire within the renewal window), and every leaf that is missing, expires within
     /// it, names other addresses, or was signed by an authority that changed.
-    public func certificatesToIssue(_ deployment: ResolvedDeployment, recorded: RecordedState, now: Date = Date()) throws(DiagnosticsError) -> [PendingCertificate] {
+    public func certificatesToIssue(
+        _ deployment: ResolvedDeployment, recorded: RecordedState, now: Date = Date()
+    ) throws(DiagnosticsError) -> [PendingCertificate] {
         guard deployment.groups.contains(where: { !$0.kind.certificates.isEmpty }) else { return [] }
         // Addresses as the plan assigns them: every group's machines take theirs in order.
         var machines: [DesiredMachine] = []
         for (groupIndex, group) in deployment.groups.enumerated() {
             for (roleIndex, role) in group.roles.enumerated() where role.count > 0 {
                 for index in 1...role.count {
-                    machines.append(DesiredMachine(name: DesiredState.machineName(deployment.blueprint.name.value, group.name, role.name, index),
-                                                   group: groupIndex, role: roleIndex, index: index, address: nil, value: .bool(false)))
+                    machines.append(
+                        DesiredMachine(
+                            name: DesiredState.machineName(deployment.blueprint.name.value, group.name, role.name, index),
+                            group: groupIndex, role: roleIndex, index: index, address: nil, value: .bool(false)))
                 }
             }
         }
@@ -106,20 +112,23 @@ extension Planner {
                 let key = CertificateKeys.authority(group: group.name, name: declaration.name)
                 guard book.authority(group: group.name, name: declaration.name) == nil else { continue }
                 renewedAuthorities.insert(declaration.name)
-                pending.append(PendingCertificate(key: key, issuerKey: nil, request: nil,
-                                                  authorityName: "\(deployment.blueprint.name.value)-\(group.name)-\(declaration.name)",
-                                                  reason: recorded.generatedSecrets[key] == nil ? "new" : "expires within 30 days"))
+                pending.append(
+                    PendingCertificate(
+                        key: key, issuerKey: nil, request: nil,
+                        authorityName: "\(deployment.blueprint.name.value)-\(group.name)-\(declaration.name)",
+                        reason: recorded.generatedSecrets[key] == nil ? "new" : "expires within 30 days"))
             }
             for declaration in group.kind.certificates {
                 guard let issuer = declaration.issuer else { continue }
                 for machine in machines where machine.group == groupIndex && declaration.roles.contains(group.roles[machine.role].name) {
                     let (issued, reason) = book.leaf(group: group.name, declaration: declaration, machine: machine.name, address: machine.address)
                     guard issued == nil || renewedAuthorities.contains(issuer) else { continue }
-                    pending.append(PendingCertificate(
-                        key: CertificateKeys.leaf(group: group.name, name: declaration.name, machine: machine.name),
-                        issuerKey: CertificateKeys.authority(group: group.name, name: issuer),
-                        request: CertificateBook.request(machine: machine.name, address: machine.address, usages: declaration.usages),
-                        authorityName: "", reason: issued == nil ? reason : "new authority"))
+                    pending.append(
+                        PendingCertificate(
+                            key: CertificateKeys.leaf(group: group.name, name: declaration.name, machine: machine.name),
+                            issuerKey: CertificateKeys.authority(group: group.name, name: issuer),
+                            request: CertificateBook.request(machine: machine.name, address: machine.address, usages: declaration.usages),
+                            authorityName: "", reason: issued == nil ? reason : "new authority"))
                 }
             }
         }
@@ -161,7 +170,8 @@ public struct ExpiringCertificate: Codable, Sendable, Hashable {
     public static func among(_ generatedSecrets: [String: String], now: Date = Date()) -> [ExpiringCertificate] {
         generatedSecrets.compactMap { key, value -> ExpiringCertificate? in
             guard key.contains("/certificates."), let issued = IssuedCertificate(recorded: value),
-                  issued.notAfter.timeIntervalSince(now) < CertificateAuthority.renewalWindow else { return nil }
+                issued.notAfter.timeIntervalSince(now) < CertificateAuthority.renewalWindow
+            else { return nil }
             return ExpiringCertificate(name: key.replacingOccurrences(of: "/certificates.", with: "/"), notAfter: issued.notAfter)
         }.sorted { $0.name < $1.name }
     }

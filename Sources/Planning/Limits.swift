@@ -15,17 +15,19 @@ extension Resolver {
     func checkLimits(_ deployment: ResolvedDeployment, diagnostics: inout DiagnosticCollector) {
         let clusters = deployment.blueprint.clusters
         if clusters.count > DeploymentLimits.maxClusters {
-            diagnostics.error("the blueprint has \(clusters.count) clusters; photon plans at most \(DeploymentLimits.maxClusters) in one deployment",
-                              at: clusters[DeploymentLimits.maxClusters].name.location,
-                              help: "split the clusters over several deployments (blueprints)")
+            diagnostics.error(
+                "the blueprint has \(clusters.count) clusters; photon plans at most \(DeploymentLimits.maxClusters) in one deployment",
+                at: clusters[DeploymentLimits.maxClusters].name.location,
+                help: "split the clusters over several deployments (blueprints)")
         }
         var total = 0
         for group in deployment.groups {
             total += group.roles.reduce(0) { $0 + $1.count }
             guard total > DeploymentLimits.maxMachines else { continue }
             let location = clusters.first { $0.name.value == group.name }?.location ?? deployment.blueprint.management?.location
-            diagnostics.error("the blueprint asks for \(deployment.machineCount) machines; photon plans at most \(DeploymentLimits.maxMachines) in one deployment",
-                              at: location, help: "this cluster crosses the limit; split the clusters over several deployments (blueprints)")
+            diagnostics.error(
+                "the blueprint asks for \(deployment.machineCount) machines; photon plans at most \(DeploymentLimits.maxMachines) in one deployment",
+                at: location, help: "this cluster crosses the limit; split the clusters over several deployments (blueprints)")
             return
         }
     }

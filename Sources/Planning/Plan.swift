@@ -140,8 +140,10 @@ public struct PlanAction: Sendable {
     /// The step's name, guards, timeout and retry policy; nil when it has none of them.
     public var options: StepOptions?
 
-    public init(type: ActionType, machine: String, runsOn: String? = nil, phase: Phase? = nil, ordinal: Int = 0,
-                change: MachineChange, dependsOn: [Int] = [], detail: ActionDetail, options: StepOptions? = nil) {
+    public init(
+        type: ActionType, machine: String, runsOn: String? = nil, phase: Phase? = nil, ordinal: Int = 0,
+        change: MachineChange, dependsOn: [Int] = [], detail: ActionDetail, options: StepOptions? = nil
+    ) {
         self.type = type
         self.machine = machine
         self.runsOn = runsOn

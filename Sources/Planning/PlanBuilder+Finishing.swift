@@ -39,19 +39,25 @@ extension PlanBuilder {
                     let role = group.resolved.roles[roleIndex]
                     flavor = role.flavor
                     quorumRole = role.declaration.count.odd
-                    let machineValue = DesiredState.machineValue(name: record.name, address: record.address, index: record.index,
-                                                                 role: record.role, count: role.count, flavor: role.flavor)
+                    let machineValue = DesiredState.machineValue(
+                        name: record.name, address: record.address, index: record.index,
+                        role: record.role, count: role.count, flavor: role.flavor)
                     let scope: TemplateValue = .object(TemplateObject(["machine": machineValue, "role": group.roleValues[roleIndex]]))
-                    var renderer = StepRenderer(state: desired, group: group, contexts: [group.context, scope], subject: record.name,
-                                                subjectAddress: record.address, artifacts: artifacts)
+                    var renderer = StepRenderer(
+                        state: desired, group: group, contexts: [group.context, scope], subject: record.name,
+                        subjectAddress: record.address, artifacts: artifacts)
                     renderer.excluded = removedNames
                     for phase in Phase.tearDown {
                         for (ordinal, step) in role.declaration.steps(in: phase).enumerated() {
                             // Draining through a role with no survivor is pointless: the cluster is going away.
                             if let via = step.via, let viaIndex = group.resolved.roles.firstIndex(where: { $0.name == via }),
-                               group.roleMachines[viaIndex].isEmpty { continue }
+                                group.roleMachines[viaIndex].isEmpty
+                            {
+                                continue
+                            }
                             guard let rendered = try renderer.render(step, phase: phase, ordinal: ordinal, facts: nil),
-                                  !record.completedActions.contains(rendered.action.id) else { continue }
+                                !record.completedActions.contains(rendered.action.id)
+                            else { continue }
                             var action = rendered.action
                             action.change = .delete
                             _ = append(&self, action)
@@ -63,8 +69,10 @@ extension PlanBuilder {
             let delete = append(&self, PlanAction(type: .deleteMachine, machine: record.name, change: .delete, detail: .deleteMachine))
             if quorumRole, let previous = previousInRole["\(record.group)/\(record.role)"] { depend(first ?? delete, on: previous) }
             previousInRole["\(record.group)/\(record.role)"] = delete
-            result.append(PlanMachine(name: record.name, group: record.group, role: record.role, index: record.index, address: record.address,
-                                      flavor: flavor, change: .delete, actions: chain, needs: []))
+            result.append(
+                PlanMachine(
+                    name: record.name, group: record.group, role: record.role, index: record.index, address: record.address,
+                    flavor: flavor, change: .delete, actions: chain, needs: []))
         }
         return result
     }
@@ -119,8 +127,10 @@ extension PlanBuilder {
         }
         if order.count != actions.count {
             let stuck = actions.indices.first { indegree[$0] > 0 }.map { actions[$0].id } ?? "?"
-            throw DiagnosticsError(Diagnostic("the kinds' steps wait for each other in a circle (around \(stuck))",
-                                              help: "check 'via' steps: a step can only run via a role that comes up before its own"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "the kinds' steps wait for each other in a circle (around \(stuck))",
+                    help: "check 'via' steps: a step can only run via a role that comes up before its own"))
         }
         var newIndex = [Int](repeating: 0, count: count)
         for (position, old) in order.enumerated() { newIndex[old] = position }
@@ -162,14 +172,16 @@ extension PlanBuilder {
         var previousCounts: [String: Int] = [:]
         for machine in recorded.machines { previousCounts["\(machine.group)/\(machine.role)", default: 0] += 1 }
         var groups = desired.groups.map { group -> PlanGroup in
-            PlanGroup(name: group.resolved.name, kind: group.resolved.kind.name, isManagement: group.resolved.isManagement,
-                      roles: group.resolved.roles.map { role in
-                          PlanRole(name: role.name, count: role.count,
-                                   previousCount: previousCounts["\(group.resolved.name)/\(role.name)", default: 0],
-                                   countSource: role.countSource, blueprintCount: role.blueprintCount, flavor: role.flavor.name, flavorSummary: role.flavor.summary,
-                                   canaries: role.canaries, maxInFlight: role.maxInFlight.description, needs: role.declaration.needs)
-                      },
-                      settings: group.resolved.settingsDisplay)
+            PlanGroup(
+                name: group.resolved.name, kind: group.resolved.kind.name, isManagement: group.resolved.isManagement,
+                roles: group.resolved.roles.map { role in
+                    PlanRole(
+                        name: role.name, count: role.count,
+                        previousCount: previousCounts["\(group.resolved.name)/\(role.name)", default: 0],
+                        countSource: role.countSource, blueprintCount: role.blueprintCount, flavor: role.flavor.name, flavorSummary: role.flavor.summary,
+                        canaries: role.canaries, maxInFlight: role.maxInFlight.description, needs: role.declaration.needs)
+                },
+                settings: group.resolved.settingsDisplay)
         }
         // Clusters dropped from the blueprint still appear, with their machines going away.
         let known = Set(groups.map(\.name))
@@ -177,14 +189,16 @@ extension PlanBuilder {
         for machine in recorded.machines where !known.contains(machine.group) { dropped[machine.group, default: []].append(machine) }
         for (name, members) in dropped.sorted(by: { $0.key < $1.key }) {
             let roles = Dictionary(grouping: members, by: \.role).sorted { $0.key < $1.key }.map { role, machines in
-                PlanRole(name: role, count: 0, previousCount: machines.count, countSource: .blueprint, blueprintCount: nil, flavor: "", flavorSummary: "",
-                         canaries: 0, maxInFlight: "1", needs: [])
+                PlanRole(
+                    name: role, count: 0, previousCount: machines.count, countSource: .blueprint, blueprintCount: nil, flavor: "", flavorSummary: "",
+                    canaries: 0, maxInFlight: "1", needs: [])
             }
             groups.append(PlanGroup(name: name, kind: members[0].kind, isManagement: false, roles: roles, settings: []))
         }
-        return Plan(deployment: blueprint.name.value, blueprintFile: blueprint.file, blueprintDigest: blueprint.digest,
-                    stateSerial: recorded.serial, driver: blueprint.controlPlane.driverName, groups: groups,
-                    machines: finalMachines, actions: actions)
+        return Plan(
+            deployment: blueprint.name.value, blueprintFile: blueprint.file, blueprintDigest: blueprint.digest,
+            stateSerial: recorded.serial, driver: blueprint.controlPlane.driverName, groups: groups,
+            machines: finalMachines, actions: actions)
     }
 }
 

@@ -57,11 +57,13 @@ extension PlanBuilder {
                     for phase in Phase.bringUp {
                         for (ordinal, step) in role.declaration.steps(in: phase).enumerated() {
                             guard case .capture(let captured, _, _) = step.action, captured == name,
-                                  let producer = group.roleMachines[roleIndex].first else { continue }
+                                let producer = group.roleMachines[roleIndex].first
+                            else { continue }
                             let machine = desired.machines[producer]
                             let scope: TemplateValue = .object(TemplateObject(["machine": machine.value, "role": group.roleValues[roleIndex]]))
-                            var renderer = StepRenderer(state: desired, group: group, contexts: [group.context, scope], subject: machine.name,
-                                                        subjectAddress: machine.address, artifacts: artifacts)
+                            var renderer = StepRenderer(
+                                state: desired, group: group, contexts: [group.context, scope], subject: machine.name,
+                                subjectAddress: machine.address, artifacts: artifacts)
                             guard let rendered = try renderer.render(step, phase: phase, ordinal: ordinal, facts: nil) else { continue }
                             var action = rendered.action
                             action.change = .update

@@ -64,9 +64,11 @@ struct PlanBuilder {
         for (position, machine) in desired.machines.enumerated() {
             let group = desired.groups[machine.group]
             let role = group.resolved.roles[machine.role]
-            planMachines.append(PlanMachine(name: machine.name, group: group.resolved.name, role: role.name, index: machine.index,
-                                            address: machine.address, flavor: role.flavor, change: renders[position].change, actions: [],
-                                            needs: role.declaration.needs, healthPorts: renders[position].healthPorts))
+            planMachines.append(
+                PlanMachine(
+                    name: machine.name, group: group.resolved.name, role: role.name, index: machine.index,
+                    address: machine.address, flavor: role.flavor, change: renders[position].change, actions: [],
+                    needs: role.declaration.needs, healthPorts: renders[position].healthPorts))
         }
         renders = []
         registerProducers()
@@ -102,7 +104,8 @@ struct PlanBuilder {
                 let active = members.filter { renders[$0].actionCount > 0 }
                 // Canaries protect machines that already run: a role coming up for the first time (a quorum
                 // group bootstrapping all its members together) has nothing to protect and would deadlock.
-                let roleExists = members.contains { renders[$0].change != .create }
+                let roleExists =
+                    members.contains { renders[$0].change != .create }
                     || recorded.machines.contains { $0.group == groupName && $0.role == role.name }
                 func place(_ machine: Int) {
                     let count = renders[machine].actionCount
@@ -115,8 +118,10 @@ struct PlanBuilder {
                 if roleExists, role.canaries > 0, active.count > role.canaries {
                     active.prefix(role.canaries).forEach(place)
                     canaryGates[groupIndex][roleIndex] = cursor
-                    gates.append(GateSlot(index: cursor, name: "\(groupName)/\(role.name)/canaries",
-                                          summary: "canaries of \(role.name) in \(groupName) succeeded (\(role.canaries) of \(active.count))"))
+                    gates.append(
+                        GateSlot(
+                            index: cursor, name: "\(groupName)/\(role.name)/canaries",
+                            summary: "canaries of \(role.name) in \(groupName) succeeded (\(role.canaries) of \(active.count))"))
                     cursor += 1
                     active.dropFirst(role.canaries).forEach(place)
                 } else {
@@ -161,10 +166,11 @@ struct PlanBuilder {
                                 let role = desired.groups[machine.group].resolved.roles[machine.role]
                                 let restarts = inputs[position].restarts
                                 let label = Self.restartLabel(unanswered: inputs[position].unanswered)
-                                (output.baseAddress! + slot).initialize(to: PlanAction(
-                                    type: .createMachine, machine: machine.name, change: restarts ? .update : .create,
-                                    detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs),
-                                    options: restarts ? StepOptions(label: label, unless: nil, creates: nil, timeout: nil, retry: nil) : nil))
+                                (output.baseAddress! + slot).initialize(
+                                    to: PlanAction(
+                                        type: .createMachine, machine: machine.name, change: restarts ? .update : .create,
+                                        detail: .createMachine(flavor: role.flavor, address: machine.address, needs: role.declaration.needs),
+                                        options: restarts ? StepOptions(label: label, unless: nil, creates: nil, timeout: nil, retry: nil) : nil))
                                 metaOutput[slot] = StepMeta(phase: nil, runsOn: nil, captured: [], machine: position)
                                 slot += 1
                             }
@@ -182,8 +188,10 @@ struct PlanBuilder {
                 }
             }
             for gate in gates {
-                (buffer.baseAddress! + gate.index).initialize(to: PlanAction(type: .gate, machine: gate.name, change: .unchanged, detail: .gate,
-                                                                            options: StepOptions(label: gate.summary)))
+                (buffer.baseAddress! + gate.index).initialize(
+                    to: PlanAction(
+                        type: .gate, machine: gate.name, change: .unchanged, detail: .gate,
+                        options: StepOptions(label: gate.summary)))
             }
             initialized = total
         }

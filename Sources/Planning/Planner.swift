@@ -64,7 +64,9 @@ public struct Planner: Sendable {
     }
 
     /// Expand, render (with the diff) and build: the one path every plan takes.
-    func planAndRenderer(_ deployment: ResolvedDeployment, recorded: RecordedState, times: inout PhaseTimes) throws(DiagnosticsError) -> (plan: Plan, renderer: ActionRenderer) {
+    func planAndRenderer(
+        _ deployment: ResolvedDeployment, recorded: RecordedState, times: inout PhaseTimes
+    ) throws(DiagnosticsError) -> (plan: Plan, renderer: ActionRenderer) {
         let clock = ContinuousClock()
         let start = clock.now
         let desired = try DesiredState.expand(deployment, recorded: recorded, secrets: secrets, photonVersion: photonVersion)
@@ -116,7 +118,9 @@ extension DesiredState {
         "\(deployment)-\(group)-\(role)-\(index)"
     }
 
-    static func expand(_ deployment: ResolvedDeployment, recorded: RecordedState, secrets: SecretSource, photonVersion: String) throws(DiagnosticsError) -> DesiredState {
+    static func expand(
+        _ deployment: ResolvedDeployment, recorded: RecordedState, secrets: SecretSource, photonVersion: String
+    ) throws(DiagnosticsError) -> DesiredState {
         let blueprint = deployment.blueprint
         let name = blueprint.name.value
         var machines: [DesiredMachine] = []
@@ -137,7 +141,8 @@ extension DesiredState {
         let namedSecrets = Dictionary(blueprint.secrets.map { ($0.name.value, $0.reference.value) }, uniquingKeysWith: { a, _ in a })
         var secretValues = TemplateObject()
         for secret in blueprint.secrets {
-            secretValues[secret.name.value] = secrets.value(of: secret.reference.value, generated: recorded.generatedSecrets["secrets.\(secret.name.value)"], named: namedSecrets)
+            secretValues[secret.name.value] = secrets.value(
+                of: secret.reference.value, generated: recorded.generatedSecrets["secrets.\(secret.name.value)"], named: namedSecrets)
         }
 
         var groups: [DesiredGroup] = []
@@ -155,7 +160,8 @@ extension DesiredState {
                 for member in members {
                     var value = machineValue(machines[member], role: role, count: members.count)
                     if !group.kind.certificates.isEmpty, case .object(var fields) = value,
-                       let certificates = leafValues(group, role: role.name, machine: machines[member].name, address: machines[member].address, book: book) {
+                        let certificates = leafValues(group, role: role.name, machine: machines[member].name, address: machines[member].address, book: book)
+                    {
                         fields["certificates"] = certificates
                         value = .object(fields)
                     }
@@ -163,14 +169,15 @@ extension DesiredState {
                     memberValues.append(value)
                 }
                 let addresses = members.map { machines[$0].address ?? RenderedText.unknownPlaceholder }.joined(separator: ",")
-                let roleValue: TemplateValue = .object(TemplateObject([
-                    "name": .text(role.name),
-                    "count": .number(role.count),
-                    "quorum": .number(role.count / 2 + 1),
-                    "first": memberValues.first ?? .bool(false),
-                    "machines": .list(memberValues),
-                    "addresses": .text(addresses),
-                ]))
+                let roleValue: TemplateValue = .object(
+                    TemplateObject([
+                        "name": .text(role.name),
+                        "count": .number(role.count),
+                        "quorum": .number(role.count / 2 + 1),
+                        "first": memberValues.first ?? .bool(false),
+                        "machines": .list(memberValues),
+                        "addresses": .text(addresses),
+                    ]))
                 roleValues.append(roleValue)
                 rolesObject[role.name] = roleValue
             }
@@ -185,19 +192,22 @@ extension DesiredState {
                     }
                 }
             }
-            let context: TemplateValue = .object(TemplateObject([
-                "deployment": ["name": .text(name)],
-                "cluster": ["name": .text(group.name), "kind": .text(group.kind.name)],
-                "settings": .object(TemplateObject(group.settings)),
-                "secrets": .object(secretValues),
-                "services": .object(TemplateObject(group.services.mapValues { .bool($0) })),
-                "photon": ["version": .text(photonVersion)],
-                "roles": .object(rolesObject),
-                "captured": .object(captured),
-                "certificates": authorityValues(group, book: book),
-            ]))
-            groups.append(DesiredGroup(resolved: group, context: context, roleMachines: roleMachinesByGroup[groupIndex], roleValues: roleValues,
-                                       origins: ValueOrigins.of(group, in: blueprint)))
+            let context: TemplateValue = .object(
+                TemplateObject([
+                    "deployment": ["name": .text(name)],
+                    "cluster": ["name": .text(group.name), "kind": .text(group.kind.name)],
+                    "settings": .object(TemplateObject(group.settings)),
+                    "secrets": .object(secretValues),
+                    "services": .object(TemplateObject(group.services.mapValues { .bool($0) })),
+                    "photon": ["version": .text(photonVersion)],
+                    "roles": .object(rolesObject),
+                    "captured": .object(captured),
+                    "certificates": authorityValues(group, book: book),
+                ]))
+            groups.append(
+                DesiredGroup(
+                    resolved: group, context: context, roleMachines: roleMachinesByGroup[groupIndex], roleValues: roleValues,
+                    origins: ValueOrigins.of(group, in: blueprint)))
         }
         return DesiredState(deployment: deployment, groups: groups, machines: machines, indexByName: indexByName)
     }
@@ -207,19 +217,20 @@ extension DesiredState {
     }
 
     static func machineValue(name: String, address: String?, index: Int, role: String, count: Int, flavor: Flavor) -> TemplateValue {
-        .object(TemplateObject([
-            "name": .text(name),
-            "hostname": .text(name),
-            "address": address.map(TemplateValue.text) ?? .unknown("address of \(name)"),
-            "index": .number(index),
-            "role": .text(role),
-            "first": .bool(index == 1),
-            "last": .bool(index == count),
-            "flavor": .text(flavor.name),
-            "cpus": .number(max(1, (flavor.milliCPU + 999) / 1000)),
-            "memoryMiB": .number(Int(flavor.memory.bytes >> 20)),
-            "diskGiB": .number(Int(flavor.disk.bytes >> 30)),
-        ]))
+        .object(
+            TemplateObject([
+                "name": .text(name),
+                "hostname": .text(name),
+                "address": address.map(TemplateValue.text) ?? .unknown("address of \(name)"),
+                "index": .number(index),
+                "role": .text(role),
+                "first": .bool(index == 1),
+                "last": .bool(index == count),
+                "flavor": .text(flavor.name),
+                "cpus": .number(max(1, (flavor.milliCPU + 999) / 1000)),
+                "memoryMiB": .number(Int(flavor.memory.bytes >> 20)),
+                "diskGiB": .number(Int(flavor.disk.bytes >> 30)),
+            ]))
     }
 
     /// Recorded machines keep their address; new ones take the lowest free address (local) or the next
@@ -240,8 +251,10 @@ extension DesiredState {
                 }
                 while next <= hosts.upperBound, taken.contains(IPv4Address(next).description) { next += 1 }
                 guard next <= hosts.upperBound else {
-                    throw DiagnosticsError(Diagnostic("network \(local.network.value) has no free address left for \(machines[position].name)",
-                                                      at: local.network.location, help: "use a larger network"))
+                    throw DiagnosticsError(
+                        Diagnostic(
+                            "network \(local.network.value) has no free address left for \(machines[position].name)",
+                            at: local.network.location, help: "use a larger network"))
                 }
                 machines[position].address = IPv4Address(next).description
                 next += 1
@@ -256,8 +269,10 @@ extension DesiredState {
                 var candidate = pool.next()
                 while let address = candidate, taken.contains(address) { candidate = pool.next() }
                 guard let address = candidate else {
-                    throw DiagnosticsError(Diagnostic("the static control plane has no machine left for \(machines[position].name)",
-                                                      at: plane.location, help: "list more machines"))
+                    throw DiagnosticsError(
+                        Diagnostic(
+                            "the static control plane has no machine left for \(machines[position].name)",
+                            at: plane.location, help: "list more machines"))
                 }
                 machines[position].address = address
             }

@@ -19,8 +19,10 @@ public struct RecordedState: Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey { case serial, machines, captured, generatedSecrets, scaledCounts }
 
-    public init(serial: Int = 0, machines: [RecordedMachine] = [], captured: [String: RecordedValue] = [:], generatedSecrets: [String: String] = [:],
-                scaledCounts: [String: ScaledCount] = [:]) {
+    public init(
+        serial: Int = 0, machines: [RecordedMachine] = [], captured: [String: RecordedValue] = [:], generatedSecrets: [String: String] = [:],
+        scaledCounts: [String: ScaledCount] = [:]
+    ) {
         self.serial = serial
         self.machines = machines
         self.captured = captured
@@ -79,8 +81,10 @@ public struct RecordedMachine: Sendable, Codable, Hashable {
     /// configure and health steps again. Not stored, like `stopped`: apply asks each time.
     public var unanswered: [Int] = []
 
-    public init(name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil,
-                files: [String: RecordedFile] = [:], lifecycle: MachineLifecycle = .ready, completedActions: Set<String> = []) {
+    public init(
+        name: String, group: String, kind: String, role: String, index: Int, address: String, hostKeyFingerprint: String? = nil,
+        files: [String: RecordedFile] = [:], lifecycle: MachineLifecycle = .ready, completedActions: Set<String> = []
+    ) {
         self.lifecycle = lifecycle
         self.completedActions = completedActions
         self.name = name

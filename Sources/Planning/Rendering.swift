@@ -56,8 +56,9 @@ struct StepFacts: Sendable {
         let createsConstant = step.creates.map { $0.constantText != nil } ?? true
         if unlessConstant, createsConstant {
             optionsAreShared = true
-            sharedOptions = StepOptions(label: step.name, unless: step.unless?.map { RenderedText(text: $0.constantText ?? "") },
-                                        creates: step.creates.map { RenderedText(text: $0.constantText ?? "") }, timeout: step.timeout, retry: step.retry)
+            sharedOptions = StepOptions(
+                label: step.name, unless: step.unless?.map { RenderedText(text: $0.constantText ?? "") },
+                creates: step.creates.map { RenderedText(text: $0.constantText ?? "") }, timeout: step.timeout, retry: step.retry)
         }
         switch step.action {
         case .run(let argv), .waitCommand(let argv), .capture(_, let argv, _):
@@ -124,13 +125,16 @@ extension DesiredState {
         return results
     }
 
-    func renderMachine(_ position: Int, phases: [Phase], facts: [[[Phase: [StepFacts]]]], artifacts: [String: Artifact]) throws(DiagnosticsError) -> MachineRender {
+    func renderMachine(
+        _ position: Int, phases: [Phase], facts: [[[Phase: [StepFacts]]]], artifacts: [String: Artifact]
+    ) throws(DiagnosticsError) -> MachineRender {
         let machine = machines[position]
         let group = groups[machine.group]
         let role = group.resolved.roles[machine.role]
         let scope: TemplateValue = .object(TemplateObject(["machine": machine.value, "role": group.roleValues[machine.role]]))
-        var renderer = StepRenderer(state: self, group: group, contexts: [group.context, scope], subject: machine.name,
-                                    subjectAddress: machine.address, artifacts: artifacts)
+        var renderer = StepRenderer(
+            state: self, group: group, contexts: [group.context, scope], subject: machine.name,
+            subjectAddress: machine.address, artifacts: artifacts)
         var steps: [RenderedStep] = []
         for phase in phases {
             for (ordinal, step) in role.declaration.steps(in: phase).enumerated() {
@@ -193,10 +197,11 @@ extension DesiredState {
         }
         // A service restarts only when a file it reads changed: the templates it names in `reads`, or else
         // the uploads between the previous service step and it.
-        let changedSources = Set(changedFiles.values.compactMap { detail -> String? in
-            if case .upload(let file) = detail { return file.source }
-            return nil
-        })
+        let changedSources = Set(
+            changedFiles.values.compactMap { detail -> String? in
+                if case .upload(let file) = detail { return file.source }
+                return nil
+            })
         var steps: [RenderedStep] = []
         var uploadsSinceService: Set<String> = []
         for (offset, var step) in render.steps.enumerated() where step.phase == .configure || step.phase == .health {
@@ -242,8 +247,9 @@ struct StepRenderer {
     /// Renders `template` for where its output lands: every value encoded for it, or refused at the
     /// blueprint line it came from.
     func text(_ template: Template, as target: RenderTarget, subject: RenderSubject) throws(DiagnosticsError) -> RenderedText {
-        try template.render(contexts, partials: group.resolved.kind.partials,
-                            options: RenderOptions(target: target, origins: group.origins, subject: subject))
+        try template.render(
+            contexts, partials: group.resolved.kind.partials,
+            options: RenderOptions(target: target, origins: group.origins, subject: subject))
     }
 
     /// A command's arguments, each one rendered as an argument (never parsed by a shell).
@@ -251,8 +257,10 @@ struct StepRenderer {
         var result: [RenderedText] = []
         result.reserveCapacity(templates.count)
         for (index, template) in templates.enumerated() {
-            result.append(try text(template, as: .argument(isCommandName: index == 0),
-                                   subject: .argument(index + 1, step: step.name, phase: phase)))
+            result.append(
+                try text(
+                    template, as: .argument(isCommandName: index == 0),
+                    subject: .argument(index + 1, step: step.name, phase: phase)))
         }
         return result
     }
@@ -278,9 +286,12 @@ struct StepRenderer {
         var runsOn: Int?
         if let via = step.via {
             guard let roleIndex = group.resolved.roles.firstIndex(where: { $0.name == via }),
-                  let target = group.roleMachines[roleIndex].first(where: { !excluded.contains(state.machines[$0].name) }) else {
-                throw DiagnosticsError(Diagnostic("this step runs via the cluster's \(via), but cluster '\(group.resolved.name)' has none", at: step.location,
-                                                  help: "give the cluster at least one of \(via)"))
+                let target = group.roleMachines[roleIndex].first(where: { !excluded.contains(state.machines[$0].name) })
+            else {
+                throw DiagnosticsError(
+                    Diagnostic(
+                        "this step runs via the cluster's \(via), but cluster '\(group.resolved.name)' has none", at: step.location,
+                        help: "give the cluster at least one of \(via)"))
             }
             if state.machines[target].name != subject { runsOn = target }
         }
@@ -296,14 +307,18 @@ struct StepRenderer {
             let content = try text(template, as: .file(format), subject: .template(templateName, format))
             let digest = content.isUnknown ? nil : ContentDigest.sha256(content.text)
             type = .upload
-            detail = .upload(FileChange(path: path, mode: mode, owner: owner, source: templateName, content: content, sha256: digest,
-                                        previousSHA256: nil, previousContent: nil, isArtifact: false))
+            detail = .upload(
+                FileChange(
+                    path: path, mode: mode, owner: owner, source: templateName, content: content, sha256: digest,
+                    previousSHA256: nil, previousContent: nil, isArtifact: false))
         case .artifact(let name, let pathTemplate, let mode):
             let path = try text(pathTemplate, as: .path, subject: .artifactPath(name)).text
             let artifact = artifacts[name]
             type = .upload
-            detail = .upload(FileChange(path: path, mode: mode, owner: nil, source: name, content: RenderedText(text: artifact?.path ?? "", isUnknown: artifact == nil),
-                                        sha256: artifact?.sha256, previousSHA256: nil, previousContent: nil, isArtifact: true))
+            detail = .upload(
+                FileChange(
+                    path: path, mode: mode, owner: nil, source: name, content: RenderedText(text: artifact?.path ?? "", isUnknown: artifact == nil),
+                    sha256: artifact?.sha256, previousSHA256: nil, previousContent: nil, isArtifact: true))
         case .run(let templates):
             type = .run
             detail = .command(argv: try command(templates, facts, of: step, phase: phase))
@@ -312,9 +327,12 @@ struct StepRenderer {
             detail = .capture(name: name, argv: try command(templates, facts, of: step, phase: phase), secret: secret)
         case .waitPort(let hostTemplate, let portTemplate):
             var host = subjectAddress ?? RenderedText.unknownPlaceholder
-            if let hostTemplate { host = try text(hostTemplate, as: .argument(isCommandName: false), subject: .waitHost(step: step.name, phase: phase)).display }
+            if let hostTemplate {
+                host = try text(hostTemplate, as: .argument(isCommandName: false), subject: .waitHost(step: step.name, phase: phase)).display
+            }
             type = .wait
-            detail = .waitPort(host: host, port: try text(portTemplate, as: .argument(isCommandName: false), subject: .waitPort(step: step.name, phase: phase)).display)
+            detail = .waitPort(
+                host: host, port: try text(portTemplate, as: .argument(isCommandName: false), subject: .waitPort(step: step.name, phase: phase)).display)
         case .waitCommand(let templates):
             type = .wait
             detail = .waitCommand(argv: try command(templates, facts, of: step, phase: phase))
@@ -334,8 +352,9 @@ struct StepRenderer {
             if let path = step.creates { creates = try text(path, as: .path, subject: .createsPath(step: step.name, phase: phase)) }
             options = StepOptions(label: step.name, unless: unless, creates: creates, timeout: step.timeout, retry: step.retry)
         }
-        let action = PlanAction(type: type, machine: subject, runsOn: runsOn.map { state.machines[$0].name }, phase: phase, ordinal: ordinal + 1,
-                                change: .create, detail: detail, options: options)
+        let action = PlanAction(
+            type: type, machine: subject, runsOn: runsOn.map { state.machines[$0].name }, phase: phase, ordinal: ordinal + 1,
+            change: .create, detail: detail, options: options)
         return RenderedStep(action: action, runsOn: runsOn, capturedReferences: facts?.capturedReferences ?? [], reads: step.reads)
     }
 }

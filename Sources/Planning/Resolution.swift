@@ -70,10 +70,12 @@ public struct SecretSource: Sendable {
     public var readFile: @Sendable (String) -> String?
     public var baseDirectory: String
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, baseDirectory: String = ".",
-                readFile: @escaping @Sendable (String) -> String? = { path in
-                    FileManager.default.contents(atPath: path).flatMap { String(data: $0, encoding: .utf8) }
-                }) {
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment, baseDirectory: String = ".",
+        readFile: @escaping @Sendable (String) -> String? = { path in
+            FileManager.default.contents(atPath: path).flatMap { String(data: $0, encoding: .utf8) }
+        }
+    ) {
         self.environment = environment
         self.readFile = readFile
         self.baseDirectory = baseDirectory
@@ -86,8 +88,11 @@ public struct SecretSource: Sendable {
             return environment[name].map(TemplateValue.sensitive) ?? .unknown("environment variable \(name)")
         case .file(let path):
             var resolved = path
-            if path.hasPrefix("~/"), let home = environment["HOME"] { resolved = home + path.dropFirst(1) }
-            else if !path.hasPrefix("/") { resolved = baseDirectory + "/" + path }
+            if path.hasPrefix("~/"), let home = environment["HOME"] {
+                resolved = home + path.dropFirst(1)
+            } else if !path.hasPrefix("/") {
+                resolved = baseDirectory + "/" + path
+            }
             guard let content = readFile(resolved) else { return .unknown("file \(path)") }
             // Secret files usually end with a newline that is not part of the secret.
             return .sensitive(content.hasSuffix("\n") ? String(content.dropLast()) : content)
@@ -129,15 +134,17 @@ public struct Resolver: Sendable {
         }
         for cluster in blueprint.clusters {
             if cluster.name.value == KindCatalog.managementKind {
-                diagnostics.error("the cluster name 'management' is reserved for the management plane", at: cluster.name.location,
-                                  help: "choose another name")
+                diagnostics.error(
+                    "the cluster name 'management' is reserved for the management plane", at: cluster.name.location,
+                    help: "choose another name")
                 continue
             }
             guard let kind = catalog.kinds[cluster.kind.value], kind.name != KindCatalog.managementKind else {
                 let names = catalog.clusterKinds.map(\.name)
-                diagnostics.error("unknown kind '\(cluster.kind.value)'", at: cluster.kind.location,
-                                  help: Suggestions.closest(to: cluster.kind.value, among: names).map { "did you mean '\($0)'?" }
-                                    ?? "kinds in \(catalog.directory): \(names.joined(separator: ", "))")
+                diagnostics.error(
+                    "unknown kind '\(cluster.kind.value)'", at: cluster.kind.location,
+                    help: Suggestions.closest(to: cluster.kind.value, among: names).map { "did you mean '\($0)'?" }
+                        ?? "kinds in \(catalog.directory): \(names.joined(separator: ", "))")
                 continue
             }
             if let group = resolveCluster(cluster, kind: kind, blueprint: blueprint, named: namedSecrets, diagnostics: &diagnostics) {
@@ -160,8 +167,10 @@ public struct Resolver: Sendable {
         return resolved
     }
 
-    func resolveManagement(_ management: Management, kind: Kind, blueprint: Blueprint, named: [String: SecretReference],
-                           diagnostics: inout DiagnosticCollector) -> ResolvedGroup? {
+    func resolveManagement(
+        _ management: Management, kind: Kind, blueprint: Blueprint, named: [String: SecretReference],
+        diagnostics: inout DiagnosticCollector
+    ) -> ResolvedGroup? {
         guard let role = kind.roles.first else { return nil }
         var services: [String: Bool] = [:]
         for service in kind.services { services[service.name] = management.services == nil || service.required }
@@ -169,35 +178,45 @@ public struct Resolver: Sendable {
             if kind.services.contains(where: { $0.name == service.value }) {
                 services[service.value] = true
             } else {
-                diagnostics.error("unknown management service '\(service.value)'", at: service.location,
-                                  help: Suggestions.help(for: service.value, among: kind.services.map(\.name), noun: "service"))
+                diagnostics.error(
+                    "unknown management service '\(service.value)'", at: service.location,
+                    help: Suggestions.help(for: service.value, among: kind.services.map(\.name), noun: "service"))
             }
         }
         if management.services != nil {
             for service in kind.services where service.required && !(management.services ?? []).contains(where: { $0.value == service.name }) {
-                diagnostics.error("the management plane cannot run without its '\(service.name)' service", at: management.location,
-                                  help: "add '\(service.name)' to management.services (or leave 'services' out to run all)")
+                diagnostics.error(
+                    "the management plane cannot run without its '\(service.name)' service", at: management.location,
+                    help: "add '\(service.name)' to management.services (or leave 'services' out to run all)")
             }
         }
         let flavorName = management.flavor?.value ?? role.defaultFlavor ?? "small"
-        guard let flavor = flavor(flavorName, in: blueprint, at: management.flavor?.location ?? management.location, diagnostics: &diagnostics) else { return nil }
+        guard let flavor = flavor(flavorName, in: blueprint, at: management.flavor?.location ?? management.location, diagnostics: &diagnostics) else {
+            return nil
+        }
         let count = management.machines.value
         if let problem = role.count.problem(with: count) {
             diagnostics.error("management.machines must be \(problem), found \(count)", at: management.machines.location)
         }
-        let (settings, display) = resolveSettings(management.settings, kind: kind, group: KindCatalog.managementKind, at: management.location, named: named, diagnostics: &diagnostics)
+        let (settings, display) = resolveSettings(
+            management.settings, kind: kind, group: KindCatalog.managementKind, at: management.location, named: named, diagnostics: &diagnostics)
         let rollout = defaultRollout(for: role, count: count, given: nil)
-        let resolvedRole = ResolvedRole(declaration: role, count: count, countSource: .blueprint, flavor: flavor,
-                                        canaries: rollout.canaries, maxInFlight: rollout.maxInFlight)
-        return ResolvedGroup(name: KindCatalog.managementKind, kind: kind, isManagement: true, roles: [resolvedRole],
-                             settings: settings, settingsDisplay: display, services: services)
+        let resolvedRole = ResolvedRole(
+            declaration: role, count: count, countSource: .blueprint, flavor: flavor,
+            canaries: rollout.canaries, maxInFlight: rollout.maxInFlight)
+        return ResolvedGroup(
+            name: KindCatalog.managementKind, kind: kind, isManagement: true, roles: [resolvedRole],
+            settings: settings, settingsDisplay: display, services: services)
     }
 
-    func resolveCluster(_ cluster: Cluster, kind: Kind, blueprint: Blueprint, named: [String: SecretReference],
-                        diagnostics: inout DiagnosticCollector) -> ResolvedGroup? {
+    func resolveCluster(
+        _ cluster: Cluster, kind: Kind, blueprint: Blueprint, named: [String: SecretReference],
+        diagnostics: inout DiagnosticCollector
+    ) -> ResolvedGroup? {
         for role in cluster.roles where kind.role(role.name.value) == nil {
-            diagnostics.error("kind \(kind.name) has no role '\(role.name.value)'", at: role.name.location,
-                              help: Suggestions.help(for: role.name.value, among: kind.roles.map(\.name), noun: "role"))
+            diagnostics.error(
+                "kind \(kind.name) has no role '\(role.name.value)'", at: role.name.location,
+                help: Suggestions.help(for: role.name.value, among: kind.roles.map(\.name), noun: "role"))
         }
         var roles: [ResolvedRole] = []
         for declaration in kind.roles {
@@ -215,15 +234,17 @@ public struct Resolver: Sendable {
                         let options = [count - 1, count + 1].filter { $0 >= max(rule.min, 1) && $0 <= rule.max }
                         help = "an even number of members tolerates no more failures than one less; use \(options.map(String.init).joined(separator: " or "))"
                     }
-                    diagnostics.error("role '\(declaration.name)' of cluster '\(cluster.name.value)' (\(kind.name)) needs \(problem), found \(count)",
-                                      at: spec.count.location, help: help)
+                    diagnostics.error(
+                        "role '\(declaration.name)' of cluster '\(cluster.name.value)' (\(kind.name)) needs \(problem), found \(count)",
+                        at: spec.count.location, help: help)
                 }
             } else if let defaultCount = declaration.count.defaultCount {
                 count = defaultCount
                 source = .kindDefault
             } else {
-                diagnostics.error("cluster '\(cluster.name.value)' must say how many \(declaration.name) it has", at: cluster.rolesLocation ?? cluster.location,
-                                  help: "add '\(declaration.name): N' under roles (kind \(kind.name) allows \(declaration.count.summary))")
+                diagnostics.error(
+                    "cluster '\(cluster.name.value)' must say how many \(declaration.name) it has", at: cluster.rolesLocation ?? cluster.location,
+                    help: "add '\(declaration.name): N' under roles (kind \(kind.name) allows \(declaration.count.summary))")
                 continue
             }
             // The three-way merge with `photon scale`: its count stands while the blueprint still says what it
@@ -235,15 +256,21 @@ public struct Resolver: Sendable {
             }
             let flavorReference = spec?.flavor ?? cluster.flavor
             let flavorName = flavorReference?.value ?? declaration.defaultFlavor ?? "small"
-            guard let flavor = flavor(flavorName, in: blueprint, at: flavorReference?.location ?? declaration.location, diagnostics: &diagnostics) else { continue }
+            guard let flavor = flavor(flavorName, in: blueprint, at: flavorReference?.location ?? declaration.location, diagnostics: &diagnostics) else {
+                continue
+            }
             let given = (spec?.rollout).map { $0.over(cluster.rollout) } ?? cluster.rollout
             let rollout = defaultRollout(for: declaration, count: merged, given: given)
-            roles.append(ResolvedRole(declaration: declaration, count: merged, countSource: mergedSource, blueprintCount: mergedSource == .scaled ? count : nil, flavor: flavor,
-                                      canaries: rollout.canaries, maxInFlight: rollout.maxInFlight))
+            roles.append(
+                ResolvedRole(
+                    declaration: declaration, count: merged, countSource: mergedSource, blueprintCount: mergedSource == .scaled ? count : nil, flavor: flavor,
+                    canaries: rollout.canaries, maxInFlight: rollout.maxInFlight))
         }
-        let (settings, display) = resolveSettings(cluster.settings, kind: kind, group: cluster.name.value, at: cluster.location, named: named, diagnostics: &diagnostics)
-        return ResolvedGroup(name: cluster.name.value, kind: kind, isManagement: false, roles: roles,
-                             settings: settings, settingsDisplay: display, services: [:])
+        let (settings, display) = resolveSettings(
+            cluster.settings, kind: kind, group: cluster.name.value, at: cluster.location, named: named, diagnostics: &diagnostics)
+        return ResolvedGroup(
+            name: cluster.name.value, kind: kind, isManagement: false, roles: roles,
+            settings: settings, settingsDisplay: display, services: [:])
     }
 
     /// Defaults: one canary; quorum roles change one machine at a time, others a quarter at a time.
@@ -255,8 +282,9 @@ public struct Resolver: Sendable {
 
     func flavor(_ name: String, in blueprint: Blueprint, at location: SourceLocation, diagnostics: inout DiagnosticCollector) -> Flavor? {
         if let flavor = blueprint.flavors[name] { return flavor }
-        diagnostics.error("flavor '\(name)' is not defined", at: location,
-                          help: Suggestions.closest(to: name, among: blueprint.flavors.keys).map { "did you mean '\($0)'?" } ?? "define it under 'flavors:'")
+        diagnostics.error(
+            "flavor '\(name)' is not defined", at: location,
+            help: Suggestions.closest(to: name, among: blueprint.flavors.keys).map { "did you mean '\($0)'?" } ?? "define it under 'flavors:'")
         return nil
     }
 }

@@ -6,13 +6,16 @@ import PhotonCore
 extension Resolver {
     // MARK: Settings
 
-    func resolveSettings(_ given: [Setting], kind: Kind, group: String, at location: SourceLocation, named: [String: SecretReference],
-                         diagnostics: inout DiagnosticCollector) -> ([String: TemplateValue], [(name: String, value: String)]) {
+    func resolveSettings(
+        _ given: [Setting], kind: Kind, group: String, at location: SourceLocation, named: [String: SecretReference],
+        diagnostics: inout DiagnosticCollector
+    ) -> ([String: TemplateValue], [(name: String, value: String)]) {
         var values: [String: TemplateValue] = [:]
         var display: [(name: String, value: String)] = []
         for setting in given where kind.setting(setting.name) == nil {
-            diagnostics.error("kind \(kind.name) has no setting '\(setting.name)'", at: setting.keyLocation,
-                              help: Suggestions.help(for: setting.name, among: kind.settings.map(\.name), noun: "setting"))
+            diagnostics.error(
+                "kind \(kind.name) has no setting '\(setting.name)'", at: setting.keyLocation,
+                help: Suggestions.help(for: setting.name, among: kind.settings.map(\.name), noun: "setting"))
         }
         for declaration in kind.settings {
             let setting = given.first { $0.name == declaration.name }
@@ -26,8 +29,9 @@ extension Resolver {
                 }
             } else {
                 let where_ = group == KindCatalog.managementKind ? "management.settings" : "the settings of cluster '\(group)'"
-                diagnostics.error("\(where_) must set '\(declaration.name)'", at: location,
-                                  help: declaration.description.isEmpty ? nil : declaration.description)
+                diagnostics.error(
+                    "\(where_) must set '\(declaration.name)'", at: location,
+                    help: declaration.description.isEmpty ? nil : declaration.description)
                 continue
             }
             let path = group == KindCatalog.managementKind ? "management.settings.\(declaration.name)" : "settings.\(declaration.name)"
@@ -38,8 +42,10 @@ extension Resolver {
         return (values, display)
     }
 
-    func typed(_ raw: SettingValue, _ declaration: SettingDeclaration, path: String, group: String, named: [String: SecretReference],
-               diagnostics: inout DiagnosticCollector) -> (value: TemplateValue, display: String)? {
+    func typed(
+        _ raw: SettingValue, _ declaration: SettingDeclaration, path: String, group: String, named: [String: SecretReference],
+        diagnostics: inout DiagnosticCollector
+    ) -> (value: TemplateValue, display: String)? {
         func mismatch() -> (value: TemplateValue, display: String)? {
             let found: String
             switch raw.content {
@@ -56,8 +62,9 @@ extension Resolver {
         }
         guard case .scalar(let text, let quoted) = raw.content else { return mismatch() }
         if !declaration.allowed.isEmpty, !declaration.allowed.contains(text) {
-            diagnostics.error("\(path) must be one of \(declaration.allowed.joined(separator: ", ")), found '\(text)'", at: raw.location,
-                              help: Suggestions.closest(to: text, among: declaration.allowed).map { "did you mean '\($0)'?" })
+            diagnostics.error(
+                "\(path) must be one of \(declaration.allowed.joined(separator: ", ")), found '\(text)'", at: raw.location,
+                help: Suggestions.closest(to: text, among: declaration.allowed).map { "did you mean '\($0)'?" })
             return nil
         }
         switch declaration.type {
@@ -88,12 +95,14 @@ extension Resolver {
         case .secret:
             guard let reference = SecretReference(text) else { return mismatch() }
             if case .named(let name) = reference, named[name] == nil {
-                diagnostics.error("secret '\(name)' is not defined under 'secrets:'", at: raw.location,
-                                  help: Suggestions.closest(to: name, among: named.keys).map { "did you mean '\($0)'?" } ?? "add '\(name): generate' under 'secrets:'")
+                diagnostics.error(
+                    "secret '\(name)' is not defined under 'secrets:'", at: raw.location,
+                    help: Suggestions.closest(to: name, among: named.keys).map { "did you mean '\($0)'?" } ?? "add '\(name): generate' under 'secrets:'")
                 return nil
             }
             if case .environment(let variable) = reference, secrets.environment[variable] == nil {
-                diagnostics.error("environment variable \(variable) is not set", at: raw.location, help: "export \(variable) before running photon, or use 'generate'")
+                diagnostics.error(
+                    "environment variable \(variable) is not set", at: raw.location, help: "export \(variable) before running photon, or use 'generate'")
                 return nil
             }
             // A named secret is generated once for the deployment; an inline `generate` once per setting.
@@ -149,13 +158,15 @@ extension Resolver {
             if needed > available {
                 var prefix = local.network.value.prefixLength
                 while prefix > 8, AddressPlan.capacity(of: IPv4Network(base: local.network.value.base, prefixLength: prefix)) < needed { prefix -= 1 }
-                diagnostics.error("network \(local.network.value) has room for \(plural(available, "machine")), the blueprint needs \(needed)", at: local.network.location,
-                                  help: "use a larger network, such as a /\(prefix)")
+                diagnostics.error(
+                    "network \(local.network.value) has room for \(plural(available, "machine")), the blueprint needs \(needed)", at: local.network.location,
+                    help: "use a larger network, such as a /\(prefix)")
             }
         case .static(let plane):
             if needed > plane.machines.count {
-                diagnostics.error("the static control plane lists \(plural(plane.machines.count, "machine")), the blueprint needs \(needed)", at: plane.location,
-                                  help: "list \(plural(needed - plane.machines.count, "more machine")) or lower the role counts")
+                diagnostics.error(
+                    "the static control plane lists \(plural(plane.machines.count, "machine")), the blueprint needs \(needed)", at: plane.location,
+                    help: "list \(plural(needed - plane.machines.count, "more machine")) or lower the role counts")
             }
         }
     }
@@ -167,14 +178,17 @@ extension Resolver {
             let cluster = deployment.blueprint.clusters.first { $0.name.value == group.name }
             for declaration in group.kind.settings where declaration.type == .cidr {
                 guard case .text(let text)? = group.settings[declaration.name], let network = IPv4Network(text),
-                      network.overlaps(local.network.value) else { continue }
+                    network.overlaps(local.network.value)
+                else { continue }
                 if let given = cluster?.settings.first(where: { $0.name == declaration.name }) {
-                    diagnostics.error("settings.\(declaration.name) \(network) overlaps the machines' network \(local.network.value)", at: given.node.location,
-                                      help: "choose a range outside \(local.network.value)")
+                    diagnostics.error(
+                        "settings.\(declaration.name) \(network) overlaps the machines' network \(local.network.value)", at: given.node.location,
+                        help: "choose a range outside \(local.network.value)")
                 } else {
-                    diagnostics.error("the default \(declaration.name) of kind \(group.kind.name), \(network), overlaps the machines' network \(local.network.value)",
-                                      at: cluster?.name.location ?? local.network.location,
-                                      help: "set settings.\(declaration.name) to a range outside \(local.network.value), or move the machines' network")
+                    diagnostics.error(
+                        "the default \(declaration.name) of kind \(group.kind.name), \(network), overlaps the machines' network \(local.network.value)",
+                        at: cluster?.name.location ?? local.network.location,
+                        help: "set settings.\(declaration.name) to a range outside \(local.network.value), or move the machines' network")
                 }
             }
         }

@@ -15,10 +15,13 @@ public enum ServiceScript {
         if let exec, !exec.isEmpty {
             let command = ShellQuoting.join(exec)
             // The pid file names the supervising shell; stopping it (TERM) stops the command and waits for it.
-            let supervisor = "echo $$ > \(pidFile); trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM INT; "
+            let supervisor =
+                "echo $$ > \(pidFile); trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM INT; "
                 + "while :; do \(command) & c=$!; wait $c; echo \"photon: \(name) exited ($?); starting it again in 1 s\"; sleep 1; done"
-            let stop = "if [ -f \(pidFile) ]; then kill $(cat \(pidFile)) 2>/dev/null; i=0; while kill -0 $(cat \(pidFile)) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -f \(pidFile); fi"
-            let start = "if [ -f \(pidFile) ] && kill -0 $(cat \(pidFile)) 2>/dev/null; then :; else mkdir -p /run/photon /var/log/photon; setsid sh -c \(ShellQuoting.quote(supervisor)) >>\(logFile) 2>&1 </dev/null & fi"
+            let stop =
+                "if [ -f \(pidFile) ]; then kill $(cat \(pidFile)) 2>/dev/null; i=0; while kill -0 $(cat \(pidFile)) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -f \(pidFile); fi"
+            let start =
+                "if [ -f \(pidFile) ] && kill -0 $(cat \(pidFile)) 2>/dev/null; then :; else mkdir -p /run/photon /var/log/photon; setsid sh -c \(ShellQuoting.quote(supervisor)) >>\(logFile) 2>&1 </dev/null & fi"
             switch action {
             case .start: noInit = start
             case .stop: noInit = stop

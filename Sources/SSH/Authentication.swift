@@ -38,7 +38,8 @@ struct Authenticator {
             case LIBSSH2_ERROR_FILE?, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED?, LIBSSH2_ERROR_METHOD_NOT_SUPPORTED?, LIBSSH2_ERROR_KEYFILE_AUTH_FAILED?:
                 throw SSHError(.key, "\(origin) cannot be read: wrong passphrase, or not an OpenSSH or PEM private key (\(error.message))", code: error.code)
             case LIBSSH2_ERROR_AUTHENTICATION_FAILED?, LIBSSH2_ERROR_PUBLICKEY_UNRECOGNIZED?:
-                throw SSHError(.authentication, "\(session.host) refused the key for user \(user): its public key is not in the user's authorized_keys", code: error.code)
+                throw SSHError(
+                    .authentication, "\(session.host) refused the key for user \(user): its public key is not in the user's authorized_keys", code: error.code)
             default:
                 throw error
             }
@@ -72,9 +73,11 @@ struct Authenticator {
             } while code == LIBSSH2_ERROR_EAGAIN
             if code == 0 { return }
         }
-        throw SSHError(.authentication, sawRSA
-            ? "the ssh-agent holds only RSA keys the server refuses: \(Self.rsaAdvice)"
-            : "\(session.host) refused every key the ssh-agent offered for user \(user)")
+        throw SSHError(
+            .authentication,
+            sawRSA
+                ? "the ssh-agent holds only RSA keys the server refuses: \(Self.rsaAdvice)"
+                : "\(session.host) refused every key the ssh-agent offered for user \(user)")
     }
 
     /// The key type of an OpenSSH or PEM private key, read from its unencrypted public part.

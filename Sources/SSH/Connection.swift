@@ -49,15 +49,20 @@ public final class SSHConnection: @unchecked Sendable {
         self.sftp = nil
         self.session = nil
         // Free the handles on their own thread, then let it end.
-        worker.submit { _ = sftp; _ = session }
+        worker.submit {
+            _ = sftp
+            _ = session
+        }
         worker.stop()
     }
 
     /// Connects, checks the server's host key against `expectedFingerprint` before anything else, and
     /// authenticates. A different key is a permanent error naming both fingerprints.
-    public static func open(host: String, port: Int = 22, user: String, credentials: SSHCredentials, expectedFingerprint: String,
-                            connectTimeout: Duration = .seconds(10),
-                            keepaliveInterval: Duration = defaultKeepaliveInterval) async throws -> SSHConnection {
+    public static func open(
+        host: String, port: Int = 22, user: String, credentials: SSHCredentials, expectedFingerprint: String,
+        connectTimeout: Duration = .seconds(10),
+        keepaliveInterval: Duration = defaultKeepaliveInterval
+    ) async throws -> SSHConnection {
         let connection = SSHConnection(host: host, port: port, user: user)
         try await connection.perform(timeout: connectTimeout + .seconds(20)) { connection in
             let session = try Session(host: host, port: port, timeout: connectTimeout, cancel: connection.cancel)
@@ -69,7 +74,9 @@ public final class SSHConnection: @unchecked Sendable {
             let fingerprint = try Self.fingerprint(session)
             connection.hostKeyFingerprint = fingerprint
             guard fingerprint == expectedFingerprint else {
-                throw SSHError(.hostKeyMismatch, """
+                throw SSHError(
+                    .hostKeyMismatch,
+                    """
                     host key of \(host):\(port) is \(fingerprint), but \(expectedFingerprint) is pinned for it; \
                     refusing to authenticate (the machine was replaced, or someone is in the middle)
                     """)
@@ -133,8 +140,10 @@ public final class SSHConnection: @unchecked Sendable {
 
     /// Runs a command line; its output is captured (up to ``captureLimit`` per stream) and streamed to
     /// `onOutput` as it arrives. A non-zero exit is a result, not an error.
-    public func execute(_ command: String, environment: [String: String] = [:], timeout: Duration? = nil,
-                        onOutput: (@Sendable (OutputStream, [UInt8]) -> Void)? = nil) async throws -> CommandOutput {
+    public func execute(
+        _ command: String, environment: [String: String] = [:], timeout: Duration? = nil,
+        onOutput: (@Sendable (OutputStream, [UInt8]) -> Void)? = nil
+    ) async throws -> CommandOutput {
         try await perform(timeout: timeout) { connection in
             do {
                 return try connection.run(command, environment: environment, onOutput: onOutput)
@@ -209,8 +218,9 @@ public final class SSHConnection: @unchecked Sendable {
             signal = String(cString: signalName)
             libssh2_free(session.handle, signalName)
         }
-        return CommandOutput(stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
-                             exitStatus: status, signal: signal)
+        return CommandOutput(
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+            exitStatus: status, signal: signal)
     }
 
     // MARK: Files
@@ -273,7 +283,9 @@ public final class SSHConnection: @unchecked Sendable {
                 offset += Int(written)
             }
             // The data reaches the disk before the name does; servers without fsync@openssh.com skip this.
-            do { try sftp.session.call(.sftp, "syncing \(path)") { libssh2_sftp_fsync(file.handle) } } catch let error as SSHError where error.code == LIBSSH2_ERROR_SFTP_PROTOCOL {}
+            do { try sftp.session.call(.sftp, "syncing \(path)") { libssh2_sftp_fsync(file.handle) } } catch let error as SSHError
+                where error.code == LIBSSH2_ERROR_SFTP_PROTOCOL
+            {}
             var attributes = LIBSSH2_SFTP_ATTRIBUTES()
             attributes.flags = UInt(LIBSSH2_SFTP_ATTR_PERMISSIONS)
             attributes.permissions = UInt(mode)
@@ -285,8 +297,9 @@ public final class SSHConnection: @unchecked Sendable {
                 let renamed = try? sftp.session.call(.sftp, "renaming \(path)") {
                     temporary.withCString { source in
                         path.withCString { target in
-                            libssh2_sftp_rename_ex(sftp.handle, source, UInt32(temporary.utf8.count), target, UInt32(path.utf8.count),
-                                                   Int(LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC | LIBSSH2_SFTP_RENAME_NATIVE))
+                            libssh2_sftp_rename_ex(
+                                sftp.handle, source, UInt32(temporary.utf8.count), target, UInt32(path.utf8.count),
+                                Int(LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC | LIBSSH2_SFTP_RENAME_NATIVE))
                         }
                     }
                 }

@@ -41,8 +41,9 @@ public struct DeploymentKey: Sendable {
             index = end
         }
         lines.append("-----END OPENSSH PRIVATE KEY-----")
-        return DeploymentKey(privateKey: lines.joined(separator: "\n") + "\n",
-                             publicKey: "ssh-ed25519 \(Data(publicBlob).base64EncodedString()) \(comment)")
+        return DeploymentKey(
+            privateKey: lines.joined(separator: "\n") + "\n",
+            publicKey: "ssh-ed25519 \(Data(publicBlob).base64EncodedString()) \(comment)")
     }
 
     static func uint32(_ value: UInt32) -> [UInt8] {
@@ -69,8 +70,9 @@ public enum SSHPublicKey {
     public static func publicKeyLine(ofPrivateKey text: String) -> String? {
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
         guard let begin = lines.firstIndex(of: "-----BEGIN OPENSSH PRIVATE KEY-----"),
-              let end = lines.firstIndex(of: "-----END OPENSSH PRIVATE KEY-----"), begin < end,
-              let decoded = Data(base64Encoded: lines[(begin + 1)..<end].joined()) else { return nil }
+            let end = lines.firstIndex(of: "-----END OPENSSH PRIVATE KEY-----"), begin < end,
+            let decoded = Data(base64Encoded: lines[(begin + 1)..<end].joined())
+        else { return nil }
         var reader = Array(decoded)[...]
         let magic = Array("openssh-key-v1\0".utf8)
         guard reader.starts(with: magic) else { return nil }

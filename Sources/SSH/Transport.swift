@@ -30,8 +30,9 @@ public final class SSHTransport: RemoteShell, @unchecked Sendable {
             let user = machine.user ?? defaultUser
             let credentials = self.credentials, timeout = connectTimeout
             let opening = Task {
-                try await SSHConnection.open(host: machine.address, port: machine.port, user: user, credentials: credentials,
-                                             expectedFingerprint: fingerprint, connectTimeout: timeout)
+                try await SSHConnection.open(
+                    host: machine.address, port: machine.port, user: user, credentials: credentials,
+                    expectedFingerprint: fingerprint, connectTimeout: timeout)
             }
             connections[key] = opening
             return opening
@@ -91,8 +92,10 @@ public final class SSHTransport: RemoteShell, @unchecked Sendable {
 /// Runs an operation on many machines at once, at most `limit` at a time, each result reported on its
 /// own: a slow or dead machine holds up only its own slot.
 public enum FanOut {
-    public static func run<Item: Sendable, Value: Sendable>(_ items: [Item], limit: Int = 64,
-                                                           _ operation: @escaping @Sendable (Item) async throws -> Value) async -> [Result<Value, any Error>] {
+    public static func run<Item: Sendable, Value: Sendable>(
+        _ items: [Item], limit: Int = 64,
+        _ operation: @escaping @Sendable (Item) async throws -> Value
+    ) async -> [Result<Value, any Error>] {
         var results = [Result<Value, any Error>?](repeating: nil, count: items.count)
         await withTaskGroup(of: (Int, Result<Value, any Error>).self) { group in
             var next = 0

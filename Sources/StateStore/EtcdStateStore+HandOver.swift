@@ -3,8 +3,8 @@ import Engine
 import Etcd
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 extension EtcdStateStore {
     // MARK: - Hand-over
@@ -16,8 +16,9 @@ extension EtcdStateStore {
     /// Callers verify the copy with ``recordedState()``.
     public func importState(from source: any DeploymentStore, runs keeping: Int = 100) async throws {
         if let holder = try await lockHolder() {
-            throw PhotonError("cannot hand the state over: the plane's deployment is locked by \(holder)",
-                              help: "wait for the plane's operation to finish, then apply again")
+            throw PhotonError(
+                "cannot hand the state over: the plane's deployment is locked by \(holder)",
+                help: "wait for the plane's operation to finish, then apply again")
         }
         let state = try await source.recordedState()
         let handles = Dictionary(try await source.machineHandles().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -26,15 +27,18 @@ extension EtcdStateStore {
         let sealingKey = try secrets.key(creatingIfMissing: { false })
         for machine in state.machines {
             let handle = handles[machine.name]
-            operations.append(.put(key("state/machine/" + machine.name),
-                                   try Self.encode(MachineRecord(machine: machine, port: handle?.port, user: handle?.user, driverID: handle?.driverID))))
+            operations.append(
+                .put(
+                    key("state/machine/" + machine.name),
+                    try Self.encode(MachineRecord(machine: machine, port: handle?.port, user: handle?.user, driverID: handle?.driverID))))
         }
         for (name, value) in state.captured {
             var record = CapturedRecord(secret: value.secret, value: value.value, sealed: nil)
             if value.secret {
                 let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
-                record.sealed = try secrets.seal(value.value, label: SQLiteStateStore.capturedLabel(group: parts.first ?? "", name: parts.count > 1 ? parts[1] : ""),
-                                                 key: sealingKey)
+                record.sealed = try secrets.seal(
+                    value.value, label: SQLiteStateStore.capturedLabel(group: parts.first ?? "", name: parts.count > 1 ? parts[1] : ""),
+                    key: sealingKey)
                 record.value = nil
             }
             operations.append(.put(key("state/captured/" + name), try Self.encode(record)))
@@ -48,14 +52,22 @@ extension EtcdStateStore {
             operations.append(.put(key("applied"), try Self.encode(AppliedRecord(bytes: applied.bytes, digest: applied.digest, appliedAt: applied.date))))
         }
         for run in try await source.runs(limit: keeping) {
-            operations.append(.put(key(Self.runKey(run.id)), try Self.encode(RunRow(
-                id: run.id, command: run.command, startedAt: run.startedAt, finishedAt: run.finishedAt,
-                status: run.status == .running ? .interrupted : run.status, blueprintDigest: run.blueprintDigest, summary: run.summary,
-                pid: run.pid, host: run.host, lockID: nil))))
+            operations.append(
+                .put(
+                    key(Self.runKey(run.id)),
+                    try Self.encode(
+                        RunRow(
+                            id: run.id, command: run.command, startedAt: run.startedAt, finishedAt: run.finishedAt,
+                            status: run.status == .running ? .interrupted : run.status, blueprintDigest: run.blueprintDigest, summary: run.summary,
+                            pid: run.pid, host: run.host, lockID: nil))))
             for entry in try await source.journal(run: run.id) {
-                operations.append(.put(key(Self.journalPrefix(run.id) + String(format: "%09d", entry.sequence)), try Self.encode(JournalRow(
-                    sequence: entry.sequence, actionID: entry.actionID, machine: entry.machine, status: entry.status, at: entry.at,
-                    message: entry.message, stderrTail: entry.stderrTail, attempt: entry.attempt))))
+                operations.append(
+                    .put(
+                        key(Self.journalPrefix(run.id) + String(format: "%09d", entry.sequence)),
+                        try Self.encode(
+                            JournalRow(
+                                sequence: entry.sequence, actionID: entry.actionID, machine: entry.machine, status: entry.status, at: entry.at,
+                                message: entry.message, stderrTail: entry.stderrTail, attempt: entry.attempt))))
             }
         }
         let meta = Meta(deployment: deployment, serial: state.serial, createdAt: Date())

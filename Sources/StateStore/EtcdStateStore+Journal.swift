@@ -3,8 +3,8 @@ import Engine
 import Etcd
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 extension EtcdStateStore {
     // MARK: - Journal
@@ -12,8 +12,9 @@ extension EtcdStateStore {
     public func record(_ transitions: [Transition]) async throws {
         guard !transitions.isEmpty else { return }
         guard let run = session.withLock({ $0.currentRun }) else {
-            throw PhotonError("cannot record transitions: no run has begun",
-                              help: "call beginRun(command:blueprintDigest:) before recording (this is a bug in photon)")
+            throw PhotonError(
+                "cannot record transitions: no run has begun",
+                help: "call beginRun(command:blueprintDigest:) before recording (this is a bug in photon)")
         }
         let first = session.withLock { session -> Int in
             let first = session.nextSequence + 1
@@ -22,8 +23,9 @@ extension EtcdStateStore {
         }
         var journal: [Etcd.Operation] = []
         for (offset, transition) in transitions.enumerated() {
-            let row = JournalRow(sequence: first + offset, actionID: transition.actionID, machine: transition.machine, status: transition.status,
-                                 at: transition.at, message: transition.message, stderrTail: transition.stderrTail, attempt: transition.attempt)
+            let row = JournalRow(
+                sequence: first + offset, actionID: transition.actionID, machine: transition.machine, status: transition.status,
+                at: transition.at, message: transition.message, stderrTail: transition.stderrTail, attempt: transition.attempt)
             journal.append(.put(key(Self.journalPrefix(run) + String(format: "%09d", first + offset)), try Self.encode(row)))
         }
         let effects = transitions.flatMap(\.effects)

@@ -3,8 +3,8 @@ import Engine
 import Etcd
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 extension EtcdStateStore {
     // MARK: - The lock
@@ -12,8 +12,9 @@ extension EtcdStateStore {
     public func acquireLock(command: String) async throws -> LockAcquisition {
         let mine = LockRecord(id: UUID(), pid: System.pid, host: System.hostName, command: command, since: Date())
         let lease = try await etcd.grantLease(ttl: lockTTL)
-        let result = try await etcd.transaction(if: [.version(key("lock"), equals: 0)], then: [.put(key("lock"), try Self.encode(mine), lease: lease)],
-                                                else: [.get(key("lock"))])
+        let result = try await etcd.transaction(
+            if: [.version(key("lock"), equals: 0)], then: [.put(key("lock"), try Self.encode(mine), lease: lease)],
+            else: [.get(key("lock"))])
         guard result.succeeded else {
             try? await etcd.revoke(lease: lease)
             if let value = result.reads.first?.first {
@@ -80,8 +81,9 @@ extension EtcdStateStore {
         }
         let holder = try Self.decode(LockRecord.self, value.value, key: value.key).holder
         guard holder.id.uuidString.lowercased() == wanted else {
-            throw PhotonError("the lock of the deployment '\(deployment)' has the id \(holder.id.uuidString), not \(id); it is held by \(holder)",
-                              help: "check that this holder is gone, then run `photon unlock --force \(holder.id.uuidString)`")
+            throw PhotonError(
+                "the lock of the deployment '\(deployment)' has the id \(holder.id.uuidString), not \(id); it is held by \(holder)",
+                help: "check that this holder is gone, then run `photon unlock --force \(holder.id.uuidString)`")
         }
         _ = try await etcd.transaction(if: [.modRevision(key("lock"), equals: value.modRevision)], then: [.delete(key("lock"))])
         if value.lease != 0 { try? await etcd.revoke(lease: value.lease) }
@@ -95,7 +97,8 @@ extension EtcdStateStore {
 
     func lockedError(by holder: LockHolder) -> PhotonError {
         let id = holder.id.uuidString
-        return PhotonError("the deployment '\(deployment)' is locked by \(holder), lock id \(id); if that process is gone, its lock expires within \(lockTTL) s, or run `photon unlock --force \(id)`",
-                           help: "another operation is changing this deployment: wait for it to finish")
+        return PhotonError(
+            "the deployment '\(deployment)' is locked by \(holder), lock id \(id); if that process is gone, its lock expires within \(lockTTL) s, or run `photon unlock --force \(id)`",
+            help: "another operation is changing this deployment: wait for it to finish")
     }
 }

@@ -3,8 +3,8 @@ import Engine
 import Etcd
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 extension EtcdStateStore {
     // MARK: - Runs
@@ -29,10 +29,12 @@ extension EtcdStateStore {
         // Run ids are claimed with a create-only transaction, so two stores never share one.
         var id = highest + 1
         while true {
-            let row = RunRow(id: id, command: command, startedAt: Date(), finishedAt: nil, status: .running, blueprintDigest: blueprintDigest,
-                             summary: nil, pid: System.pid, host: System.hostName, lockID: lockID)
+            let row = RunRow(
+                id: id, command: command, startedAt: Date(), finishedAt: nil, status: .running, blueprintDigest: blueprintDigest,
+                summary: nil, pid: System.pid, host: System.hostName, lockID: lockID)
             let fences = try fence()
-            let result = try await etcd.transaction(if: [.version(key(Self.runKey(id)), equals: 0)] + fences, then: [.put(key(Self.runKey(id)), try Self.encode(row))])
+            let result = try await etcd.transaction(
+                if: [.version(key(Self.runKey(id)), equals: 0)] + fences, then: [.put(key(Self.runKey(id)), try Self.encode(row))])
             if result.succeeded { break }
             try await checkFenceAfterFailure(fences)
             id += 1
@@ -83,16 +85,18 @@ extension EtcdStateStore {
             if status == .running, !SQLiteStateStore.isLive(pid: row.pid, host: row.host, lockID: row.lockID?.uuidString, holder: holder) {
                 status = .interrupted
             }
-            return RunRecord(id: row.id, command: row.command, startedAt: row.startedAt, finishedAt: row.finishedAt, status: status,
-                             blueprintDigest: row.blueprintDigest, summary: row.summary, pid: row.pid, host: row.host)
+            return RunRecord(
+                id: row.id, command: row.command, startedAt: row.startedAt, finishedAt: row.finishedAt, status: status,
+                blueprintDigest: row.blueprintDigest, summary: row.summary, pid: row.pid, host: row.host)
         }
     }
 
     public func journal(run: Int64) async throws -> [JournalEntry] {
         try await etcd.list(prefix: key(Self.journalPrefix(run))).values.map { value in
             let row = try Self.decode(JournalRow.self, value.value, key: value.key)
-            return JournalEntry(runID: run, sequence: row.sequence, actionID: row.actionID, machine: row.machine, status: row.status, at: row.at,
-                                message: row.message, stderrTail: row.stderrTail, attempt: row.attempt)
+            return JournalEntry(
+                runID: run, sequence: row.sequence, actionID: row.actionID, machine: row.machine, status: row.status, at: row.at,
+                message: row.message, stderrTail: row.stderrTail, attempt: row.attempt)
         }.sorted { $0.sequence < $1.sequence }
     }
 }

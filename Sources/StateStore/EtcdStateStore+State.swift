@@ -3,8 +3,8 @@ import Engine
 import Etcd
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 extension EtcdStateStore {
     // MARK: - The recorded state, as one snapshot
@@ -42,8 +42,9 @@ extension EtcdStateStore {
             }
         }
         guard var snapshot else {
-            throw PhotonError("the deployment '\(deployment)' has no records under \(prefix) in etcd (state/meta is missing)",
-                              help: "the plane's state was removed; hand the deployment over again from the installer with 'photon apply --local'")
+            throw PhotonError(
+                "the deployment '\(deployment)' has no records under \(prefix) in etcd (state/meta is missing)",
+                help: "the plane's state was removed; hand the deployment over again from the installer with 'photon apply --local'")
         }
         snapshot.machines = machines
         snapshot.captured = captured
@@ -77,8 +78,9 @@ extension EtcdStateStore {
             }
         }
         let machines = snapshot.machines.values.map(\.machine).sorted { ($0.group, $0.index, $0.name) < ($1.group, $1.index, $1.name) }
-        return RecordedState(serial: snapshot.meta.serial, machines: machines, captured: captured, generatedSecrets: generated,
-                             scaledCounts: snapshot.scaled)
+        return RecordedState(
+            serial: snapshot.meta.serial, machines: machines, captured: captured, generatedSecrets: generated,
+            scaledCounts: snapshot.scaled)
     }
 
     public func currentSerial() async throws -> Int {
@@ -88,8 +90,9 @@ extension EtcdStateStore {
     public func machineHandles() async throws -> [MachineHandle] {
         try await snapshot().machines.values.compactMap { record -> MachineHandle? in
             guard let driverID = record.driverID else { return nil }
-            return MachineHandle(name: record.machine.name, address: record.machine.address, port: record.port ?? 22, user: record.user,
-                                 hostKeyFingerprint: record.machine.hostKeyFingerprint, driverID: driverID)
+            return MachineHandle(
+                name: record.machine.name, address: record.machine.address, port: record.port ?? 22, user: record.user,
+                hostKeyFingerprint: record.machine.hostKeyFingerprint, driverID: driverID)
         }.sorted { $0.name < $1.name }
     }
 
@@ -125,8 +128,9 @@ extension EtcdStateStore {
             }
             if !lost { return }
         }
-        throw PhotonError("cannot record the change in etcd: the state of '\(deployment)' kept changing under it (50 attempts)",
-                          help: "another photon is writing to this deployment without holding its lock; stop it")
+        throw PhotonError(
+            "cannot record the change in etcd: the state of '\(deployment)' kept changing under it (50 attempts)",
+            help: "another photon is writing to this deployment without holding its lock; stop it")
     }
 
     /// Parts of at most 100 operations: etcd takes 128 per transaction.
@@ -179,7 +183,12 @@ extension EtcdStateStore {
     public func forgetScaledCounts(_ keys: [String]) async throws {
         guard !keys.isEmpty else { return }
         try await update { snapshot in
-            (keys.map { snapshot.scaled[$0] = nil; return .delete(key("state/scaled/" + $0)) }, true)
+            (
+                keys.map {
+                    snapshot.scaled[$0] = nil
+                    return .delete(key("state/scaled/" + $0))
+                }, true
+            )
         }
     }
 

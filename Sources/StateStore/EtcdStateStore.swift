@@ -3,8 +3,8 @@ import Engine
 import Etcd
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 /// The recorded state of one deployment in etcd: the management plane's store.
 ///
@@ -52,13 +52,15 @@ public final class EtcdStateStore: DeploymentStore {
         self.secrets = SecretBox(directory: keyDirectory)
         self.lockTTL = lockTTL
         let meta = Meta(deployment: deployment, serial: 0, createdAt: Date())
-        let result = try await etcd.transaction(if: [.version(key("state/meta"), equals: 0)], then: [.put(key("state/meta"), try Self.encode(meta))],
-                                                else: [.get(key("state/meta"))])
+        let result = try await etcd.transaction(
+            if: [.version(key("state/meta"), equals: 0)], then: [.put(key("state/meta"), try Self.encode(meta))],
+            else: [.get(key("state/meta"))])
         if !result.succeeded, let existing = result.reads.first?.first {
             let recorded = try Self.decode(Meta.self, existing.value, key: existing.key)
             guard recorded.deployment == deployment else {
-                throw PhotonError("the etcd prefix \(self.prefix) holds the deployment '\(recorded.deployment)', not '\(deployment)'",
-                                  help: "use the prefix of the deployment '\(deployment)' (/photon/\(deployment)/)")
+                throw PhotonError(
+                    "the etcd prefix \(self.prefix) holds the deployment '\(recorded.deployment)', not '\(deployment)'",
+                    help: "use the prefix of the deployment '\(deployment)' (/photon/\(deployment)/)")
             }
         }
     }
@@ -86,8 +88,9 @@ public final class EtcdStateStore: DeploymentStore {
     }
 
     func lostLockError() -> PhotonError {
-        PhotonError("this photon lost the lock of '\(deployment)': its lease expired (the process was stopped or cut off for longer than \(lockTTL) s); it stopped before writing anything more",
-                    help: "another photon may now hold the lock; run apply again to finish from the journal")
+        PhotonError(
+            "this photon lost the lock of '\(deployment)': its lease expired (the process was stopped or cut off for longer than \(lockTTL) s); it stopped before writing anything more",
+            help: "another photon may now hold the lock; run apply again to finish from the journal")
     }
 
     // MARK: - Records
@@ -168,8 +171,9 @@ public final class EtcdStateStore: DeploymentStore {
         do {
             return try decoder.decode(type, from: Data(bytes))
         } catch {
-            throw PhotonError("the etcd key \(key) does not hold a photon \(type) record: \(error)",
-                              help: "something other than photon wrote under the deployment's prefix; restore it from a backup of the plane")
+            throw PhotonError(
+                "the etcd key \(key) does not hold a photon \(type) record: \(error)",
+                help: "something other than photon wrote under the deployment's prefix; restore it from a backup of the plane")
         }
     }
 

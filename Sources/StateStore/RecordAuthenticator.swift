@@ -13,8 +13,9 @@ public struct RecordAuthenticator: Sendable {
     public init(stateDirectory: String) throws {
         let box = SecretBox(directory: stateDirectory)
         guard let sealingKey = try box.existingKey() else {
-            throw PhotonError("the key file \(box.keyPath) is missing: the plane's records cannot be authenticated without it",
-                              help: "the installer uploads it with the management kind; 'photon apply --local' repairs the plane")
+            throw PhotonError(
+                "the key file \(box.keyPath) is missing: the plane's records cannot be authenticated without it",
+                help: "the installer uploads it with the management kind; 'photon apply --local' repairs the plane")
         }
         self.init(sealingKey: sealingKey)
     }

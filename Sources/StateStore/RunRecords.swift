@@ -21,8 +21,10 @@ public struct RunRecord: Sendable, Hashable {
     public var pid: Int32
     public var host: String
 
-    public init(id: Int64, command: String, startedAt: Date, finishedAt: Date?, status: RunStatus, blueprintDigest: String?, summary: String?,
-                pid: Int32, host: String) {
+    public init(
+        id: Int64, command: String, startedAt: Date, finishedAt: Date?, status: RunStatus, blueprintDigest: String?, summary: String?,
+        pid: Int32, host: String
+    ) {
         self.id = id
         self.command = command
         self.startedAt = startedAt
@@ -48,8 +50,10 @@ public struct JournalEntry: Sendable, Hashable {
     public var stderrTail: String?
     public var attempt: Int
 
-    public init(runID: Int64, sequence: Int, actionID: String, machine: String, status: Transition.Status, at: Date, message: String?,
-                stderrTail: String?, attempt: Int) {
+    public init(
+        runID: Int64, sequence: Int, actionID: String, machine: String, status: Transition.Status, at: Date, message: String?,
+        stderrTail: String?, attempt: Int
+    ) {
         self.runID = runID
         self.sequence = sequence
         self.actionID = actionID

@@ -52,8 +52,9 @@ extension SQLiteStateStore {
                     throw PhotonError("the deployment '\(deployment)' is not locked", help: "there is nothing to unlock")
                 }
                 guard holder.id.uuidString.lowercased() == wanted else {
-                    throw PhotonError("the lock of the deployment '\(deployment)' has the id \(holder.id.uuidString), not \(id); it is held by \(holder)",
-                                      help: "check that this holder is gone, then run `photon unlock --force \(holder.id.uuidString)`")
+                    throw PhotonError(
+                        "the lock of the deployment '\(deployment)' has the id \(holder.id.uuidString), not \(id); it is held by \(holder)",
+                        help: "check that this holder is gone, then run `photon unlock --force \(holder.id.uuidString)`")
                 }
                 try db.execute(sql: "DELETE FROM lock WHERE id = 1")
                 return .commit
@@ -70,20 +71,23 @@ extension SQLiteStateStore {
     func lockedError(by holder: LockHolder) -> PhotonError {
         let id = holder.id.uuidString
         let away = holder.host == System.hostName ? "" : " (a holder on another host is never taken over automatically)"
-        return PhotonError("the deployment '\(deployment)' is locked by \(holder), lock id \(id); if that process is gone, run `photon unlock --force \(id)`",
-                           help: "another photon is changing this deployment: wait for it to finish\(away)")
+        return PhotonError(
+            "the deployment '\(deployment)' is locked by \(holder), lock id \(id); if that process is gone, run `photon unlock --force \(id)`",
+            help: "another photon is changing this deployment: wait for it to finish\(away)")
     }
 
     static func fetchLockHolder(_ db: Database) throws -> LockHolder? {
         guard let row = try Row.fetchOne(db, sql: "SELECT holder_id, pid, host, command, since FROM lock WHERE id = 1") else { return nil }
         let text: String = row["holder_id"]
-        return LockHolder(id: UUID(uuidString: text) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), pid: row["pid"],
-                          host: row["host"], command: row["command"], since: row["since"])
+        return LockHolder(
+            id: UUID(uuidString: text) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), pid: row["pid"],
+            host: row["host"], command: row["command"], since: row["since"])
     }
 
     static func insertLock(_ holder: LockHolder, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO lock (id, holder_id, pid, host, command, since) VALUES (1, ?, ?, ?, ?, ?)",
-                       arguments: [holder.id.uuidString.lowercased(), holder.pid, holder.host, holder.command, holder.since])
+        try db.execute(
+            sql: "INSERT INTO lock (id, holder_id, pid, host, command, since) VALUES (1, ?, ?, ?, ?, ?)",
+            arguments: [holder.id.uuidString.lowercased(), holder.pid, holder.host, holder.command, holder.since])
     }
 
     /// For tests: writes a lock row as another process would have.

@@ -18,16 +18,18 @@ extension SQLiteStateStore {
             let holder = try Self.fetchLockHolder(db)
             for row in try Row.fetchAll(db, sql: "SELECT id, pid, host, lock_id FROM run WHERE status = 'running'")
             where !Self.isLive(pid: row["pid"], host: row["host"], lockID: row["lock_id"], holder: holder) {
-                try db.execute(sql: """
-                    UPDATE run SET status = 'interrupted',
-                        finished_at = COALESCE((SELECT MAX(at) FROM journal WHERE run_id = run.id), started_at)
-                    WHERE id = ?
-                    """, arguments: [row["id"] as Int64])
+                try db.execute(
+                    sql: """
+                        UPDATE run SET status = 'interrupted',
+                            finished_at = COALESCE((SELECT MAX(at) FROM journal WHERE run_id = run.id), started_at)
+                        WHERE id = ?
+                        """, arguments: [row["id"] as Int64])
             }
-            try db.execute(sql: """
-                INSERT INTO run (command, started_at, status, blueprint_digest, pid, host, lock_id)
-                VALUES (?, ?, 'running', ?, ?, ?, ?)
-                """, arguments: [command, Date(), blueprintDigest, System.pid, System.hostName, lockID?.uuidString.lowercased()])
+            try db.execute(
+                sql: """
+                    INSERT INTO run (command, started_at, status, blueprint_digest, pid, host, lock_id)
+                    VALUES (?, ?, 'running', ?, ?, ?, ?)
+                    """, arguments: [command, Date(), blueprintDigest, System.pid, System.hostName, lockID?.uuidString.lowercased()])
             return db.lastInsertedRowID
         }
         session.withLock { $0.currentRun = id }
@@ -39,9 +41,11 @@ extension SQLiteStateStore {
     @discardableResult
     public func pruneRuns(keeping: Int) throws -> [Int64] {
         try pool.write { db in
-            let doomed = try Int64.fetchAll(db, sql: """
-                SELECT id FROM run WHERE status != 'running' AND id NOT IN (SELECT id FROM run ORDER BY id DESC LIMIT ?)
-                """, arguments: [max(1, keeping)])
+            let doomed = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM run WHERE status != 'running' AND id NOT IN (SELECT id FROM run ORDER BY id DESC LIMIT ?)
+                    """, arguments: [max(1, keeping)])
             for id in doomed {
                 try db.execute(sql: "DELETE FROM journal WHERE run_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [id])
@@ -56,8 +60,9 @@ extension SQLiteStateStore {
             throw PhotonError("a run cannot finish with the status 'running'", help: "pass succeeded, failed or interrupted (this is a bug in photon)")
         }
         try pool.write { db in
-            try db.execute(sql: "UPDATE run SET status = ?, finished_at = ?, plan_summary = COALESCE(?, plan_summary) WHERE id = ?",
-                           arguments: [status.rawValue, Date(), summary, id])
+            try db.execute(
+                sql: "UPDATE run SET status = ?, finished_at = ?, plan_summary = COALESCE(?, plan_summary) WHERE id = ?",
+                arguments: [status.rawValue, Date(), summary, id])
             guard db.changesCount == 1 else {
                 throw PhotonError("there is no run \(id) in the state file \(databasePath)")
             }
@@ -69,17 +74,21 @@ extension SQLiteStateStore {
     public func runs(limit: Int = 20) throws -> [RunRecord] {
         try pool.read { db in
             let holder = try Self.fetchLockHolder(db)
-            return try Row.fetchAll(db, sql: """
-                SELECT id, command, started_at, finished_at, status, blueprint_digest, plan_summary, pid, host, lock_id
-                FROM run ORDER BY id DESC LIMIT ?
-                """, arguments: [max(0, limit)]).map { row in
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, command, started_at, finished_at, status, blueprint_digest, plan_summary, pid, host, lock_id
+                    FROM run ORDER BY id DESC LIMIT ?
+                    """, arguments: [max(0, limit)]
+            ).map { row in
                 var status = RunStatus(rawValue: row["status"]) ?? .interrupted
                 if status == .running, !Self.isLive(pid: row["pid"], host: row["host"], lockID: row["lock_id"], holder: holder) {
                     status = .interrupted
                 }
-                return RunRecord(id: row["id"], command: row["command"], startedAt: row["started_at"], finishedAt: row["finished_at"],
-                                 status: status, blueprintDigest: row["blueprint_digest"], summary: row["plan_summary"],
-                                 pid: row["pid"], host: row["host"])
+                return RunRecord(
+                    id: row["id"], command: row["command"], startedAt: row["started_at"], finishedAt: row["finished_at"],
+                    status: status, blueprintDigest: row["blueprint_digest"], summary: row["plan_summary"],
+                    pid: row["pid"], host: row["host"])
             }
         }
     }
@@ -87,13 +96,17 @@ extension SQLiteStateStore {
     /// A run's transitions, in the order they were recorded.
     public func journal(run: Int64) throws -> [JournalEntry] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT run_id, seq, action_id, machine, status, at, message, stderr_tail, attempt
-                FROM journal WHERE run_id = ? ORDER BY seq
-                """, arguments: [run]).map { row in
-                JournalEntry(runID: row["run_id"], sequence: row["seq"], actionID: row["action_id"], machine: row["machine"],
-                             status: Transition.Status(rawValue: row["status"]) ?? .interrupted, at: row["at"],
-                             message: row["message"], stderrTail: row["stderr_tail"], attempt: row["attempt"])
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT run_id, seq, action_id, machine, status, at, message, stderr_tail, attempt
+                    FROM journal WHERE run_id = ? ORDER BY seq
+                    """, arguments: [run]
+            ).map { row in
+                JournalEntry(
+                    runID: row["run_id"], sequence: row["seq"], actionID: row["action_id"], machine: row["machine"],
+                    status: Transition.Status(rawValue: row["status"]) ?? .interrupted, at: row["at"],
+                    message: row["message"], stderrTail: row["stderr_tail"], attempt: row["attempt"])
             }
         }
     }

@@ -3,8 +3,8 @@ import Engine
 import Foundation
 import GRDB
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 extension SQLiteStateStore {
     // MARK: - Recorded state
@@ -39,18 +39,22 @@ extension SQLiteStateStore {
         for row in try Row.fetchAll(db, sql: "SELECT machine, action_id FROM completed_action") {
             actions[row["machine"], default: []].insert(row["action_id"])
         }
-        let machines = try Row.fetchAll(db, sql: """
-            SELECT name, group_name, kind, role, machine_index, address, host_key_fingerprint, lifecycle
-            FROM machine ORDER BY group_name, machine_index, name
-            """).map { row -> RecordedMachine in
+        let machines = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT name, group_name, kind, role, machine_index, address, host_key_fingerprint, lifecycle
+                FROM machine ORDER BY group_name, machine_index, name
+                """
+        ).map { row -> RecordedMachine in
             let name: String = row["name"]
             let lifecycleText: String = row["lifecycle"]
             guard let lifecycle = MachineLifecycle(rawValue: lifecycleText) else {
                 throw PhotonError("the state file \(databasePath) records machine \(name) with an unknown lifecycle '\(lifecycleText)'")
             }
-            return RecordedMachine(name: name, group: row["group_name"], kind: row["kind"], role: row["role"], index: row["machine_index"],
-                                   address: row["address"], hostKeyFingerprint: row["host_key_fingerprint"], files: files[name] ?? [:],
-                                   lifecycle: lifecycle, completedActions: actions[name] ?? [])
+            return RecordedMachine(
+                name: name, group: row["group_name"], kind: row["kind"], role: row["role"], index: row["machine_index"],
+                address: row["address"], hostKeyFingerprint: row["host_key_fingerprint"], files: files[name] ?? [:],
+                lifecycle: lifecycle, completedActions: actions[name] ?? [])
         }
 
         var scaled: [String: ScaledCount] = [:]
@@ -72,8 +76,9 @@ extension SQLiteStateStore {
             let name: String = row["name"]
             if row["secret"] as Bool, let key {
                 let sealed: Data = row["sealed"]
-                captured["\(group)/\(name)"] = RecordedValue(value: try secrets.open(Array(sealed), label: Self.capturedLabel(group: group, name: name), key: key),
-                                                             secret: true)
+                captured["\(group)/\(name)"] = RecordedValue(
+                    value: try secrets.open(Array(sealed), label: Self.capturedLabel(group: group, name: name), key: key),
+                    secret: true)
             } else {
                 captured["\(group)/\(name)"] = RecordedValue(value: row["value"], secret: false)
             }
@@ -90,12 +95,16 @@ extension SQLiteStateStore {
     /// How to reach each recorded machine that a driver has reported (address, port, user, host key, driver id).
     public func machineHandles() throws -> [MachineHandle] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT name, address, port, ssh_user, host_key_fingerprint, driver_id FROM machine
-                WHERE driver_id IS NOT NULL ORDER BY name
-                """).map { row in
-                MachineHandle(name: row["name"], address: row["address"], port: row["port"] ?? 22, user: row["ssh_user"],
-                              hostKeyFingerprint: row["host_key_fingerprint"], driverID: row["driver_id"])
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT name, address, port, ssh_user, host_key_fingerprint, driver_id FROM machine
+                    WHERE driver_id IS NOT NULL ORDER BY name
+                    """
+            ).map { row in
+                MachineHandle(
+                    name: row["name"], address: row["address"], port: row["port"] ?? 22, user: row["ssh_user"],
+                    hostKeyFingerprint: row["host_key_fingerprint"], driverID: row["driver_id"])
             }
         }
     }
@@ -121,14 +130,16 @@ extension SQLiteStateStore {
             for (name, value) in values.sorted(by: { $0.key < $1.key }) {
                 let label = Self.generatedLabel(name)
                 if let existing = try Data.fetchOne(db, sql: "SELECT sealed FROM generated_secret WHERE key = ?", arguments: [name]),
-                   try secrets.open(Array(existing), label: label, key: key) == value {
+                    try secrets.open(Array(existing), label: label, key: key) == value
+                {
                     continue
                 }
                 let sealed = try secrets.seal(value, label: label, key: key)
-                try db.execute(sql: """
-                    INSERT INTO generated_secret (key, sealed, generated_at) VALUES (?, ?, ?)
-                    ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, generated_at = excluded.generated_at
-                    """, arguments: [name, Data(sealed), Date()])
+                try db.execute(
+                    sql: """
+                        INSERT INTO generated_secret (key, sealed, generated_at) VALUES (?, ?, ?)
+                        ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, generated_at = excluded.generated_at
+                        """, arguments: [name, Data(sealed), Date()])
                 changed = true
             }
             if changed { try bumpSerial(db) }
@@ -140,13 +151,15 @@ extension SQLiteStateStore {
     public func recordApplied(blueprint: [UInt8], digest: String) throws {
         try pool.write { db in
             if let row = try Row.fetchOne(db, sql: "SELECT bytes, digest FROM applied_blueprint WHERE id = 1"),
-               row["digest"] as String == digest, (row["bytes"] as Data) == Data(blueprint) {
+                row["digest"] as String == digest, (row["bytes"] as Data) == Data(blueprint)
+            {
                 return
             }
-            try db.execute(sql: """
-                INSERT INTO applied_blueprint (id, bytes, digest, applied_at) VALUES (1, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, digest = excluded.digest, applied_at = excluded.applied_at
-                """, arguments: [Data(blueprint), digest, Date()])
+            try db.execute(
+                sql: """
+                    INSERT INTO applied_blueprint (id, bytes, digest, applied_at) VALUES (1, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, digest = excluded.digest, applied_at = excluded.applied_at
+                    """, arguments: [Data(blueprint), digest, Date()])
             try bumpSerial(db)
         }
     }
@@ -155,10 +168,11 @@ extension SQLiteStateStore {
     public func recordScaledCounts(_ counts: [ScaledCount]) throws {
         try pool.write { db in
             for count in counts {
-                try db.execute(sql: """
-                    INSERT INTO scaled_count (group_name, role, count, base_count, scaled_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (group_name, role) DO UPDATE SET count = excluded.count, base_count = excluded.base_count, scaled_at = excluded.scaled_at
-                    """, arguments: [count.group, count.role, count.count, count.baseCount, Date()])
+                try db.execute(
+                    sql: """
+                        INSERT INTO scaled_count (group_name, role, count, base_count, scaled_at) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (group_name, role) DO UPDATE SET count = excluded.count, base_count = excluded.base_count, scaled_at = excluded.scaled_at
+                        """, arguments: [count.group, count.role, count.count, count.baseCount, Date()])
             }
             try bumpSerial(db)
         }

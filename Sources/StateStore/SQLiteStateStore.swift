@@ -3,8 +3,8 @@ import Engine
 import Foundation
 import GRDB
 import MachineAccess
-import Planning
 import PhotonCore
+import Planning
 
 /// photon's recorded state of one deployment, in `<directory>/state.sqlite` (SQLite in WAL mode,
 /// `synchronous = FULL`, file mode 0600), with the key that seals its secrets in
@@ -66,8 +66,9 @@ public final class SQLiteStateStore: RunJournal, Sendable {
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             try Schema.migrator.migrate(pool)
         } catch let error as DatabaseError {
-            throw PhotonError("cannot open the state file \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")",
-                              help: "check that you may read and write \(directory) and that no other program holds the file")
+            throw PhotonError(
+                "cannot open the state file \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")",
+                help: "check that you may read and write \(directory) and that no other program holds the file")
         }
         return SQLiteStateStore(directory: directory, deployment: deployment, databasePath: path, pool: pool)
     }
@@ -111,16 +112,18 @@ public final class SQLiteStateStore: RunJournal, Sendable {
             let queue = try DatabaseQueue(path: temporary, configuration: configuration())
             try Schema.migrator.migrate(queue)
             try queue.write { db in
-                try db.execute(sql: "INSERT INTO meta (id, deployment, serial, created_at) VALUES (1, ?, 0, ?)",
-                               arguments: [deployment, Date()])
+                try db.execute(
+                    sql: "INSERT INTO meta (id, deployment, serial, created_at) VALUES (1, ?, 0, ?)",
+                    arguments: [deployment, Date()])
             }
             try queue.writeWithoutTransaction { db in
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
             }
             try queue.close()
         } catch let error as DatabaseError {
-            throw PhotonError("cannot create the state file \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")",
-                              help: "check that you may write to \(directory)")
+            throw PhotonError(
+                "cannot create the state file \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")",
+                help: "check that you may write to \(directory)")
         }
         if try System.linkIfAbsent(temporary, to: path) {
             System.syncDirectory(directory)

@@ -65,15 +65,17 @@ final class SecretBox: Sendable {
     }
 
     func missingKeyError() -> PhotonError {
-        PhotonError("the key file \(keyPath) is missing, but the state file next to it holds encrypted secrets",
-                    help: "restore secrets.key from the backup you took together with state.sqlite; photon will not make a new key for existing secrets")
+        PhotonError(
+            "the key file \(keyPath) is missing, but the state file next to it holds encrypted secrets",
+            help: "restore secrets.key from the backup you took together with state.sqlite; photon will not make a new key for existing secrets")
     }
 
     private static func readKey(at path: String) throws -> SymmetricKey {
         let bytes = try System.readPrefix(path, count: keyByteCount + 1)
         guard bytes.count == keyByteCount else {
-            throw PhotonError("the key file \(path) is damaged: it holds \(bytes.count > keyByteCount ? "more than \(keyByteCount)" : String(bytes.count)) bytes instead of \(keyByteCount)",
-                              help: "restore secrets.key from the backup you took together with state.sqlite")
+            throw PhotonError(
+                "the key file \(path) is damaged: it holds \(bytes.count > keyByteCount ? "more than \(keyByteCount)" : String(bytes.count)) bytes instead of \(keyByteCount)",
+                help: "restore secrets.key from the backup you took together with state.sqlite")
         }
         return SymmetricKey(data: bytes)
     }
@@ -95,8 +97,9 @@ final class SecretBox: Sendable {
             let plaintext = try AES.GCM.open(box, using: key, authenticating: Self.associatedData(label))
             return String(decoding: plaintext, as: UTF8.self)
         } catch {
-            throw PhotonError("cannot decrypt the secret \(label) recorded in the state: \(keyPath) is not the key it was encrypted with, or the value is damaged",
-                              help: "restore secrets.key and state.sqlite together, from the same backup")
+            throw PhotonError(
+                "cannot decrypt the secret \(label) recorded in the state: \(keyPath) is not the key it was encrypted with, or the value is damaged",
+                help: "restore secrets.key and state.sqlite together, from the same backup")
         }
     }
 }

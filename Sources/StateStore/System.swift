@@ -1,5 +1,6 @@
 import Foundation
 import PhotonCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -61,11 +62,13 @@ enum System {
             // Another process may have made it meanwhile.
             if code == EEXIST {
                 if isDirectory(path) { return }
-                throw PhotonError("the state directory \(path) exists but is not a directory",
-                                  help: "move that file away, or pass another state directory")
+                throw PhotonError(
+                    "the state directory \(path) exists but is not a directory",
+                    help: "move that file away, or pass another state directory")
             }
-            throw PhotonError("cannot create the state directory \(path): \(errorText(code))",
-                              help: "check that you may write to \(parent.isEmpty ? "its parent" : parent)")
+            throw PhotonError(
+                "cannot create the state directory \(path): \(errorText(code))",
+                help: "check that you may write to \(parent.isEmpty ? "its parent" : parent)")
         }
         _ = chmod(path, 0o700)
     }

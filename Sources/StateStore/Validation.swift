@@ -58,16 +58,19 @@ enum Validation {
                 let known = Set(Schema.knownMigrations)
                 let unknown = applied.filter { !known.contains($0) }.sorted()
                 guard unknown.isEmpty else {
-                    throw PhotonError("the state file \(path) was written by a newer photon (it has the schema changes \(unknown.joined(separator: ", ")), which this photon does not know); photon left it untouched",
-                                      help: "use the newer photon, or restore a backup of state.sqlite taken with this version")
+                    throw PhotonError(
+                        "the state file \(path) was written by a newer photon (it has the schema changes \(unknown.joined(separator: ", ")), which this photon does not know); photon left it untouched",
+                        help: "use the newer photon, or restore a backup of state.sqlite taken with this version")
                 }
                 guard applied.contains("v1-initial"), try db.tableExists("meta"),
-                      let recorded = try String.fetchOne(db, sql: "SELECT deployment FROM meta WHERE id = 1") else {
+                    let recorded = try String.fetchOne(db, sql: "SELECT deployment FROM meta WHERE id = 1")
+                else {
                     throw damaged(path, "its schema is incomplete")
                 }
                 guard recorded == deployment else {
-                    throw PhotonError("the state file \(path) belongs to the deployment '\(recorded)', not '\(deployment)'; photon left it untouched",
-                                      help: "use the state directory of '\(deployment)', or name the deployment '\(recorded)'")
+                    throw PhotonError(
+                        "the state file \(path) belongs to the deployment '\(recorded)', not '\(deployment)'; photon left it untouched",
+                        help: "use the state directory of '\(deployment)', or name the deployment '\(recorded)'")
                 }
             }
         } catch let error as PhotonError {
@@ -78,12 +81,15 @@ enum Validation {
     }
 
     static func damaged(_ path: String, _ reason: String) -> PhotonError {
-        PhotonError("the state file \(path) is damaged (\(reason)); photon left it untouched",
-                    help: "restore state.sqlite, with the secrets.key next to it, from a backup; photon never resets, repairs or migrates a damaged state file by itself")
+        PhotonError(
+            "the state file \(path) is damaged (\(reason)); photon left it untouched",
+            help:
+                "restore state.sqlite, with the secrets.key next to it, from a backup; photon never resets, repairs or migrates a damaged state file by itself")
     }
 
     static func foreign(_ path: String) -> PhotonError {
-        PhotonError("the file \(path) is an SQLite database but not a photon state file; photon left it untouched",
-                    help: "move that file away or pass another state directory; if it was a photon state file, restore it from a backup")
+        PhotonError(
+            "the file \(path) is an SQLite database but not a photon state file; photon left it untouched",
+            help: "move that file away or pass another state directory; if it was a photon state file, restore it from a backup")
     }
 }

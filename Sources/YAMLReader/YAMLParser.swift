@@ -30,16 +30,18 @@ public enum YAMLParser {
         var bytes = bytes
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         guard bytes.count <= limits.maxBytes else {
-            throw DiagnosticsError(Diagnostic(
-                "file is \(ByteSize(bytes: UInt64(bytes.count)).approximate), larger than the \(ByteSize(bytes: UInt64(limits.maxBytes)).approximate) photon reads",
-                at: SourceLocation(file: file, line: 1, column: 1),
-                help: "split the deployment into several blueprints"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "file is \(ByteSize(bytes: UInt64(bytes.count)).approximate), larger than the \(ByteSize(bytes: UInt64(limits.maxBytes)).approximate) photon reads",
+                    at: SourceLocation(file: file, line: 1, column: 1),
+                    help: "split the deployment into several blueprints"))
         }
         if let position = firstInvalidUTF8(bytes) {
-            throw DiagnosticsError(Diagnostic(
-                "invalid UTF-8 byte 0x\(String(bytes[position.offset], radix: 16, uppercase: true))",
-                at: SourceLocation(file: file, line: position.line, column: position.column),
-                help: "save the file as UTF-8"))
+            throw DiagnosticsError(
+                Diagnostic(
+                    "invalid UTF-8 byte 0x\(String(bytes[position.offset], radix: 16, uppercase: true))",
+                    at: SourceLocation(file: file, line: position.line, column: position.column),
+                    help: "save the file as UTF-8"))
         }
         let events = EventStream(bytes: bytes, file: file)
         var composer = Composer(file: file, limits: limits)
@@ -64,7 +66,12 @@ public enum YAMLParser {
                 return (index, line, column)
             }
             if width > 1, String(validating: bytes[index..<(index + width)], as: UTF8.self) == nil { return (index, line, column) }
-            if byte == 0x0A { line += 1; column = 1 } else { column += 1 }
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
             index += width
         }
         return nil
@@ -191,7 +198,10 @@ final class EventStream {
             while position < raw.count {
                 var spaces = 0
                 while position + spaces < raw.count, raw[position + spaces] == UInt8(ascii: " ") { spaces += 1 }
-                if position + spaces < raw.count, raw[position + spaces] != 0x0A { indent = spaces; break }
+                if position + spaces < raw.count, raw[position + spaces] != 0x0A {
+                    indent = spaces
+                    break
+                }
                 guard let next = raw[position...].firstIndex(of: 0x0A) else { break }
                 position = next + 1
             }
@@ -207,7 +217,12 @@ final class EventStream {
         var line = 1, column = 1
         for index in 0..<min(offset, count) {
             let byte = input[index]
-            if byte == 0x0A { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
         }
         return SourceLocation(file: file, line: line, column: column)
     }
@@ -300,8 +315,9 @@ struct Composer {
             case .documentStart:
                 documents += 1
                 if documents > 1 {
-                    diagnostics.error("a blueprint holds one YAML document; found a second one", at: event.location,
-                                      help: "remove the '---' line or put the second document in its own file")
+                    diagnostics.error(
+                        "a blueprint holds one YAML document; found a second one", at: event.location,
+                        help: "remove the '---' line or put the second document in its own file")
                     try diagnostics.throwIfAny()
                 }
                 continue
@@ -325,8 +341,10 @@ struct Composer {
                 if let anchor = event.anchor { anchors[anchor] = node }
             case .alias:
                 guard let name = event.anchor, var target = anchors[name] else {
-                    throw DiagnosticsError(Diagnostic("alias '*\(event.anchor ?? "")' refers to no anchor defined before it", at: event.location,
-                                                      help: "define '&\(event.anchor ?? "name")' earlier in the file"))
+                    throw DiagnosticsError(
+                        Diagnostic(
+                            "alias '*\(event.anchor ?? "")' refers to no anchor defined before it", at: event.location,
+                            help: "define '&\(event.anchor ?? "name")' earlier in the file"))
                 }
                 // Aliased nodes report the position of their use, so errors inside them point somewhere the user can see.
                 target.location = event.location
@@ -344,9 +362,10 @@ struct Composer {
             }
             totalNodes += event.kind == .alias ? node.expandedSize : 1
             if totalNodes > limits.maxNodes {
-                throw DiagnosticsError(Diagnostic(
-                    "the document expands to more than \(limits.maxNodes) nodes once its aliases are resolved",
-                    at: event.location, help: "aliases that refer to other aliases multiply; is this an alias bomb?"))
+                throw DiagnosticsError(
+                    Diagnostic(
+                        "the document expands to more than \(limits.maxNodes) nodes once its aliases are resolved",
+                        at: event.location, help: "aliases that refer to other aliases multiply; is this an alias bomb?"))
             }
 
             guard !stack.isEmpty else {
@@ -398,7 +417,8 @@ struct Composer {
                 continue
             }
             if let first = firstSeen[name] {
-                diagnostics.error("duplicate key '\(name)'", at: key.location, help: "'\(name)' is already set at line \(first.line), column \(first.column); keep one")
+                diagnostics.error(
+                    "duplicate key '\(name)'", at: key.location, help: "'\(name)' is already set at line \(first.line), column \(first.column); keep one")
                 continue
             }
             firstSeen[name] = key.location

@@ -63,8 +63,9 @@ enum FanOutBench {
         }
         let transport = SSHTransport(credentials: .privateKeyFile(options["key"]!, passphrase: nil), defaultUser: options["user"]!)
         let machines = hosts.enumerated().map { index, host in
-            MachineHandle(name: "host-\(index + 1)", address: host.0, port: host.1,
-                          hostKeyFingerprint: pinned[host.1 == 22 ? host.0 : "[\(host.0)]:\(host.1)"], driverID: "\(index + 1)")
+            MachineHandle(
+                name: "host-\(index + 1)", address: host.0, port: host.1,
+                hostKeyFingerprint: pinned[host.1 == 22 ? host.0 : "[\(host.0)]:\(host.1)"], driverID: "\(index + 1)")
         }
         let pattern = options["dest-dir-pattern"]!, command = options["command"]!
         let clock = ContinuousClock()
@@ -72,7 +73,8 @@ enum FanOutBench {
         let results = await FanOut.run(Array(machines.enumerated()), limit: 64) { index, machine in
             let directory = pattern.replacingOccurrences(of: "{i}", with: String(index + 1))
             for file in files {
-                try await transport.upload(file.bytes, to: (directory.hasSuffix("/") ? directory : directory + "/") + file.name, mode: 0o644, owner: nil, on: machine)
+                try await transport.upload(
+                    file.bytes, to: (directory.hasSuffix("/") ? directory : directory + "/") + file.name, mode: 0o644, owner: nil, on: machine)
             }
             let output = try await transport.execute(command, on: machine, timeout: .seconds(60))
             guard output.succeeded else { throw BenchError("\(command) exited with \(output.exitStatus): \(output.stderr)") }

@@ -58,25 +58,31 @@ enum MachinesBench {
             do {
                 let result = try await measure(count: count, inFlight: inFlight ?? count, starts: starts, network: parsed)
                 rounds.append(result)
-                print(String(format: "round %d: %d machines SSH-ready in %.2f s (%.0f ms per machine), removed in %.2f s; idle per machine: PSS %.1f MiB (of which LXC monitor %.1f), memcg %.1f MiB, MemAvailable drop %.1f MiB",
-                             round, count, result.ready, result.perMachine * 1000, result.destroy, result.memory.pss, result.memory.monitorPSS,
-                             result.memory.memcg, result.memory.available))
+                print(
+                    String(
+                        format:
+                            "round %d: %d machines SSH-ready in %.2f s (%.0f ms per machine), removed in %.2f s; idle per machine: PSS %.1f MiB (of which LXC monitor %.1f), memcg %.1f MiB, MemAvailable drop %.1f MiB",
+                        round, count, result.ready, result.perMachine * 1000, result.destroy, result.memory.pss, result.memory.monitorPSS,
+                        result.memory.memcg, result.memory.available))
             } catch {
                 print("round \(round) failed: \(error)")
                 return 1
             }
         }
         let sorted = rounds.map(\.ready).sorted()
-        print(String(format: "photon machines: %d machines SSH-ready, median %.2f s (best %.2f s) over %d rounds; %.1f MiB PSS each when idle",
-                     count, sorted[sorted.count / 2], sorted[0], rounds.count, rounds.map(\.memory.pss).reduce(0, +) / Double(rounds.count)))
+        print(
+            String(
+                format: "photon machines: %d machines SSH-ready, median %.2f s (best %.2f s) over %d rounds; %.1f MiB PSS each when idle",
+                count, sorted[sorted.count / 2], sorted[0], rounds.count, rounds.map(\.memory.pss).reduce(0, +) / Double(rounds.count)))
         return 0
     }
 
     static func measure(count: Int, inFlight: Int, starts: Int?, network: IPv4Network) async throws -> Round {
         let root = "/var/tmp/photon-bench-machines-\(getpid())"
         let key = DeploymentKey.generate(comment: "photon-bench")
-        var configuration = LocalDriver.Configuration(deployment: "bench", network: network, machinesDirectory: root + "/machines",
-                                                      hiddenPaths: [HiddenPath(root, reason: .state)], authorizedKey: key.publicKey)
+        var configuration = LocalDriver.Configuration(
+            deployment: "bench", network: network, machinesDirectory: root + "/machines",
+            hiddenPaths: [HiddenPath(root, reason: .state)], authorizedKey: key.publicKey)
         if let starts { configuration.concurrentStarts = starts }
         let driver = LocalDriver(configuration)
         let names = (1...count).map { "bench-m-\($0)" }
@@ -85,7 +91,9 @@ enum MachinesBench {
             for name in names where FileManager.default.fileExists(atPath: root + "/machines/" + name) {
                 _ = try? HostCommand.runBlocking(["lxc-stop", "-P", root + "/machines", "-n", name, "-k"])
             }
-            if FileManager.default.fileExists(atPath: "/sys/class/net/\(driver.bridge)") { _ = try? HostCommand.runBlocking(["ip", "link", "del", driver.bridge]) }
+            if FileManager.default.fileExists(atPath: "/sys/class/net/\(driver.bridge)") {
+                _ = try? HostCommand.runBlocking(["ip", "link", "del", driver.bridge])
+            }
             try? FileManager.default.removeItem(atPath: root)
             try? FileManager.default.removeItem(atPath: "/run/lxc/lock" + root)
         }
@@ -96,20 +104,25 @@ enum MachinesBench {
             var pending = names.enumerated().makeIterator()
             func add(_ group: inout ThrowingTaskGroup<MachineHandle, any Error>) {
                 guard let (position, name) = pending.next() else { return }
-                let spec = MachineSpec(name: name, group: "bench", kind: "bench", role: "machine", index: position + 1, flavor: .builtIn["small"]!,
-                                       address: IPv4Address(network.network.value + 2 + UInt32(position)).description, needs: [])
+                let spec = MachineSpec(
+                    name: name, group: "bench", kind: "bench", role: "machine", index: position + 1, flavor: .builtIn["small"]!,
+                    address: IPv4Address(network.network.value + 2 + UInt32(position)).description, needs: [])
                 group.addTask {
                     let handle = try await driver.create(spec)
                     do {
-                        let connection = try await SSHConnection.open(host: handle.address, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
-                                                                      expectedFingerprint: handle.hostKeyFingerprint!)
+                        let connection = try await SSHConnection.open(
+                            host: handle.address, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
+                            expectedFingerprint: handle.hostKeyFingerprint!)
                         let output = try await connection.execute("true")
                         await connection.close()
                         guard output.succeeded else { throw PhotonError("true failed on \(name)") }
                     } catch {
                         // What the machine's sshd said, to tell a slow machine from a client problem.
                         let log = (try? String(contentsOfFile: "\(root)/machines/\(name)/upper/var/log/sshd.log", encoding: .utf8)) ?? "(no sshd log)"
-                        let sockets = (try? HostCommand.runBlocking(["lxc-attach", "-P", root + "/machines", "-n", name, "--", "/bin/sh", "-c", "ss -tanp; ip link show eth0; ps -ef"]))?.stdout ?? ""
+                        let sockets =
+                            (try? HostCommand.runBlocking([
+                                "lxc-attach", "-P", root + "/machines", "-n", name, "--", "/bin/sh", "-c", "ss -tanp; ip link show eth0; ps -ef",
+                            ]))?.stdout ?? ""
                         let neighbours = (try? HostCommand.runBlocking(["ip", "neigh", "show", handle.address]))?.stdout ?? ""
                         throw PhotonError("\(name): \(error)\nsshd.log:\n\(log)\ninside:\n\(sockets)\nhost neighbour: \(neighbours)")
                     }
@@ -141,8 +154,10 @@ enum MachinesBench {
         for name in names {
             let procs = (try? String(contentsOfFile: CgroupLimits.payloadGroup(machine: name, controller: "pids") + "/cgroup.procs", encoding: .utf8)) ?? ""
             for pid in procs.split(separator: "\n") { pss += pssMiB(String(pid)) }
-            if let usage = try? String(contentsOfFile: CgroupLimits.payloadGroup(machine: name, controller: "memory") + "/memory.usage_in_bytes", encoding: .utf8),
-               let bytes = Double(usage.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let usage = try? String(
+                contentsOfFile: CgroupLimits.payloadGroup(machine: name, controller: "memory") + "/memory.usage_in_bytes", encoding: .utf8),
+                let bytes = Double(usage.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 memcg += bytes / 1_048_576
             }
         }
@@ -153,8 +168,9 @@ enum MachinesBench {
             if line.hasPrefix("[lxc monitor] \(root) ") { monitors += pssMiB(entry) }
         }
         let count = Double(names.count)
-        return Memory(pss: (pss + monitors) / count, monitorPSS: monitors / count, memcg: memcg / count,
-                      available: (availableBefore - memAvailableMiB()) / count)
+        return Memory(
+            pss: (pss + monitors) / count, monitorPSS: monitors / count, memcg: memcg / count,
+            available: (availableBefore - memAvailableMiB()) / count)
     }
 
     static func pssMiB(_ pid: String) -> Double {

@@ -11,10 +11,10 @@ import Blueprints
 import Engine
 import EngineTestSupport
 import Foundation
-import StateStore
 import Kinds
-import Planning
 import PhotonCore
+import Planning
+import StateStore
 
 struct Options {
     var machines: Int?
@@ -123,12 +123,16 @@ func measure(machines: Int, clusters: Int, repeats: Int, templates: String) thro
         let planned = clock.now
         actions = plan.actions.count
         precondition(plan.machines.count == machines, "planned \(plan.machines.count) machines, expected \(machines)")
-        let run = (seconds(loaded - start), seconds(checked - loaded), seconds(times.expand), seconds(times.render), seconds(times.build), seconds(planned - start))
+        let run = (
+            seconds(loaded - start), seconds(checked - loaded), seconds(times.expand), seconds(times.render), seconds(times.build), seconds(planned - start)
+        )
         if best == nil || run.5 < best!.total { best = run }
     }
     guard let best else { return }
-    print(String(format: "machines=%d clusters=%d bytes=%d actions=%d load=%.3f validate=%.3f expand=%.3f render=%.3f build=%.3f total=%.3f peak_rss_mib=%.0f",
-                 machines, clusters, text.utf8.count, actions, best.load, best.resolve, best.expand, best.render, best.build, best.total, peakResidentMiB()))
+    print(
+        String(
+            format: "machines=%d clusters=%d bytes=%d actions=%d load=%.3f validate=%.3f expand=%.3f render=%.3f build=%.3f total=%.3f peak_rss_mib=%.0f",
+            machines, clusters, text.utf8.count, actions, best.load, best.resolve, best.expand, best.render, best.build, best.total, peakResidentMiB()))
 }
 
 /// Engine overhead: a plan of no-op actions on in-memory machines, journaled durably to a real state store.
@@ -139,7 +143,8 @@ func measureEngine(actions: Int, parallelism: Int) async throws {
     try FileManager.default.createDirectory(atPath: root + "/kinds/noop", withIntermediateDirectories: true)
     // Nine no-op steps per machine plus its create-machine: ten actions a machine.
     let steps = (1...3).map { "      - run: [\"true\", \"\($0)\"]" }.joined(separator: "\n")
-    try Data("""
+    try Data(
+        """
         kind: noop
         roles:
           - name: nodes
@@ -151,25 +156,32 @@ func measureEngine(actions: Int, parallelism: Int) async throws {
             health:
         \(steps)
 
-        """.utf8).write(to: URL(fileURLWithPath: root + "/kinds/noop/kind.yaml"))
+        """.utf8
+    ).write(to: URL(fileURLWithPath: root + "/kinds/noop/kind.yaml"))
     let catalog = try KindCatalog.load(directory: root + "/kinds")
-    let yaml = "name: bench\ncontrolPlane: {driver: local, network: 10.0.0.0/14}\nclusters:\n  - {name: n, kind: noop, roles: {nodes: \(machines)}, rollout: {maxInFlight: 100%}}\n"
+    let yaml =
+        "name: bench\ncontrolPlane: {driver: local, network: 10.0.0.0/14}\nclusters:\n  - {name: n, kind: noop, roles: {nodes: \(machines)}, rollout: {maxInFlight: 100%}}\n"
     let blueprint = try BlueprintLoader(environment: LoadEnvironment(variables: [:])).load(bytes: Array(yaml.utf8), file: "bench.yaml")
     let planner = Planner(catalog: catalog, secrets: SecretSource(environment: [:]), photonVersion: "bench")
     let (plan, renderer) = try planner.planForApply(try Resolver(catalog: catalog, secrets: planner.secrets).resolve(blueprint), recorded: .empty)
     let shell = InMemoryShell()
-    for (label, journal) in [("in-memory journal", InMemoryJournal() as any RunJournal),
-                             ("SQLite journal (WAL, synchronous=FULL)", try SQLiteStateStore.open(directory: root + "/state", deployment: "bench") as any RunJournal)] {
+    for (label, journal) in [
+        ("in-memory journal", InMemoryJournal() as any RunJournal),
+        ("SQLite journal (WAL, synchronous=FULL)", try SQLiteStateStore.open(directory: root + "/state", deployment: "bench") as any RunJournal),
+    ] {
         if let store = journal as? SQLiteStateStore { _ = try store.beginRun(command: "bench", blueprintDigest: nil) }
-        let engine = Engine(plan: plan, renderer: renderer, driver: InMemoryDriver(), shell: shell, journal: journal,
-                            options: EngineOptions(parallelism: parallelism))
+        let engine = Engine(
+            plan: plan, renderer: renderer, driver: InMemoryDriver(), shell: shell, journal: journal,
+            options: EngineOptions(parallelism: parallelism))
         let clock = ContinuousClock()
         let start = clock.now
         let outcome = await engine.run()
         let elapsed = clock.now - start
         precondition(outcome.status == .succeeded, "\(outcome)")
-        print(String(format: "%@: %d actions (%d journaled transitions), parallelism %d: %.3f s, %.1f µs per action",
-                     label, plan.summary.actions, 2 * plan.summary.actions, parallelism, seconds(elapsed), seconds(elapsed) * 1e6 / Double(plan.summary.actions)))
+        print(
+            String(
+                format: "%@: %d actions (%d journaled transitions), parallelism %d: %.3f s, %.1f µs per action",
+                label, plan.summary.actions, 2 * plan.summary.actions, parallelism, seconds(elapsed), seconds(elapsed) * 1e6 / Double(plan.summary.actions)))
     }
 }
 
@@ -214,7 +226,10 @@ do {
             try process.run()
             let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
-            guard process.terminationStatus == 0 else { print("size \(machines) failed (status \(process.terminationStatus))"); exit(1) }
+            guard process.terminationStatus == 0 else {
+                print("size \(machines) failed (status \(process.terminationStatus))")
+                exit(1)
+            }
             var fields: [String: String] = [:]
             for pair in output.split(whereSeparator: \.isWhitespace) {
                 let parts = pair.split(separator: "=", maxSplits: 1)

@@ -12,16 +12,19 @@ import Engine
 import EngineTestSupport
 import Foundation
 import MachineAccess
-import Planning
 import PhotonCommands
 import PhotonCore
+import Planning
 
 if CommandLine.arguments.count == 7, CommandLine.arguments[1] == "local-machine", let network = IPv4Network(CommandLine.arguments[3]) {
     let arguments = CommandLine.arguments
-    let driver = LocalDriver(LocalDriver.Configuration(deployment: "testbed", network: network, machinesDirectory: arguments[2],
-                                                       hiddenPaths: [HiddenPath(arguments[2], reason: .state)], authorizedKey: arguments[6]))
-    let spec = MachineSpec(name: arguments[4], group: "testbed", kind: "testbed", role: "machine", index: 1,
-                           flavor: Flavor.builtIn["small"]!, address: arguments[5], needs: [])
+    let driver = LocalDriver(
+        LocalDriver.Configuration(
+            deployment: "testbed", network: network, machinesDirectory: arguments[2],
+            hiddenPaths: [HiddenPath(arguments[2], reason: .state)], authorizedKey: arguments[6]))
+    let spec = MachineSpec(
+        name: arguments[4], group: "testbed", kind: "testbed", role: "machine", index: 1,
+        flavor: Flavor.builtIn["small"]!, address: arguments[5], needs: [])
     do {
         let handle = try await driver.create(spec)
         print(handle.hostKeyFingerprint ?? "")
@@ -54,7 +57,12 @@ final class FaultyShell: RemoteShell, @unchecked Sendable {
     func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
         if latency > .zero { try await Task.sleep(for: latency) }
         let output = try await inner.execute(command, on: machine, timeout: timeout)
-        if let killAfterCommand, !command.hasPrefix("test -e "), lock.withLock({ commands += 1; return commands }) >= killAfterCommand {
+        if let killAfterCommand, !command.hasPrefix("test -e "),
+            lock.withLock({
+                commands += 1
+                return commands
+            }) >= killAfterCommand
+        {
             kill(getpid(), SIGKILL)
         }
         return output
@@ -124,7 +132,10 @@ if environment["PHOTON_TESTBED_REAL"] == "1" {
         backends.journal = { journal in
             TransitionHookJournal(journal, target: target) {
                 if delay == 0 { kill(getpid(), SIGKILL) }
-                Thread { usleep(delay); kill(getpid(), SIGKILL) }.start()
+                Thread {
+                    usleep(delay)
+                    kill(getpid(), SIGKILL)
+                }.start()
             } ?? journal
         }
     }
@@ -138,7 +149,8 @@ if environment["PHOTON_TESTBED_REAL"] == "1" {
     await Photon.run(backends: backends)
 }
 
-await Photon.run(backends: Backends(
-    driver: { _, _ in machines },
-    shell: { _, _ in FaultyShell(machines) },
-    journal: { journal in killAt.map { KillingJournal(journal, killAt: $0) } ?? journal }))
+await Photon.run(
+    backends: Backends(
+        driver: { _, _ in machines },
+        shell: { _, _ in FaultyShell(machines) },
+        journal: { journal in killAt.map { KillingJournal(journal, killAt: $0) } ?? journal }))

@@ -74,13 +74,17 @@ struct BadBlueprint: Sendable, CustomTestStringConvertible {
 let testBaseDirectory = "/srv/photon"
 
 func loader(variables: [String: String] = [:], existingFiles: Set<String> = []) -> BlueprintLoader {
-    BlueprintLoader(environment: LoadEnvironment(variables: variables, baseDirectory: testBaseDirectory,
-                                                 fileExists: { existingFiles.contains($0) }))
+    BlueprintLoader(
+        environment: LoadEnvironment(
+            variables: variables, baseDirectory: testBaseDirectory,
+            fileExists: { existingFiles.contains($0) }))
 }
 
 /// The diagnostics loading `bytes` produces; records an issue when it loads.
-func loadErrors(_ bytes: [UInt8], variables: [String: String] = [:], existingFiles: Set<String> = [],
-                sourceLocation: Testing.SourceLocation = #_sourceLocation) -> [Diagnostic] {
+func loadErrors(
+    _ bytes: [UInt8], variables: [String: String] = [:], existingFiles: Set<String> = [],
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) -> [Diagnostic] {
     do {
         _ = try loader(variables: variables, existingFiles: existingFiles).load(bytes: bytes, file: "bp.yaml")
         Issue.record("the blueprint loaded without errors", sourceLocation: sourceLocation)
@@ -90,8 +94,10 @@ func loadErrors(_ bytes: [UInt8], variables: [String: String] = [:], existingFil
     }
 }
 
-func loadErrors(_ yaml: String, variables: [String: String] = [:], existingFiles: Set<String> = [],
-                sourceLocation: Testing.SourceLocation = #_sourceLocation) -> [Diagnostic] {
+func loadErrors(
+    _ yaml: String, variables: [String: String] = [:], existingFiles: Set<String> = [],
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) -> [Diagnostic] {
     loadErrors(Array(yaml.utf8), variables: variables, existingFiles: existingFiles, sourceLocation: sourceLocation)
 }
 
@@ -114,13 +120,17 @@ struct BadBlueprintTests {
     // MARK: Syntax
 
     static let syntax: [BadBlueprint] = [
-        BadBlueprint("unclosed flow sequence", """
+        BadBlueprint(
+            "unclosed flow sequence",
+            """
             name: [a, b
             controlPlane: x
 
             """,
             E(2, 13, "did not find expected ',' or ']'", help: "while parsing a flow sequence that starts at line 1, column 7")),
-        BadBlueprint("key indented less than its siblings", """
+        BadBlueprint(
+            "key indented less than its siblings",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -128,48 +138,66 @@ struct BadBlueprintTests {
 
             """,
             E(4, 2, "did not find expected key", help: "while parsing a block mapping that starts at line 1, column 1")),
-        BadBlueprint("a colon and space inside a plain value", """
+        BadBlueprint(
+            "a colon and space inside a plain value",
+            """
             name: demo: x
             controlPlane:
               driver: local
 
             """,
             E(1, 11, "mapping values are not allowed in this context")),
-        BadBlueprint("value continued on a more indented line", """
+        BadBlueprint(
+            "value continued on a more indented line",
+            """
             name: demo
               extra: 1
 
             """,
             E(2, 8, "mapping values are not allowed in this context")),
-        BadBlueprint("list item inside a mapping", """
+        BadBlueprint(
+            "list item inside a mapping",
+            """
             name: demo
             - item
 
             """,
             E(2, 1, "did not find expected key", help: "while parsing a block mapping that starts at line 1, column 1")),
-        BadBlueprint("text after a closing quote", """
+        BadBlueprint(
+            "text after a closing quote",
+            """
             name: "demo"x
 
             """,
             E(1, 13, "did not find expected key", help: "while parsing a block mapping that starts at line 1, column 1")),
-        BadBlueprint("unterminated quoted string", """
+        BadBlueprint(
+            "unterminated quoted string",
+            """
             name: "demo
             controlPlane:
               driver: local
             """,
             E(3, 16, "found unexpected end of stream", help: "while scanning a quoted scalar that starts at line 1, column 7")),
-        BadBlueprint("tab as the whole indentation", "name: demo\ncontrolPlane:\n\tdriver: local\n",
-            E(3, 1, "found character that cannot start any token",
-              help: "YAML indentation must use spaces, not tabs")),
-        BadBlueprint("tab after spaces in the indentation", "name: demo\ncontrolPlane:\n  \tdriver: local\n",
-            E(3, 3, "found character that cannot start any token",
-              help: "YAML indentation must use spaces, not tabs")),
-        BadBlueprint("tab on a continuation line", "name: demo\ncontrolPlane:\n  driver: local\n\tnetwork: 10.0.0.0/24\n",
-            E(4, 1, "found a tab character that violates indentation",
-              help: "YAML indentation must use spaces, not tabs")),
-        BadBlueprint("tab after a list dash", "name: demo\nclusters:\n  -\tname: web\n",
-            E(3, 4, "found character that cannot start any token",
-              help: "YAML indentation must use spaces, not tabs")),
+        BadBlueprint(
+            "tab as the whole indentation", "name: demo\ncontrolPlane:\n\tdriver: local\n",
+            E(
+                3, 1, "found character that cannot start any token",
+                help: "YAML indentation must use spaces, not tabs")),
+        BadBlueprint(
+            "tab after spaces in the indentation", "name: demo\ncontrolPlane:\n  \tdriver: local\n",
+            E(
+                3, 3, "found character that cannot start any token",
+                help: "YAML indentation must use spaces, not tabs")),
+        BadBlueprint(
+            "tab on a continuation line", "name: demo\ncontrolPlane:\n  driver: local\n\tnetwork: 10.0.0.0/24\n",
+            E(
+                4, 1, "found a tab character that violates indentation",
+                help: "YAML indentation must use spaces, not tabs")),
+        BadBlueprint(
+            "tab after a list dash", "name: demo\nclusters:\n  -\tname: web\n",
+            E(
+                3, 4, "found character that cannot start any token",
+                help: "YAML indentation must use spaces, not tabs")),
     ]
 
     @Test("syntax errors carry libyaml's message at its position", arguments: syntax)
@@ -180,7 +208,9 @@ struct BadBlueprintTests {
     // MARK: Unknown keys
 
     static let unknownKeys: [BadBlueprint] = [
-        BadBlueprint("misspelt top-level key", """
+        BadBlueprint(
+            "misspelt top-level key",
+            """
             version: 1
             name: demo
             controlPlan:
@@ -190,7 +220,9 @@ struct BadBlueprintTests {
             """,
             // One error: the misspelling names the required key, which is not reported missing as well.
             E(3, 1, "unknown key 'controlPlan' in the top level", help: "did you mean 'controlPlane'?")),
-        BadBlueprint("top-level key that resembles nothing", """
+        BadBlueprint(
+            "top-level key that resembles nothing",
+            """
             name: demo
             zzzzzz: 1
             controlPlane:
@@ -198,9 +230,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(2, 1, "unknown key 'zzzzzz' in the top level",
-              help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'")),
-        BadBlueprint("misspelt controlPlane key", """
+            E(
+                2, 1, "unknown key 'zzzzzz' in the top level",
+                help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'")),
+        BadBlueprint(
+            "misspelt controlPlane key",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -208,7 +243,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 3, "unknown key 'netwrok' in controlPlane", help: "did you mean 'network'?")),
-        BadBlueprint("local-driver key under the static driver", """
+        BadBlueprint(
+            "local-driver key under the static driver",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -219,7 +256,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 3, "'network' belongs to 'driver: local'", help: "static machines are listed under 'machines:' with their addresses")),
-        BadBlueprint("misspelt cluster key", """
+        BadBlueprint(
+            "misspelt cluster key",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -232,7 +271,9 @@ struct BadBlueprintTests {
 
             """,
             E(8, 5, "unknown key 'role' in clusters[0]", help: "did you mean 'roles'?")),
-        BadBlueprint("misspelt role key in a flow mapping", """
+        BadBlueprint(
+            "misspelt role key in a flow mapping",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -245,7 +286,9 @@ struct BadBlueprintTests {
 
             """,
             E(9, 28, "unknown key 'flavour' in clusters[0].roles.managers", help: "did you mean 'flavor'?")),
-        BadBlueprint("misspelt flavor key", """
+        BadBlueprint(
+            "misspelt flavor key",
+            """
             name: demo
             flavors:
               big: {cpu: 2, memroy: 4GiB, disk: 20GiB}
@@ -255,7 +298,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 17, "unknown key 'memroy' in flavors.big", help: "did you mean 'memory'?")),
-        BadBlueprint("misspelt ssh key", """
+        BadBlueprint(
+            "misspelt ssh key",
+            """
             name: demo
             ssh:
               usr: admin
@@ -265,7 +310,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 3, "unknown key 'usr' in ssh", help: "did you mean 'user'?")),
-        BadBlueprint("misspelt management key", """
+        BadBlueprint(
+            "misspelt management key",
+            """
             name: demo
             management:
               machines: 1
@@ -276,7 +323,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 3, "unknown key 'flavour' in management", help: "did you mean 'flavor'?")),
-        BadBlueprint("rollout key with the wrong case", """
+        BadBlueprint(
+            "rollout key with the wrong case",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -289,7 +338,9 @@ struct BadBlueprintTests {
 
             """,
             E(9, 15, "unknown key 'maxInflight' in clusters[0].rollout", help: "did you mean 'maxInFlight'?")),
-        BadBlueprint("static machine key with the wrong case", """
+        BadBlueprint(
+            "static machine key with the wrong case",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -309,16 +360,21 @@ struct BadBlueprintTests {
     // MARK: Missing keys and wrong types
 
     static let missingAndTypes: [BadBlueprint] = [
-        BadBlueprint("no deployment name", """
+        BadBlueprint(
+            "no deployment name",
+            """
             controlPlane:
               driver: local
               network: 10.213.0.0/24
 
             """,
             E(1, 1, "missing required key 'name' in the top level")),
-        BadBlueprint("no control plane", "name: demo\n",
+        BadBlueprint(
+            "no control plane", "name: demo\n",
             E(1, 1, "missing required key 'controlPlane' in the top level")),
-        BadBlueprint("deployment name key with no value", """
+        BadBlueprint(
+            "deployment name key with no value",
+            """
             name:
             controlPlane:
               driver: local
@@ -327,31 +383,41 @@ struct BadBlueprintTests {
             """,
             // Reported at the key that is there, not as a missing key.
             E(1, 1, "'name' in the top level has no value")),
-        BadBlueprint("network with no value, and with ~", """
+        BadBlueprint(
+            "network with no value, and with ~",
+            """
             name: demo
             controlPlane:
               driver: local
               network: ~
 
             """,
-            E(4, 3, "'network' in controlPlane has no value",
-              help: "give the machines' network in CIDR form, for example 10.213.0.0/24")),
-        BadBlueprint("no driver", """
+            E(
+                4, 3, "'network' in controlPlane has no value",
+                help: "give the machines' network in CIDR form, for example 10.213.0.0/24")),
+        BadBlueprint(
+            "no driver",
+            """
             name: demo
             controlPlane:
               network: 10.213.0.0/24
 
             """,
             E(3, 3, "missing required key 'driver' in controlPlane")),
-        BadBlueprint("no network for the local driver", """
+        BadBlueprint(
+            "no network for the local driver",
+            """
             name: demo
             controlPlane:
               driver: local
 
             """,
-            E(3, 3, "missing required key 'network' in controlPlane",
-              help: "give the machines' network in CIDR form, for example 10.213.0.0/24")),
-        BadBlueprint("cluster without a kind", """
+            E(
+                3, 3, "missing required key 'network' in controlPlane",
+                help: "give the machines' network in CIDR form, for example 10.213.0.0/24")),
+        BadBlueprint(
+            "cluster without a kind",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -361,9 +427,12 @@ struct BadBlueprintTests {
                 roles: {managers: 1}
 
             """,
-            E(6, 5, "missing required key 'kind' in clusters[0]",
-              help: "one of the kinds 'photon kinds' lists, such as swarm, mesos or kubernetes")),
-        BadBlueprint("flavor without cpu", """
+            E(
+                6, 5, "missing required key 'kind' in clusters[0]",
+                help: "one of the kinds 'photon kinds' lists, such as swarm, mesos or kubernetes")),
+        BadBlueprint(
+            "flavor without cpu",
+            """
             name: demo
             flavors:
               big: {memory: 4GiB, disk: 20GiB}
@@ -373,7 +442,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 8, "missing required key 'cpu' in flavors.big")),
-        BadBlueprint("role mapping without count", """
+        BadBlueprint(
+            "role mapping without count",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -386,7 +457,9 @@ struct BadBlueprintTests {
 
             """,
             E(9, 17, "missing required key 'count' in clusters[0].roles.managers")),
-        BadBlueprint("a word for a role count", """
+        BadBlueprint(
+            "a word for a role count",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -399,7 +472,9 @@ struct BadBlueprintTests {
 
             """,
             E(9, 17, "expected an integer for clusters[0].roles.managers, found 'three'")),
-        BadBlueprint("a quoted number for a count", """
+        BadBlueprint(
+            "a quoted number for a count",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -412,7 +487,9 @@ struct BadBlueprintTests {
 
             """,
             E(9, 25, "expected an integer for clusters[0].roles.managers.count, found the string \"3\"")),
-        BadBlueprint("a negative role count", """
+        BadBlueprint(
+            "a negative role count",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -424,7 +501,9 @@ struct BadBlueprintTests {
 
             """,
             E(8, 23, "clusters[0].roles.managers must be between 0 and 100000, found -1")),
-        BadBlueprint("integers too large for a machine integer", """
+        BadBlueprint(
+            "integers too large for a machine integer",
+            """
             name: demo
             ssh:
               port: 99999999999999999999
@@ -439,14 +518,18 @@ struct BadBlueprintTests {
             """,
             E(3, 9, "ssh.port is too large: 99999999999999999999"),
             E(10, 35, "clusters[0].roles.workers is too large: 99999999999999999999")),
-        BadBlueprint("a list where a mapping belongs", """
+        BadBlueprint(
+            "a list where a mapping belongs",
+            """
             name: demo
             controlPlane:
               - driver: local
 
             """,
             E(3, 3, "expected a mapping for controlPlane, found a list")),
-        BadBlueprint("a mapping where a list belongs", """
+        BadBlueprint(
+            "a mapping where a list belongs",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -456,7 +539,9 @@ struct BadBlueprintTests {
 
             """,
             E(6, 3, "expected a list for clusters, found a mapping")),
-        BadBlueprint("a scalar where a flavor mapping belongs", """
+        BadBlueprint(
+            "a scalar where a flavor mapping belongs",
+            """
             name: demo
             flavors:
               tiny: small
@@ -466,7 +551,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 9, "expected a mapping for flavors.tiny, found 'small'")),
-        BadBlueprint("quoted port and yes for a number", """
+        BadBlueprint(
+            "quoted port and yes for a number",
+            """
             name: demo
             ssh:
               port: "22"
@@ -478,7 +565,9 @@ struct BadBlueprintTests {
             """,
             E(3, 9, "expected an integer for ssh.port, found the string \"22\""),
             E(4, 16, "expected an integer for ssh.parallelism, found 'yes'")),
-        BadBlueprint("a duration that is not one", """
+        BadBlueprint(
+            "a duration that is not one",
+            """
             name: demo
             ssh:
               connectTimeout: soon
@@ -488,11 +577,15 @@ struct BadBlueprintTests {
 
             """,
             E(3, 19, "expected a duration (like 10s or 1m) for ssh.connectTimeout, found 'soon'")),
-        BadBlueprint("a list at the top", "- name: demo\n",
+        BadBlueprint(
+            "a list at the top", "- name: demo\n",
             E(1, 1, "expected a mapping for the top level, found a list")),
-        BadBlueprint("a scalar at the top", "hello\n",
+        BadBlueprint(
+            "a scalar at the top", "hello\n",
             E(1, 1, "expected a mapping for the top level, found 'hello'")),
-        BadBlueprint("version 2", """
+        BadBlueprint(
+            "version 2",
+            """
             version: 2
             name: demo
             controlPlane:
@@ -501,7 +594,9 @@ struct BadBlueprintTests {
 
             """,
             E(1, 10, "this photon reads blueprint version 1, found version 2")),
-        BadBlueprint("version as a quoted string", """
+        BadBlueprint(
+            "version as a quoted string",
+            """
             version: "1"
             name: demo
             controlPlane:
@@ -510,7 +605,9 @@ struct BadBlueprintTests {
 
             """,
             E(1, 10, "expected an integer for version, found the string \"1\"")),
-        BadBlueprint("version 1.0", """
+        BadBlueprint(
+            "version 1.0",
+            """
             version: 1.0
             name: demo
             controlPlane:
@@ -526,50 +623,65 @@ struct BadBlueprintTests {
         check(loadErrors(bad.yaml), bad.expected)
     }
 
-    @Test("what is not a decimal integer is not called too large", arguments: [
-        ("½", "expected an integer for ssh.port, found '½'"),
-        ("٣", "expected an integer for ssh.port, found '٣'"),
-        ("１２", "expected an integer for ssh.port, found '１２'"),
-        ("--5", "expected an integer for ssh.port, found '--5'"),
-        ("+-3", "expected an integer for ssh.port, found '+-3'"),
-        ("-99999999999999999999", "ssh.port is too small: -99999999999999999999"),
-    ])
+    @Test(
+        "what is not a decimal integer is not called too large",
+        arguments: [
+            ("½", "expected an integer for ssh.port, found '½'"),
+            ("٣", "expected an integer for ssh.port, found '٣'"),
+            ("１２", "expected an integer for ssh.port, found '１２'"),
+            ("--5", "expected an integer for ssh.port, found '--5'"),
+            ("+-3", "expected an integer for ssh.port, found '+-3'"),
+            ("-99999999999999999999", "ssh.port is too small: -99999999999999999999"),
+        ])
     func notTooLarge(value: String, message: String) {
-        check(loadErrors("name: demo\nssh:\n  port: \(value)\ncontrolPlane:\n  driver: local\n  network: 10.213.0.0/24\n"),
-              [E(3, 9, message)])
+        check(
+            loadErrors("name: demo\nssh:\n  port: \(value)\ncontrolPlane:\n  driver: local\n  network: 10.213.0.0/24\n"),
+            [E(3, 9, message)])
     }
 
     // MARK: Names
 
     static let names: [BadBlueprint] = [
-        BadBlueprint("uppercase deployment name", """
+        BadBlueprint(
+            "uppercase deployment name",
+            """
             name: Demo
             controlPlane:
               driver: local
               network: 10.213.0.0/24
 
             """,
-            E(1, 7, "deployment name 'Demo' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
-              help: "use lowercase letters, digits and '-', for example 'demo'")),
-        BadBlueprint("underscore in the deployment name", """
+            E(
+                1, 7,
+                "deployment name 'Demo' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
+                help: "use lowercase letters, digits and '-', for example 'demo'")),
+        BadBlueprint(
+            "underscore in the deployment name",
+            """
             name: my_demo
             controlPlane:
               driver: local
               network: 10.213.0.0/24
 
             """,
-            E(1, 7, "deployment name 'my_demo' is not a valid host name part: '_' is not allowed; use lowercase letters, digits and '-'",
-              help: "use lowercase letters, digits and '-', for example 'my-demo'")),
-        BadBlueprint("deployment name starting with a hyphen", """
+            E(
+                1, 7, "deployment name 'my_demo' is not a valid host name part: '_' is not allowed; use lowercase letters, digits and '-'",
+                help: "use lowercase letters, digits and '-', for example 'my-demo'")),
+        BadBlueprint(
+            "deployment name starting with a hyphen",
+            """
             name: -demo
             controlPlane:
               driver: local
               network: 10.213.0.0/24
 
             """,
-            E(1, 7, "deployment name '-demo' is not a valid host name part: it starts or ends with '-'",
-              help: "use lowercase letters, digits and '-', for example 'demo'")),
-        BadBlueprint("deployment name of 64 characters", """
+            E(
+                1, 7, "deployment name '-demo' is not a valid host name part: it starts or ends with '-'",
+                help: "use lowercase letters, digits and '-', for example 'demo'")),
+        BadBlueprint(
+            "deployment name of 64 characters",
+            """
             name: \(String(repeating: "a", count: 64))
             controlPlane:
               driver: local
@@ -577,18 +689,25 @@ struct BadBlueprintTests {
 
             """,
             // Long values are cut to 40 characters in messages.
-            E(1, 7, "deployment name '\(String(repeating: "a", count: 40))…' is not a valid host name part: it is 64 characters long; a host name label has at most 63",
-              help: "use lowercase letters, digits and '-', for example '\(String(repeating: "a", count: 40))'")),
-        BadBlueprint("empty quoted deployment name", """
+            E(
+                1, 7,
+                "deployment name '\(String(repeating: "a", count: 40))…' is not a valid host name part: it is 64 characters long; a host name label has at most 63",
+                help: "use lowercase letters, digits and '-', for example '\(String(repeating: "a", count: 40))'")),
+        BadBlueprint(
+            "empty quoted deployment name",
+            """
             name: ""
             controlPlane:
               driver: local
               network: 10.213.0.0/24
 
             """,
-            E(1, 7, "deployment name '' is not a valid host name part: it is empty",
-              help: "use lowercase letters, digits and '-', for example 'web'")),
-        BadBlueprint("machine names longer than a host name allows", """
+            E(
+                1, 7, "deployment name '' is not a valid host name part: it is empty",
+                help: "use lowercase letters, digits and '-', for example 'web'")),
+        BadBlueprint(
+            "machine names longer than a host name allows",
+            """
             name: a-rather-long-deployment-name
             controlPlane:
               driver: local
@@ -599,9 +718,13 @@ struct BadBlueprintTests {
                 roles: {managers: 1}
 
             """,
-            E(6, 11, "machine names of cluster 'an-equally-long-cluster-name' role 'managers' would be 69 characters ('a-rather-long-deployment-name-an-equally-long-cluster-name-managers-1'); host names allow 63",
-              help: "shorten the deployment or cluster name")),
-        BadBlueprint("command separator in a cluster name", """
+            E(
+                6, 11,
+                "machine names of cluster 'an-equally-long-cluster-name' role 'managers' would be 69 characters ('a-rather-long-deployment-name-an-equally-long-cluster-name-managers-1'); host names allow 63",
+                help: "shorten the deployment or cluster name")),
+        BadBlueprint(
+            "command separator in a cluster name",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -612,9 +735,12 @@ struct BadBlueprintTests {
                 roles: {managers: 1}
 
             """,
-            E(6, 11, "cluster name 'web; rm -rf /' is not a valid host name part: ';' is not allowed; use lowercase letters, digits and '-'",
-              help: "use lowercase letters, digits and '-', for example 'web-rm-rf'")),
-        BadBlueprint("command substitution in a cluster name", """
+            E(
+                6, 11, "cluster name 'web; rm -rf /' is not a valid host name part: ';' is not allowed; use lowercase letters, digits and '-'",
+                help: "use lowercase letters, digits and '-', for example 'web-rm-rf'")),
+        BadBlueprint(
+            "command substitution in a cluster name",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -625,27 +751,36 @@ struct BadBlueprintTests {
                 roles: {managers: 1}
 
             """,
-            E(6, 11, "cluster name '$(reboot)' is not a valid host name part: '$' is not allowed; use lowercase letters, digits and '-'",
-              help: "use lowercase letters, digits and '-', for example 'reboot'")),
-        BadBlueprint("backticks in a quoted deployment name", """
+            E(
+                6, 11, "cluster name '$(reboot)' is not a valid host name part: '$' is not allowed; use lowercase letters, digits and '-'",
+                help: "use lowercase letters, digits and '-', for example 'reboot'")),
+        BadBlueprint(
+            "backticks in a quoted deployment name",
+            """
             name: "`id`"
             controlPlane:
               driver: local
               network: 10.213.0.0/24
 
             """,
-            E(1, 7, "deployment name '`id`' is not a valid host name part: '`' is not allowed; use lowercase letters, digits and '-'",
-              help: "use lowercase letters, digits and '-', for example 'id'")),
-        BadBlueprint("pipe in a deployment name", """
+            E(
+                1, 7, "deployment name '`id`' is not a valid host name part: '`' is not allowed; use lowercase letters, digits and '-'",
+                help: "use lowercase letters, digits and '-', for example 'id'")),
+        BadBlueprint(
+            "pipe in a deployment name",
+            """
             name: demo|reboot
             controlPlane:
               driver: local
               network: 10.213.0.0/24
 
             """,
-            E(1, 7, "deployment name 'demo|reboot' is not a valid host name part: '|' is not allowed; use lowercase letters, digits and '-'",
-              help: "use lowercase letters, digits and '-', for example 'demo-reboot'")),
-        BadBlueprint("uppercase role name", """
+            E(
+                1, 7, "deployment name 'demo|reboot' is not a valid host name part: '|' is not allowed; use lowercase letters, digits and '-'",
+                help: "use lowercase letters, digits and '-', for example 'demo-reboot'")),
+        BadBlueprint(
+            "uppercase role name",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -656,9 +791,13 @@ struct BadBlueprintTests {
                 roles: {Managers: 1}
 
             """,
-            E(8, 13, "role name 'Managers' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
-              help: "use the role names of the cluster's kind ('photon kinds' lists them), for example 'managers'")),
-        BadBlueprint("underscore in a flavor name", """
+            E(
+                8, 13,
+                "role name 'Managers' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
+                help: "use the role names of the cluster's kind ('photon kinds' lists them), for example 'managers'")),
+        BadBlueprint(
+            "underscore in a flavor name",
+            """
             name: demo
             flavors:
               Big_One: {cpu: 2, memory: 4GiB, disk: 20GiB}
@@ -667,9 +806,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 3, "flavor name 'Big_One' is not valid: '_' is not allowed; use lowercase letters, digits and '-'",
-              help: "for example 'big-one'")),
-        BadBlueprint("static machine address with a command separator", """
+            E(
+                3, 3, "flavor name 'Big_One' is not valid: '_' is not allowed; use lowercase letters, digits and '-'",
+                help: "for example 'big-one'")),
+        BadBlueprint(
+            "static machine address with a command separator",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -679,7 +821,9 @@ struct BadBlueprintTests {
 
             """,
             E(5, 16, "'host;reboot' is neither an IPv4 address nor a host name")),
-        BadBlueprint("ssh user with a command separator", """
+        BadBlueprint(
+            "ssh user with a command separator",
+            """
             name: demo
             ssh:
               user: "root; reboot"
@@ -688,9 +832,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 9, "'root; reboot' is not a valid user name",
-              help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
-        BadBlueprint("ssh user with uppercase letters", """
+            E(
+                3, 9, "'root; reboot' is not a valid user name",
+                help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
+        BadBlueprint(
+            "ssh user with uppercase letters",
+            """
             name: demo
             ssh:
               user: Admin
@@ -699,9 +846,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 9, "'Admin' is not a valid user name",
-              help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
-        BadBlueprint("duplicate cluster names", """
+            E(
+                3, 9, "'Admin' is not a valid user name",
+                help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
+        BadBlueprint(
+            "duplicate cluster names",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -715,8 +865,9 @@ struct BadBlueprintTests {
                 roles: {managers: 1}
 
             """,
-            E(9, 11, "duplicate cluster name 'web'",
-              help: "a cluster named 'web' is already defined at line 6; cluster names must be unique")),
+            E(
+                9, 11, "duplicate cluster name 'web'",
+                help: "a cluster named 'web' is already defined at line 6; cluster names must be unique")),
     ]
 
     @Test("names that cannot be host names, and duplicate names", arguments: names)
@@ -750,7 +901,9 @@ struct BadBlueprintTests {
     // MARK: Duplicate keys
 
     static let duplicateKeys: [BadBlueprint] = [
-        BadBlueprint("duplicate key in a block mapping", """
+        BadBlueprint(
+            "duplicate key in a block mapping",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -759,7 +912,9 @@ struct BadBlueprintTests {
 
             """,
             E(5, 3, "duplicate key 'driver'", help: "'driver' is already set at line 3, column 3; keep one")),
-        BadBlueprint("duplicate top-level key", """
+        BadBlueprint(
+            "duplicate top-level key",
+            """
             name: demo
             name: other
             controlPlane:
@@ -768,7 +923,9 @@ struct BadBlueprintTests {
 
             """,
             E(2, 1, "duplicate key 'name'", help: "'name' is already set at line 1, column 1; keep one")),
-        BadBlueprint("duplicate key in a flow mapping", """
+        BadBlueprint(
+            "duplicate key in a flow mapping",
+            """
             name: demo
             controlPlane: {driver: local, network: 10.213.0.0/24, network: 10.0.0.0/8}
 
@@ -784,7 +941,9 @@ struct BadBlueprintTests {
     // MARK: Flavors and management
 
     static let flavors: [BadBlueprint] = [
-        BadBlueprint("misspelt flavor reference", """
+        BadBlueprint(
+            "misspelt flavor reference",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -797,7 +956,9 @@ struct BadBlueprintTests {
 
             """,
             E(8, 13, "flavor 'meduim' is not defined", help: "did you mean 'medium'?")),
-        BadBlueprint("flavor reference that resembles nothing", """
+        BadBlueprint(
+            "flavor reference that resembles nothing",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -810,7 +971,9 @@ struct BadBlueprintTests {
 
             """,
             E(9, 36, "flavor 'gigantic' is not defined", help: "define it under 'flavors:' or use one of: large, medium, small")),
-        BadBlueprint("user flavor offered as a suggestion", """
+        BadBlueprint(
+            "user flavor offered as a suggestion",
+            """
             name: demo
             flavors:
               gpu-node: {cpu: 8, memory: 32GiB, disk: 100GiB}
@@ -825,7 +988,9 @@ struct BadBlueprintTests {
 
             """,
             E(10, 13, "flavor 'gpu-nod' is not defined", help: "did you mean 'gpu-node'?")),
-        BadBlueprint("misspelt management flavor", """
+        BadBlueprint(
+            "misspelt management flavor",
+            """
             name: demo
             management:
               machines: 1
@@ -836,7 +1001,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 11, "flavor 'smal' is not defined", help: "did you mean 'small'?")),
-        BadBlueprint("sizes that are not sizes, or too small", """
+        BadBlueprint(
+            "sizes that are not sizes, or too small",
+            """
             name: demo
             flavors:
               big: {cpu: 2, memory: 4 gigs, disk: 10MiB}
@@ -847,7 +1014,9 @@ struct BadBlueprintTests {
             """,
             E(3, 25, "expected a size (like 512MiB or 4GiB) for flavors.big.memory, found '4 gigs'"),
             E(3, 39, "flavors.big.disk is 10MiB, below the minimum of 256MiB")),
-        BadBlueprint("memory below the minimum", """
+        BadBlueprint(
+            "memory below the minimum",
+            """
             name: demo
             flavors:
               tiny: {cpu: 1, memory: 32MiB, disk: 1GiB}
@@ -857,7 +1026,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 26, "flavors.tiny.memory is 32MiB, below the minimum of 64MiB")),
-        BadBlueprint("zero CPUs", """
+        BadBlueprint(
+            "zero CPUs",
+            """
             name: demo
             flavors:
               tiny: {cpu: 0, memory: 512MiB, disk: 1GiB}
@@ -867,7 +1038,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found 0")),
-        BadBlueprint("negative CPUs", """
+        BadBlueprint(
+            "negative CPUs",
+            """
             name: demo
             flavors:
               tiny: {cpu: -1, memory: 512MiB, disk: 1GiB}
@@ -877,7 +1050,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found -1")),
-        BadBlueprint("CPUs in exponent notation", """
+        BadBlueprint(
+            "CPUs in exponent notation",
+            """
             name: demo
             flavors:
               tiny: {cpu: 1e1, memory: 512MiB, disk: 1GiB}
@@ -887,7 +1062,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 15, "expected a number of CPUs (like 1, 2 or 0.5) for flavors.tiny.cpu, found '1e1'")),
-        BadBlueprint("more CPUs than a machine can have", """
+        BadBlueprint(
+            "more CPUs than a machine can have",
+            """
             name: demo
             flavors:
               tiny: {cpu: 2000, memory: 512MiB, disk: 1GiB}
@@ -897,7 +1074,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found 2000")),
-        BadBlueprint("a flavor with errors is reported where it is defined, not again where it is used", """
+        BadBlueprint(
+            "a flavor with errors is reported where it is defined, not again where it is used",
+            """
             name: demo
             flavors:
               tiny: {cpu: 0, memory: 512MiB, disk: 1GiB}
@@ -917,9 +1096,12 @@ struct BadBlueprintTests {
 
             """,
             E(3, 15, "flavors.tiny.cpu must be between 0.001 and 1024, found 0"),
-            E(4, 3, "flavor name 'Big_One' is not valid: '_' is not allowed; use lowercase letters, digits and '-'",
-              help: "for example 'big-one'")),
-        BadBlueprint("two management machines", """
+            E(
+                4, 3, "flavor name 'Big_One' is not valid: '_' is not allowed; use lowercase letters, digits and '-'",
+                help: "for example 'big-one'")),
+        BadBlueprint(
+            "two management machines",
+            """
             name: demo
             management:
               machines: 2
@@ -928,9 +1110,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 13, "management.machines must be 1, 3 or 5, found 2",
-              help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
-        BadBlueprint("four management machines", """
+            E(
+                3, 13, "management.machines must be 1, 3 or 5, found 2",
+                help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
+        BadBlueprint(
+            "four management machines",
+            """
             name: demo
             management:
               machines: 4
@@ -939,9 +1124,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 13, "management.machines must be 1, 3 or 5, found 4",
-              help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
-        BadBlueprint("seven management machines", """
+            E(
+                3, 13, "management.machines must be 1, 3 or 5, found 4",
+                help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
+        BadBlueprint(
+            "seven management machines",
+            """
             name: demo
             management:
               machines: 7
@@ -950,8 +1138,9 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 13, "management.machines must be 1, 3 or 5, found 7",
-              help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
+            E(
+                3, 13, "management.machines must be 1, 3 or 5, found 7",
+                help: "the management plane's etcd needs an odd number of members: 1 (no fault tolerance), 3 or 5")),
     ]
 
     @Test("flavor references, sizes and management counts", arguments: flavors)
@@ -962,7 +1151,9 @@ struct BadBlueprintTests {
     // MARK: Control plane
 
     static let controlPlane: [BadBlueprint] = [
-        BadBlueprint("misspelt driver", """
+        BadBlueprint(
+            "misspelt driver",
+            """
             name: demo
             controlPlane:
               driver: locl
@@ -970,7 +1161,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 11, "unknown control-plane driver 'locl'", help: "did you mean 'local'?")),
-        BadBlueprint("driver photon does not have", """
+        BadBlueprint(
+            "driver photon does not have",
+            """
             name: demo
             controlPlane:
               driver: vsphere
@@ -978,7 +1171,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 11, "unknown control-plane driver 'vsphere'", help: "valid drivers here: 'local', 'static'")),
-        BadBlueprint("network without a prefix length", """
+        BadBlueprint(
+            "network without a prefix length",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -986,7 +1181,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 12, "expected an IPv4 network in CIDR form (like 10.213.0.0/24) for controlPlane.network, found '10.213.0.0'")),
-        BadBlueprint("prefix length 33", """
+        BadBlueprint(
+            "prefix length 33",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -994,7 +1191,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 12, "expected an IPv4 network in CIDR form (like 10.213.0.0/24) for controlPlane.network, found '10.213.0.0/33'")),
-        BadBlueprint("network with host bits set", """
+        BadBlueprint(
+            "network with host bits set",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1002,7 +1201,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 12, "network 10.213.0.5/24 has host bits set", help: "did you mean 10.213.0.0/24?")),
-        BadBlueprint("bridge name too long", """
+        BadBlueprint(
+            "bridge name too long",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1010,9 +1211,12 @@ struct BadBlueprintTests {
               bridge: a-very-long-bridge-name
 
             """,
-            E(5, 11, "bridge name 'a-very-long-bridge-name' is not a valid Linux interface name",
-              help: "use at most 15 letters, digits, '-', '_' or '.'")),
-        BadBlueprint("bridge name with a command separator", """
+            E(
+                5, 11, "bridge name 'a-very-long-bridge-name' is not a valid Linux interface name",
+                help: "use at most 15 letters, digits, '-', '_' or '.'")),
+        BadBlueprint(
+            "bridge name with a command separator",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1020,9 +1224,12 @@ struct BadBlueprintTests {
               bridge: "br0;reboot"
 
             """,
-            E(5, 11, "bridge name 'br0;reboot' is not a valid Linux interface name",
-              help: "use at most 15 letters, digits, '-', '_' or '.'")),
-        BadBlueprint("static machines under the local driver", """
+            E(
+                5, 11, "bridge name 'br0;reboot' is not a valid Linux interface name",
+                help: "use at most 15 letters, digits, '-', '_' or '.'")),
+        BadBlueprint(
+            "static machines under the local driver",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1036,7 +1243,9 @@ struct BadBlueprintTests {
             // 'machines' is not offered among the valid keys: it is reported as belonging to the other driver.
             E(5, 3, "'machines' belongs to 'driver: static'", help: "the local driver makes its own machines on 'network:'"),
             E(8, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'network', 'bridge', 'layers'")),
-        BadBlueprint("network and bridge under the static driver", """
+        BadBlueprint(
+            "network and bridge under the static driver",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1051,7 +1260,9 @@ struct BadBlueprintTests {
             E(4, 3, "'network' belongs to 'driver: local'", help: "static machines are listed under 'machines:' with their addresses"),
             E(5, 3, "'bridge' belongs to 'driver: local'", help: "static machines are listed under 'machines:' with their addresses"),
             E(9, 3, "unknown key 'bogus' in controlPlane", help: "valid keys here: 'driver', 'machines'")),
-        BadBlueprint("static machine address with a number out of range", """
+        BadBlueprint(
+            "static machine address with a number out of range",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1062,7 +1273,9 @@ struct BadBlueprintTests {
             """,
             // All digits and dots: meant as an IPv4 address, not a host name.
             E(5, 16, "'10.0.0.256' is not a valid IPv4 address", help: "four numbers from 0 to 255 separated by dots")),
-        BadBlueprint("static machine address with three numbers", """
+        BadBlueprint(
+            "static machine address with three numbers",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1072,7 +1285,9 @@ struct BadBlueprintTests {
 
             """,
             E(5, 16, "'10.0.0' is not a valid IPv4 address", help: "four numbers from 0 to 255 separated by dots")),
-        BadBlueprint("static machine user with a command separator", """
+        BadBlueprint(
+            "static machine user with a command separator",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1082,9 +1297,12 @@ struct BadBlueprintTests {
                   hostKey: \(anyFingerprint)
 
             """,
-            E(6, 13, "'root; reboot' is not a valid user name",
-              help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
-        BadBlueprint("RSA host key", """
+            E(
+                6, 13, "'root; reboot' is not a valid user name",
+                help: "user names are lowercase letters, digits, '_' and '-', starting with a letter or '_'")),
+        BadBlueprint(
+            "RSA host key",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1093,9 +1311,12 @@ struct BadBlueprintTests {
                   hostKey: ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7
 
             """,
-            E(6, 16, "host key algorithm ssh-rsa cannot be verified by photon's SSH library (libssh2 1.10 lacks rsa-sha2)",
-              help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST")),
-        BadBlueprint("DSA host key", """
+            E(
+                6, 16, "host key algorithm ssh-rsa cannot be verified by photon's SSH library (libssh2 1.10 lacks rsa-sha2)",
+                help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST")),
+        BadBlueprint(
+            "DSA host key",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1104,9 +1325,12 @@ struct BadBlueprintTests {
                   hostKey: ssh-dss AAAAB3NzaC1kc3MAAACBAP
 
             """,
-            E(6, 16, "host key algorithm ssh-dss (DSA) is obsolete and refused",
-              help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST")),
-        BadBlueprint("fingerprint of the wrong length", """
+            E(
+                6, 16, "host key algorithm ssh-dss (DSA) is obsolete and refused",
+                help: "pin the machine's ed25519 key instead: ssh-keyscan -t ed25519 HOST")),
+        BadBlueprint(
+            "fingerprint of the wrong length",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1115,9 +1339,12 @@ struct BadBlueprintTests {
                   hostKey: SHA256:tooShort
 
             """,
-            E(6, 16, "'SHA256:tooShort' is not a SHA-256 fingerprint",
-              help: "'ssh-keygen -lf KEY.pub' prints one: SHA256: and 43 characters")),
-        BadBlueprint("host key that is no key at all", """
+            E(
+                6, 16, "'SHA256:tooShort' is not a SHA-256 fingerprint",
+                help: "'ssh-keygen -lf KEY.pub' prints one: SHA256: and 43 characters")),
+        BadBlueprint(
+            "host key that is no key at all",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1126,9 +1353,12 @@ struct BadBlueprintTests {
                   hostKey: not a key
 
             """,
-            E(6, 16, "host key must be a 'SHA256:…' fingerprint, a public key ('ssh-ed25519 AAAA…') or a known_hosts line",
-              help: "'ssh-keyscan -t ed25519 HOST' prints a known_hosts line")),
-        BadBlueprint("ed25519 key data that is not base64", """
+            E(
+                6, 16, "host key must be a 'SHA256:…' fingerprint, a public key ('ssh-ed25519 AAAA…') or a known_hosts line",
+                help: "'ssh-keyscan -t ed25519 HOST' prints a known_hosts line")),
+        BadBlueprint(
+            "ed25519 key data that is not base64",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1137,9 +1367,12 @@ struct BadBlueprintTests {
                   hostKey: ssh-ed25519 AAAA!!notbase64
 
             """,
-            E(6, 16, "the ssh-ed25519 key data is not valid base64 of an ssh-ed25519 key",
-              help: "copy the line again from 'ssh-keyscan -t ed25519 HOST'")),
-        BadBlueprint("same machine listed twice", """
+            E(
+                6, 16, "the ssh-ed25519 key data is not valid base64 of an ssh-ed25519 key",
+                help: "copy the line again from 'ssh-keyscan -t ed25519 HOST'")),
+        BadBlueprint(
+            "same machine listed twice",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1151,7 +1384,9 @@ struct BadBlueprintTests {
 
             """,
             E(7, 16, "machine 10.0.0.5:22 is listed twice", help: "it is first listed at line 5")),
-        BadBlueprint("no static machines", """
+        BadBlueprint(
+            "no static machines",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1159,7 +1394,9 @@ struct BadBlueprintTests {
 
             """,
             E(4, 13, "controlPlane.machines is empty", help: "list the machines photon may use")),
-        BadBlueprint("SSH port 0", """
+        BadBlueprint(
+            "SSH port 0",
+            """
             name: demo
             controlPlane:
               driver: static
@@ -1180,7 +1417,9 @@ struct BadBlueprintTests {
     // MARK: Secrets
 
     static let secrets: [BadBlueprint] = [
-        BadBlueprint("unset environment variable", """
+        BadBlueprint(
+            "unset environment variable",
+            """
             name: demo
             secrets:
               token: env:REGISTRY_TOKEN
@@ -1191,7 +1430,9 @@ struct BadBlueprintTests {
             """,
             variables: ["OTHER": "x"],
             E(3, 10, "environment variable REGISTRY_TOKEN is not set", help: "export REGISTRY_TOKEN before running photon, or use 'generate'")),
-        BadBlueprint("missing file, relative path", """
+        BadBlueprint(
+            "missing file, relative path",
+            """
             name: demo
             secrets:
               key: file:keys/id_ed25519
@@ -1201,9 +1442,12 @@ struct BadBlueprintTests {
 
             """,
             existingFiles: ["/srv/photon/keys/other"],
-            E(3, 8, "secret file 'keys/id_ed25519' does not exist or is not readable",
-              help: "relative paths are read from the blueprint's directory (/srv/photon)")),
-        BadBlueprint("missing file, absolute path", """
+            E(
+                3, 8, "secret file 'keys/id_ed25519' does not exist or is not readable",
+                help: "relative paths are read from the blueprint's directory (/srv/photon)")),
+        BadBlueprint(
+            "missing file, absolute path",
+            """
             name: demo
             secrets:
               key: file:/nonexistent/key
@@ -1213,7 +1457,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 8, "secret file '/nonexistent/key' does not exist or is not readable")),
-        BadBlueprint("missing file, home path", """
+        BadBlueprint(
+            "missing file, home path",
+            """
             name: demo
             secrets:
               key: file:~/.photon/key
@@ -1224,7 +1470,9 @@ struct BadBlueprintTests {
             """,
             variables: ["HOME": "/home/op"], existingFiles: ["/srv/photon/~/.photon/key"],
             E(3, 8, "secret file '~/.photon/key' does not exist or is not readable")),
-        BadBlueprint("misspelt secret name", """
+        BadBlueprint(
+            "misspelt secret name",
+            """
             name: demo
             secrets:
               deployKey: generate
@@ -1236,7 +1484,9 @@ struct BadBlueprintTests {
 
             """,
             E(5, 8, "secret 'deployKy' is not defined under 'secrets:'", help: "did you mean 'deployKey'?")),
-        BadBlueprint("secret never defined", """
+        BadBlueprint(
+            "secret never defined",
+            """
             name: demo
             ssh:
               key: secret:other
@@ -1246,7 +1496,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 8, "secret 'other' is not defined under 'secrets:'", help: "add 'other: generate' (or env:/file:) under 'secrets:'")),
-        BadBlueprint("literal secret value", """
+        BadBlueprint(
+            "literal secret value",
+            """
             name: demo
             secrets:
               token: hunter2
@@ -1255,9 +1507,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 10, "'hunter2' is not a secret reference",
-              help: "write 'env:NAME', 'file:PATH', 'generate' or 'secret:NAME'; secret values never go in a blueprint")),
-        BadBlueprint("unknown reference scheme", """
+            E(
+                3, 10, "'hunter2' is not a secret reference",
+                help: "write 'env:NAME', 'file:PATH', 'generate' or 'secret:NAME'; secret values never go in a blueprint")),
+        BadBlueprint(
+            "unknown reference scheme",
+            """
             name: demo
             secrets:
               token: vault:kv/token
@@ -1266,9 +1521,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 10, "'vault:kv/token' is not a secret reference",
-              help: "write 'env:NAME', 'file:PATH', 'generate' or 'secret:NAME'; secret values never go in a blueprint")),
-        BadBlueprint("reference without a name", """
+            E(
+                3, 10, "'vault:kv/token' is not a secret reference",
+                help: "write 'env:NAME', 'file:PATH', 'generate' or 'secret:NAME'; secret values never go in a blueprint")),
+        BadBlueprint(
+            "reference without a name",
+            """
             name: demo
             secrets:
               token: "env:"
@@ -1277,9 +1535,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 10, "'env:' is not a secret reference",
-              help: "write 'env:NAME', 'file:PATH', 'generate' or 'secret:NAME'; secret values never go in a blueprint")),
-        BadBlueprint("secret naming another secret", """
+            E(
+                3, 10, "'env:' is not a secret reference",
+                help: "write 'env:NAME', 'file:PATH', 'generate' or 'secret:NAME'; secret values never go in a blueprint")),
+        BadBlueprint(
+            "secret naming another secret",
+            """
             name: demo
             secrets:
               a: generate
@@ -1289,9 +1550,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(4, 6, "a secret under 'secrets:' must say where its value comes from, not name another secret",
-              help: "use 'env:NAME', 'file:PATH' or 'generate'")),
-        BadBlueprint("secret name with a hyphen", """
+            E(
+                4, 6, "a secret under 'secrets:' must say where its value comes from, not name another secret",
+                help: "use 'env:NAME', 'file:PATH' or 'generate'")),
+        BadBlueprint(
+            "secret name with a hyphen",
+            """
             name: demo
             secrets:
               my-token: generate
@@ -1300,9 +1564,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 3, "secret name 'my-token' is not valid",
-              help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.my_token")),
-        BadBlueprint("secret name starting with a digit", """
+            E(
+                3, 3, "secret name 'my-token' is not valid",
+                help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.my_token")),
+        BadBlueprint(
+            "secret name starting with a digit",
+            """
             name: demo
             secrets:
               1-key: generate
@@ -1311,9 +1578,12 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """,
-            E(3, 3, "secret name '1-key' is not valid",
-              help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.key")),
-        BadBlueprint("generate: false", """
+            E(
+                3, 3, "secret name '1-key' is not valid",
+                help: "use letters, digits and '_', starting with a letter, so templates can name it as secrets.key")),
+        BadBlueprint(
+            "generate: false",
+            """
             name: demo
             secrets:
               token: {generate: false}
@@ -1323,7 +1593,9 @@ struct BadBlueprintTests {
 
             """,
             E(3, 10, "'generate: false' gives the secret no value", help: "use 'env:NAME' or 'file:PATH' instead")),
-        BadBlueprint("the long form of generate, misspelt or not a boolean", """
+        BadBlueprint(
+            "the long form of generate, misspelt or not a boolean",
+            """
             name: demo
             secrets:
               a: {generat: true}
@@ -1337,7 +1609,9 @@ struct BadBlueprintTests {
             E(3, 7, "unknown key 'generat' in secrets.a", help: "did you mean 'generate'?"),
             E(4, 17, "expected true or false for secrets.b.generate, found 'yes'"),
             E(5, 6, "missing required key 'generate' in secrets.c")),
-        BadBlueprint("list of secrets", """
+        BadBlueprint(
+            "list of secrets",
+            """
             name: demo
             secrets:
               - generate
@@ -1374,15 +1648,18 @@ struct BadBlueprintTests {
               network: 10.213.0.0/24
 
             """
-        let blueprint = try loader(variables: ["REGISTRY_TOKEN": "t", "HOME": "/home/op"],
-                                   existingFiles: ["/srv/photon/keys/id_ed25519", "/home/op/.photon/key", "/etc/photon/key"])
-            .load(bytes: Array(yaml.utf8), file: "bp.yaml")
+        let blueprint = try loader(
+            variables: ["REGISTRY_TOKEN": "t", "HOME": "/home/op"],
+            existingFiles: ["/srv/photon/keys/id_ed25519", "/home/op/.photon/key", "/etc/photon/key"]
+        )
+        .load(bytes: Array(yaml.utf8), file: "bp.yaml")
         #expect(blueprint.secrets.map(\.name.value) == ["token", "key", "home", "absolute", "random", "long", "block"])
         // '{generate: true}' is the long form of 'generate'.
-        #expect(blueprint.secrets.map(\.reference.value) == [
-            .environment("REGISTRY_TOKEN"), .file("keys/id_ed25519"), .file("~/.photon/key"), .file("/etc/photon/key"), .generate,
-            .generate, .generate,
-        ])
+        #expect(
+            blueprint.secrets.map(\.reference.value) == [
+                .environment("REGISTRY_TOKEN"), .file("keys/id_ed25519"), .file("~/.photon/key"), .file("/etc/photon/key"), .generate,
+                .generate, .generate,
+            ])
         #expect(blueprint.ssh.key?.value == .named("key"))
         #expect(blueprint.ssh.key?.location == PhotonCore.SourceLocation(file: "bp.yaml", line: 12, column: 8))
     }
@@ -1390,7 +1667,9 @@ struct BadBlueprintTests {
     // MARK: Rollout
 
     static let rollout: [BadBlueprint] = [
-        BadBlueprint("maxInFlight 0", """
+        BadBlueprint(
+            "maxInFlight 0",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1403,7 +1682,9 @@ struct BadBlueprintTests {
 
             """,
             E(9, 28, "clusters[0].rollout.maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '0'")),
-        BadBlueprint("maxInFlight 150%", """
+        BadBlueprint(
+            "maxInFlight 150%",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1417,7 +1698,9 @@ struct BadBlueprintTests {
 
             """,
             E(10, 20, "clusters[0].rollout.maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '150%'")),
-        BadBlueprint("canaries -1", """
+        BadBlueprint(
+            "canaries -1",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1431,7 +1714,9 @@ struct BadBlueprintTests {
 
             """,
             E(10, 17, "clusters[0].rollout.canaries must be between 0 and 1000, found -1")),
-        BadBlueprint("role rollout with 0% and a word", """
+        BadBlueprint(
+            "role rollout with 0% and a word",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1447,7 +1732,9 @@ struct BadBlueprintTests {
             """,
             E(11, 32, "clusters[0].roles.managers.rollout.maxInFlight must be a count of at least 1 or a percentage from 1% to 100%, found '0%'"),
             E(11, 48, "expected an integer for clusters[0].roles.managers.rollout.canaries, found 'many'")),
-        BadBlueprint("maxInFlight as a list", """
+        BadBlueprint(
+            "maxInFlight as a list",
+            """
             name: demo
             controlPlane:
               driver: local
@@ -1492,42 +1779,51 @@ struct BadBlueprintTests {
                 extra: 1
 
             """
-        check(loadErrors(yaml), [
-            E(1, 10, "this photon reads blueprint version 1, found version 3"),
-            E(2, 7, "deployment name 'Demo' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
-              help: "use lowercase letters, digits and '-', for example 'demo'"),
-            E(4, 37, "flavors.big.disk is 1MiB, below the minimum of 256MiB"),
-            E(7, 12, "network 10.213.0.1/24 has host bits set", help: "did you mean 10.213.0.0/24?"),
-            E(9, 10, "environment variable MISSING is not set", help: "export MISSING before running photon, or use 'generate'"),
-            E(13, 13, "flavor 'hug' is not defined", help: "define it under 'flavors:' or use one of: large, medium, small"),
-            E(14, 23, "expected an integer for clusters[0].roles.managers, found 'two'"),
-            E(15, 11, "duplicate cluster name 'web'", help: "a cluster named 'web' is already defined at line 11; cluster names must be unique"),
-            E(18, 5, "unknown key 'extra' in clusters[1]", help: "valid keys here: 'name', 'kind', 'flavor', 'roles', 'settings', 'rollout'"),
-        ])
+        check(
+            loadErrors(yaml),
+            [
+                E(1, 10, "this photon reads blueprint version 1, found version 3"),
+                E(
+                    2, 7,
+                    "deployment name 'Demo' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
+                    help: "use lowercase letters, digits and '-', for example 'demo'"),
+                E(4, 37, "flavors.big.disk is 1MiB, below the minimum of 256MiB"),
+                E(7, 12, "network 10.213.0.1/24 has host bits set", help: "did you mean 10.213.0.0/24?"),
+                E(9, 10, "environment variable MISSING is not set", help: "export MISSING before running photon, or use 'generate'"),
+                E(13, 13, "flavor 'hug' is not defined", help: "define it under 'flavors:' or use one of: large, medium, small"),
+                E(14, 23, "expected an integer for clusters[0].roles.managers, found 'two'"),
+                E(15, 11, "duplicate cluster name 'web'", help: "a cluster named 'web' is already defined at line 11; cluster names must be unique"),
+                E(18, 5, "unknown key 'extra' in clusters[1]", help: "valid keys here: 'name', 'kind', 'flavor', 'roles', 'settings', 'rollout'"),
+            ])
     }
 
     @Test("syntax errors stop the reading: only the first one is reported")
     func syntaxErrorStops() {
         // libyaml cannot recover, so the later problems (an unknown key, a bad name) are not reached.
         let yaml = "name: Demo\nbogus: 1\ncontrolPlane:\n\tdriver: local\n"
-        check(loadErrors(yaml), [
-            E(4, 1, "found character that cannot start any token",
-              help: "YAML indentation must use spaces, not tabs"),
-        ])
+        check(
+            loadErrors(yaml),
+            [
+                E(
+                    4, 1, "found character that cannot start any token",
+                    help: "YAML indentation must use spaces, not tabs")
+            ])
     }
 
     @Test("diagnostics render as file:line:column: error: message, then help")
     func rendering() {
-        let diagnostics = loadErrors("""
+        let diagnostics = loadErrors(
+            """
             name: demo
             controlPlane:
               driver: locl
               network: 10.213.0.0/24
 
             """)
-        #expect(diagnostics.map(\.description) == [
-            "bp.yaml:3:11: error: unknown control-plane driver 'locl'\n  help: did you mean 'local'?",
-        ])
+        #expect(
+            diagnostics.map(\.description) == [
+                "bp.yaml:3:11: error: unknown control-plane driver 'locl'\n  help: did you mean 'local'?"
+            ])
     }
 
     @Test("a good blueprint loads, with the positions of what it says")
@@ -1554,8 +1850,11 @@ struct BadBlueprintTests {
             """
         let blueprint = try loader().load(bytes: Array(yaml.utf8), file: "bp.yaml")
         #expect(blueprint.name == Located("demo", at: PhotonCore.SourceLocation(file: "bp.yaml", line: 2, column: 7)))
-        #expect(blueprint.flavors["big"] == Flavor(name: "big", milliCPU: 500, memory: ByteSize(bytes: 1536 << 20), disk: ByteSize(bytes: 10 << 30),
-                                                   location: PhotonCore.SourceLocation(file: "bp.yaml", line: 4, column: 3)))
+        #expect(
+            blueprint.flavors["big"]
+                == Flavor(
+                    name: "big", milliCPU: 500, memory: ByteSize(bytes: 1536 << 20), disk: ByteSize(bytes: 10 << 30),
+                    location: PhotonCore.SourceLocation(file: "bp.yaml", line: 4, column: 3)))
         guard case .local(let local) = blueprint.controlPlane else {
             Issue.record("expected the local driver")
             return

@@ -1,6 +1,7 @@
-@testable import Drivers
 import PhotonCore
 import Testing
+
+@testable import Drivers
 
 @Suite("Host network checks")
 struct HostNetworkTests {
@@ -10,7 +11,9 @@ struct HostNetworkTests {
         #expect(!HostNetwork.forwardingBlocks(bridge: bridge, rules: "-P FORWARD ACCEPT\n"))
         #expect(HostNetwork.forwardingBlocks(bridge: bridge, rules: "-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n"))
         #expect(HostNetwork.forwardingBlocks(bridge: bridge, rules: "-P FORWARD DROP\n-A FORWARD -i ph0ae70000-2 -j ACCEPT\n"))
-        #expect(HostNetwork.forwardingBlocks(bridge: bridge, rules: "-P FORWARD DROP\n-A FORWARD -i \(bridge) -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"))
+        #expect(
+            HostNetwork.forwardingBlocks(
+                bridge: bridge, rules: "-P FORWARD DROP\n-A FORWARD -i \(bridge) -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"))
         #expect(!HostNetwork.forwardingBlocks(bridge: bridge, rules: "-P FORWARD DROP\n-A FORWARD -i \(bridge) -o \(bridge) -j ACCEPT\n"))
     }
 

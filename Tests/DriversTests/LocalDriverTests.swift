@@ -1,11 +1,12 @@
 import Blueprints
-@testable import Drivers
 import Engine
 import Foundation
 import MachineAccess
 import PhotonCore
 import SSH
 import Testing
+
+@testable import Drivers
 
 /// The local driver against real LXC on this host. Each test uses its own network and cleans up in a
 /// `defer`, so a failing test leaves nothing behind either.
@@ -97,16 +98,24 @@ struct LocalDriverTests {
         var reached: [String] = []
         for (position, stage) in ["partial", "config", "started"].enumerated() {
             let spec = machines.spec("test-adopt-\(position)", host: UInt32(20 + position))
-            let pid = try Testbed.spawn([testbed, "local-machine", machines.machinesDirectory, machines.network.description, spec.name,
-                                         spec.address!, machines.key.publicKey])
+            let pid = try Testbed.spawn([
+                testbed, "local-machine", machines.machinesDirectory, machines.network.description, spec.name,
+                spec.address!, machines.key.publicKey,
+            ])
             let layout = machines.machinesDirectory + "/" + spec.name
             let deadline = ContinuousClock.now + .seconds(20)
             var status: Int32 = 0, exited = false
             while ContinuousClock.now < deadline {
-                if waitpid(pid, &status, WNOHANG) == pid { exited = true; break }
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    exited = true
+                    break
+                }
                 let hit: Bool
                 switch stage {
-                case "partial": hit = FileManager.default.fileExists(atPath: machines.machinesDirectory + "/.partial-" + spec.name) || FileManager.default.fileExists(atPath: layout)
+                case "partial":
+                    hit =
+                        FileManager.default.fileExists(atPath: machines.machinesDirectory + "/.partial-" + spec.name)
+                        || FileManager.default.fileExists(atPath: layout)
                 case "config": hit = FileManager.default.fileExists(atPath: layout + "/config")
                 default: hit = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/lxc.payload.\(spec.name)")
                 }
@@ -134,7 +143,10 @@ struct LocalDriverTests {
     @Test("a second deployment on another network coexists; overlapping networks and foreign addresses are refused with reasons")
     func secondDeployment() async throws {
         let first = try LocalMachines(network: "10.233.0.0/24"), second = try LocalMachines(network: "10.234.0.0/24")
-        defer { first.destroy(); second.destroy() }
+        defer {
+            first.destroy()
+            second.destroy()
+        }
         let a = try await first.driver.create(first.spec("test-a-1", host: 2))
         let b = try await second.driver.create(second.spec("test-b-1", host: 2))
         #expect(first.bridge != second.bridge)
@@ -215,10 +227,12 @@ struct StaticDriverTests {
         defer { machines.destroy() }
         let host = try await machines.driver.create(machines.spec("test-host-1", host: 2))
         let entry = StaticDriver.Machine(address: host.address, port: 22, user: "root", hostKeyFingerprint: host.hostKeyFingerprint!, source: "photon.yaml:5:7")
-        let driver = StaticDriver(machines: [entry], credentials: .privateKey(machines.key.privateKey, passphrase: nil), defaultUser: "root",
-                                  connectTimeout: .seconds(5), recorded: [])
-        let spec = MachineSpec(name: "demo-web-workers-1", group: "web", kind: "swarm", role: "workers", index: 1,
-                               flavor: Flavor.builtIn["small"]!, address: host.address, needs: [])
+        let driver = StaticDriver(
+            machines: [entry], credentials: .privateKey(machines.key.privateKey, passphrase: nil), defaultUser: "root",
+            connectTimeout: .seconds(5), recorded: [])
+        let spec = MachineSpec(
+            name: "demo-web-workers-1", group: "web", kind: "swarm", role: "workers", index: 1,
+            flavor: Flavor.builtIn["small"]!, address: host.address, needs: [])
         let handle = try await driver.create(spec)
         #expect(handle.address == host.address && handle.hostKeyFingerprint == host.hostKeyFingerprint && handle.name == spec.name)
         #expect(try await driver.lookup(name: spec.name) == handle)
@@ -227,9 +241,13 @@ struct StaticDriverTests {
         #expect(try await driver.lookup(name: spec.name) == nil)
         #expect(try await machines.run("hostname", on: host).stdout == "test-host-1\n", "delete leaves the user's machine alone")
 
-        let wrongKey = StaticDriver(machines: [StaticDriver.Machine(address: host.address, port: 22, user: "root",
-                                                                    hostKeyFingerprint: "SHA256:" + String(repeating: "A", count: 43), source: "photon.yaml:5:7")],
-                                    credentials: .privateKey(machines.key.privateKey, passphrase: nil), defaultUser: "root", connectTimeout: .seconds(5), recorded: [])
+        let wrongKey = StaticDriver(
+            machines: [
+                StaticDriver.Machine(
+                    address: host.address, port: 22, user: "root",
+                    hostKeyFingerprint: "SHA256:" + String(repeating: "A", count: 43), source: "photon.yaml:5:7")
+            ],
+            credentials: .privateKey(machines.key.privateKey, passphrase: nil), defaultUser: "root", connectTimeout: .seconds(5), recorded: [])
         do {
             _ = try await wrongKey.create(spec)
             Issue.record("a machine with another host key was accepted")
@@ -240,11 +258,13 @@ struct StaticDriverTests {
             #expect(!error.isTransient)
         }
         let stranger = DeploymentKey.generate(comment: "stranger")
-        let wrongAccess = StaticDriver(machines: [entry], credentials: .privateKey(stranger.privateKey, passphrase: nil), defaultUser: "root",
-                                       connectTimeout: .seconds(5), recorded: [])
+        let wrongAccess = StaticDriver(
+            machines: [entry], credentials: .privateKey(stranger.privateKey, passphrase: nil), defaultUser: "root",
+            connectTimeout: .seconds(5), recorded: [])
         await #expect(throws: DriverError.self) { _ = try await wrongAccess.create(spec) }
-        let unlisted = MachineSpec(name: "demo-x-1", group: "x", kind: "swarm", role: "workers", index: 1, flavor: Flavor.builtIn["small"]!,
-                                   address: "10.236.0.99", needs: [])
+        let unlisted = MachineSpec(
+            name: "demo-x-1", group: "x", kind: "swarm", role: "workers", index: 1, flavor: Flavor.builtIn["small"]!,
+            address: "10.236.0.99", needs: [])
         await #expect(throws: DriverError.self) { _ = try await driver.create(unlisted) }
         try await machines.driver.delete(name: host.name)
     }

@@ -28,22 +28,25 @@ final class LocalMachines: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // A stand-in for the deployment's private key, which no machine may read.
         _ = FileManager.default.createFile(atPath: stateDirectory + "/id_ed25519", contents: Data(key.privateKey.utf8), attributes: [.posixPermissions: 0o600])
-        var configuration = LocalDriver.Configuration(deployment: "test", network: self.network, machinesDirectory: machinesDirectory,
-                                                      hiddenPaths: [HiddenPath(root + "/.photon", reason: .state)] + hidden, authorizedKey: key.publicKey,
-                                                      concurrentStarts: concurrentStarts)
+        var configuration = LocalDriver.Configuration(
+            deployment: "test", network: self.network, machinesDirectory: machinesDirectory,
+            hiddenPaths: [HiddenPath(root + "/.photon", reason: .state)] + hidden, authorizedKey: key.publicKey,
+            concurrentStarts: concurrentStarts)
         if let registry { configuration.hiddenPathRegistry = registry }
         driver = LocalDriver(configuration)
     }
 
     func spec(_ name: String, host: UInt32, flavor: Flavor = Flavor.builtIn["small"]!, needs: [String] = []) -> MachineSpec {
-        MachineSpec(name: name, group: "test", kind: "test", role: "machine", index: Int(host), flavor: flavor,
-                    address: IPv4Address(network.network.value + host).description, needs: needs)
+        MachineSpec(
+            name: name, group: "test", kind: "test", role: "machine", index: Int(host), flavor: flavor,
+            address: IPv4Address(network.network.value + host).description, needs: needs)
     }
 
     /// A session with strict host-key checking against the key the driver reported.
     func connect(_ machine: MachineHandle) async throws -> SSHConnection {
-        try await SSHConnection.open(host: machine.address, port: machine.port, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
-                                     expectedFingerprint: try #require(machine.hostKeyFingerprint), connectTimeout: .seconds(5))
+        try await SSHConnection.open(
+            host: machine.address, port: machine.port, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
+            expectedFingerprint: try #require(machine.hostKeyFingerprint), connectTimeout: .seconds(5))
     }
 
     func run(_ command: String, on machine: MachineHandle) async throws -> CommandOutput {
@@ -74,7 +77,8 @@ final class LocalMachines: @unchecked Sendable {
         var found: [String] = []
         for name in names {
             if FileManager.default.fileExists(atPath: machinesDirectory + "/" + name) { found.append("directory of \(name)") }
-            for controller in ["memory", "pids", "cpu", "systemd"] where FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(controller)/lxc.payload.\(name)") {
+            for controller in ["memory", "pids", "cpu", "systemd"]
+            where FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(controller)/lxc.payload.\(name)") {
                 found.append("cgroup \(controller)/lxc.payload.\(name)")
             }
         }

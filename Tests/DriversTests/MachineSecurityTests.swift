@@ -1,11 +1,12 @@
 import Blueprints
-@testable import Drivers
 import Engine
 import EngineTestSupport
 import Foundation
 import PhotonCore
 import SSH
 import Testing
+
+@testable import Drivers
 
 /// Root inside a local machine (what Docker access on a Swarm node or a privileged pod amounts to)
 /// plays the attacker against the installer host: real LXC machines, the attempts of `MachineAttacks`.
@@ -52,7 +53,9 @@ struct MachineSecurityTests {
         }
     }
 
-    @Test("root in a plain machine and in a Docker machine: no forbidden capability, no module, no host disk or kernel setting, no installer secret, masks that hold")
+    @Test(
+        "root in a plain machine and in a Docker machine: no forbidden capability, no module, no host disk or kernel setting, no installer secret, masks that hold"
+    )
     func rootInsideMachines() async throws {
         let installer = try InstallerFiles()
         defer { installer.remove() }
@@ -62,11 +65,12 @@ struct MachineSecurityTests {
         defer { machines.destroy() }
         // The fixture's own state: the deployment's private key and a sealing key.
         try Data((installer.marker + "\n").utf8).write(to: URL(fileURLWithPath: machines.stateDirectory + "/secrets.key"))
-        let secrets = installer.secrets + [
-            MachineAttacks.Secret(path: machines.stateDirectory + "/secrets.key", marker: installer.marker),
-            MachineAttacks.Secret(path: machines.stateDirectory + "/id_ed25519", marker: "PRIVATE KEY"),
-            MachineAttacks.Secret(path: machines.machinesDirectory, marker: "config"),
-        ]
+        let secrets =
+            installer.secrets + [
+                MachineAttacks.Secret(path: machines.stateDirectory + "/secrets.key", marker: installer.marker),
+                MachineAttacks.Secret(path: machines.stateDirectory + "/id_ed25519", marker: "PRIVATE KEY"),
+                MachineAttacks.Secret(path: machines.machinesDirectory, marker: "config"),
+            ]
         let plain = try await machines.driver.create(machines.spec("sec-plain-1", host: 2))
         let docker = try await machines.driver.create(machines.spec("sec-docker-1", host: 3, needs: ["docker"]))
         let script = MachineAttacks.script(secrets: secrets, hostDisk: MachineAttacks.hostRootDevice())
@@ -92,7 +96,8 @@ struct MachineSecurityTests {
         #expect(again.breaches == [] && again.missing == [], "after a restart: \(again.breaches) \(again.missing)")
 
         // Confined, the Docker machine still runs dockerd with overlay2 on its own /var/lib/docker.
-        let dockerd = try await machines.run("""
+        let dockerd = try await machines.run(
+            """
             setsid -f dockerd >/var/log/dockerd.log 2>&1 </dev/null
             for i in $(seq 100); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
             docker info --format '{{.Driver}}'
@@ -152,8 +157,10 @@ struct MachineMaskTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         try FileManager.default.createDirectory(atPath: base + "/a/b", withIntermediateDirectories: true)
         // /tmp is emptied in every machine already: nothing under it needs a mask of its own.
-        let masks = try MachineMasks.make(hiding: [HiddenPath(base + "/a", reason: .state), HiddenPath(base + "/a/b", reason: .state),
-                                                   HiddenPath(base + "/missing", reason: .state)])
+        let masks = try MachineMasks.make(hiding: [
+            HiddenPath(base + "/a", reason: .state), HiddenPath(base + "/a/b", reason: .state),
+            HiddenPath(base + "/missing", reason: .state),
+        ])
         #expect(!masks.absent.contains { $0.hasPrefix(base) })
         #expect(masks.emptied.contains("/root") && masks.emptied.contains("/home") && masks.emptied.contains("/tmp"))
         let outside = "/var/lib/photon-masks-\(UUID().uuidString.prefix(8))"
@@ -185,8 +192,10 @@ struct MachineMaskTests {
         let limits = CgroupLimits(version: .v1, memoryBytes: 1 << 30, cpuQuota: 100_000, pids: 1024)
         for appArmor in [false, true] {
             let confinement = Confinement(idMap: .standard, seccompProfile: "/m/.seccomp", appArmor: appArmor)
-            let plain = layout.lxcConfig(deployment: "d", address: IPv4Address("10.250.9.2")!, network: network, limits: limits, docker: false, confinement: confinement)
-            let docker = layout.lxcConfig(deployment: "d", address: IPv4Address("10.250.9.2")!, network: network, limits: limits, docker: true, confinement: confinement)
+            let plain = layout.lxcConfig(
+                deployment: "d", address: IPv4Address("10.250.9.2")!, network: network, limits: limits, docker: false, confinement: confinement)
+            let docker = layout.lxcConfig(
+                deployment: "d", address: IPv4Address("10.250.9.2")!, network: network, limits: limits, docker: true, confinement: confinement)
             for config in [plain, docker] {
                 let lines = config.split(separator: "\n").map(String.init)
                 #expect(lines.contains("lxc.idmap = u 0 1000000 65536") && lines.contains("lxc.idmap = g 0 1000000 65536"))

@@ -43,7 +43,9 @@ struct CapturedValueTests {
         // With stderr, the capture's own output is masked in it.
         let shell2 = InMemoryShell(), journal2 = InMemoryJournal()
         shell2.responder = { command, machine in
-            if command.hasPrefix("toy-token") { return CommandOutput(stdout: "TOKEN-abcdef\n", stderr: "toy-token: wrote TOKEN-abcdef but the leader is read-only\n", exitStatus: 1) }
+            if command.hasPrefix("toy-token") {
+                return CommandOutput(stdout: "TOKEN-abcdef\n", stderr: "toy-token: wrote TOKEN-abcdef but the leader is read-only\n", exitStatus: 1)
+            }
             return toyResponder(shell2)(command, machine)
         }
         let (_, second) = try await Fixture.apply(Fixture.blueprint(members: 1), driver: InMemoryDriver(), shell: shell2, journal: journal2)

@@ -8,7 +8,6 @@ import PhotonCore
 import Planning
 import Testing
 
-
 /// The in-memory shell's behaviour for the toy kind's commands.
 func toyResponder(_ shell: InMemoryShell, failJoinOn: Set<String> = []) -> @Sendable (String, String) -> CommandOutput? {
     return { command, machine in
@@ -52,8 +51,10 @@ struct Fixture {
     }
 
     /// Plans against the journal's state and runs the plan.
-    static func apply(_ yaml: String, driver: InMemoryDriver, shell: InMemoryShell, journal: InMemoryJournal, options: EngineOptions = fast,
-                      stop: StopSignal = StopSignal(), events: @escaping @Sendable (EngineEvent) -> Void = { _ in }) async throws -> (Plan, RunOutcome) {
+    static func apply(
+        _ yaml: String, driver: InMemoryDriver, shell: InMemoryShell, journal: InMemoryJournal, options: EngineOptions = fast,
+        stop: StopSignal = StopSignal(), events: @escaping @Sendable (EngineEvent) -> Void = { _ in }
+    ) async throws -> (Plan, RunOutcome) {
         let (plan, renderer) = try plan(yaml, recorded: try await journal.recordedState())
         let engine = Engine(plan: plan, renderer: renderer, driver: driver, shell: shell, journal: journal, options: options)
         return (plan, await engine.run(stop: stop, events: events))
@@ -111,8 +112,9 @@ struct EngineTests {
         shell.responder = toyResponder(shell)
         shell.latency = .milliseconds(2)
         let options = EngineOptions(parallelism: 3, pollInterval: .milliseconds(1), sleep: { _ in })
-        let (_, outcome) = try await Fixture.apply(Fixture.blueprint(members: 12, rollout: "{maxInFlight: 100%}"), driver: driver, shell: shell,
-                                                   journal: journal, options: options)
+        let (_, outcome) = try await Fixture.apply(
+            Fixture.blueprint(members: 12, rollout: "{maxInFlight: 100%}"), driver: driver, shell: shell,
+            journal: journal, options: options)
         #expect(outcome.status == .succeeded)
         #expect(shell.maxConcurrent <= 3)
         #expect(shell.maxConcurrent >= 2)
@@ -125,17 +127,25 @@ struct EngineTests {
         let inFlight = Locked<(current: Set<String>, most: Int)>(([], 0))
         let plan = try Fixture.plan(Fixture.blueprint(members: 8, rollout: "{maxInFlight: 25%}"), recorded: .empty).0
         let remaining = Locked(Dictionary(plan.machines.map { ($0.name, $0.actions.count) }, uniquingKeysWith: { a, _ in a }))
-        let (_, outcome) = try await Fixture.apply(Fixture.blueprint(members: 8, rollout: "{maxInFlight: 25%}"), driver: driver, shell: shell,
-                                                   journal: journal) { event in
+        let (_, outcome) = try await Fixture.apply(
+            Fixture.blueprint(members: 8, rollout: "{maxInFlight: 25%}"), driver: driver, shell: shell,
+            journal: journal
+        ) { event in
             switch event {
             case .started(let index, 1):
                 let machine = plan.actions[index].machine
                 guard machine.contains("members") else { return }
-                inFlight.withLock { $0.current.insert(machine); $0.most = max($0.most, $0.current.count) }
+                inFlight.withLock {
+                    $0.current.insert(machine)
+                    $0.most = max($0.most, $0.current.count)
+                }
             case .finished(let index, _, _, _):
                 let machine = plan.actions[index].machine
                 guard machine.contains("members") else { return }
-                let left = remaining.withLock { $0[machine, default: 1] -= 1; return $0[machine] ?? 0 }
+                let left = remaining.withLock {
+                    $0[machine, default: 1] -= 1
+                    return $0[machine] ?? 0
+                }
                 if left == 0 { inFlight.withLock { _ = $0.current.remove(machine) } }
             default: break
             }
@@ -150,8 +160,9 @@ struct EngineTests {
         shell.responder = toyResponder(shell)
         driver.failCreate = ["t-c-members-1": (3, true)]
         let delays = Locked<[Duration]>([])
-        let options = EngineOptions(parallelism: 8, transientAttempts: 5, backoffBase: .milliseconds(100), pollInterval: .milliseconds(1),
-                                    sleep: { delay in delays.withLock { $0.append(delay) } })
+        let options = EngineOptions(
+            parallelism: 8, transientAttempts: 5, backoffBase: .milliseconds(100), pollInterval: .milliseconds(1),
+            sleep: { delay in delays.withLock { $0.append(delay) } })
         let (_, outcome) = try await Fixture.apply(Fixture.blueprint(members: 1), driver: driver, shell: shell, journal: journal, options: options)
         #expect(outcome.status == .succeeded)
         #expect(driver.creations["t-c-members-1"] == 1)
@@ -211,10 +222,19 @@ struct EngineTests {
         shell.responder = toyResponder(shell)
         let stop = StopSignal()
         let finished = Locked(0)
-        let (_, outcome) = try await Fixture.apply(Fixture.blueprint(members: 6), driver: driver, shell: shell, journal: journal,
-                                                   options: EngineOptions(parallelism: 2, pollInterval: .milliseconds(1), sleep: { _ in }),
-                                                   stop: stop) { event in
-            if case .finished = event, finished.withLock({ $0 += 1; return $0 }) == 7 { stop.request() }
+        let (_, outcome) = try await Fixture.apply(
+            Fixture.blueprint(members: 6), driver: driver, shell: shell, journal: journal,
+            options: EngineOptions(parallelism: 2, pollInterval: .milliseconds(1), sleep: { _ in }),
+            stop: stop
+        ) { event in
+            if case .finished = event,
+                finished.withLock({
+                    $0 += 1
+                    return $0
+                }) == 7
+            {
+                stop.request()
+            }
         }
         #expect(outcome.status == .interrupted)
         #expect(outcome.notStarted > 0)

@@ -30,7 +30,8 @@ struct RunEventTests {
             #expect(object["event"] as? String == event.name)
             #expect(!text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
         }
-        #expect(RunEventLine(.started(action: "a", machine: "m", attempt: 1, summary: "s"), time: "t").json
+        #expect(
+            RunEventLine(.started(action: "a", machine: "m", attempt: 1, summary: "s"), time: "t").json
                 == #"{"action":"a","attempt":"1","event":"started","machine":"m","summary":"s","time":"t"}"#)
     }
 

@@ -11,8 +11,10 @@ import Testing
 
 /// A kind folder named `folder` inside a fresh temporary directory, holding `kind.yaml` and `files`;
 /// the directory is removed when `body` returns or throws.
-func withKindFolder<T>(named folder: String = "demo", yaml: String, files: [String: String] = [:],
-                       _ body: (_ folderPath: String) throws -> T) throws -> T {
+func withKindFolder<T>(
+    named folder: String = "demo", yaml: String, files: [String: String] = [:],
+    _ body: (_ folderPath: String) throws -> T
+) throws -> T {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("photon-kind-tests-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: root) }
     let path = root + "/" + folder
@@ -32,8 +34,10 @@ func describe(_ diagnostic: Diagnostic, folder: String) -> String {
 }
 
 /// The diagnostics loading the kind throws, described; records an issue when it loads.
-func loadErrors(folder: String = "demo", _ yaml: String, files: [String: String] = [:],
-                sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> [String] {
+func loadErrors(
+    folder: String = "demo", _ yaml: String, files: [String: String] = [:],
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) throws -> [String] {
     try withKindFolder(named: folder, yaml: yaml, files: files) { path in
         do {
             _ = try KindLoader.load(folder: path, name: folder)
@@ -69,193 +73,235 @@ let shippedTemplates = URL(fileURLWithPath: #filePath)
 // MARK: Bad kinds
 
 let badKinds: [BadKind] = [
-    BadKind(name: "kind: must match the folder", yaml: """
-        kind: other
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - run: [echo, hi]
-        """, expected: [
-            "kind.yaml:1:7: kind 'other' is in folder 'demo'; the folder name is the kind's name",
+    BadKind(
+        name: "kind: must match the folder",
+        yaml: """
+            kind: other
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [echo, hi]
+            """,
+        expected: [
+            "kind.yaml:1:7: kind 'other' is in folder 'demo'; the folder name is the kind's name"
         ]),
 
-    BadKind(name: "upload of a template that does not exist, with a suggestion", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - upload: daemon.jsn
-                path: /etc/docker/daemon.json
-        """, files: ["daemon.json.mustache": "{}\n"], expected: [
-            "kind.yaml:6:17: template 'daemon.jsn' does not exist in <folder> [help: did you mean 'daemon.json'?]",
+    BadKind(
+        name: "upload of a template that does not exist, with a suggestion",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - upload: daemon.jsn
+                    path: /etc/docker/daemon.json
+            """, files: ["daemon.json.mustache": "{}\n"],
+        expected: [
+            "kind.yaml:6:17: template 'daemon.jsn' does not exist in <folder> [help: did you mean 'daemon.json'?]"
         ]),
 
-    BadKind(name: "upload of a template that does not exist, nothing close", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - upload: zookeeper.cfg
-                path: /etc/zookeeper/zoo.cfg
-        """, files: ["daemon.json.mustache": "{}\n"], expected: [
-            "kind.yaml:6:17: template 'zookeeper.cfg' does not exist in <folder> [help: create zookeeper.cfg.mustache beside kind.yaml]",
+    BadKind(
+        name: "upload of a template that does not exist, nothing close",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - upload: zookeeper.cfg
+                    path: /etc/zookeeper/zoo.cfg
+            """, files: ["daemon.json.mustache": "{}\n"],
+        expected: [
+            "kind.yaml:6:17: template 'zookeeper.cfg' does not exist in <folder> [help: create zookeeper.cfg.mustache beside kind.yaml]"
         ]),
 
-    BadKind(name: "{{setings.x}}: a misspelt namespace", yaml: """
-        kind: demo
-        settings:
-          port:
-            type: port
-            default: 8080
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - run: [echo, "{{setings.port}}"]
-        """, expected: [
-            "kind.yaml:10:22: 'setings.port' does not exist [help: did you mean 'settings'?]",
+    BadKind(
+        name: "{{setings.x}}: a misspelt namespace",
+        yaml: """
+            kind: demo
+            settings:
+              port:
+                type: port
+                default: 8080
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [echo, "{{setings.port}}"]
+            """,
+        expected: [
+            "kind.yaml:10:22: 'setings.port' does not exist [help: did you mean 'settings'?]"
         ]),
 
-    BadKind(name: "{{settings.nope}}: an undeclared setting", yaml: """
-        kind: demo
-        settings:
-          port:
-            type: port
-            default: 8080
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - run: [serve, "--port={{settings.nope}}"]
-        """, expected: [
-            "kind.yaml:10:30: 'settings.nope' does not exist: kind demo declares no setting named 'nope', so settings has no 'nope' [help: valid names here: 'port']",
+    BadKind(
+        name: "{{settings.nope}}: an undeclared setting",
+        yaml: """
+            kind: demo
+            settings:
+              port:
+                type: port
+                default: 8080
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [serve, "--port={{settings.nope}}"]
+            """,
+        expected: [
+            "kind.yaml:10:30: 'settings.nope' does not exist: kind demo declares no setting named 'nope', so settings has no 'nope' [help: valid names here: 'port']"
         ]),
 
-    BadKind(name: "{{settings.prot}} in a template file, at the template file's line", yaml: """
-        kind: demo
-        settings:
-          port:
-            type: port
-            default: 8080
-        roles:
-          - name: nodes
-            count: {min: 1}
-        """, files: ["config.mustache": "# config\nlisten = 0.0.0.0:{{settings.prot}}\n"], expected: [
-            "config.mustache:2:18: 'settings.prot' does not exist: kind demo declares no setting named 'prot', so settings has no 'prot' [help: did you mean 'port'?]",
+    BadKind(
+        name: "{{settings.prot}} in a template file, at the template file's line",
+        yaml: """
+            kind: demo
+            settings:
+              port:
+                type: port
+                default: 8080
+            roles:
+              - name: nodes
+                count: {min: 1}
+            """, files: ["config.mustache": "# config\nlisten = 0.0.0.0:{{settings.prot}}\n"],
+        expected: [
+            "config.mustache:2:18: 'settings.prot' does not exist: kind demo declares no setting named 'prot', so settings has no 'prot' [help: did you mean 'port'?]"
         ]),
 
-    BadKind(name: "{{captured.token}} with no capture step", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            join:
-              - run: [kubeadm, join, --token, "{{captured.token}}"]
-        """, expected: [
-            "kind.yaml:6:40: 'captured.token' does not exist: no step captures it, so captured has no 'token' [help: no name is allowed here]",
+    BadKind(
+        name: "{{captured.token}} with no capture step",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                join:
+                  - run: [kubeadm, join, --token, "{{captured.token}}"]
+            """,
+        expected: [
+            "kind.yaml:6:40: 'captured.token' does not exist: no step captures it, so captured has no 'token' [help: no name is allowed here]"
         ]),
 
-    BadKind(name: "{{captured.joinTokn}}: a misspelt capture", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            join:
-              - on: first
-                capture: joinToken
-                command: [make-token]
-              - on: others
-                run: [join, "{{captured.joinTokn}}"]
-        """, expected: [
-            "kind.yaml:10:22: 'captured.joinTokn' does not exist: no step captures it, so captured has no 'joinTokn' [help: did you mean 'joinToken'?]",
+    BadKind(
+        name: "{{captured.joinTokn}}: a misspelt capture",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                join:
+                  - on: first
+                    capture: joinToken
+                    command: [make-token]
+                  - on: others
+                    run: [join, "{{captured.joinTokn}}"]
+            """,
+        expected: [
+            "kind.yaml:10:22: 'captured.joinTokn' does not exist: no step captures it, so captured has no 'joinTokn' [help: did you mean 'joinToken'?]"
         ]),
 
-    BadKind(name: "an undeclared service in when:", yaml: """
-        kind: demo
-        services:
-          etcd:
-            required: true
-        roles:
-          - name: plane
-            count: {min: 1}
-            configure:
-              - when: services.haproxy
-                run: [systemctl, start, haproxy]
-        """, expected: [
-            "kind.yaml:9:9: 'services.haproxy' does not exist: services has no 'haproxy' [help: valid names here: 'etcd']",
+    BadKind(
+        name: "an undeclared service in when:",
+        yaml: """
+            kind: demo
+            services:
+              etcd:
+                required: true
+            roles:
+              - name: plane
+                count: {min: 1}
+                configure:
+                  - when: services.haproxy
+                    run: [systemctl, start, haproxy]
+            """,
+        expected: [
+            "kind.yaml:9:9: 'services.haproxy' does not exist: services has no 'haproxy' [help: valid names here: 'etcd']"
         ]),
 
-    BadKind(name: "via: masterz names no role", yaml: """
-        kind: demo
-        roles:
-          - name: masters
-            count: {min: 1}
-          - name: workers
-            count: {min: 0}
-            drain:
-              - via: masterz
-                run: [drain, "{{machine.hostname}}"]
-        """, expected: [
-            "kind.yaml:8:9: 'via: masterz' names no role of kind demo [help: did you mean 'masters'?]",
+    BadKind(
+        name: "via: masterz names no role",
+        yaml: """
+            kind: demo
+            roles:
+              - name: masters
+                count: {min: 1}
+              - name: workers
+                count: {min: 0}
+                drain:
+                  - via: masterz
+                    run: [drain, "{{machine.hostname}}"]
+            """,
+        expected: [
+            "kind.yaml:8:9: 'via: masterz' names no role of kind demo [help: did you mean 'masters'?]"
         ]),
 
-    BadKind(name: "a bring-up step via a role that comes up later", yaml: """
-        kind: demo
-        roles:
-          - name: workers
-            count: {min: 0}
-            join:
-              - via: masters
-                run: [approve, "{{machine.hostname}}"]
-            drain:
-              - via: masters
-                run: [drain, "{{machine.hostname}}"]
-          - name: masters
-            count: {min: 1}
-        """, expected: [
-            "kind.yaml:6:9: role workers runs a join step via masters, which comes up after it [help: run it via workers or an earlier role, or move masters before workers in 'roles']",
+    BadKind(
+        name: "a bring-up step via a role that comes up later",
+        yaml: """
+            kind: demo
+            roles:
+              - name: workers
+                count: {min: 0}
+                join:
+                  - via: masters
+                    run: [approve, "{{machine.hostname}}"]
+                drain:
+                  - via: masters
+                    run: [drain, "{{machine.hostname}}"]
+              - name: masters
+                count: {min: 1}
+            """,
+        expected: [
+            "kind.yaml:6:9: role workers runs a join step via masters, which comes up after it [help: run it via workers or an earlier role, or move masters before workers in 'roles']"
         ]),
 
-    BadKind(name: "a role field that does not exist", yaml: """
-        kind: demo
-        roles:
-          - name: masters
-            count: {min: 1}
-          - name: workers
-            count: {min: 0}
-            join:
-              - run: [join, "{{roles.masters.adresses}}", "{{roles.mastr.first.address}}"]
-        """, expected: [
+    BadKind(
+        name: "a role field that does not exist",
+        yaml: """
+            kind: demo
+            roles:
+              - name: masters
+                count: {min: 1}
+              - name: workers
+                count: {min: 0}
+                join:
+                  - run: [join, "{{roles.masters.adresses}}", "{{roles.mastr.first.address}}"]
+            """,
+        expected: [
             "kind.yaml:8:22: 'roles.masters.adresses' does not exist: a role has no 'adresses' [help: did you mean 'addresses'?]",
             "kind.yaml:8:52: 'roles.mastr.first.address' does not exist: roles has no 'mastr' [help: did you mean 'masters'?]",
         ]),
 
-    BadKind(name: "a machine field that does not exist", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - run: [echo, "{{machine.ip}}"]
-        """, expected: [
-            "kind.yaml:6:22: 'machine.ip' does not exist: machine has no 'ip' [help: valid names here: 'address', 'certificates', 'cpus', 'diskGiB', 'first', 'flavor', 'hostname', 'index', 'last', 'memoryMiB', 'name', 'role']",
+    BadKind(
+        name: "a machine field that does not exist",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [echo, "{{machine.ip}}"]
+            """,
+        expected: [
+            "kind.yaml:6:22: 'machine.ip' does not exist: machine has no 'ip' [help: valid names here: 'address', 'certificates', 'cpus', 'diskGiB', 'first', 'flavor', 'hostname', 'index', 'last', 'memoryMiB', 'name', 'role']"
         ]),
 
-    BadKind(name: "certificates: unknown issuer and role, missing usages, an authority with roles", yaml: """
-        kind: demo
-        certificates:
-          ca: {authority: true}
-          member: {issuer: cA, roles: [nodez], usages: [server]}
-          client: {issuer: ca, roles: [nodes]}
-          odd: {authority: true, roles: [nodes]}
-          bad: {issuer: ca, roles: [nodes], usages: [peer]}
-        roles:
-          - name: nodes
-            count: {min: 1}
-        """, expected: [
+    BadKind(
+        name: "certificates: unknown issuer and role, missing usages, an authority with roles",
+        yaml: """
+            kind: demo
+            certificates:
+              ca: {authority: true}
+              member: {issuer: cA, roles: [nodez], usages: [server]}
+              client: {issuer: ca, roles: [nodes]}
+              odd: {authority: true, roles: [nodes]}
+              bad: {issuer: ca, roles: [nodes], usages: [peer]}
+            roles:
+              - name: nodes
+                count: {min: 1}
+            """,
+        expected: [
             "kind.yaml:4:3: certificate 'member' names issuer 'cA', which is not an authority of kind demo [help: did you mean 'ca'?]",
             "kind.yaml:4:3: certificate 'member' names role 'nodez', which kind demo does not have [help: did you mean 'nodes'?]",
             "kind.yaml:5:3: certificate 'client' needs 'usages': server, client or both",
@@ -263,18 +309,21 @@ let badKinds: [BadKind] = [
             "kind.yaml:7:46: expected server or client for certificates.bad.usages[0], found 'peer'",
         ]),
 
-    BadKind(name: "certificate names in templates: authorities under certificates, a machine's leaves under machine.certificates", yaml: """
-        kind: demo
-        certificates:
-          ca: {authority: true}
-          member: {issuer: ca, roles: [nodes], usages: [server, client]}
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - run: [echo, "{{certificates.member.certificate}}", "{{certificates.ca.key}}", "{{machine.certificates.ca.certificate}}"]
-              - run: [echo, "{{machine.certificates.membr.key}}", "{{machine.certificates.member.pem}}", "{{certificates.ca.certificate}}"]
-        """, expected: [
+    BadKind(
+        name: "certificate names in templates: authorities under certificates, a machine's leaves under machine.certificates",
+        yaml: """
+            kind: demo
+            certificates:
+              ca: {authority: true}
+              member: {issuer: ca, roles: [nodes], usages: [server, client]}
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [echo, "{{certificates.member.certificate}}", "{{certificates.ca.key}}", "{{machine.certificates.ca.certificate}}"]
+                  - run: [echo, "{{machine.certificates.membr.key}}", "{{machine.certificates.member.pem}}", "{{certificates.ca.certificate}}"]
+            """,
+        expected: [
             "kind.yaml:9:22: 'certificates.member.certificate' does not exist: kind demo declares no certificate authorities named 'member' under certificates [help: valid certificates here: 'ca']",
             "kind.yaml:9:61: 'certificates.ca.key' does not exist: certificates.ca has certificate [help: valid names here: 'certificate']",
             "kind.yaml:9:88: 'machine.certificates.ca.certificate' does not exist: kind demo declares no leaf certificates (a machine's own) named 'ca' under certificates [help: valid certificates here: 'member']",
@@ -282,194 +331,242 @@ let badKinds: [BadKind] = [
             "kind.yaml:10:60: 'machine.certificates.member.pem' does not exist: machine.certificates.member has certificate and key [help: valid names here: 'certificate', 'key']",
         ]),
 
-    BadKind(name: "bad file mode \"0999\"", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - upload: config
-                path: /etc/config
-                mode: "0999"
-        """, files: ["config.mustache": "x\n"], expected: [
-            "kind.yaml:8:15: expected an octal file mode (like \"0644\") for roles[0].configure[0].mode, found the string \"0999\"",
+    BadKind(
+        name: "bad file mode \"0999\"",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - upload: config
+                    path: /etc/config
+                    mode: "0999"
+            """, files: ["config.mustache": "x\n"],
+        expected: [
+            "kind.yaml:8:15: expected an octal file mode (like \"0644\") for roles[0].configure[0].mode, found the string \"0999\""
         ]),
 
-    BadKind(name: "count.default below the role's own minimum", yaml: """
-        kind: demo
-        roles:
-          - name: managers
-            count: {min: 1, max: 7, default: 0}
-        """, expected: [
-            "kind.yaml:4:12: count.default (0) breaks the role's own rule: it must be at least 1 machine",
+    BadKind(
+        name: "count.default below the role's own minimum",
+        yaml: """
+            kind: demo
+            roles:
+              - name: managers
+                count: {min: 1, max: 7, default: 0}
+            """,
+        expected: [
+            "kind.yaml:4:12: count.default (0) breaks the role's own rule: it must be at least 1 machine"
         ]),
 
-    BadKind(name: "count.min above count.max", yaml: """
-        kind: demo
-        roles:
-          - name: managers
-            count: {min: 3, max: 1}
-        """, expected: [
-            "kind.yaml:4:12: count.min (3) is above count.max (1)",
+    BadKind(
+        name: "count.min above count.max",
+        yaml: """
+            kind: demo
+            roles:
+              - name: managers
+                count: {min: 3, max: 1}
+            """,
+        expected: [
+            "kind.yaml:4:12: count.min (3) is above count.max (1)"
         ]),
 
-    BadKind(name: "a setting with a type that does not exist", yaml: """
-        kind: demo
-        settings:
-          port:
-            type: prot
-            default: 8080
-        roles:
-          - name: nodes
-            count: {min: 1}
-        """, expected: [
-            "kind.yaml:4:11: expected one of string, int, bool, cidr, version, duration, secret, port, list, path, image, size, domain, hostname for settings.port.type, found 'prot'",
+    BadKind(
+        name: "a setting with a type that does not exist",
+        yaml: """
+            kind: demo
+            settings:
+              port:
+                type: prot
+                default: 8080
+            roles:
+              - name: nodes
+                count: {min: 1}
+            """,
+        expected: [
+            "kind.yaml:4:11: expected one of string, int, bool, cidr, version, duration, secret, port, list, path, image, size, domain, hostname for settings.port.type, found 'prot'"
         ]),
 
-    BadKind(name: "a wait step with neither port nor command", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            health:
-              - wait: {host: "{{machine.address}}"}
-                timeout: 60s
-        """, expected: [
-            "kind.yaml:6:15: a wait step needs either 'port' or 'command'",
+    BadKind(
+        name: "a wait step with neither port nor command",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                health:
+                  - wait: {host: "{{machine.address}}"}
+                    timeout: 60s
+            """,
+        expected: [
+            "kind.yaml:6:15: a wait step needs either 'port' or 'command'"
         ]),
 
-    BadKind(name: "a wait step with both port and command", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            health:
-              - wait:
-                  port: "2379"
-                  command: [etcdctl, endpoint, health]
-        """, expected: [
-            "kind.yaml:7:11: a wait step needs either 'port' or 'command'",
+    BadKind(
+        name: "a wait step with both port and command",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                health:
+                  - wait:
+                      port: "2379"
+                      command: [etcdctl, endpoint, health]
+            """,
+        expected: [
+            "kind.yaml:7:11: a wait step needs either 'port' or 'command'"
         ]),
 
-    BadKind(name: "a partial that does not exist", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - upload: config
-                path: /etc/config
-        """, files: ["config.mustache": "# config\n{{>hedaer}}\nbody\n", "header.mustache": "# header\n"], expected: [
-            "config.mustache:2:1: partial 'hedaer' does not exist [help: did you mean 'header'?]",
+    BadKind(
+        name: "a partial that does not exist",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - upload: config
+                    path: /etc/config
+            """, files: ["config.mustache": "# config\n{{>hedaer}}\nbody\n", "header.mustache": "# header\n"],
+        expected: [
+            "config.mustache:2:1: partial 'hedaer' does not exist [help: did you mean 'header'?]"
         ]),
 
-    BadKind(name: "a template with a syntax error, at the template file's line", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-        """, files: ["config.mustache": "line 1\nline 2\n  {{#machine}}\n{{name}}\n"], expected: [
-            "config.mustache:3:3: section 'machine' is never closed [help: add {{/machine}}]",
+    BadKind(
+        name: "a template with a syntax error, at the template file's line",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+            """, files: ["config.mustache": "line 1\nline 2\n  {{#machine}}\n{{name}}\n"],
+        expected: [
+            "config.mustache:3:3: section 'machine' is never closed [help: add {{/machine}}]"
         ]),
 
-    BadKind(name: "a syntax error in a command template inside kind.yaml", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - run: [sh, -c, "echo {{machine.address}"]
-        """, expected: [
-            "kind.yaml:6:29: unclosed tag: '{{' without a matching '}}'",
+    BadKind(
+        name: "a syntax error in a command template inside kind.yaml",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [sh, -c, "echo {{machine.address}"]
+            """,
+        expected: [
+            "kind.yaml:6:29: unclosed tag: '{{' without a matching '}}'"
         ]),
 
-    BadKind(name: "an unknown step key, with a suggestion", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            configure:
-              - run: [echo, hi]
-                tiemout: 60s
-        """, expected: [
-            "kind.yaml:7:9: unknown key 'tiemout' in roles[0].configure[0] [help: did you mean 'timeout'?]",
+    BadKind(
+        name: "an unknown step key, with a suggestion",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                configure:
+                  - run: [echo, hi]
+                    tiemout: 60s
+            """,
+        expected: [
+            "kind.yaml:7:9: unknown key 'tiemout' in roles[0].configure[0] [help: did you mean 'timeout'?]"
         ]),
 
-    BadKind(name: "an unknown key in a role and at the top level", yaml: """
-        kind: demo
-        descripton: a demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            flavour: small
-        """, expected: [
+    BadKind(
+        name: "an unknown key in a role and at the top level",
+        yaml: """
+            kind: demo
+            descripton: a demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                flavour: small
+            """,
+        expected: [
             "kind.yaml:2:1: unknown key 'descripton' in the top level [help: did you mean 'description'?]",
             "kind.yaml:6:5: unknown key 'flavour' in roles[0] [help: did you mean 'flavor'?]",
         ]),
 
-    BadKind(name: "on: with a value that is not all, first or others", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            join:
-              - on: firts
-                run: [init]
-        """, expected: [
-            "kind.yaml:6:13: expected all, first or others for roles[0].join[0].on, found 'firts'",
+    BadKind(
+        name: "on: with a value that is not all, first or others",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                join:
+                  - on: firts
+                    run: [init]
+            """,
+        expected: [
+            "kind.yaml:6:13: expected all, first or others for roles[0].join[0].on, found 'firts'"
         ]),
 
-    BadKind(name: "a capture name that is not a word, and an artifact that does not exist", yaml: """
-        kind: demo
-        roles:
-          - name: nodes
-            count: {min: 1}
-            join:
-              - capture: join-token
-                command: [make-token]
-              - artifact: kubectl
-                path: /usr/local/bin/kubectl
-        """, expected: [
+    BadKind(
+        name: "a capture name that is not a word, and an artifact that does not exist",
+        yaml: """
+            kind: demo
+            roles:
+              - name: nodes
+                count: {min: 1}
+                join:
+                  - capture: join-token
+                    command: [make-token]
+                  - artifact: kubectl
+                    path: /usr/local/bin/kubectl
+            """,
+        expected: [
             "kind.yaml:6:18: capture name 'join-token' must be a word of letters, digits and '_'",
             "kind.yaml:8:19: unknown artifact 'kubectl' [help: artifacts are photon, plane-certificate, plane-key, state-key, ssh-key (photon's executable, and the management plane's certificate, its key, the key that seals secrets, the deployment's SSH key)]",
         ]),
 
-    BadKind(name: "role names must be host name parts, and unique", yaml: """
-        kind: demo
-        roles:
-          - name: Masters
-            count: {min: 1}
-          - name: workers
-            count: {min: 0}
-          - name: workers
-            count: {min: 0}
-        """, expected: [
+    BadKind(
+        name: "role names must be host name parts, and unique",
+        yaml: """
+            kind: demo
+            roles:
+              - name: Masters
+                count: {min: 1}
+              - name: workers
+                count: {min: 0}
+              - name: workers
+                count: {min: 0}
+            """,
+        expected: [
             "kind.yaml:3:5: role name 'Masters' is not a valid host name part: it has uppercase letters; names are lowercase so that host names, DNS and cluster software agree",
             "kind.yaml:7:5: role 'workers' is declared twice",
         ]),
 
-    BadKind(name: "missing required keys", yaml: """
-        description: no kind and no roles
-        """, expected: [
+    BadKind(
+        name: "missing required keys",
+        yaml: """
+            description: no kind and no roles
+            """,
+        expected: [
             "kind.yaml:1:1: missing required key 'kind' in the top level",
             "kind.yaml:1:1: missing required key 'roles' in the top level",
         ]),
 
-    BadKind(name: "every problem of the kind at once, sorted by file and position", yaml: """
-        kind: demo
-        settings:
-          port:
-            type: port
-            default: 8080
-        roles:
-          - name: nodes
-            count: {min: 2, max: 1}
-            configure:
-              - upload: confg
-                path: "/etc/{{setings.dir}}"
-              - run: [echo, "{{settings.prot}}"]
-                via: nodez
-        """, files: ["config.mustache": "{{#a}}\n"], expected: [
+    BadKind(
+        name: "every problem of the kind at once, sorted by file and position",
+        yaml: """
+            kind: demo
+            settings:
+              port:
+                type: port
+                default: 8080
+            roles:
+              - name: nodes
+                count: {min: 2, max: 1}
+                configure:
+                  - upload: confg
+                    path: "/etc/{{setings.dir}}"
+                  - run: [echo, "{{settings.prot}}"]
+                    via: nodez
+            """, files: ["config.mustache": "{{#a}}\n"],
+        expected: [
             "config.mustache:1:1: section 'a' is never closed [help: add {{/a}}]",
             "kind.yaml:8:12: count.min (2) is above count.max (1)",
             "kind.yaml:10:17: template 'confg' does not exist in <folder> [help: create confg.mustache beside kind.yaml]",
@@ -492,7 +589,8 @@ struct KindLoaderTests {
 
     @Test("an unknown step type is one diagnostic at its key, suggesting the closest type")
     func unknownStepType() throws {
-        let diagnostics = try loadErrors("""
+        let diagnostics = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -501,13 +599,15 @@ struct KindLoaderTests {
                   - uplod: config
                     path: /etc/config
             """)
-        #expect(diagnostics.first
+        #expect(
+            diagnostics.first
                 == "kind.yaml:6:9: a step needs one of 'upload', 'artifact', 'run', 'capture', 'wait', 'service' [help: did you mean 'upload'?]")
     }
 
     @Test("two actions in one step are reported at the step")
     func twoActions() throws {
-        let diagnostics = try loadErrors("""
+        let diagnostics = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -522,7 +622,8 @@ struct KindLoaderTests {
 
     @Test("uploading a template with a syntax error reports the syntax error at the template's line")
     func uploadOfBrokenTemplate() throws {
-        let diagnostics = try loadErrors("""
+        let diagnostics = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -536,7 +637,8 @@ struct KindLoaderTests {
 
     @Test("uploading a template with a syntax error does not also claim the template is missing")
     func uploadOfBrokenTemplateOnlyReportsTheSyntaxError() throws {
-        let diagnostics = try loadErrors("""
+        let diagnostics = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -550,7 +652,8 @@ struct KindLoaderTests {
 
     @Test("an unknown step type or two actions produce no extra 'unknown key' noise for the step's keys")
     func stepErrorsWithoutNoise() throws {
-        let unknownType = try loadErrors("""
+        let unknownType = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -559,10 +662,12 @@ struct KindLoaderTests {
                   - uplod: config
                     path: /etc/config
             """)
-        #expect(unknownType == [
-            "kind.yaml:6:9: a step needs one of 'upload', 'artifact', 'run', 'capture', 'wait', 'service' [help: did you mean 'upload'?]",
-        ])
-        let twoActions = try loadErrors("""
+        #expect(
+            unknownType == [
+                "kind.yaml:6:9: a step needs one of 'upload', 'artifact', 'run', 'capture', 'wait', 'service' [help: did you mean 'upload'?]"
+            ])
+        let twoActions = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -577,7 +682,8 @@ struct KindLoaderTests {
 
     @Test("count.default that is even in an odd role")
     func evenDefaultInOddRoleLocation() throws {
-        let diagnostics = try loadErrors("""
+        let diagnostics = try loadErrors(
+            """
             kind: demo
             roles:
               - name: managers
@@ -588,7 +694,8 @@ struct KindLoaderTests {
 
     @Test("template positions inside kind.yaml are right after escaped quotes in a double-quoted string")
     func positionAfterEscapes() throws {
-        let diagnostics = try loadErrors("""
+        let diagnostics = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -597,14 +704,16 @@ struct KindLoaderTests {
                   - run: [tr, -d, "echo \\"$1\\" {{machine.adress}}"]
             """)
         // The tag starts at column 36 of line 6 in the file.
-        #expect(diagnostics == [
-            "kind.yaml:6:36: 'machine.adress' does not exist: machine has no 'adress' [help: did you mean 'address'?]",
-        ])
+        #expect(
+            diagnostics == [
+                "kind.yaml:6:36: 'machine.adress' does not exist: machine has no 'adress' [help: did you mean 'address'?]"
+            ])
     }
 
     @Test("template positions inside kind.yaml are right in block scalars")
     func positionInBlockScalar() throws {
-        let diagnostics = try loadErrors("""
+        let diagnostics = try loadErrors(
+            """
             kind: demo
             roles:
               - name: nodes
@@ -617,9 +726,10 @@ struct KindLoaderTests {
                         set -e
                         echo {{machine.adress}}
             """)
-        #expect(diagnostics == [
-            "kind.yaml:11:18: 'machine.adress' does not exist: machine has no 'adress' [help: did you mean 'address'?]",
-        ])
+        #expect(
+            diagnostics == [
+                "kind.yaml:11:18: 'machine.adress' does not exist: machine has no 'adress' [help: did you mean 'address'?]"
+            ])
     }
 
     @Test("the temporary kind folder is removed after the case, also when it throws")
@@ -645,7 +755,8 @@ struct KindLoaderTests {
 
     @Test("a small valid kind loads with its settings, roles, steps and templates")
     func validKind() throws {
-        let kind = try loadKind("""
+        let kind = try loadKind(
+            """
             kind: demo
             description: a demo kind
             settings:
@@ -686,7 +797,8 @@ struct KindLoaderTests {
                 drain:
                   - via: leaders
                     run: [demo, drain, "{{machine.hostname}}"]
-            """, files: [
+            """,
+            files: [
                 "config.mustache": "port={{settings.port}}\n{{>peers}}\n",
                 "peers.mustache": "{{#settings.peers}}\npeer={{.}}\n{{/settings.peers}}\n",
             ])
@@ -730,12 +842,14 @@ struct KindLoaderTests {
         }
     }
 
-    @Test("each shipped kind has its roles in the documented order", arguments: [
-        ("swarm", ["managers", "workers"]),
-        ("mesos", ["zookeeper", "masters", "marathon", "agents"]),
-        ("kubernetes", ["etcd", "controllers", "workers"]),
-        ("management", ["plane"]),
-    ])
+    @Test(
+        "each shipped kind has its roles in the documented order",
+        arguments: [
+            ("swarm", ["managers", "workers"]),
+            ("mesos", ["zookeeper", "masters", "marathon", "agents"]),
+            ("kubernetes", ["etcd", "controllers", "workers"]),
+            ("management", ["plane"]),
+        ])
     func shippedRoleOrder(_ kind: String, _ roles: [String]) throws {
         let loaded = try KindLoader.load(folder: shippedTemplates + "/" + kind, name: kind)
         #expect(loaded.roles.map(\.name) == roles)
@@ -780,18 +894,21 @@ struct KindLoaderTests {
         }
         let context: TemplateValue = ["machine": ["hostname": "edge-managers-2"]]
         let arguments = try command.map { try $0.render(context).text }
-        #expect(arguments == [
-            "sh", "-c", "docker node inspect --format '{{.Status.State}} {{.Spec.Role}}' \"$1\" | grep -qx 'ready manager'",
-            "sh", "edge-managers-2",
-        ])
+        #expect(
+            arguments == [
+                "sh", "-c", "docker node inspect --format '{{.Status.State}} {{.Spec.Role}}' \"$1\" | grep -qx 'ready manager'",
+                "sh", "edge-managers-2",
+            ])
     }
 
     @Test("the catalog reports the problems of every bad kind at once")
     func catalogReportsEveryKind() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("photon-catalog-tests-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        for (folder, yaml) in [("alpha", "kind: alfa\nroles: []\n"), ("beta", "kind: beta\nroles:\n  - name: x\n    count: {min: 2, max: 1}\n"),
-                               ("gamma", "kind: gamma\nroles: []\n")] {
+        for (folder, yaml) in [
+            ("alpha", "kind: alfa\nroles: []\n"), ("beta", "kind: beta\nroles:\n  - name: x\n    count: {min: 2, max: 1}\n"),
+            ("gamma", "kind: gamma\nroles: []\n"),
+        ] {
             try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
             try Data(yaml.utf8).write(to: URL(fileURLWithPath: root + "/" + folder + "/kind.yaml"))
         }
@@ -801,10 +918,11 @@ struct KindLoaderTests {
             _ = try KindCatalog.load(directory: root)
             Issue.record("expected the catalog not to load")
         } catch let error as DiagnosticsError {
-            #expect(error.diagnostics.map { describe($0, folder: root) } == [
-                "alpha/kind.yaml:1:7: kind 'alfa' is in folder 'alpha'; the folder name is the kind's name",
-                "beta/kind.yaml:4:12: count.min (2) is above count.max (1)",
-            ])
+            #expect(
+                error.diagnostics.map { describe($0, folder: root) } == [
+                    "alpha/kind.yaml:1:7: kind 'alfa' is in folder 'alpha'; the folder name is the kind's name",
+                    "beta/kind.yaml:4:12: count.min (2) is above count.max (1)",
+                ])
         }
     }
 

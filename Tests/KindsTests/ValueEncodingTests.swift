@@ -28,7 +28,9 @@ struct ValueEncodingTests {
         #expect(try encoded(#"{"a": "{{v}}"}"#, "x\"y\\z\n\t\u{2028}", as: .file(.json)) == #"{"a": "x\"y\\z\n\t\u2028"}"#)
         #expect(try encoded(#"{"a": "x\"{{v}}"}"#, "\"", as: .file(.json)) == #"{"a": "x\"\""}"#)
         #expect(try encoded(#"{"n": {{v}}}"#, "42", as: .file(.json)) == #"{"n": 42}"#)
-        #expect(refusal(#"{"n": {{v}}}"#, "1, \"hosts\": [\"tcp://0.0.0.0:2375\"]", as: .file(.json))?.hasPrefix("it cannot be written as a bare word in a json file") == true)
+        #expect(
+            refusal(#"{"n": {{v}}}"#, "1, \"hosts\": [\"tcp://0.0.0.0:2375\"]", as: .file(.json))?.hasPrefix(
+                "it cannot be written as a bare word in a json file") == true)
         #expect(refusal(#"{"a": "{{v}}"}"#, "a\u{1B}[31m", as: .file(.json)) == "it contains the control character ESC (at character 2)")
         #expect(refusal(#"{"a": "{{v}}"}"#, "\u{0}", as: .file(.json)) == "it contains the control character NUL (at character 1)")
     }
@@ -68,7 +70,9 @@ struct ValueEncodingTests {
         #expect(try encoded("dataDir={{v}}\n", "/a\\b\nserver.9=x:1", as: .file(.properties)) == "dataDir=/a\\\\b\\nserver.9=x:1\n")
         #expect(try encoded("server.{{v}}=x\n", "3", as: .file(.properties)) == "server.3=x\n")
         #expect(try encoded("k = {{v}}\n", "é", as: .file(.properties)) == "k = \\u00E9\n")
-        #expect(refusal("k={{v}}\n", " x", as: .file(.properties)) == "it starts or ends with a space, which the reader of this file drops (ZooKeeper trims its properties)")
+        #expect(
+            refusal("k={{v}}\n", " x", as: .file(.properties))
+                == "it starts or ends with a space, which the reader of this file drops (ZooKeeper trims its properties)")
         #expect(refusal("server.{{v}}=x\n", "1=evil", as: .file(.properties))?.hasPrefix("it cannot be written as a bare word") == true)
     }
 
@@ -88,7 +92,8 @@ struct ValueEncodingTests {
     @Test("HAProxy: double quotes with \\ \" $ escaped; no %, which log-format arguments read as directives")
     func haproxy() throws {
         #expect(try encoded("  hdr X \"Bearer {{v}}\"\n", "a\"b$c\\d#e", as: .file(.haproxy)) == "  hdr X \"Bearer a\\\"b\\$c\\\\d#e\"\n")
-        #expect(refusal("  hdr X \"{{v}}\"\n", "%[src]", as: .file(.haproxy)) == "it contains '%', which HAProxy reads as a log-format directive in many places")
+        #expect(
+            refusal("  hdr X \"{{v}}\"\n", "%[src]", as: .file(.haproxy)) == "it contains '%', which HAProxy reads as a log-format directive in many places")
         #expect(refusal("  server {{v}} 10.0.0.1:80\n", "a b", as: .file(.haproxy))?.hasPrefix("it cannot be written as a bare word") == true)
         #expect(refusal("# {{v}}\n", "x\n  bind *:2375", as: .file(.haproxy))?.hasPrefix("it contains a line break") == true)
     }
@@ -117,7 +122,8 @@ struct ValueEncodingTests {
     func arguments() throws {
         #expect(try encoded("--name={{v}}", "-x", as: .argument(isCommandName: false)) == "--name=-x")
         #expect(try encoded("{{v}}", "a\nb 'c' $(d)", as: .argument(isCommandName: false)) == "a\nb 'c' $(d)")
-        #expect(refusal("{{v}}", "--config=/etc/passwd", as: .argument(isCommandName: false)) == "it starts with '-', so the command would read it as an option")
+        #expect(
+            refusal("{{v}}", "--config=/etc/passwd", as: .argument(isCommandName: false)) == "it starts with '-', so the command would read it as an option")
         #expect(refusal("{{v}}", .sensitive("s3cr3t"), as: .argument(isCommandName: false))?.hasPrefix("it is a secret") == true)
         #expect(refusal("{{v}}", .sensitive("tool"), as: .argument(isCommandName: true)) == "it is a secret, and a secret never names a command")
         #expect(refusal("{{v}}", "a\u{0}b", as: .argument(isCommandName: false)) == "it contains the control character NUL (at character 2)")
@@ -127,7 +133,9 @@ struct ValueEncodingTests {
     func paths() throws {
         let origins = ValueOrigins(["settings.dir": Location(file: "bp.yaml", line: 9, column: 12)])
         func path(_ value: TemplateValue) throws(DiagnosticsError) -> String {
-            try compile("{{settings.dir}}/myid").render(["settings": ["dir": value]], options: RenderOptions(target: .path, origins: origins, subject: "the path")).text
+            try compile("{{settings.dir}}/myid").render(
+                ["settings": ["dir": value]], options: RenderOptions(target: .path, origins: origins, subject: "the path")
+            ).text
         }
         #expect(try path("/var/lib/zookeeper") == "/var/lib/zookeeper/myid")
         for bad: TemplateValue in ["/", "/a/../b", "relative", "/a/./b"] {
@@ -148,12 +156,16 @@ struct ValueEncodingTests {
         let origins = ValueOrigins(["settings.errors.1": Location(file: "bp.yaml", line: 12, column: 11)])
         do {
             _ = try compile("errors:\n{{#settings.errors}}\n  - \"{{.}}\"\n{{/settings.errors}}\n", name: "init.yaml")
-                .render(["settings": ["errors": ["Swap", "a\u{7}"]]], options: RenderOptions(target: .file(.yaml), origins: origins, subject: "template init.yaml (yaml)"))
+                .render(
+                    ["settings": ["errors": ["Swap", "a\u{7}"]]],
+                    options: RenderOptions(target: .file(.yaml), origins: origins, subject: "template init.yaml (yaml)"))
             Issue.record("rendered a BEL")
         } catch {
             let diagnostic = error.diagnostics.first
             #expect(diagnostic?.location == Location(file: "bp.yaml", line: 12, column: 11))
-            #expect(diagnostic?.message == "settings.errors.1 cannot be written into template init.yaml (yaml): it contains the control character BEL (at character 2)")
+            #expect(
+                diagnostic?.message
+                    == "settings.errors.1 cannot be written into template init.yaml (yaml): it contains the control character BEL (at character 2)")
             #expect(diagnostic?.help?.hasSuffix("the template writes it at init.yaml.mustache:3:6") == true)
         }
     }

@@ -27,8 +27,10 @@ import Testing
 
     @Test func leafVerifiesAgainstItsAuthorityWithOpenSSL() throws {
         let authority = try CertificateAuthority.create(commonName: "test-etcd-ca")
-        let leaf = try authority.issue(CertificateRequest(commonName: "member-1", names: ["10.1.0.2", "member-1", "localhost", "127.0.0.1"],
-                                                          usages: [.server, .client]))
+        let leaf = try authority.issue(
+            CertificateRequest(
+                commonName: "member-1", names: ["10.1.0.2", "member-1", "localhost", "127.0.0.1"],
+                usages: [.server, .client]))
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try authority.issued.certificatePEM.write(toFile: directory + "/ca.crt", atomically: true, encoding: .utf8)
@@ -49,7 +51,8 @@ import Testing
         let privateKey = try openssl(["pkey", "-in", "leaf.key", "-pubout"], in: directory).output
         #expect(certificateKey == privateKey)
         // Another authority's leaf does not verify.
-        let stranger = try CertificateAuthority.create(commonName: "stranger").issue(CertificateRequest(commonName: "x", names: ["10.1.0.2"], usages: [.server]))
+        let stranger = try CertificateAuthority.create(commonName: "stranger").issue(
+            CertificateRequest(commonName: "x", names: ["10.1.0.2"], usages: [.server]))
         try stranger.certificatePEM.write(toFile: directory + "/stranger.crt", atomically: true, encoding: .utf8)
         #expect(try openssl(["verify", "-CAfile", "ca.crt", "stranger.crt"], in: directory).status != 0)
     }
@@ -84,12 +87,18 @@ import Testing
         let leaf = try authority.issue(request)
         #expect(leaf.renewalReason(for: request, issuerFingerprint: authority.fingerprint) == nil)
         // Names in another order are the same names.
-        #expect(leaf.renewalReason(for: CertificateRequest(commonName: "m", names: ["m", "10.0.0.2"], usages: [.client, .server]),
-                                   issuerFingerprint: authority.fingerprint) == nil)
-        #expect(leaf.renewalReason(for: CertificateRequest(commonName: "m", names: ["10.0.0.3", "m"], usages: [.server, .client]),
-                                   issuerFingerprint: authority.fingerprint) == "its names changed")
-        #expect(leaf.renewalReason(for: CertificateRequest(commonName: "m", names: ["10.0.0.2", "m"], usages: [.server]),
-                                   issuerFingerprint: authority.fingerprint) == "its usages changed")
+        #expect(
+            leaf.renewalReason(
+                for: CertificateRequest(commonName: "m", names: ["m", "10.0.0.2"], usages: [.client, .server]),
+                issuerFingerprint: authority.fingerprint) == nil)
+        #expect(
+            leaf.renewalReason(
+                for: CertificateRequest(commonName: "m", names: ["10.0.0.3", "m"], usages: [.server, .client]),
+                issuerFingerprint: authority.fingerprint) == "its names changed")
+        #expect(
+            leaf.renewalReason(
+                for: CertificateRequest(commonName: "m", names: ["10.0.0.2", "m"], usages: [.server]),
+                issuerFingerprint: authority.fingerprint) == "its usages changed")
         #expect(leaf.renewalReason(for: request, issuerFingerprint: "sha256:00") == "its authority changed")
         let later = Date().addingTimeInterval(CertificateAuthority.leafValidity - 10 * 86400)
         #expect(leaf.renewalReason(for: request, issuerFingerprint: authority.fingerprint, now: later) == "expires within 30 days")

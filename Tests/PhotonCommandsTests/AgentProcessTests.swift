@@ -18,7 +18,8 @@ struct AgentProcessTests {
         return (process, input)
     }
 
-    @Test("an agent no context names (its installer was killed before recording it) is found by its state folder and ended; another folder's agent is left alone")
+    @Test(
+        "an agent no context names (its installer was killed before recording it) is found by its state folder and ended; another folder's agent is left alone")
     func unrecordedAgentsAreEnded() async throws {
         let ours = try Self.lookalike(state: "/var/tmp/photon-agent-test-a/.photon/d")
         let theirs = try Self.lookalike(state: "/var/tmp/photon-agent-test-b/.photon/d")

@@ -21,7 +21,8 @@ struct ApplyTests {
         }
 
         func write(members: Int, leaders: Int = 1) throws {
-            try Data("""
+            try Data(
+                """
                 name: t
                 controlPlane: {driver: local, network: 10.50.0.0/24}
                 clusters:
@@ -29,16 +30,18 @@ struct ApplyTests {
                     kind: toy
                     roles: {leaders: \(leaders), members: \(members)}
 
-                """.utf8).write(to: blueprint)
+                """.utf8
+            ).write(to: blueprint)
         }
 
         func remove() { try? FileManager.default.removeItem(at: root) }
 
         /// Runs the test bed; `environment` adds fault knobs.
         func photon(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLIFixture.Result {
-            try await CLIFixture.run(arguments + ["--templates", root.appendingPathComponent("kinds").path, "--state", state.path],
-                               environment: ["PHOTON_TESTBED_MACHINES": machines.path].merging(environment) { $1 },
-                               directory: root, executable: try ApplyTests.testbed)
+            try await CLIFixture.run(
+                arguments + ["--templates", root.appendingPathComponent("kinds").path, "--state", state.path],
+                environment: ["PHOTON_TESTBED_MACHINES": machines.path].merging(environment) { $1 },
+                directory: root, executable: try ApplyTests.testbed)
         }
 
         func apply(_ environment: [String: String] = [:], extra: [String] = []) async throws -> CLIFixture.Result {
@@ -67,7 +70,8 @@ struct ApplyTests {
         for member in 0..<members {
             let name = "t-c-members-\(member + 1)"
             #expect(machines.runs(of: "joined", on: name) == 1, "\(name) joined \(machines.runs(of: "joined", on: name)) times", sourceLocation: sourceLocation)
-            #expect(machines.lastJoin(on: name)?.hasPrefix("with TOKEN-t-c-leaders-1: toy-join --config /etc/toy.conf ") == true, sourceLocation: sourceLocation)
+            #expect(
+                machines.lastJoin(on: name)?.hasPrefix("with TOKEN-t-c-leaders-1: toy-join --config /etc/toy.conf ") == true, sourceLocation: sourceLocation)
         }
         let status = try await bed.photon(["status", "-f", bed.blueprint.path, "--format", "json"])
         let report = try #require(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], sourceLocation: sourceLocation)
@@ -170,7 +174,9 @@ struct ApplyTests {
         defer { bed.remove() }
         let process = Process()
         process.executableURL = try Self.testbed
-        process.arguments = ["apply", "-f", bed.blueprint.path, "--yes", "--templates", bed.root.appendingPathComponent("kinds").path, "--state", bed.state.path]
+        process.arguments = [
+            "apply", "-f", bed.blueprint.path, "--yes", "--templates", bed.root.appendingPathComponent("kinds").path, "--state", bed.state.path,
+        ]
         process.environment = ["PHOTON_TESTBED_MACHINES": bed.machines.path, "PHOTON_TESTBED_LATENCY_MS": "300", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"]
         process.currentDirectoryURL = bed.root
         let errors = Pipe()
@@ -180,7 +186,10 @@ struct ApplyTests {
         // A thread of its own times the interrupt: under a loaded test run, a task's sleep can wake late
         // enough for the apply to have finished.
         let pid = process.processIdentifier
-        Thread { usleep(900_000); kill(pid, SIGINT) }.start()
+        Thread {
+            usleep(900_000)
+            kill(pid, SIGINT)
+        }.start()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130, "\(stderr)")

@@ -9,8 +9,10 @@ import Testing
 enum AttackFromMachine {
     static let forbidden: Set<String> = ["sys_module", "sys_rawio", "sys_boot", "sys_time", "mac_admin", "mac_override"]
 
-    static func check(_ project: LocalDriverCLITests.Project, deployment: String, address: String,
-                      sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    static func check(
+        _ project: LocalDriverCLITests.Project, deployment: String, address: String,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws {
         let state = project.directory.appendingPathComponent(".photon/\(deployment)").path
         // A secret of the installer's kept beside the state, as a sealing key or an agent token is.
         let marker = "photon-installer-secret-\(UUID().uuidString)"
@@ -23,15 +25,17 @@ enum AttackFromMachine {
             MachineAttacks.Secret(path: project.directory.path, marker: "photon.yaml"),
         ]
         let script = MachineAttacks.script(secrets: secrets, hostDisk: MachineAttacks.hostRootDevice())
-        let result = try HostCommand.runBlocking([
-            "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(state)/machines/known_hosts",
-            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@\(address)", "bash -s",
-        ], input: script)
+        let result = try HostCommand.runBlocking(
+            [
+                "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(state)/machines/known_hosts",
+                "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@\(address)", "bash -s",
+            ], input: script)
         let report = MachineAttacks.Report(result.stdout)
         #expect(report.breaches == [], "\(address): \(report.breaches)\n\(result.stderr)", sourceLocation: sourceLocation)
         #expect(report.missing == [], "\(address) reported nothing for \(report.missing):\n\(result.stdout)\(result.stderr)", sourceLocation: sourceLocation)
         #expect(secrets.indices.allSatisfy { report.refused.contains("secret-\($0)") }, "\(address): \(result.stdout)", sourceLocation: sourceLocation)
-        #expect(!report.capabilities.isEmpty && report.capabilities.isDisjoint(with: forbidden),
-                "\(address) holds \(report.capabilities.intersection(forbidden))", sourceLocation: sourceLocation)
+        #expect(
+            !report.capabilities.isEmpty && report.capabilities.isDisjoint(with: forbidden),
+            "\(address) holds \(report.capabilities.intersection(forbidden))", sourceLocation: sourceLocation)
     }
 }

@@ -1,8 +1,9 @@
 import Blueprints
 import Foundation
-@testable import PhotonCommands
 import SSH
 import Testing
+
+@testable import PhotonCommands
 
 @Suite("SSH client key")
 struct ClientKeyTests {
@@ -30,12 +31,15 @@ struct ClientKeyTests {
 
     @Test("ssh.key: file: paths resolve against the blueprint's directory or home")
     func fileKeys() async throws {
-        guard case .privateKeyFile(let relative, nil) = try ClientKey.credentials(for: blueprint("ssh: {key: 'file:keys/id'}\n"), stateDirectory: "/unused") else {
+        guard case .privateKeyFile(let relative, nil) = try ClientKey.credentials(for: blueprint("ssh: {key: 'file:keys/id'}\n"), stateDirectory: "/unused")
+        else {
             Issue.record("expected a key file")
             return
         }
         #expect(relative == "/srv/bp/keys/id")
-        guard case .privateKeyFile(let home, nil) = try ClientKey.credentials(for: blueprint("ssh: {key: 'file:~/.ssh/id_ed25519'}\n"), stateDirectory: "/unused") else { return }
+        guard
+            case .privateKeyFile(let home, nil) = try ClientKey.credentials(for: blueprint("ssh: {key: 'file:~/.ssh/id_ed25519'}\n"), stateDirectory: "/unused")
+        else { return }
         #expect(home.hasSuffix("/.ssh/id_ed25519"))
     }
 }

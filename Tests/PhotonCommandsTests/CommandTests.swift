@@ -19,7 +19,8 @@ struct CommandTests {
     func badBlueprintReport() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("bad.yaml")
-            try Data("""
+            try Data(
+                """
                 name: web
                 controlPlane:
                   driver: local
@@ -32,26 +33,28 @@ struct CommandTests {
                     kind: swarm
                     roles: {managers: 2, workerz: 1}
 
-                """.utf8).write(to: file)
+                """.utf8
+            ).write(to: file)
             let result = try await CLIFixture.run(["validate", "-f", file.path])
             #expect(result.status == 1)
             #expect(result.stdout.isEmpty)
-            #expect(result.stderr == """
-                \(file.path):7:11: error: unknown kind 'swarn'
-                 7 |     kind: swarn
-                   |           ^
-                  help: did you mean 'swarm'?
-                \(file.path):11:23: error: role 'managers' of cluster 'b' (swarm) needs an odd number of machines, found 2
-                 11 |     roles: {managers: 2, workerz: 1}
-                    |                       ^
-                  help: an even number of members tolerates no more failures than one less; use 1 or 3
-                \(file.path):11:26: error: kind swarm has no role 'workerz'
-                 11 |     roles: {managers: 2, workerz: 1}
-                    |                          ^
-                  help: did you mean 'workers'?
-                3 errors
+            #expect(
+                result.stderr == """
+                    \(file.path):7:11: error: unknown kind 'swarn'
+                     7 |     kind: swarn
+                       |           ^
+                      help: did you mean 'swarm'?
+                    \(file.path):11:23: error: role 'managers' of cluster 'b' (swarm) needs an odd number of machines, found 2
+                     11 |     roles: {managers: 2, workerz: 1}
+                        |                       ^
+                      help: an even number of members tolerates no more failures than one less; use 1 or 3
+                    \(file.path):11:26: error: kind swarm has no role 'workerz'
+                     11 |     roles: {managers: 2, workerz: 1}
+                        |                          ^
+                      help: did you mean 'workers'?
+                    3 errors
 
-                """)
+                    """)
         }
     }
 
@@ -59,7 +62,8 @@ struct CommandTests {
     func validateJSON() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("bad.yaml")
-            try Data("name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/30}\nclusters: [{name: a, kind: swarm, roles: {managers: 3}}]\n".utf8).write(to: file)
+            try Data("name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/30}\nclusters: [{name: a, kind: swarm, roles: {managers: 3}}]\n".utf8).write(
+                to: file)
             let result = try await CLIFixture.run(["validate", "-f", file.path, "--format", "json"])
             #expect(result.status == 1)
             let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -79,7 +83,8 @@ struct CommandTests {
         let secret = "s3cr3t-Value-that-must-not-leak"
         try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("secret.yaml")
-            try Data("""
+            try Data(
+                """
                 name: sec
                 controlPlane: {driver: local, network: 10.9.0.0/24}
                 secrets:
@@ -89,10 +94,12 @@ struct CommandTests {
                   settings:
                     apiToken: secret:token
 
-                """.utf8).write(to: file)
+                """.utf8
+            ).write(to: file)
             for format in ["text", "json", "dot"] {
-                let result = try await CLIFixture.run(["plan", "-f", file.path, "--format", format, "-o", directory.appendingPathComponent("plan.json").path],
-                                                environment: ["PHOTON_TEST_TOKEN": secret])
+                let result = try await CLIFixture.run(
+                    ["plan", "-f", file.path, "--format", format, "-o", directory.appendingPathComponent("plan.json").path],
+                    environment: ["PHOTON_TEST_TOKEN": secret])
                 #expect(result.status == 0, "\(result.stderr)")
                 #expect(!result.stdout.contains(secret))
                 #expect(!result.stderr.contains(secret))
@@ -164,8 +171,11 @@ struct SchemaTests {
     static func validate(_ files: [String], expect: String) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [CLIFixture.repository.appendingPathComponent("Tests/Support/validate_schema.py").path, "--expect=\(expect)",
-                             CLIFixture.repository.appendingPathComponent("blueprints/schema.json").path] + files
+        process.arguments =
+            [
+                CLIFixture.repository.appendingPathComponent("Tests/Support/validate_schema.py").path, "--expect=\(expect)",
+                CLIFixture.repository.appendingPathComponent("blueprints/schema.json").path,
+            ] + files
         let out = Pipe()
         process.standardOutput = out
         process.standardError = out
@@ -188,18 +198,20 @@ struct SchemaTests {
         }
     }
 
-    @Test("the schema rejects what the loader rejects", arguments: [
-        "name: Web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\n",
-        "name: web\ncontrolPlane: {driver: local}\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24, machines: []}\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarn, roles: {managers: 1}}]\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 2}}]\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1, workerz: 1}}]\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1}, settings: {dataPathPort: 0}}]\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nmanagement: {machines: 2}\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nsecrets: {token: plain-value}\n",
-        "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1}, rollout: {maxInFlight: 150%}}]\n",
-    ])
+    @Test(
+        "the schema rejects what the loader rejects",
+        arguments: [
+            "name: Web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\n",
+            "name: web\ncontrolPlane: {driver: local}\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24, machines: []}\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarn, roles: {managers: 1}}]\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 2}}]\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1, workerz: 1}}]\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1}, settings: {dataPathPort: 0}}]\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nmanagement: {machines: 2}\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nsecrets: {token: plain-value}\n",
+            "name: web\ncontrolPlane: {driver: local, network: 10.0.0.0/24}\nclusters: [{name: a, kind: swarm, roles: {managers: 1}, rollout: {maxInFlight: 150%}}]\n",
+        ])
     func rejects(_ yaml: String) async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("bad.yaml")

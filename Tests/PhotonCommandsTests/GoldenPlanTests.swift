@@ -30,7 +30,8 @@ struct GoldenPlanTests {
             let outputLines = output.split(separator: "\n", omittingEmptySubsequences: false)
             let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let first = zip(outputLines, expectedLines).enumerated().first { $0.element.0 != $0.element.1 }
-            Issue.record("""
+            Issue.record(
+                """
                 plan of \(name).yaml (\(format)) differs from \(golden.lastPathComponent) at line \((first?.offset ?? min(outputLines.count, expectedLines.count)) + 1)
                 got:      \(first.map { String($0.element.0) } ?? "(\(outputLines.count) lines)")
                 expected: \(first.map { String($0.element.1) } ?? "(\(expectedLines.count) lines)")

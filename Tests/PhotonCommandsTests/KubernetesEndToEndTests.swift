@@ -41,7 +41,8 @@ struct KubernetesEndToEndTests {
     func kubernetesLifecycle() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
-        try project.write("""
+        try project.write(
+            """
             version: 1
             name: kt
             controlPlane:
@@ -56,7 +57,8 @@ struct KubernetesEndToEndTests {
             """)
         // No bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) on any command line while machines join: the watch
         // must see the token being created (from its 0600 file) and the joins.
-        let watch = ProcessWatch(flag: Self.holdsBootstrapToken, proof: { $0.contains("kubeadm token create --config") || $0.contains("kubeadm join --config") })
+        let watch = ProcessWatch(
+            flag: Self.holdsBootstrapToken, proof: { $0.contains("kubeadm token create --config") || $0.contains("kubeadm join --config") })
         let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr.suffix(2000))")
 
@@ -73,14 +75,18 @@ struct KubernetesEndToEndTests {
         // shows the port answered (7 would be no connection, 28 a timeout); the HTTP code shows no success.
         for (what, command) in [
             ("plain HTTP", "curl -s -m 5 -o /dev/null -w '%{http_code}' http://10.245.0.2:2379/v3/kv/range -X POST -d '{\"key\":\"Lw==\"}'; echo \" $?\""),
-            ("TLS without a certificate", "curl -sk -m 5 -o /dev/null -w '%{http_code}' https://10.245.0.2:2379/v3/kv/range -X POST -d '{\"key\":\"Lw==\"}'; echo \" $?\""),
+            (
+                "TLS without a certificate",
+                "curl -sk -m 5 -o /dev/null -w '%{http_code}' https://10.245.0.2:2379/v3/kv/range -X POST -d '{\"key\":\"Lw==\"}'; echo \" $?\""
+            ),
         ] {
             let answer = try Self.ssh(project, "10.245.0.6", command).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
             #expect(answer.count == 2 && !["7", "28"].contains(answer[1]), "\(what) from a worker did not reach etcd: \(answer)")
             #expect(answer.first.map { !$0.hasPrefix("2") } ?? false, "\(what) from a worker answered \(answer)")
         }
-        #expect(try Self.ssh(project, "10.245.0.6", "ls /etc/kubernetes/pki/etcd /etc/kubernetes/pki/*etcd* 2>/dev/null; true").isEmpty,
-                "a worker holds etcd credentials")
+        #expect(
+            try Self.ssh(project, "10.245.0.6", "ls /etc/kubernetes/pki/etcd /etc/kubernetes/pki/*etcd* 2>/dev/null; true").isEmpty,
+            "a worker holds etcd credentials")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
 
         // Root on the controller (what a privileged pod amounts to) cannot reach the installer.
@@ -105,7 +111,7 @@ struct KubernetesEndToEndTests {
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
-        #expect(HostProcesses.mentioning( project.directory.path) == [])
+        #expect(HostProcesses.mentioning(project.directory.path) == [])
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains(project.directory.path))
     }

@@ -53,8 +53,9 @@ struct LocalDriverCLITests {
         }
 
         func photon(_ arguments: [String], templates: String? = nil) async throws -> CLIFixture.Result {
-            try await CLIFixture.run(arguments + ["--templates", templates ?? self.templates], environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                               directory: directory)
+            try await CLIFixture.run(
+                arguments + ["--templates", templates ?? self.templates], environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                directory: directory)
         }
 
         /// Stops whatever LXC machines the project still has and removes their bridge and files.
@@ -86,7 +87,9 @@ struct LocalDriverCLITests {
     }
 
     static func page(_ address: String, port: Int = 7070) throws -> String {
-        let result = try HostCommand.runBlocking(["python3", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://\(address):\(port)/', timeout=5).read().decode())"])
+        let result = try HostCommand.runBlocking([
+            "python3", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://\(address):\(port)/', timeout=5).read().decode())",
+        ])
         return result.succeeded ? result.stdout : "error: \(result.diagnostic)"
     }
 
@@ -94,7 +97,8 @@ struct LocalDriverCLITests {
     func localApplyAndDestroy() async throws {
         let project = try Project()
         defer { project.remove(bridges: ["ph0aed0000-24"]) }
-        try project.write("""
+        try project.write(
+            """
             version: 1
             name: trial
             controlPlane:
@@ -126,8 +130,11 @@ struct LocalDriverCLITests {
         let knownHosts = project.directory.appendingPathComponent("known_hosts")
         try Data("10.237.0.2 \(hostKey)".utf8).write(to: knownHosts)
         let keyFile = project.directory.appendingPathComponent(".photon/trial/id_ed25519").path
-        let look = try HostCommand.runBlocking(["ssh", "-i", keyFile, "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(knownHosts.path)",
-                                                "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@10.237.0.2", "cat \(keyFile) 2>/dev/null; echo masked; test -e \(project.directory.path)/.photon || echo absent"])
+        let look = try HostCommand.runBlocking([
+            "ssh", "-i", keyFile, "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(knownHosts.path)",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@10.237.0.2",
+            "cat \(keyFile) 2>/dev/null; echo masked; test -e \(project.directory.path)/.photon || echo absent",
+        ])
         #expect(look.succeeded, "\(look.stderr)")
         #expect(look.stdout == "masked\nabsent\n", "the state directory does not exist inside: \(look.stdout)")
 
@@ -136,7 +143,7 @@ struct LocalDriverCLITests {
         #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/trial").path))
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/ph0aed0000-24"))
         #expect(!FileManager.default.fileExists(atPath: "/run/lxc/lock" + machines))
-        #expect(HostProcesses.mentioning( project.directory.path) == [])
+        #expect(HostProcesses.mentioning(project.directory.path) == [])
         #expect(try HostCommand.runBlocking(["ip", "-br", "link"]).stdout.split(separator: "\n").filter { $0.hasPrefix("pv0aed00") } == [])
     }
 
@@ -148,16 +155,22 @@ struct LocalDriverCLITests {
         let keyFile = project.directory.appendingPathComponent("id_ed25519")
         try Data(key.privateKey.utf8).write(to: keyFile)
         chmod(keyFile.path, 0o600)
-        let hosts = LocalDriver(LocalDriver.Configuration(deployment: "hosts", network: IPv4Network("10.238.0.0/24")!, machinesDirectory: lxcPath,
-                                                          hiddenPaths: [HiddenPath(project.directory.path, reason: .state)], authorizedKey: key.publicKey))
+        let hosts = LocalDriver(
+            LocalDriver.Configuration(
+                deployment: "hosts", network: IPv4Network("10.238.0.0/24")!, machinesDirectory: lxcPath,
+                hiddenPaths: [HiddenPath(project.directory.path, reason: .state)], authorizedKey: key.publicKey))
         defer { project.remove(bridges: [hosts.bridge]) }
         var made: [MachineHandle] = []
         for index in 1...2 {
-            made.append(try await hosts.create(MachineSpec(name: "foreign-\(index)", group: "hosts", kind: "none", role: "host", index: index,
-                                                           flavor: .builtIn["small"]!, address: "10.238.0.\(10 + index)", needs: [])))
+            made.append(
+                try await hosts.create(
+                    MachineSpec(
+                        name: "foreign-\(index)", group: "hosts", kind: "none", role: "host", index: index,
+                        flavor: .builtIn["small"]!, address: "10.238.0.\(10 + index)", needs: [])))
         }
         let hostKeys = try made.map { try String(contentsOfFile: "\(lxcPath)/\($0.name)/upper/etc/ssh/ssh_host_ed25519_key.pub", encoding: .utf8) }
-        try project.write("""
+        try project.write(
+            """
             version: 1
             name: onprem
             controlPlane:
@@ -185,15 +198,17 @@ struct LocalDriverCLITests {
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(destroyed.stdout.contains("rm -rf /srv/probe"), "destroy resets the machines: \(destroyed.stdout)")
         for machine in made {
-            let connection = try await SSHConnection.open(host: machine.address, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
-                                                          expectedFingerprint: machine.hostKeyFingerprint!)
+            let connection = try await SSHConnection.open(
+                host: machine.address, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
+                expectedFingerprint: machine.hostKeyFingerprint!)
             let left = try await connection.execute("hostname; test -e /srv/probe && echo left-behind; true")
             await connection.close()
             #expect(left.stdout == machine.name + "\n", "the machine stays, reset")
         }
 
         // A machine that presents another key is refused before anything runs on it.
-        try project.write("""
+        try project.write(
+            """
             version: 1
             name: onprem
             controlPlane:
@@ -226,7 +241,8 @@ struct LocalDriverCLITests {
         let serve = { (name: String, port: Int, folder: String) in
             "      - service: \(name)\n        action: restart\n        exec: [python3, -m, http.server, --directory, \(folder), \"\(port)\"]\n"
         }
-        try Data(("""
+        try Data(
+            ("""
             kind: duo
             description: two roles, one with two services
             roles:
@@ -236,19 +252,21 @@ struct LocalDriverCLITests {
                   - upload: page.html
                     path: /srv/web/index.html
             """ + "\n" + serve("web", 7071, "/srv/web") + """
-                  - upload: metrics.txt
-                    path: /srv/metrics/index.html
-            """ + "\n" + serve("metrics", 7072, "/srv/metrics") + """
-              - name: api
-                count: {min: 1, max: 5, default: 1}
-                configure:
-                  - upload: api.json
-                    path: /srv/api/index.html
-            """ + "\n" + serve("api", 7073, "/srv/api")).utf8).write(to: kind.appendingPathComponent("kind.yaml"))
+                      - upload: metrics.txt
+                        path: /srv/metrics/index.html
+                """ + "\n" + serve("metrics", 7072, "/srv/metrics") + """
+                      - name: api
+                        count: {min: 1, max: 5, default: 1}
+                        configure:
+                          - upload: api.json
+                            path: /srv/api/index.html
+                    """ + "\n" + serve("api", 7073, "/srv/api")).utf8
+        ).write(to: kind.appendingPathComponent("kind.yaml"))
         try Data("page v1 of {{machine.name}}\n".utf8).write(to: kind.appendingPathComponent("page.html.mustache"))
         try Data("metrics of {{machine.name}}\n".utf8).write(to: kind.appendingPathComponent("metrics.txt.mustache"))
         try Data("{\"api\": \"{{machine.name}}\"}\n".utf8).write(to: kind.appendingPathComponent("api.json.mustache"))
-        try project.write("""
+        try project.write(
+            """
             version: 1
             name: duo
             controlPlane:
@@ -264,14 +282,18 @@ struct LocalDriverCLITests {
         #expect(applied.status == 0, "\(applied.stderr)")
         let machines = project.directory.appendingPathComponent(".photon/duo/machines").path
         func sessions(_ machine: String) -> Int {
-            ((try? String(contentsOfFile: "\(machines)/\(machine)/upper/var/log/sshd.log", encoding: .utf8)) ?? "").components(separatedBy: "Accepted publickey").count - 1
+            ((try? String(contentsOfFile: "\(machines)/\(machine)/upper/var/log/sshd.log", encoding: .utf8)) ?? "").components(
+                separatedBy: "Accepted publickey"
+            ).count - 1
         }
         // /run is a tmpfs inside the machine: read the pid files through the machine's own view.
         func livePID(_ address: String, _ service: String) throws -> String {
             let state = project.directory.appendingPathComponent(".photon/duo").path
-            let result = try HostCommand.runBlocking(["ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes",
-                                                      "-o", "UserKnownHostsFile=\(machines)/known_hosts", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-                                                      "root@\(address)", "cat /run/photon/\(service).pid"])
+            let result = try HostCommand.runBlocking([
+                "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes",
+                "-o", "UserKnownHostsFile=\(machines)/known_hosts", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+                "root@\(address)", "cat /run/photon/\(service).pid",
+            ])
             return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let webBefore = try livePID("10.238.0.2", "web"), metricsBefore = try livePID("10.238.0.2", "metrics")

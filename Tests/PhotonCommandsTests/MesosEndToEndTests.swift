@@ -20,20 +20,26 @@ struct MesosEndToEndTests {
     }
 
     static func agents() throws -> [String] {
-        let result = try HostCommand.runBlocking(["python3", "-c", """
+        let result = try HostCommand.runBlocking([
+            "python3", "-c",
+            """
             import json, urllib.request
             slaves = json.loads(urllib.request.urlopen('http://10.246.0.5:5050/master/slaves', timeout=5).read())['slaves']
             print('\\n'.join(sorted(s['hostname'] for s in slaves)))
-            """])
+            """,
+        ])
         guard result.succeeded else { throw FixtureError("/master/slaves: \(result.diagnostic)") }
         return result.stdout.split(separator: "\n").map(String.init)
     }
 
-    @Test("apply forms a real ZooKeeper ensemble (one leader, the rest followers), masters, Marathon and agents; scale agents up by 2 and down by 1; destroy leaves nothing")
+    @Test(
+        "apply forms a real ZooKeeper ensemble (one leader, the rest followers), masters, Marathon and agents; scale agents up by 2 and down by 1; destroy leaves nothing"
+    )
     func mesosLifecycle() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
-        try project.write("""
+        try project.write(
+            """
             version: 1
             name: mt
             controlPlane:
@@ -81,6 +87,6 @@ struct MesosEndToEndTests {
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
-        #expect(HostProcesses.mentioning( project.directory.path) == [])
+        #expect(HostProcesses.mentioning(project.directory.path) == [])
     }
 }

@@ -52,7 +52,9 @@ struct PlaneEndToEndTests {
         #expect(HostProcesses.mentioning(project.directory.path) == [], "no agent, no LXC monitor left")
     }
 
-    @Test("a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI (its killed CLI's operation followed by the next, 409 with --no-wait), its API server and supervisor killed and brought back by the next apply, 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing", .tags(.security))
+    @Test(
+        "a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI (its killed CLI's operation followed by the next, 409 with --no-wait), its API server and supervisor killed and brought back by the next apply, 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing",
+        .tags(.security))
     func planeOfOne() async throws {
         let project = try Project()
         let bridge = "ph0af10000-24"
@@ -63,9 +65,14 @@ struct PlaneEndToEndTests {
         #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
         #expect(applied.stderr.contains("Handed the state of p1 over to its management plane"))
         #expect(applied.stderr.contains("The management plane accepted operation"))
-        #expect(applied.stdout.contains("Reach the clusters:\ncluster web (swarm): p1-web-managers-1 at 10.241.0.3\n  ssh -i .photon/p1/id_ed25519 -o StrictHostKeyChecking=yes"),
-                "the access line of a cluster the plane made, with this installer's key and known hosts: \(applied.stdout.suffix(600))")
-        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == ["p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker"])
+        #expect(
+            applied.stdout.contains(
+                "Reach the clusters:\ncluster web (swarm): p1-web-managers-1 at 10.241.0.3\n  ssh -i .photon/p1/id_ed25519 -o StrictHostKeyChecking=yes"),
+            "the access line of a cluster the plane made, with this installer's key and known hosts: \(applied.stdout.suffix(600))")
+        #expect(
+            try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == [
+                "p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker",
+            ])
 
         let contextPath = project.directory.appendingPathComponent(".photon/p1/plane.json").path
         let mode = (try FileManager.default.attributesOfItem(atPath: contextPath)[.posixPermissions] as? NSNumber)?.intValue
@@ -100,7 +107,8 @@ struct PlaneEndToEndTests {
             let attempt = try await onMachine("10.241.0.4", command)
             #expect(attempt.stdout == "000" || attempt.stdout.hasPrefix("4"), "\(what) from a cluster machine answered \(attempt.stdout)")
         }
-        let keyless = try await onMachine("10.241.0.4", "ETCDCTL_API=3 etcdctl --endpoints=https://10.241.0.2:2379 --insecure-skip-tls-verify --command-timeout=5s get --prefix /photon")
+        let keyless = try await onMachine(
+            "10.241.0.4", "ETCDCTL_API=3 etcdctl --endpoints=https://10.241.0.2:2379 --insecure-skip-tls-verify --command-timeout=5s get --prefix /photon")
         #expect(!keyless.succeeded && !keyless.stdout.contains("photon"), "etcdctl without a certificate read \(keyless.stdout.prefix(200))")
         // No token or key in any process's arguments on the plane machine.
         let processes = try await onMachine("10.241.0.2", "ps -eo args")
@@ -128,7 +136,8 @@ struct PlaneEndToEndTests {
         try killedScale.run()
         let started = Date()
         while killedScale.isRunning, Date().timeIntervalSince(started) < 60,
-              !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("accepted operation") {
+            !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("accepted operation")
+        {
             try await Task.sleep(for: .milliseconds(10))
         }
         kill(killedScale.processIdentifier, SIGKILL)
@@ -140,9 +149,10 @@ struct PlaneEndToEndTests {
         #expect(scaled.status == 0, "\(scaled.stderr.suffix(2000))")
         #expect(scaled.stderr.contains("to its end first"), "followed the killed CLI's operation: \(scaled.stderr.suffix(2000))")
         #expect(scaled.stderr.contains("scale of p1 complete"))
-        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == [
-            "p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker", "p1-web-workers-2 Ready worker",
-        ])
+        #expect(
+            try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == [
+                "p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker", "p1-web-workers-2 Ready worker",
+            ])
 
         // photon serve is supervised: killed on its machine, it is started again and the plane answers.
         let killed = try await HostCommand.run([
@@ -167,8 +177,10 @@ struct PlaneEndToEndTests {
         #expect(try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates).status == 0)
 
         // A wrong token gets 401 (straight from the API, and through the CLI).
-        let curl = try HostCommand.runBlocking(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer wrong-token-0123456789",
-                                                "https://10.241.0.2:8443/v1/deployment"])
+        let curl = try HostCommand.runBlocking([
+            "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer wrong-token-0123456789",
+            "https://10.241.0.2:8443/v1/deployment",
+        ])
         #expect(curl.stdout == "401")
         var wrongToken = context
         wrongToken["token"] = String(repeating: "0", count: 64)
@@ -178,8 +190,10 @@ struct PlaneEndToEndTests {
         #expect(refusedToken.stderr.contains("refused the token of the context file"), "\(refusedToken.stderr)")
 
         // A certificate other than the pinned one is refused by the CLI.
-        let other = try HostCommand.runBlocking(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                                                 "-keyout", "/dev/null", "-subj", "/CN=intruder", "-days", "1"])
+        let other = try HostCommand.runBlocking([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "/dev/null", "-subj", "/CN=intruder", "-days", "1",
+        ])
         #expect(other.succeeded, "\(other.stderr)")
         let fingerprint = try HostCommand.runBlocking(["sh", "-c", "openssl x509 -outform der | sha256sum | cut -d' ' -f1"], input: other.stdout)
         var wrongCertificate = context
@@ -193,11 +207,14 @@ struct PlaneEndToEndTests {
 
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr.suffix(2000))")
-        try Self.expectNothingLeft(project, deployment: "p1", machines: ["p1-management-plane-1", "p1-web-managers-1", "p1-web-workers-1", "p1-web-workers-2"],
-                                   bridge: bridge)
+        try Self.expectNothingLeft(
+            project, deployment: "p1", machines: ["p1-management-plane-1", "p1-web-managers-1", "p1-web-workers-1", "p1-web-workers-2"],
+            bridge: bridge)
     }
 
-    @Test("a plane of three: the leader's machine killed during a scale; another server takes over and finishes it with the right node count; destroy --local leaves nothing, agent included")
+    @Test(
+        "a plane of three: the leader's machine killed during a scale; another server takes over and finishes it with the right node count; destroy --local leaves nothing, agent included"
+    )
     func leaderFailover() async throws {
         let project = try Project()
         let bridge = "ph0af30000-24"
@@ -212,7 +229,8 @@ struct PlaneEndToEndTests {
         let leaderAddress = try #require(leader.split(separator: "/").dropFirst().first?.split(separator: ":").first.map(String.init))
         let leaderMachine = "p3-management-plane-\(Int(leaderAddress.split(separator: ".").last!)! - 1)"
         let machines = project.directory.appendingPathComponent(".photon/p3/machines").path
-        let initPID = try HostCommand.runBlocking(["lxc-info", "-P", machines, "-n", leaderMachine, "-pH"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let initPID = try HostCommand.runBlocking(["lxc-info", "-P", machines, "-n", leaderMachine, "-pH"]).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(Int32(initPID) != nil, "the leader \(leaderMachine) runs")
 
         // The scale runs in the background; the leader's machine dies once the first new machine is being made.
@@ -237,10 +255,11 @@ struct PlaneEndToEndTests {
         #expect(scale.terminationStatus == 0, "\(log.suffix(3000))")
         #expect(log.contains("the new leader"), "another server resumed the operation: \(log.suffix(2000))")
         #expect(Date().timeIntervalSince(killedAt) < 60, "finished within a minute of the leader's death (lease 10 s, lock 10 s)")
-        #expect(try SwarmEndToEndTests.nodes(project, deployment: "p3", manager: "10.243.0.5") == [
-            "p3-web-managers-1 Ready manager", "p3-web-workers-1 Ready worker", "p3-web-workers-2 Ready worker",
-            "p3-web-workers-3 Ready worker", "p3-web-workers-4 Ready worker",
-        ])
+        #expect(
+            try SwarmEndToEndTests.nodes(project, deployment: "p3", manager: "10.243.0.5") == [
+                "p3-web-managers-1 Ready manager", "p3-web-workers-1 Ready worker", "p3-web-workers-2 Ready worker",
+                "p3-web-workers-3 Ready worker", "p3-web-workers-4 Ready worker",
+            ])
         let after = try await project.photon(["status", "-f", "photon.yaml", "--format", "json"], templates: Self.templates)
         let newLeader = ((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["plane"] as? [String: Any])?["leader"] as? String
         #expect(newLeader != nil && newLeader != leader, "a new leader: \(newLeader ?? "none")")
@@ -248,7 +267,8 @@ struct PlaneEndToEndTests {
         // From the installer alone (as when the plane cannot be reached): machines, state and agent go.
         let destroyed = try await project.photon(["destroy", "--local", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr.suffix(2000))")
-        try Self.expectNothingLeft(project, deployment: "p3", machines: (1...3).map { "p3-management-plane-\($0)" } + ["p3-web-managers-1"] + (1...4).map { "p3-web-workers-\($0)" },
-                                   bridge: bridge)
+        try Self.expectNothingLeft(
+            project, deployment: "p3", machines: (1...3).map { "p3-management-plane-\($0)" } + ["p3-web-managers-1"] + (1...4).map { "p3-web-workers-\($0)" },
+            bridge: bridge)
     }
 }

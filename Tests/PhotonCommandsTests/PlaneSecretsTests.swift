@@ -1,9 +1,10 @@
 import EngineTestSupport
 import Foundation
 import PhotonCore
-@testable import PhotonCommands
 import StateStore
 import Testing
+
+@testable import PhotonCommands
 
 /// Secrets resolve on the installer only: a blueprint sent to the plane (by any holder of its token)
 /// that names `file:` on the plane machine reads nothing there; only what the installer sent exists.
@@ -37,38 +38,39 @@ struct PlaneSecretsTests {
             try "read-on-the-plane".write(toFile: local, atomically: true, encoding: .utf8)
             let blueprint = directory.appendingPathComponent("photon.yaml")
             try """
-                name: demo
-                controlPlane: {driver: local, network: 10.250.9.0/24}
-                secrets:
-                  stolen: file:\(local)
-                clusters:
-                  - name: c
-                    kind: vault
-                    roles: {nodes: 1}
-                    settings: {password: secret:stolen}
+            name: demo
+            controlPlane: {driver: local, network: 10.250.9.0/24}
+            secrets:
+              stolen: file:\(local)
+            clusters:
+              - name: c
+                kind: vault
+                roles: {nodes: 1}
+                settings: {password: secret:stolen}
 
-                """.write(to: blueprint, atomically: true, encoding: .utf8)
+            """.write(to: blueprint, atomically: true, encoding: .utf8)
             // The plane's side: a server configuration, its state folder with the deployment's key.
             let state = directory.appendingPathComponent("state").path
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            FileManager.default.createFile(atPath: state + "/secrets.key", contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
-                                           attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: state + "/secrets.key", contents: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+                attributes: [.posixPermissions: 0o600])
             let files = try #require(etcd.clientFiles)
             let config = directory.appendingPathComponent("serve.yaml").path
             try """
-                deployment: demo
-                node: a
-                listen: {address: 127.0.0.1, port: 1}
-                advertise: https://127.0.0.1:1
-                stateDirectory: \(state)
-                tls: {certificate: \(state)/tls.crt, key: \(state)/tls.key}
-                auth: {tokenFile: \(state)/token}
-                etcd:
-                  endpoints: [\(etcd.clientURL)]
-                  tls: {authority: \(files.authority), certificate: \(files.certificate), key: \(files.key)}
-                  prefix: /photon/demo/
+            deployment: demo
+            node: a
+            listen: {address: 127.0.0.1, port: 1}
+            advertise: https://127.0.0.1:1
+            stateDirectory: \(state)
+            tls: {certificate: \(state)/tls.crt, key: \(state)/tls.key}
+            auth: {tokenFile: \(state)/token}
+            etcd:
+              endpoints: [\(etcd.clientURL)]
+              tls: {authority: \(files.authority), certificate: \(files.certificate), key: \(files.key)}
+              prefix: /photon/demo/
 
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
             let environment = ["PHOTON_PLANE_CONFIG": config]
             let arguments = ["plan", "-f", blueprint.path, "--templates", directory.appendingPathComponent("templates").path, "--format", "json"]
 

@@ -52,7 +52,9 @@ struct ScaleTests {
         #expect(!applied.stdout.contains("set by photon scale"))
         try bed.write(members: 2)
         let back = try await bed.photon(["plan", "-f", bed.blueprint.path])
-        #expect(back.stdout.contains("members: 2 machines (was 1)") && !back.stdout.contains("photon scale"), "the old scaled count does not come back: \(back.stdout)")
+        #expect(
+            back.stdout.contains("members: 2 machines (was 1)") && !back.stdout.contains("photon scale"),
+            "the old scaled count does not come back: \(back.stdout)")
     }
 
     @Test("counts that break the kind's rules are refused with reasons; --force allows an even quorum")

@@ -22,7 +22,8 @@ struct StatusCertificatesTests {
         let expiring = ExpiringCertificate.among(recorded)
         #expect(expiring.map(\.name) == ["management/etcdMember/d-management-plane-1"])
         #expect(expiring.first?.group == "management")
-        #expect(ExpiringCertificate.among(recorded, now: Date().addingTimeInterval(340 * 86400)).map(\.name)
+        #expect(
+            ExpiringCertificate.among(recorded, now: Date().addingTimeInterval(340 * 86400)).map(\.name)
                 == ["k8s/etcdMember/d-k8s-etcd-1", "management/etcdMember/d-management-plane-1"])
     }
 
@@ -33,13 +34,17 @@ struct StatusCertificatesTests {
             let store = try SQLiteStateStore.open(directory: state, deployment: "demo")
             let authority = try CertificateAuthority.create(commonName: "ca")
             let soon = try authority.issue(CertificateRequest(commonName: "m", names: ["m"], usages: [.server]), validity: 12 * 86400 + 3600)
-            try await store.storeGeneratedSecrets(["management/certificates.etcdCA": authority.issued.recorded,
-                                                   "management/certificates.etcdMember/demo-management-plane-1": soon.recorded])
+            try await store.storeGeneratedSecrets([
+                "management/certificates.etcdCA": authority.issued.recorded,
+                "management/certificates.etcdMember/demo-management-plane-1": soon.recorded,
+            ])
             try store.close()
             let status = try await CLIFixture.run(["status", "--state", state])
             #expect(status.status == 0, "\(status.stderr)")
-            #expect(status.stdout.contains("certificates expiring within 30 days (the next 'photon apply' renews them):\n  management/etcdMember/demo-management-plane-1  in 12 days"),
-                    "\(status.stdout)")
+            #expect(
+                status.stdout.contains(
+                    "certificates expiring within 30 days (the next 'photon apply' renews them):\n  management/etcdMember/demo-management-plane-1  in 12 days"),
+                "\(status.stdout)")
             #expect(!status.stdout.contains("BEGIN"), "no certificate or key is printed")
         }
     }

@@ -60,9 +60,10 @@ struct SwarmEndToEndTests {
         let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(applied.stdout.contains("Reach the clusters:\ncluster demo (swarm): sw-demo-managers-1 at 10.240.0.2"), "\(applied.stdout)")
-        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
-            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
-        ])
+        #expect(
+            try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+                "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
+            ])
 
         // Root on a manager (what Docker access there amounts to) cannot reach the installer.
         try AttackFromMachine.check(project, deployment: "sw", address: "10.240.0.2")
@@ -75,18 +76,20 @@ struct SwarmEndToEndTests {
 
         let up = try await project.photon(["scale", "-f", "photon.yaml", "demo", "workers=4", "--yes"], templates: Self.templates)
         #expect(up.status == 0, "\(up.stderr)")
-        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
-            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
-            "sw-demo-workers-3 Ready worker", "sw-demo-workers-4 Ready worker",
-        ])
+        #expect(
+            try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+                "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
+                "sw-demo-workers-3 Ready worker", "sw-demo-workers-4 Ready worker",
+            ])
         let seen = watch.stop()
         #expect(seen.flagged == [], "a swarm token was on a command line")
         #expect(seen.proofs >= 2 && seen.scans > 100, "the watch saw \(seen.proofs) joins in \(seen.scans) scans")
         let down = try await project.photon(["scale", "-f", "photon.yaml", "demo", "workers=3", "--yes"], templates: Self.templates)
         #expect(down.status == 0, "\(down.stderr)")
-        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
-            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker", "sw-demo-workers-3 Ready worker",
-        ])
+        #expect(
+            try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+                "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker", "sw-demo-workers-3 Ready worker",
+            ])
         let status = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates)
         #expect(status.stdout.contains("workers: 3 machines (scaled to 3 by photon scale; the blueprint said 2)"), "\(status.stdout)")
 
@@ -99,25 +102,29 @@ struct SwarmEndToEndTests {
         }
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains(project.directory.path), "no mount left")
-        #expect(HostProcesses.mentioning( project.directory.path) == [])
+        #expect(HostProcesses.mentioning(project.directory.path) == [])
     }
 
     /// photon with its real drivers and SSH, SIGKILLed right after (or a little after) a chosen transition.
     static func killedApply(_ project: Project, at target: String, delay: Int) async throws -> CLIFixture.Result {
-        try await CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", templates],
-                           environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",
-                                         "PHOTON_TESTBED_KILL_ON": target, "PHOTON_TESTBED_KILL_DELAY_MS": String(delay)],
-                           directory: project.directory, executable: try ApplyTests.testbed)
+        try await CLIFixture.run(
+            ["apply", "-f", "photon.yaml", "--yes", "--templates", templates],
+            environment: [
+                "PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",
+                "PHOTON_TESTBED_KILL_ON": target, "PHOTON_TESTBED_KILL_DELAY_MS": String(delay),
+            ],
+            directory: project.directory, executable: try ApplyTests.testbed)
     }
 
-    @Test("apply SIGKILLed at five moments is finished by the next apply: exactly the blueprint's nodes, no orphan machine",
-          arguments: [
-              ("sw-demo-workers-1/create-machine:started", 40),   // during machine creation
-              ("sw-demo-managers-1/configure/1:started", 5),      // during an upload
-              ("sw-demo-managers-1/join/1:succeeded", 0),         // after swarm init, before the token is journaled
-              ("sw-demo-workers-1/join/1:started", 150),          // during worker joins
-              ("sw-demo-workers-2/health/1:started", 20),         // during health checks
-          ])
+    @Test(
+        "apply SIGKILLed at five moments is finished by the next apply: exactly the blueprint's nodes, no orphan machine",
+        arguments: [
+            ("sw-demo-workers-1/create-machine:started", 40),  // during machine creation
+            ("sw-demo-managers-1/configure/1:started", 5),  // during an upload
+            ("sw-demo-managers-1/join/1:succeeded", 0),  // after swarm init, before the token is journaled
+            ("sw-demo-workers-1/join/1:started", 150),  // during worker joins
+            ("sw-demo-workers-2/health/1:started", 20),  // during health checks
+        ])
     func crashAndResume(target: String, delay: Int) async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
@@ -127,9 +134,10 @@ struct SwarmEndToEndTests {
         #expect(!killed.stderr.contains("apply of sw complete"))
         let resumed = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
-            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
-        ], "after a kill at \(target)")
+        #expect(
+            try Self.nodes(project, deployment: "sw", manager: "10.240.0.2") == [
+                "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
+            ], "after a kill at \(target)")
         let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
         let made = try FileManager.default.contentsOfDirectory(atPath: machines).filter { !$0.hasPrefix(".") && $0 != "known_hosts" }.sorted()
         #expect(made == ["sw-demo-managers-1", "sw-demo-workers-1", "sw-demo-workers-2"], "no orphan machine")
@@ -145,11 +153,14 @@ struct SwarmEndToEndTests {
         defer { project.remove(bridges: [Self.bridge]) }
         try project.write(Self.blueprint)
         let machines = project.directory.appendingPathComponent(".photon/sw/machines").path
-        let broken = try await CLIFixture.run(["apply", "-f", "photon.yaml", "--yes", "--templates", Self.templates],
-                                        environment: ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",
-                                                      "PHOTON_TESTBED_RUN_ON": "sw-demo-workers-2/configure/1:started",
-                                                      "PHOTON_TESTBED_RUN": "lxc-attach -P \(machines) -n sw-demo-workers-2 -- pkill -x sshd"],
-                                        directory: project.directory, executable: try ApplyTests.testbed)
+        let broken = try await CLIFixture.run(
+            ["apply", "-f", "photon.yaml", "--yes", "--templates", Self.templates],
+            environment: [
+                "PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "PHOTON_TESTBED_REAL": "1",
+                "PHOTON_TESTBED_RUN_ON": "sw-demo-workers-2/configure/1:started",
+                "PHOTON_TESTBED_RUN": "lxc-attach -P \(machines) -n sw-demo-workers-2 -- pkill -x sshd",
+            ],
+            directory: project.directory, executable: try ApplyTests.testbed)
         #expect(broken.status == 1, "\(broken.stderr.suffix(500))")
         let failures = broken.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
         #expect(!failures.isEmpty && failures.allSatisfy { $0.contains("on sw-demo-workers-2:") }, "only its branch fails: \(failures)")
@@ -159,13 +170,16 @@ struct SwarmEndToEndTests {
         let repaired = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(repaired.status == 0, "\(repaired.stderr)")
         let all = try Self.nodes(project, deployment: "sw", manager: "10.240.0.2")
-        #expect(all == [
-            "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
-        ])
+        #expect(
+            all == [
+                "sw-demo-managers-1 Ready manager", "sw-demo-workers-1 Ready worker", "sw-demo-workers-2 Ready worker",
+            ])
         #expect(try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates).status == 0)
     }
 
-    @Test("machines stopped behind photon's back (a host reboot) are shown by status, started and reconfigured by the next apply; so is a running machine whose sshd alone died")
+    @Test(
+        "machines stopped behind photon's back (a host reboot) are shown by status, started and reconfigured by the next apply; so is a running machine whose sshd alone died"
+    )
     func restartsStoppedMachines() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }

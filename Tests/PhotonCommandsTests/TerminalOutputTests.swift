@@ -1,10 +1,11 @@
 import Blueprints
 import Foundation
 import Kinds
-import Planning
 import PhotonCore
-@testable import PhotonCommands
+import Planning
 import Testing
+
+@testable import PhotonCommands
 
 /// What reaches a terminal: control characters from values are shown (`\x1b`), never obeyed; only
 /// photon's own colours are escape sequences; the ssh lines people paste quote every argument.
@@ -34,8 +35,11 @@ struct TerminalOutputTests {
     @Test("a diagnostic quoting a value shows its controls, in colour too")
     func diagnostic() {
         var renderer = DiagnosticRenderer(color: true)
-        let text = renderer.render([Diagnostic("settings.storageDriver must be one of overlay2, vfs, found '\u{1B}]0;pwned\u{7}'",
-                                               at: SourceLocation(file: "bp\u{1B}[2J.yaml", line: 3, column: 1), help: "did you mean '\u{1B}[8m'?")])
+        let text = renderer.render([
+            Diagnostic(
+                "settings.storageDriver must be one of overlay2, vfs, found '\u{1B}]0;pwned\u{7}'",
+                at: SourceLocation(file: "bp\u{1B}[2J.yaml", line: 3, column: 1), help: "did you mean '\u{1B}[8m'?")
+        ])
         #expect(Self.onlyOwnStyles(text), "\(text.debugDescription)")
         #expect(text.contains("\\x1b]0;pwned\\x07"))
         #expect(text.contains("\\x1b[8m"))
@@ -46,7 +50,8 @@ struct TerminalOutputTests {
     func validateCommand() async throws {
         try await CLIFixture.withTemporaryDirectory { folder in
             let file = folder.appendingPathComponent("bp.yaml")
-            try Data("""
+            try Data(
+                """
                 name: demo
                 controlPlane: {driver: local, network: 10.213.0.0/24}
                 clusters:
@@ -56,7 +61,8 @@ struct TerminalOutputTests {
                     settings:
                       storageDriver: "vfs\\e]0;pwned\\a\\r"
 
-                """.utf8).write(to: file)
+                """.utf8
+            ).write(to: file)
             let result = try await CLIFixture.run(["validate", "-f", file.path])
             #expect(result.status == 1)
             #expect(result.stderr.contains("found 'vfs\\x1b]0;pwned\\x07\\x0d'"), "\(result.stderr)")
@@ -79,8 +85,10 @@ struct TerminalOutputTests {
                 guard case .upload(let file) = first.actions[index].detail, let sha = file.sha256 else { continue }
                 files[file.path] = RecordedFile(sha256: String(sha.reversed()), mode: file.mode, content: "\u{1B}[2J\u{1B}]0;owned\u{7}\n" + file.content.text)
             }
-            machines.append(RecordedMachine(name: machine.name, group: machine.group, kind: "swarm", role: machine.role, index: machine.index,
-                                            address: machine.address ?? "", files: files))
+            machines.append(
+                RecordedMachine(
+                    name: machine.name, group: machine.group, kind: "swarm", role: machine.role, index: machine.index,
+                    address: machine.address ?? "", files: files))
         }
         let second = try planner.plan(blueprint, recorded: RecordedState(serial: 1, machines: machines))
         for color in [true, false] {
@@ -95,13 +103,15 @@ struct TerminalOutputTests {
         let yaml = "name: d\ncontrolPlane: {driver: local, network: 10.213.0.0/24}\nssh:\n  key: \"file:/keys/my key's/id$(x)\"\nclusters: []\n"
         let blueprint = try BlueprintLoader(environment: LoadEnvironment(variables: [:], baseDirectory: "/tmp", fileExists: { _ in true }))
             .load(bytes: Array(yaml.utf8), file: "bp.yaml")
-        let entry = AccessEntry(title: "cluster web (swarm)", machine: "d-web-managers-1", address: "10.213.0.2", user: "root", port: 2222,
-                                command: "docker node ls --format '{{.Hostname}}'")
+        let entry = AccessEntry(
+            title: "cluster web (swarm)", machine: "d-web-managers-1", address: "10.213.0.2", user: "root", port: 2222,
+            command: "docker node ls --format '{{.Hostname}}'")
         let lines = entry.lines(blueprint: blueprint, stateDirectory: "/state dir")
-        #expect(lines == [
-            "cluster web (swarm): d-web-managers-1 at 10.213.0.2",
-            "  ssh -i '/keys/my key'\\''s/id$(x)' -p 2222 root@10.213.0.2 'docker node ls --format '\\''{{.Hostname}}'\\'''",
-        ])
+        #expect(
+            lines == [
+                "cluster web (swarm): d-web-managers-1 at 10.213.0.2",
+                "  ssh -i '/keys/my key'\\''s/id$(x)' -p 2222 root@10.213.0.2 'docker node ls --format '\\''{{.Hostname}}'\\'''",
+            ])
         // The shell reads back exactly the arguments.
         let parsed = try await HostCommand.run(["sh", "-c", "printf '%s\\n' " + lines[1].dropFirst("  ssh ".count)])
         #expect(parsed.stdout == "-i\n/keys/my key's/id$(x)\n-p\n2222\nroot@10.213.0.2\ndocker node ls --format '{{.Hostname}}'\n")

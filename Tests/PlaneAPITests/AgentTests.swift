@@ -3,8 +3,9 @@ import EngineTestSupport
 import Foundation
 import MachineAccess
 import PhotonCore
-@testable import PlaneAPI
 import Testing
+
+@testable import PlaneAPI
 
 /// A driver that records every name it is asked about, for the agent's tests.
 final class RecordingDriver: MachineDriver, @unchecked Sendable {
@@ -52,22 +53,28 @@ struct AgentTests {
 
         // On a thread of its own: the agent's handlers need the cooperative pool this test runs on.
         func curl(_ method: String, _ path: String, body: String? = nil) async throws -> String {
-            var arguments = ["curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "--cacert", directory + "/tls.crt",
-                             "--resolve", "photon-agent-demo:\(port):127.0.0.1", "-H", "Authorization: Bearer \(token)"]
+            var arguments = [
+                "curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "--cacert", directory + "/tls.crt",
+                "--resolve", "photon-agent-demo:\(port):127.0.0.1", "-H", "Authorization: Bearer \(token)",
+            ]
             if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
             return try await HostCommand.run(arguments + ["https://photon-agent-demo:\(port)\(path)"]).stdout
         }
-        for path in ["/v1/machines/..", "/v1/machines/%2e%2e", "/v1/machines/..%2f..", "/v1/machines/demo-a%2f..%2f..", "/v1/machines/other-web-1",
-                     "/v1/machines/Demo-web-1", "/v1/machines/demo-web-1%00", "/v1/machines/-demo"] {
+        for path in [
+            "/v1/machines/..", "/v1/machines/%2e%2e", "/v1/machines/..%2f..", "/v1/machines/demo-a%2f..%2f..", "/v1/machines/other-web-1",
+            "/v1/machines/Demo-web-1", "/v1/machines/demo-web-1%00", "/v1/machines/-demo",
+        ] {
             for method in ["DELETE", "GET"] {
                 let status = try await curl(method, path)
                 #expect(status == "400" || status == "404", "\(method) \(path) answered \(status)")
             }
             #expect(try await curl("GET", path + "/running") != "200", "GET \(path)/running")
         }
-        let spec = #"{"name":"NAME","group":"web","kind":"swarm","role":"workers","index":1,"flavor":"small","milliCPU":1000,"memoryBytes":1,"diskBytes":1,"needs":[],"address":"ADDRESS"}"#
+        let spec =
+            #"{"name":"NAME","group":"web","kind":"swarm","role":"workers","index":1,"flavor":"small","milliCPU":1000,"memoryBytes":1,"diskBytes":1,"needs":[],"address":"ADDRESS"}"#
         for (name, address) in [("../../etc", "10.0.0.2"), ("demo-web-1", "10.0.0.2; rm -rf /"), ("other-web-1", "10.0.0.2"), ("demo-web\n1", "10.0.0.2")] {
-            let body = spec.replacingOccurrences(of: "NAME", with: name.replacingOccurrences(of: "\n", with: "\\n")).replacingOccurrences(of: "ADDRESS", with: address)
+            let body = spec.replacingOccurrences(of: "NAME", with: name.replacingOccurrences(of: "\n", with: "\\n")).replacingOccurrences(
+                of: "ADDRESS", with: address)
             #expect(try await curl("POST", "/v1/machines", body: body) == "400", "create \(name) at \(address)")
         }
         #expect(driver.asked.isEmpty, "the driver was asked about \(driver.asked)")

@@ -2,9 +2,10 @@ import EngineTestSupport
 import Etcd
 import Foundation
 import PhotonCore
-@testable import PlaneAPI
 import StateStore
 import Testing
+
+@testable import PlaneAPI
 
 /// Someone who can write to the plane's etcd without the deployment's key (a stolen client certificate,
 /// a hand edit) cannot make the plane run anything: records that do not verify are ignored.
@@ -16,13 +17,16 @@ struct ForgedRecordTests {
             let url = try await plane.startServer(node: "a")
             let etcd = try plane.etcdClient
             // What an attacker would write: a queued operation of their choosing, and a workspace of their kinds.
-            let forged = OperationRecord(id: "000001", request: .destroy(cluster: "web"), summary: "owned", status: .queued, node: nil, attempts: 0,
-                                         createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
+            let forged = OperationRecord(
+                id: "000001", request: .destroy(cluster: "web"), summary: "owned", status: .queued, node: nil, attempts: 0,
+                createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: [])
             try await etcd.put("/photon/demo/op/000001", try OperationBook.encode(forged))
             let attackerKey = RecordAuthenticator.random()
             let other = OperationBook(etcd: etcd, prefix: "/photon/demo/", authenticator: attackerKey)
-            try await other.put(OperationRecord(id: "000002", request: .destroy(cluster: nil), summary: "owned too", status: .queued,
-                                                node: nil, attempts: 0, createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: []))
+            try await other.put(
+                OperationRecord(
+                    id: "000002", request: .destroy(cluster: nil), summary: "owned too", status: .queued,
+                    node: nil, attempts: 0, createdAt: Date(), startedAt: nil, finishedAt: nil, exitStatus: nil, runs: []))
             try await other.setWorkspace(BlueprintBundle(blueprintFile: "x.yaml", blueprint: "name: demo\n", kinds: ["evil/kind.yaml": "kind: evil\n"]))
 
             // The leader supervises every half second: give it a few rounds.
@@ -37,8 +41,9 @@ struct ForgedRecordTests {
             #expect(try await book.workspace() == nil)
 
             // A genuine operation still runs, under an id of its own; then tampering with its record hides it.
-            let (accepted, acceptedBody) = try await plane.client(url).send(.POST, "/v1/deployment/apply",
-                                                                          body: try JSONEncoder().encode(ApplyRequest(workspace: sampleBundle)))
+            let (accepted, acceptedBody) = try await plane.client(url).send(
+                .POST, "/v1/deployment/apply",
+                body: try JSONEncoder().encode(ApplyRequest(workspace: sampleBundle)))
             #expect(accepted == 202)
             let id = try decode(AcceptedBody.self, acceptedBody).operation
             #expect(id == "000003")

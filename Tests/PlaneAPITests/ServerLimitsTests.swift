@@ -1,8 +1,9 @@
 import EngineTestSupport
 import Foundation
 import PhotonCore
-@testable import PlaneAPI
 import Testing
+
+@testable import PlaneAPI
 
 /// No client, with the token or without, can take a server's connections, time, memory or processes.
 @Suite("photon serve: limits", .tags(.security))
@@ -16,7 +17,8 @@ struct ServerLimitsTests {
     func bodyLimit() async throws {
         try await withPlane { plane in
             let url = try await plane.startServer(node: "a")
-            let big = Data(("{\"workspace\": {\"blueprintFile\": \"a.yaml\", \"blueprint\": \"" + String(repeating: "x", count: 1_200_000) + "\", \"kinds\": {}}}").utf8)
+            let big = Data(
+                ("{\"workspace\": {\"blueprintFile\": \"a.yaml\", \"blueprint\": \"" + String(repeating: "x", count: 1_200_000) + "\", \"kinds\": {}}}").utf8)
             let (status, body) = try await plane.client(url).send(.POST, "/v1/deployment/apply", body: big)
             #expect(status == 413, "\(status) \(String(decoding: body.prefix(300), as: UTF8.self))")
             let (operations, _) = try await plane.client(url).send(.GET, "/v1/operations")

@@ -1,14 +1,15 @@
 import Blueprints
 import Engine
 import EngineTestSupport
-import MachineAccess
-import Planning
 import Etcd
 import Foundation
+import MachineAccess
 import PhotonCore
-@testable import PlaneAPI
+import Planning
 import StateStore
 import Testing
+
+@testable import PlaneAPI
 
 @Suite("photon serve: TLS, token, operations, leadership")
 struct ServerTests {
@@ -31,9 +32,11 @@ struct ServerTests {
                 #expect(try decode(APIErrorBody.self, body).error == "missing or wrong bearer token")
             }
             // No token at all (curl, since the client always sends one).
-            let curl = try await HostCommand.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", plane.directory + "/tls/server.crt",
-                                                    "--resolve", "photon-test:\(url.split(separator: ":").last!):127.0.0.1",
-                                                    "https://photon-test:\(url.split(separator: ":").last!)/v1/deployment"])
+            let curl = try await HostCommand.run([
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", plane.directory + "/tls/server.crt",
+                "--resolve", "photon-test:\(url.split(separator: ":").last!):127.0.0.1",
+                "https://photon-test:\(url.split(separator: ":").last!)/v1/deployment",
+            ])
             #expect(curl.stdout == "401")
 
             let stranger = try ServerIdentity.generate(commonName: "photon-test")
@@ -41,7 +44,8 @@ struct ServerTests {
             let error = await #expect(throws: PhotonError.self) {
                 _ = try await plane.client(url, certificate: stranger.certificate).send(.GET, "/v1/health")
             }
-            #expect(error?.message.contains("did not present the pinned certificate \(stranger.certificate.fingerprint)") == true, "\(String(describing: error))")
+            #expect(
+                error?.message.contains("did not present the pinned certificate \(stranger.certificate.fingerprint)") == true, "\(String(describing: error))")
             #expect(Date().timeIntervalSince(refusedAt) < 3, "refused at once, not retried")
 
             // No secret in the server's output: the token never appears in what the test process printed or logged.
@@ -63,8 +67,9 @@ struct ServerTests {
             #expect(try decode(OperationRecord.self, recordBody).status.isFinished == false, "answered before the operation ran")
             #expect(accepted.operation == "000001" && accepted.events == "/v1/operations/000001/events")
 
-            let (conflict, conflictBody) = try await client.send(.POST, "/v1/clusters/web/scale",
-                                                                 body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 3], force: nil)))
+            let (conflict, conflictBody) = try await client.send(
+                .POST, "/v1/clusters/web/scale",
+                body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 3], force: nil)))
             #expect(conflict == 409)
             let refusal = try decode(APIErrorBody.self, conflictBody)
             #expect(refusal.operation == "000001" && refusal.error.contains("operation 000001"), "\(refusal)")
@@ -84,15 +89,19 @@ struct ServerTests {
             let operation = try decode(OperationRecord.self, operationBody)
             #expect(operation.status == .succeeded && operation.runs == [7] && operation.node == "a" && operation.attempts == 1)
             let arguments = try String(contentsOfFile: plane.directory + "/arguments", encoding: .utf8)
-            #expect(arguments.hasPrefix("apply -f \(plane.directory)/state-a/operations/000001/photon.yaml --templates \(plane.directory)/state-a/operations/000001/kinds --yes --format json"),
-                    "\(arguments)")
+            #expect(
+                arguments.hasPrefix(
+                    "apply -f \(plane.directory)/state-a/operations/000001/photon.yaml --templates \(plane.directory)/state-a/operations/000001/kinds --yes --format json"
+                ),
+                "\(arguments)")
             // The events can be read again from any point (a client whose stream was cut).
             var again: [String] = []
             for try await line in try await client.lines(accepted.events + "?from=6", status: &streamStatus) { again.append(line) }
             #expect(again.count == 2 && again.last?.contains("\"exit\"") == true)
 
             // The next operation is accepted once this one is over, and runs on the blueprint the apply left.
-            let (next, _) = try await client.send(.POST, "/v1/clusters/web/scale", body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 3], force: nil)))
+            let (next, _) = try await client.send(
+                .POST, "/v1/clusters/web/scale", body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 3], force: nil)))
             #expect(next == 202)
         }
     }
@@ -123,15 +132,19 @@ struct ServerTests {
             // An operation the leader was running when it died: recorded running, on its node.
             let book = OperationBook(etcd: try plane.etcdClient, prefix: "/photon/demo/", authenticator: try plane.authenticator)
             try await book.setWorkspace(sampleBundle)
-            let orphan = OperationRecord(id: "000009", request: .scale("web", counts: ["workers": 3], force: false), summary: "scale web workers=3", status: .running,
-                                         node: leader == a ? "a" : "b", attempts: 1, createdAt: Date(), startedAt: Date(), finishedAt: nil, exitStatus: nil, runs: [])
+            let orphan = OperationRecord(
+                id: "000009", request: .scale("web", counts: ["workers": 3], force: false), summary: "scale web workers=3", status: .running,
+                node: leader == a ? "a" : "b", attempts: 1, createdAt: Date(), startedAt: Date(), finishedAt: nil, exitStatus: nil, runs: [])
             await plane.stopServer(leader)
             try await book.put(orphan)
             let died = Date()
             deadline = Date().addingTimeInterval(15)
             var resumed: OperationRecord?
             while Date() < deadline {
-                if let record = try await book.get("000009"), record.status == .succeeded { resumed = record; break }
+                if let record = try await book.get("000009"), record.status == .succeeded {
+                    resumed = record
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(100))
             }
             let record = try #require(resumed, "the follower resumed the operation")
@@ -156,7 +169,8 @@ struct ServerTests {
             }
             let first = try await serial()
             #expect(try await serial() == first)
-            let store = try await EtcdStateStore(etcd: try plane.etcdClient, prefix: "/photon/demo/", deployment: "demo", keyDirectory: plane.directory + "/state-a")
+            let store = try await EtcdStateStore(
+                etcd: try plane.etcdClient, prefix: "/photon/demo/", deployment: "demo", keyDirectory: plane.directory + "/state-a")
             try await store.recordScaledCounts([ScaledCount(group: "web", role: "workers", count: 3, baseCount: 1)])
             #expect(try await serial() == first + 1, "the next read after a write shows it")
             let (_, body) = try await client.send(.GET, "/v1/deployment")
@@ -169,15 +183,22 @@ struct ServerTests {
         try await withPlane(childScript: PlaneFixture.applyLikeChild(seconds: 2)) { plane in
             let url = try await plane.startServer(node: "a")
             // Some recorded state, so the documents are not empty.
-            let store = try await EtcdStateStore(etcd: try plane.etcdClient, prefix: "/photon/demo/", deployment: "demo", keyDirectory: plane.directory + "/state-a")
+            let store = try await EtcdStateStore(
+                etcd: try plane.etcdClient, prefix: "/photon/demo/", deployment: "demo", keyDirectory: plane.directory + "/state-a")
             let run = try await store.beginRun(command: "apply", blueprintDigest: "sha256:1")
-            let spec = MachineSpec(name: "demo-web-workers-1", group: "web", kind: "swarm", role: "workers", index: 1,
-                                   flavor: Flavor(name: "small", milliCPU: 1000, memory: ByteSize(bytes: 1 << 30), disk: ByteSize(bytes: 1 << 33)),
-                                   address: "10.0.0.3", needs: [])
-            try await store.record([Transition(actionID: "create", machine: spec.name, status: .succeeded, effects: [
-                .machineIntent(spec), .machineCreated(spec, MachineHandle(name: spec.name, address: "10.0.0.3", hostKeyFingerprint: "SHA256:x", driverID: "x")),
-                .machineReady(name: spec.name),
-            ])])
+            let spec = MachineSpec(
+                name: "demo-web-workers-1", group: "web", kind: "swarm", role: "workers", index: 1,
+                flavor: Flavor(name: "small", milliCPU: 1000, memory: ByteSize(bytes: 1 << 30), disk: ByteSize(bytes: 1 << 33)),
+                address: "10.0.0.3", needs: [])
+            try await store.record([
+                Transition(
+                    actionID: "create", machine: spec.name, status: .succeeded,
+                    effects: [
+                        .machineIntent(spec),
+                        .machineCreated(spec, MachineHandle(name: spec.name, address: "10.0.0.3", hostKeyFingerprint: "SHA256:x", driverID: "x")),
+                        .machineReady(name: spec.name),
+                    ])
+            ])
             try await store.finishRun(run, status: .succeeded, summary: "1 done")
             try await store.recordApplied(blueprint: Array(sampleBundle.blueprint.utf8), digest: "sha256:1")
             try await store.recordScaledCounts([ScaledCount(group: "web", role: "workers", count: 1, baseCount: 2)])

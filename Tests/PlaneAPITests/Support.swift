@@ -2,9 +2,10 @@ import EngineTestSupport
 import Etcd
 import Foundation
 import PhotonCore
-@testable import PlaneAPI
 import StateStore
 import Testing
+
+@testable import PlaneAPI
 
 /// A `photon serve` on loopback for one test: a real etcd of its own, a real TLS identity and token,
 /// and, instead of photon itself, a stand-in executable for the operations' child processes (a unit

@@ -1,8 +1,9 @@
 import EngineTestSupport
 import Foundation
 import PhotonCore
-@testable import PlaneAPI
 import Testing
+
+@testable import PlaneAPI
 
 /// A holder of the API token may ask the plane for what the API offers, and nothing more: names stay
 /// names in the operation's arguments, never options.
@@ -16,18 +17,23 @@ struct TokenHolderTests {
             let hostile = ["--file=/etc/photon/tls/server.key", "-f", "web --templates /tmp", "Web", "web\nx", "..", "web;id", "a/b"]
             for name in hostile {
                 let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
-                var (status, body) = try await client.send(.POST, "/v1/clusters/\(encoded)/scale",
-                                                           body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 2], force: nil)))
+                var (status, body) = try await client.send(
+                    .POST, "/v1/clusters/\(encoded)/scale",
+                    body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 2], force: nil)))
                 #expect(status == 400 || status == 404, "scale of \(name.debugDescription): \(status) \(String(decoding: body, as: UTF8.self))")
-                (status, body) = try await client.send(.POST, "/v1/clusters/web/scale", body: try JSONEncoder().encode(ScaleRequest(counts: [name: 2], force: nil)))
+                (status, body) = try await client.send(
+                    .POST, "/v1/clusters/web/scale", body: try JSONEncoder().encode(ScaleRequest(counts: [name: 2], force: nil)))
                 #expect(status == 400, "role \(name.debugDescription): \(status)")
-                (status, body) = try await client.send(.POST, "/v1/deployment/plan", body: try JSONEncoder().encode(
-                    PlanRequest(workspace: sampleBundle, scale: ScaleRequest(counts: ["workers": 1], force: nil), cluster: name)))
+                (status, body) = try await client.send(
+                    .POST, "/v1/deployment/plan",
+                    body: try JSONEncoder().encode(
+                        PlanRequest(workspace: sampleBundle, scale: ScaleRequest(counts: ["workers": 1], force: nil), cluster: name)))
                 #expect(status == 400, "plan of cluster \(name.debugDescription): \(status)")
             }
             // Only the one well-formed scale of this test was ever started, with its names after `--`.
             try await OperationBook(etcd: try plane.etcdClient, prefix: "/photon/demo/", authenticator: try plane.authenticator).setWorkspace(sampleBundle)
-            let (status, _) = try await client.send(.POST, "/v1/clusters/web/scale", body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 2], force: true)))
+            let (status, _) = try await client.send(
+                .POST, "/v1/clusters/web/scale", body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 2], force: true)))
             #expect(status == 202)
             let deadline = Date().addingTimeInterval(15)
             while !FileManager.default.fileExists(atPath: plane.directory + "/arguments"), Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }

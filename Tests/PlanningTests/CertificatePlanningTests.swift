@@ -16,9 +16,10 @@ struct CertificatePlanningTests {
         management: {machines: 3}
         """
 
-    static let planner = Planner(catalog: PlannerTests.catalog, secrets: SecretSource(environment: [:]),
-                                 artifacts: ["photon": Artifact(path: "/usr/bin/photon", sha256: String(repeating: "ab", count: 32))],
-                                 photonVersion: "test")
+    static let planner = Planner(
+        catalog: PlannerTests.catalog, secrets: SecretSource(environment: [:]),
+        artifacts: ["photon": Artifact(path: "/usr/bin/photon", sha256: String(repeating: "ab", count: 32))],
+        photonVersion: "test")
 
     func resolved(_ recorded: RecordedState) throws -> ResolvedDeployment {
         try Resolver(catalog: PlannerTests.catalog, secrets: SecretSource(environment: [:]), recorded: recorded).resolve(PlannerTests.blueprint(Self.blueprint))
@@ -42,8 +43,11 @@ struct CertificatePlanningTests {
     @Test("a new plane: an authority and, per machine, a member and a client certificate, known after apply; then rendered")
     func newThenRendered() throws {
         let pending = try Self.planner.certificatesToIssue(try resolved(.empty), recorded: .empty)
-        #expect(pending.map(\.key).sorted() == ["management/certificates.etcdCA"]
-                + (1...3).flatMap { ["management/certificates.etcdClient/d-management-plane-\($0)", "management/certificates.etcdMember/d-management-plane-\($0)"] }.sorted())
+        #expect(
+            pending.map(\.key).sorted() == ["management/certificates.etcdCA"]
+                + (1...3).flatMap {
+                    ["management/certificates.etcdClient/d-management-plane-\($0)", "management/certificates.etcdMember/d-management-plane-\($0)"]
+                }.sorted())
         let member = try #require(pending.first { $0.key == "management/certificates.etcdMember/d-management-plane-2" })
         #expect(member.request?.names.sorted() == ["10.213.0.3", "127.0.0.1", "d-management-plane-2", "localhost"])
         #expect(member.request?.usages == [.client, .server])
@@ -70,8 +74,10 @@ struct CertificatePlanningTests {
         let authority = try CertificateAuthority(IssuedCertificate(recorded: recorded.generatedSecrets["management/certificates.etcdCA"]!)!)
         let key = "management/certificates.etcdMember/d-management-plane-1"
         let old = IssuedCertificate(recorded: recorded.generatedSecrets[key]!)!
-        recorded.generatedSecrets[key] = try authority.issue(CertificateRequest(commonName: "d-management-plane-1", names: old.names, usages: old.usages),
-                                                             validity: 20 * 86400).recorded
+        recorded.generatedSecrets[key] = try authority.issue(
+            CertificateRequest(commonName: "d-management-plane-1", names: old.names, usages: old.usages),
+            validity: 20 * 86400
+        ).recorded
         var pending = try Self.planner.certificatesToIssue(try resolved(recorded), recorded: recorded)
         #expect(pending.map(\.key) == [key] && pending.first?.reason == "expires within 30 days")
 

@@ -130,11 +130,14 @@ struct HostileValueTests {
         var captured: [String: RecordedValue] = [:]
         for role in kind.roles {
             for step in role.steps.values.joined() {
-                if case .capture(let name, _, let secret) = step.action { captured["\(group)/\(name)"] = RecordedValue(value: "capture\(name)", secret: secret) }
+                if case .capture(let name, _, let secret) = step.action {
+                    captured["\(group)/\(name)"] = RecordedValue(value: "capture\(name)", secret: secret)
+                }
             }
         }
-        let generated = Dictionary(kind.settings.filter { $0.type == .secret }.map { ("\(group)/settings.\($0.name)", String(repeating: "5e", count: 32)) },
-                                   uniquingKeysWith: { a, _ in a })
+        let generated = Dictionary(
+            kind.settings.filter { $0.type == .secret }.map { ("\(group)/settings.\($0.name)", String(repeating: "5e", count: 32)) },
+            uniquingKeysWith: { a, _ in a })
         switch slot {
         case .setting(let declaration): setting = declaration
         case .captured(let name, let secret): captured["\(group)/\(name)"] = RecordedValue(value: value, secret: secret)
@@ -144,7 +147,8 @@ struct HostileValueTests {
         let environment = ["PHOTON_HOSTILE": value]
         var rendering = Rendering(valueLine: line)
         do {
-            let loaded = try BlueprintLoader(environment: LoadEnvironment(variables: environment, baseDirectory: "/tmp")).load(bytes: Array(yaml.utf8), file: "bp.yaml")
+            let loaded = try BlueprintLoader(environment: LoadEnvironment(variables: environment, baseDirectory: "/tmp")).load(
+                bytes: Array(yaml.utf8), file: "bp.yaml")
             let planner = Planner(catalog: catalog, secrets: SecretSource(environment: environment, baseDirectory: "/tmp"), photonVersion: "test")
             rendering.plan = try planner.plan(loaded, recorded: recorded)
         } catch {
@@ -164,8 +168,9 @@ struct HostileValueTests {
         var exact: Bool
     }
 
-    @Test("every shipped template × every value that reaches it × hostile strings: refused where given, or read back exactly",
-          arguments: ["swarm", "kubernetes", "mesos", "management"])
+    @Test(
+        "every shipped template × every value that reaches it × hostile strings: refused where given, or read back exactly",
+        arguments: ["swarm", "kubernetes", "mesos", "management"])
     func hostileValues(kindName: String) async throws {
         let kind = try #require(Self.catalog.kinds[kindName])
         var slots: [Slot] = kind.settings.map { .setting($0) }
@@ -189,8 +194,9 @@ struct HostileValueTests {
                 // Only the listed values pass: every hostile one must be refused at its position.
                 for value in Self.corpus {
                     let hostile = Self.render(kind, slot, value: value)
-                    #expect(hostile.plan == nil && hostile.diagnostics.allSatisfy { $0.location?.line == hostile.valueLine },
-                            "\(kindName) \(slot) = \(TerminalText.visible(String(value.prefix(80)))): not refused at its position")
+                    #expect(
+                        hostile.plan == nil && hostile.diagnostics.allSatisfy { $0.location?.line == hostile.valueLine },
+                        "\(kindName) \(slot) = \(TerminalText.visible(String(value.prefix(80)))): not refused at its position")
                     refused += 1
                 }
                 continue
@@ -208,10 +214,13 @@ struct HostileValueTests {
                         switch slot {
                         case .setting(let declaration):
                             let line = declaration.type == .list ? (hostile.valueLine ?? 0) : hostile.valueLine
-                            #expect(diagnostic.location?.file == "bp.yaml" && diagnostic.location?.line == line,
-                                    "\(shown): refused at \(diagnostic.location.map(String.init(describing:)) ?? "no location"), not at the value (line \(line ?? 0)): \(diagnostic.message)")
+                            #expect(
+                                diagnostic.location?.file == "bp.yaml" && diagnostic.location?.line == line,
+                                "\(shown): refused at \(diagnostic.location.map(String.init(describing:)) ?? "no location"), not at the value (line \(line ?? 0)): \(diagnostic.message)"
+                            )
                         case .captured(let name, _):
-                            #expect(diagnostic.message.contains("captured as \(name)"), "\(shown): the refusal does not name the capture: \(diagnostic.message)")
+                            #expect(
+                                diagnostic.message.contains("captured as \(name)"), "\(shown): the refusal does not name the capture: \(diagnostic.message)")
                             #expect(diagnostic.location != nil, "\(shown): refused without a position")
                         }
                     }
@@ -231,11 +240,13 @@ struct HostileValueTests {
                         let oldPath = folder.appendingPathComponent("\(id).benign"), newPath = folder.appendingPathComponent("\(id).hostile")
                         try Data(old.content.text.utf8).write(to: oldPath)
                         try Data(new.content.text.utf8).write(to: newPath)
-                        cases.append(FileCase(id: id, format: kind.format(ofTemplate: new.source).rawValue, benign: oldPath.path, hostile: newPath.path,
-                                              marker: marker, value: value, exact: !value.isEmpty))
+                        cases.append(
+                            FileCase(
+                                id: id, format: kind.format(ofTemplate: new.source).rawValue, benign: oldPath.path, hostile: newPath.path,
+                                marker: marker, value: value, exact: !value.isEmpty))
                         described[id] = "\(shown) in \(new.source) (\(kind.format(ofTemplate: new.source).rawValue))"
                     case (.command(let old), .command(let new)), (.waitCommand(let old), .waitCommand(let new)),
-                         (.capture(_, let old, _), .capture(_, let new, _)):
+                        (.capture(_, let old, _), .capture(_, let new, _)):
                         if old.map(\.text) != new.map(\.text) { commandsChecked.append(("\(shown): \(action.id)", new.map(\.text))) }
                         #expect(!new.contains { $0.isSensitive }, "\(shown): a secret in the command of \(action.id)")
                     case (.service(_, _, let old?), .service(_, _, let new?)):
@@ -254,8 +265,13 @@ struct HostileValueTests {
             for step in role.steps.values.joined() {
                 guard case .upload(let name, _, _, _) = step.action, let template = kind.templates[name] else { continue }
                 let names = template.allReferences(partials: kind.partials).filter { ["settings", "captured", "secrets"].contains($0.first ?? "") }
-                let typed = names.filter { path in path.first != "settings" || path.count < 2 || kind.setting(path[1]).map { ![.int, .port, .bool, .cidr, .version, .duration].contains($0.type) && $0.allowed.isEmpty } ?? true }
-                #expect(typed.isEmpty || exercised.contains(name), "\(kindName): template \(name) names \(typed.map { $0.joined(separator: ".") }) but no hostile value reached it")
+                let typed = names.filter { path in
+                    path.first != "settings" || path.count < 2
+                        || kind.setting(path[1]).map { ![.int, .port, .bool, .cidr, .version, .duration].contains($0.type) && $0.allowed.isEmpty } ?? true
+                }
+                #expect(
+                    typed.isEmpty || exercised.contains(name),
+                    "\(kindName): template \(name) names \(typed.map { $0.joined(separator: ".") }) but no hostile value reached it")
             }
         }
 
@@ -267,7 +283,10 @@ struct HostileValueTests {
         try await Self.checkArguments(commandsChecked, in: folder)
     }
 
-    struct ReadResult: Decodable { var ok: Bool; var why: String }
+    struct ReadResult: Decodable {
+        var ok: Bool
+        var why: String
+    }
 
     /// Runs Tests/Support/read_rendered.py over every case at once.
     static func read(_ cases: [FileCase], in folder: URL) async throws -> [String: ReadResult] {
@@ -305,7 +324,9 @@ struct HostileValueTests {
 struct SecretsOffCommandLinesTests {
     /// Every shipped blueprint planned with every capture and generated secret known (as on day 2): no
     /// argument of any command, guard or service holds a secret, and no path does.
-    @Test("no command, guard or path of any shipped blueprint's plan holds a secret", arguments: ["quickstart", "swarm-ha", "mesos", "kubernetes", "platform", "static"])
+    @Test(
+        "no command, guard or path of any shipped blueprint's plan holds a secret",
+        arguments: ["quickstart", "swarm-ha", "mesos", "kubernetes", "platform", "static"])
     func shippedBlueprints(name: String) throws {
         let catalog = HostileValueTests.catalog
         let text = try String(contentsOf: HostileValueTests.repository.appendingPathComponent("blueprints/\(name).yaml"), encoding: .utf8)
@@ -313,7 +334,8 @@ struct SecretsOffCommandLinesTests {
         let blueprint = try BlueprintLoader(environment: LoadEnvironment(variables: environment, baseDirectory: "/tmp", fileExists: { _ in true }))
             .load(bytes: Array(text.utf8), file: "\(name).yaml")
         var captured: [String: RecordedValue] = [:], generated: [String: String] = [:], secrets: [String] = []
-        let groups = (blueprint.management.map { _ in [(KindCatalog.managementKind, KindCatalog.managementKind)] } ?? [])
+        let groups =
+            (blueprint.management.map { _ in [(KindCatalog.managementKind, KindCatalog.managementKind)] } ?? [])
             + blueprint.clusters.map { ($0.name.value, $0.kind.value) }
         for (group, kindName) in groups {
             guard let kind = catalog.kinds[kindName] else { continue }
@@ -337,8 +359,9 @@ struct SecretsOffCommandLinesTests {
             secrets.append(value)
         }
         secrets.append(environment["PHOTON_API_TOKEN"]!)
-        let planner = Planner(catalog: catalog, secrets: SecretSource(environment: environment, baseDirectory: "/tmp", readFile: { _ in "file-secret-value-0001\n" }),
-                              photonVersion: "test")
+        let planner = Planner(
+            catalog: catalog, secrets: SecretSource(environment: environment, baseDirectory: "/tmp", readFile: { _ in "file-secret-value-0001\n" }),
+            photonVersion: "test")
         secrets.append("file-secret-value-0001")
         let plan = try planner.plan(blueprint, recorded: RecordedState(captured: captured, generatedSecrets: generated))
         var commands = 0, secretFiles = 0

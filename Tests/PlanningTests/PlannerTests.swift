@@ -19,8 +19,10 @@ struct PlannerTests {
     }
 
     static func plan(_ yaml: String, recorded: RecordedState = .empty) throws -> Plan {
-        let planner = Planner(catalog: catalog, secrets: SecretSource(environment: [:]), artifacts: ["photon": Artifact(path: "/usr/bin/photon", sha256: String(repeating: "ab", count: 32))],
-                              photonVersion: "test")
+        let planner = Planner(
+            catalog: catalog, secrets: SecretSource(environment: [:]),
+            artifacts: ["photon": Artifact(path: "/usr/bin/photon", sha256: String(repeating: "ab", count: 32))],
+            photonVersion: "test")
         return try planner.plan(blueprint(yaml), recorded: recorded)
     }
 
@@ -47,8 +49,10 @@ struct PlannerTests {
                 files[file.path] = RecordedFile(sha256: sha, mode: file.mode, content: file.content.isSensitive ? nil : file.content.text)
             }
             let kind = plan.groups.first { $0.name == machine.group }?.kind ?? ""
-            machines.append(RecordedMachine(name: machine.name, group: machine.group, kind: kind, role: machine.role, index: machine.index,
-                                            address: machine.address ?? "", files: files))
+            machines.append(
+                RecordedMachine(
+                    name: machine.name, group: machine.group, kind: kind, role: machine.role, index: machine.index,
+                    address: machine.address ?? "", files: files))
         }
         return RecordedState(serial: serial, machines: machines, captured: captured)
     }
@@ -86,7 +90,10 @@ struct PlannerTests {
         // Workers join with a token that only exists after the first manager ran: it goes in a request
         // file readable by root only, never on the command line.
         let join = try index(plan, "d-s-workers-1/join/1")
-        guard case .upload(let request) = plan.actions[join].detail else { Issue.record("the join request is not an upload"); return }
+        guard case .upload(let request) = plan.actions[join].detail else {
+            Issue.record("the join request is not an upload")
+            return
+        }
         #expect(request.content.isUnknown && request.mode == 0o600)
         #expect(dependsTransitively(plan, join, on: try index(plan, "d-s-managers-1/join/3")))
         #expect(dependsTransitively(plan, join, on: try index(plan, "gate/s/managers/ready")))
@@ -109,7 +116,7 @@ struct PlannerTests {
         let first = try Self.plan(Self.swarm())
         let second = try Self.plan(Self.swarm(), recorded: Self.recorded(after: first, captured: Self.swarmTokens))
         #expect(!second.hasChanges)
-        #expect(second.actions.allSatisfy { $0.type == .gate } )
+        #expect(second.actions.allSatisfy { $0.type == .gate })
         #expect(second.summary.unchanged == 3)
         #expect(second.stateSerial == 1)
     }
@@ -124,15 +131,24 @@ struct PlannerTests {
         #expect(plan.machines.first { $0.name == "d-s-workers-3" }?.address == "10.213.0.5")
         let machineActions = plan.actions.filter { $0.type != .gate }
         #expect(machineActions.allSatisfy { $0.machine == "d-s-workers-3" })
-        #expect(machineActions.map(\.id) == ["d-s-workers-3/create-machine", "d-s-workers-3/configure/1", "d-s-workers-3/configure/2",
-                                             "d-s-workers-3/configure/3", "d-s-workers-3/join/1", "d-s-workers-3/join/2", "d-s-workers-3/health/1"])
+        #expect(
+            machineActions.map(\.id) == [
+                "d-s-workers-3/create-machine", "d-s-workers-3/configure/1", "d-s-workers-3/configure/2",
+                "d-s-workers-3/configure/3", "d-s-workers-3/join/1", "d-s-workers-3/join/2", "d-s-workers-3/health/1",
+            ])
         let request = try index(plan, "d-s-workers-3/join/1")
-        guard case .upload(let file) = plan.actions[request].detail else { Issue.record("the join request is not an upload"); return }
+        guard case .upload(let file) = plan.actions[request].detail else {
+            Issue.record("the join request is not an upload")
+            return
+        }
         #expect(!file.content.isUnknown && file.content.isSensitive)
         #expect(file.content.text.contains("\"JoinToken\": \"SWMTKN-1-worker\""))
         #expect(file.content.display == "(sensitive)")
         let join = try index(plan, "d-s-workers-3/join/2")
-        guard case .command(let argv) = plan.actions[join].detail else { Issue.record("join is not a command"); return }
+        guard case .command(let argv) = plan.actions[join].detail else {
+            Issue.record("join is not a command")
+            return
+        }
         #expect(!argv.contains { $0.isUnknown || $0.isSensitive })
         #expect(!RenderedText.displayCommand(argv).contains("SWMTKN"))
         // The health check runs on the surviving first manager.
@@ -156,15 +172,23 @@ struct PlannerTests {
         let first = try Self.plan(Self.swarm(workers: 1))
         let plan = try Self.plan(Self.swarm(workers: 1, settings: "{logMaxSize: 50m}"), recorded: Self.recorded(after: first, captured: Self.swarmTokens))
         #expect(plan.summary.update == 2)
-        #expect(ids(plan, of: "d-s-managers-1") == ["d-s-managers-1/configure/1", "d-s-managers-1/configure/2", "d-s-managers-1/configure/3",
-                                                   "d-s-managers-1/health/1", "d-s-managers-1/health/2"])
+        #expect(
+            ids(plan, of: "d-s-managers-1") == [
+                "d-s-managers-1/configure/1", "d-s-managers-1/configure/2", "d-s-managers-1/configure/3",
+                "d-s-managers-1/health/1", "d-s-managers-1/health/2",
+            ])
         let upload = try index(plan, "d-s-managers-1/configure/1")
         #expect(plan.actions[upload].change == .update)
-        guard case .upload(let file) = plan.actions[upload].detail else { Issue.record("not an upload"); return }
+        guard case .upload(let file) = plan.actions[upload].detail else {
+            Issue.record("not an upload")
+            return
+        }
         #expect(file.previousSHA256 != nil)
         #expect(file.previousSHA256 != file.sha256)
         #expect(file.content.text.contains("\"max-size\": \"50m\""))
-        #expect(LineDiff.unified(old: try #require(file.previousContent), new: file.content.text).contains("+   \"log-opts\": {\"max-size\": \"50m\", \"max-file\": \"3\"},"))
+        #expect(
+            LineDiff.unified(old: try #require(file.previousContent), new: file.content.text).contains(
+                "+   \"log-opts\": {\"max-size\": \"50m\", \"max-file\": \"3\"},"))
     }
 
     @Test("a changed file restarts only the service that reads it")
@@ -187,8 +211,12 @@ struct PlannerTests {
         recorded.generatedSecrets.merge(try PendingCertificate.issue(pending, recorded: recorded.generatedSecrets)) { _, new in new }
         let generated = recorded.generatedSecrets
         let first = try Self.plan(kubernetes(""), recorded: recorded)
-        recorded = Self.recorded(after: first, captured: ["k/joinToken": RecordedValue(value: "t", secret: true),
-                                                          "k/caCertHash": RecordedValue(value: "sha256:x", secret: false)])
+        recorded = Self.recorded(
+            after: first,
+            captured: [
+                "k/joinToken": RecordedValue(value: "t", secret: true),
+                "k/caCertHash": RecordedValue(value: "sha256:x", secret: false),
+            ])
         recorded.generatedSecrets = generated
         let plan = try Self.plan(kubernetes("pauseImage: registry.example/pause:3.9"), recorded: recorded)
         let details = plan.machines.first { $0.name == "d-k-controllers-1" }.map { $0.actions.map { plan.actions[$0].detail } } ?? []
@@ -211,8 +239,11 @@ struct PlannerTests {
         let plan = try Self.plan(Self.swarm(workers: 1), recorded: Self.recorded(after: first, captured: Self.swarmTokens))
         #expect(plan.summary == PlanSummary(create: 0, update: 0, delete: 2, unchanged: 2, actions: 10))
         #expect(plan.machines.filter { $0.change == .delete }.map(\.name) == ["d-s-workers-3", "d-s-workers-2"])
-        #expect(ids(plan, of: "d-s-workers-3") == ["d-s-workers-3/drain/1", "d-s-workers-3/drain/2", "d-s-workers-3/remove/1",
-                                                   "d-s-workers-3/remove/2", "d-s-workers-3/delete-machine"])
+        #expect(
+            ids(plan, of: "d-s-workers-3") == [
+                "d-s-workers-3/drain/1", "d-s-workers-3/drain/2", "d-s-workers-3/remove/1",
+                "d-s-workers-3/remove/2", "d-s-workers-3/delete-machine",
+            ])
         let drain = plan.actions[try index(plan, "d-s-workers-3/drain/1")]
         #expect(drain.runsOn == "d-s-managers-1")
         #expect(drain.change == .delete)
@@ -236,8 +267,9 @@ struct PlannerTests {
     @Test("a cluster left out of the blueprint is deleted without draining, and still shown")
     func clusterRemoved() throws {
         let first = try Self.plan(Self.swarm(workers: 1))
-        let plan = try Self.plan("name: d\ncontrolPlane: {driver: local, network: 10.213.0.0/24}\n",
-                                 recorded: Self.recorded(after: first, captured: Self.swarmTokens))
+        let plan = try Self.plan(
+            "name: d\ncontrolPlane: {driver: local, network: 10.213.0.0/24}\n",
+            recorded: Self.recorded(after: first, captured: Self.swarmTokens))
         #expect(plan.summary.delete == 2)
         #expect(plan.actions.allSatisfy { $0.type == .deleteMachine })
         #expect(plan.groups.map(\.name) == ["s"])
@@ -272,7 +304,8 @@ struct PlannerTests {
     @Test("the static driver hands out the listed machines in order")
     func staticDriver() throws {
         let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBeYNFF9eZCmkcjs3ORY+c6hwxgRDZpSczBeqYJWtl6o"
-        let plan = try Self.plan("""
+        let plan = try Self.plan(
+            """
             name: d
             controlPlane:
               driver: static
@@ -289,7 +322,8 @@ struct PlannerTests {
 
     @Test("cluster machines wait for the management plane")
     func managementFirst() throws {
-        let plan = try Self.plan("""
+        let plan = try Self.plan(
+            """
             name: p
             controlPlane: {driver: local, network: 10.220.0.0/24}
             management: {machines: 3}
@@ -317,13 +351,15 @@ struct PlannerTests {
             management: {machines: 1, settings: {apiToken: "secret:token"}}
             """
         let plan = try Self.plan(yaml)
-        let tokenFile = try #require(plan.actions.first { if case .upload(let file) = $0.detail { return file.path == "/etc/photon/api-token" } else { return false } })
+        let tokenFile = try #require(
+            plan.actions.first { if case .upload(let file) = $0.detail { return file.path == "/etc/photon/api-token" } else { return false } })
         guard case .upload(let before) = tokenFile.detail else { return }
         #expect(before.sha256 == nil)
         var recorded = RecordedState()
         recorded.generatedSecrets = ["secrets.token": "generated-value"]
         let again = try Self.plan(yaml, recorded: recorded)
-        let known = try #require(again.actions.first { if case .upload(let file) = $0.detail { return file.path == "/etc/photon/api-token" } else { return false } })
+        let known = try #require(
+            again.actions.first { if case .upload(let file) = $0.detail { return file.path == "/etc/photon/api-token" } else { return false } })
         guard case .upload(let after) = known.detail else { return }
         #expect(after.sha256 == ContentDigest.sha256("generated-value\n") || after.sha256 == ContentDigest.sha256("generated-value"))
         #expect(after.content.isSensitive)
@@ -334,7 +370,8 @@ struct PlannerTests {
         let script = ServiceScript.script(name: "zookeeper", action: .restart, exec: ["/usr/share/zookeeper/bin/zkServer.sh", "start-foreground"])
         #expect(script.hasPrefix("if [ -d /run/systemd/system ] && systemctl cat zookeeper >/dev/null 2>&1; then systemctl restart zookeeper; else "))
         #expect(!script.contains("/etc/init.d"), "a declared command comes before distribution init scripts")
-        #expect(script.contains("while :; do /usr/share/zookeeper/bin/zkServer.sh start-foreground & c=$!; wait $c;"), "supervised: started again when it exits")
+        #expect(
+            script.contains("while :; do /usr/share/zookeeper/bin/zkServer.sh start-foreground & c=$!; wait $c;"), "supervised: started again when it exits")
         #expect(script.contains("/run/photon/zookeeper.pid"))
         let noExec = ServiceScript.script(name: "docker", action: .start, exec: nil)
         #expect(noExec.contains("elif [ -x /etc/init.d/docker ]; then /etc/init.d/docker start;"))

@@ -99,14 +99,17 @@ struct ResolutionTests {
 
     @Test("a good swarm blueprint resolves, with kind defaults for what it leaves out")
     func goodBlueprint() throws {
-        let resolved = try resolver().resolve(try blueprint(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 3}
-                settings:
-                  defaultAddressPool: 10.30.0.0/16
+        let resolved = try resolver().resolve(
+            try blueprint(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 3}
+                        settings:
+                          defaultAddressPool: 10.30.0.0/16
 
-            """)))
+                    """)))
         let group = try #require(resolved.groups.first)
         #expect(group.name == "web")
         #expect(group.roles.map(\.name) == ["managers", "workers"])
@@ -119,125 +122,165 @@ struct ResolutionTests {
 
     @Test("unknown kind, with the closest one")
     func unknownKind() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarn
-                roles: {managers: 1}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarn
+                        roles: {managers: 1}
 
-            """)), [E(7, 11, "unknown kind 'swarn'", help: "did you mean 'swarm'?")])
+                    """)), [E(7, 11, "unknown kind 'swarn'", help: "did you mean 'swarm'?")])
     }
 
     @Test("unknown kind that resembles none lists the kinds")
     func unknownKindFar() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: nomad
-                roles: {managers: 1}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: nomad
+                        roles: {managers: 1}
 
-            """)), [Expected(line: 7, column: 11, message: "unknown kind 'nomad'", help: .prefix("kinds in \(templates): "))])
+                    """)), [Expected(line: 7, column: 11, message: "unknown kind 'nomad'", help: .prefix("kinds in \(templates): "))])
     }
 
     @Test("the management kind is not a cluster kind")
     func managementAsClusterKind() throws {
-        let diagnostics = try resolutionErrors(deployment("""
-              - name: web
-                kind: management
-                roles: {managers: 1}
+        let diagnostics = try resolutionErrors(
+            deployment(
+                """
+                  - name: web
+                    kind: management
+                    roles: {managers: 1}
 
-            """))
+                """))
         check(diagnostics, [Expected(line: 7, column: 11, message: "unknown kind 'management'", help: .unchecked)])
         #expect(diagnostics.first?.help?.contains("swarm") == true)
     }
 
-    @Test("unknown role, with the closest one", arguments: [
-        ("worker", "did you mean 'workers'?"),
-        ("masters", "did you mean 'managers'?"),
-        ("zookeeper", "valid roles here: 'managers', 'workers'"),
-    ])
+    @Test(
+        "unknown role, with the closest one",
+        arguments: [
+            ("worker", "did you mean 'workers'?"),
+            ("masters", "did you mean 'managers'?"),
+            ("zookeeper", "valid roles here: 'managers', 'workers'"),
+        ])
     func unknownRole(role: String, help: String) throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 1, \(role): 2}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1, \(role): 2}
 
-            """)), [E(8, 26, "kind swarm has no role '\(role)'", help: help)])
+                    """)), [E(8, 26, "kind swarm has no role '\(role)'", help: help)])
     }
 
     // MARK: Counts
 
     @Test("an even number of Swarm managers")
     func evenManagers() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 2}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 2}
 
-            """)), [
-                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 2",
-                  help: "an even number of members tolerates no more failures than one less; use 1 or 3"),
+                    """)),
+            [
+                E(
+                    8, 23, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 2",
+                    help: "an even number of members tolerates no more failures than one less; use 1 or 3")
             ])
     }
 
     @Test("four managers, with the role given as a mapping")
     func fourManagers() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles:
-                  managers: {count: 4, flavor: medium}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles:
+                          managers: {count: 4, flavor: medium}
 
-            """)), [
-                E(9, 25, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 4",
-                  help: "an even number of members tolerates no more failures than one less; use 3 or 5"),
+                    """)),
+            [
+                E(
+                    9, 25, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 4",
+                    help: "an even number of members tolerates no more failures than one less; use 3 or 5")
             ])
     }
 
     @Test("more managers than the kind allows")
     func nineManagers() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 9}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 9}
 
-            """)), [
-                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at most 7 machines, found 9", help: "kind swarm allows 1–7 (odd) managers"),
+                    """)),
+            [
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at most 7 machines, found 9", help: "kind swarm allows 1–7 (odd) managers")
             ])
     }
 
     @Test("an even count above the maximum: the range is the problem, and no count outside it is suggested")
     func eightManagers() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 8}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 8}
 
-            """)), [
-                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at most 7 machines, found 8", help: "kind swarm allows 1–7 (odd) managers"),
+                    """)),
+            [
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at most 7 machines, found 8", help: "kind swarm allows 1–7 (odd) managers")
             ])
     }
 
     @Test("six managers: both odd neighbours are within the range")
     func sixManagers() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 6}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 6}
 
-            """)), [
-                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 6",
-                  help: "an even number of members tolerates no more failures than one less; use 5 or 7"),
+                    """)),
+            [
+                E(
+                    8, 23, "role 'managers' of cluster 'web' (swarm) needs an odd number of machines, found 6",
+                    help: "an even number of members tolerates no more failures than one less; use 5 or 7")
             ])
     }
 
     @Test("no managers")
     func zeroManagers() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 0}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 0}
 
-            """)), [
-                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at least 1 machine, found 0", help: "kind swarm allows 1–7 (odd) managers"),
+                    """)),
+            [
+                E(8, 23, "role 'managers' of cluster 'web' (swarm) needs at least 1 machine, found 0", help: "kind swarm allows 1–7 (odd) managers")
             ])
     }
 
@@ -245,37 +288,51 @@ struct ResolutionTests {
 
     @Test("a network too small for the machines, with a prefix that fits")
     func networkTooSmall() throws {
-        check(try resolutionErrors(deployment(network: "10.213.0.0/29", """
-              - name: web
-                kind: swarm
-                roles: {managers: 3, workers: 4}
+        check(
+            try resolutionErrors(
+                deployment(
+                    network: "10.213.0.0/29",
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 3, workers: 4}
 
-            """)), [
-                E(4, 12, "network 10.213.0.0/29 has room for 5 machines, the blueprint needs 7", help: "use a larger network, such as a /28"),
+                    """)),
+            [
+                E(4, 12, "network 10.213.0.0/29 has room for 5 machines, the blueprint needs 7", help: "use a larger network, such as a /28")
             ])
     }
 
     @Test("a /30 for five machines")
     func slash30() throws {
-        check(try resolutionErrors(deployment(network: "10.213.0.0/30", """
-              - name: web
-                kind: swarm
-                roles: {managers: 3, workers: 2}
+        check(
+            try resolutionErrors(
+                deployment(
+                    network: "10.213.0.0/30",
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 3, workers: 2}
 
-            """)), [
-                E(4, 12, "network 10.213.0.0/30 has room for 1 machine, the blueprint needs 5", help: "use a larger network, such as a /29"),
+                    """)),
+            [
+                E(4, 12, "network 10.213.0.0/30 has room for 1 machine, the blueprint needs 5", help: "use a larger network, such as a /29")
             ])
     }
 
     @Test("a /24 for 303 machines")
     func largeDeployment() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 3, workers: 300}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 3, workers: 300}
 
-            """)), [
-                E(4, 12, "network 10.213.0.0/24 has room for 253 machines, the blueprint needs 303", help: "use a larger network, such as a /23"),
+                    """)),
+            [
+                E(4, 12, "network 10.213.0.0/24 has room for 253 machines, the blueprint needs 303", help: "use a larger network, such as a /23")
             ])
     }
 
@@ -296,9 +353,11 @@ struct ResolutionTests {
                 roles: {managers: 5}
 
             """
-        check(try resolutionErrors(yaml), [
-            E(3, 3, "the static control plane lists 2 machines, the blueprint needs 5", help: "list 3 more machines or lower the role counts"),
-        ])
+        check(
+            try resolutionErrors(yaml),
+            [
+                E(3, 3, "the static control plane lists 2 machines, the blueprint needs 5", help: "list 3 more machines or lower the role counts")
+            ])
     }
 
     @Test("a static control plane one machine short")
@@ -316,127 +375,168 @@ struct ResolutionTests {
                 roles: {managers: 1, workers: 1}
 
             """
-        check(try resolutionErrors(yaml), [
-            E(3, 3, "the static control plane lists 1 machine, the blueprint needs 2", help: "list 1 more machine or lower the role counts"),
-        ])
+        check(
+            try resolutionErrors(yaml),
+            [
+                E(3, 3, "the static control plane lists 1 machine, the blueprint needs 2", help: "list 1 more machine or lower the role counts")
+            ])
     }
 
     // MARK: Settings
 
     @Test("unknown setting, with the closest one")
     func unknownSetting() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  dataPathPrt: 4789
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          dataPathPrt: 4789
 
-            """)), [E(10, 7, "kind swarm has no setting 'dataPathPrt'", help: "did you mean 'dataPathPort'?")])
+                    """)), [E(10, 7, "kind swarm has no setting 'dataPathPrt'", help: "did you mean 'dataPathPort'?")])
     }
 
-    @Test("settings of the wrong type", arguments: [
-        ("dataPathPort: \"4789\"", 21, "expected a port number (1-65535) for settings.dataPathPort, found the string \"4789\""),
-        ("dataPathPort: 70000", 21, "expected a port number (1-65535) for settings.dataPathPort, found '70000'"),
-        ("defaultAddressPoolMaskLength: big", 37, "expected an integer for settings.defaultAddressPoolMaskLength, found 'big'"),
-        ("defaultAddressPool: 10.20.0.0", 27, "expected an IPv4 network in CIDR form (like 10.244.0.0/16) for settings.defaultAddressPool, found '10.20.0.0'"),
-        ("dataRoot: [a, b]", 17, "expected an absolute path (like /var/lib/docker) for settings.dataRoot, found a list"),
-        ("dataRoot: {a: b}", 17, "expected an absolute path (like /var/lib/docker) for settings.dataRoot, found a mapping"),
-    ])
+    @Test(
+        "settings of the wrong type",
+        arguments: [
+            ("dataPathPort: \"4789\"", 21, "expected a port number (1-65535) for settings.dataPathPort, found the string \"4789\""),
+            ("dataPathPort: 70000", 21, "expected a port number (1-65535) for settings.dataPathPort, found '70000'"),
+            ("defaultAddressPoolMaskLength: big", 37, "expected an integer for settings.defaultAddressPoolMaskLength, found 'big'"),
+            (
+                "defaultAddressPool: 10.20.0.0", 27,
+                "expected an IPv4 network in CIDR form (like 10.244.0.0/16) for settings.defaultAddressPool, found '10.20.0.0'"
+            ),
+            ("dataRoot: [a, b]", 17, "expected an absolute path (like /var/lib/docker) for settings.dataRoot, found a list"),
+            ("dataRoot: {a: b}", 17, "expected an absolute path (like /var/lib/docker) for settings.dataRoot, found a mapping"),
+        ])
     func wrongSettingType(setting: String, column: Int, message: String) throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  \(setting)
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          \(setting)
 
-            """)), [E(10, column, message)])
+                    """)), [E(10, column, message)])
     }
 
     @Test("a value outside the allowed ones")
     func settingNotAllowed() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  storageDriver: overlay
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          storageDriver: overlay
 
-            """)), [
-                E(10, 22, "settings.storageDriver must be one of overlay2, vfs, btrfs, zfs, fuse-overlayfs, found 'overlay'", help: "did you mean 'overlay2'?"),
+                    """)),
+            [
+                E(10, 22, "settings.storageDriver must be one of overlay2, vfs, btrfs, zfs, fuse-overlayfs, found 'overlay'", help: "did you mean 'overlay2'?")
             ])
     }
 
     @Test("a CIDR setting with host bits set")
     func settingHostBits() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  defaultAddressPool: 10.20.0.1/16
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          defaultAddressPool: 10.20.0.1/16
 
-            """)), [E(10, 27, "settings.defaultAddressPool 10.20.0.1/16 has host bits set", help: "did you mean 10.20.0.0/16?")])
+                    """)), [E(10, 27, "settings.defaultAddressPool 10.20.0.1/16 has host bits set", help: "did you mean 10.20.0.0/16?")])
     }
 
     @Test("a CIDR setting that overlaps the machines' network")
     func settingOverlap() throws {
-        check(try resolutionErrors(deployment(network: "10.0.0.0/16", """
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  defaultAddressPool: 10.0.128.0/20
+        check(
+            try resolutionErrors(
+                deployment(
+                    network: "10.0.0.0/16",
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          defaultAddressPool: 10.0.128.0/20
 
-            """)), [
-                E(10, 27, "settings.defaultAddressPool 10.0.128.0/20 overlaps the machines' network 10.0.0.0/16", help: "choose a range outside 10.0.0.0/16"),
+                    """)),
+            [
+                E(10, 27, "settings.defaultAddressPool 10.0.128.0/20 overlaps the machines' network 10.0.0.0/16", help: "choose a range outside 10.0.0.0/16")
             ])
     }
 
     @Test("a CIDR setting that contains the machines' network")
     func settingContainsNetwork() throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  defaultAddressPool: 10.0.0.0/8
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          defaultAddressPool: 10.0.0.0/8
 
-            """)), [
-                E(10, 27, "settings.defaultAddressPool 10.0.0.0/8 overlaps the machines' network 10.213.0.0/24", help: "choose a range outside 10.213.0.0/24"),
+                    """)),
+            [
+                E(10, 27, "settings.defaultAddressPool 10.0.0.0/8 overlaps the machines' network 10.213.0.0/24", help: "choose a range outside 10.213.0.0/24")
             ])
     }
 
     @Test("a kind's default CIDR setting that overlaps the machines' network is reported at the cluster's name")
     func defaultSettingOverlap() throws {
         // swarm's defaultAddressPool is 10.20.0.0/16; the second cluster sets its own and is fine.
-        check(try resolutionErrors(deployment(network: "10.20.0.0/24", """
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-              - name: db
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  defaultAddressPool: 10.30.0.0/16
+        check(
+            try resolutionErrors(
+                deployment(
+                    network: "10.20.0.0/24",
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                      - name: db
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          defaultAddressPool: 10.30.0.0/16
 
-            """)), [
-                E(6, 11, "the default defaultAddressPool of kind swarm, 10.20.0.0/16, overlaps the machines' network 10.20.0.0/24",
-                  help: "set settings.defaultAddressPool to a range outside 10.20.0.0/24, or move the machines' network"),
+                    """)),
+            [
+                E(
+                    6, 11, "the default defaultAddressPool of kind swarm, 10.20.0.0/16, overlaps the machines' network 10.20.0.0/24",
+                    help: "set settings.defaultAddressPool to a range outside 10.20.0.0/24, or move the machines' network")
             ])
     }
 
     @Test("a machines' network that contains a kind's default CIDR")
     func networkContainsDefault() throws {
-        check(try resolutionErrors(deployment(network: "10.0.0.0/8", """
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
+        check(
+            try resolutionErrors(
+                deployment(
+                    network: "10.0.0.0/8",
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
 
-            """)), [
-                E(6, 11, "the default defaultAddressPool of kind swarm, 10.20.0.0/16, overlaps the machines' network 10.0.0.0/8",
-                  help: "set settings.defaultAddressPool to a range outside 10.0.0.0/8, or move the machines' network"),
+                    """)),
+            [
+                E(
+                    6, 11, "the default defaultAddressPool of kind swarm, 10.20.0.0/16, overlaps the machines' network 10.0.0.0/8",
+                    help: "set settings.defaultAddressPool to a range outside 10.0.0.0/8, or move the machines' network")
             ])
     }
 
@@ -444,37 +544,47 @@ struct ResolutionTests {
 
     @Test("the cluster name 'management' is reserved")
     func reservedName() throws {
-        check(try resolutionErrors(deployment("""
-              - name: management
-                kind: swarm
-                roles: {managers: 1}
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: management
+                        kind: swarm
+                        roles: {managers: 1}
 
-            """)), [E(6, 11, "the cluster name 'management' is reserved for the management plane", help: "choose another name")])
+                    """)), [E(6, 11, "the cluster name 'management' is reserved for the management plane", help: "choose another name")])
     }
 
     // MARK: All at once
 
     @Test("several problems at once, sorted by position")
     func severalAtOnce() throws {
-        check(try resolutionErrors(deployment(network: "10.213.0.0/29", """
-              - name: web
-                kind: swarm
-                roles: {managers: 5, workers: 3, wrkers: 1}
-                settings:
-                  dataPathPort: x
-                  defaultAddressPool: 10.213.0.0/16
-              - name: db
-                kind: swarn
-                roles: {managers: 1}
-              - name: management
-                kind: swarm
-                roles: {managers: 1}
+        check(
+            try resolutionErrors(
+                deployment(
+                    network: "10.213.0.0/29",
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 5, workers: 3, wrkers: 1}
+                        settings:
+                          dataPathPort: x
+                          defaultAddressPool: 10.213.0.0/16
+                      - name: db
+                        kind: swarn
+                        roles: {managers: 1}
+                      - name: management
+                        kind: swarm
+                        roles: {managers: 1}
 
-            """)), [
+                    """)),
+            [
                 E(4, 12, "network 10.213.0.0/29 has room for 5 machines, the blueprint needs 8", help: "use a larger network, such as a /28"),
                 E(8, 38, "kind swarm has no role 'wrkers'", help: "did you mean 'workers'?"),
                 E(10, 21, "expected a port number (1-65535) for settings.dataPathPort, found 'x'"),
-                E(11, 27, "settings.defaultAddressPool 10.213.0.0/16 overlaps the machines' network 10.213.0.0/29", help: "choose a range outside 10.213.0.0/29"),
+                E(
+                    11, 27, "settings.defaultAddressPool 10.213.0.0/16 overlaps the machines' network 10.213.0.0/29",
+                    help: "choose a range outside 10.213.0.0/29"),
                 E(13, 11, "unknown kind 'swarn'", help: "did you mean 'swarm'?"),
                 E(15, 11, "the cluster name 'management' is reserved for the management plane", help: "choose another name"),
             ])
@@ -483,41 +593,59 @@ struct ResolutionTests {
 
 @Suite("Typed settings and blueprint limits")
 struct TypedSettingsTests {
-    @Test("narrower types are checked where the value is written", arguments: [
-        ("dataRoot: var/lib/docker", 17, "settings.dataRoot 'var/lib/docker' is not absolute (it must start with '/')", "expected an absolute path (like /var/lib/docker)"),
-        ("dataRoot: /var/lib/../docker", 17, "settings.dataRoot '/var/lib/../docker' has a '..' part", "expected an absolute path (like /var/lib/docker)"),
-        ("dataRoot: \"/var/lib/docker\\n\"", 17, "settings.dataRoot '/var/lib/docker\n' contains LF", "expected an absolute path (like /var/lib/docker)"),
-        ("logMaxSize: 10MiB", 19, "settings.logMaxSize '10MiB' has an unknown unit 'MiB' (use k, m or g)", "expected a size (like 10m, 256m or 1g)"),
-        ("logMaxSize: '10m\", \"x\": \"'", 19, "settings.logMaxSize '10m\", \"x\": \"' has an unknown unit 'm\", \"x\": \"' (use k, m or g)", "expected a size (like 10m, 256m or 1g)"),
-    ])
+    @Test(
+        "narrower types are checked where the value is written",
+        arguments: [
+            (
+                "dataRoot: var/lib/docker", 17, "settings.dataRoot 'var/lib/docker' is not absolute (it must start with '/')",
+                "expected an absolute path (like /var/lib/docker)"
+            ),
+            ("dataRoot: /var/lib/../docker", 17, "settings.dataRoot '/var/lib/../docker' has a '..' part", "expected an absolute path (like /var/lib/docker)"),
+            ("dataRoot: \"/var/lib/docker\\n\"", 17, "settings.dataRoot '/var/lib/docker\n' contains LF", "expected an absolute path (like /var/lib/docker)"),
+            ("logMaxSize: 10MiB", 19, "settings.logMaxSize '10MiB' has an unknown unit 'MiB' (use k, m or g)", "expected a size (like 10m, 256m or 1g)"),
+            (
+                "logMaxSize: '10m\", \"x\": \"'", 19, "settings.logMaxSize '10m\", \"x\": \"' has an unknown unit 'm\", \"x\": \"' (use k, m or g)",
+                "expected a size (like 10m, 256m or 1g)"
+            ),
+        ])
     func swarmTypes(setting: String, column: Int, message: String, help: String) throws {
-        check(try resolutionErrors(deployment("""
-              - name: web
-                kind: swarm
-                roles: {managers: 1}
-                settings:
-                  \(setting)
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: web
+                        kind: swarm
+                        roles: {managers: 1}
+                        settings:
+                          \(setting)
 
-            """)), [E(10, column, message, help: help)])
+                    """)), [E(10, column, message, help: help)])
     }
 
     @Test("images and domains of the kubernetes kind")
     func kubernetesTypes() throws {
-        check(try resolutionErrors(deployment("""
-              - name: kube
-                kind: kubernetes
-                roles: {etcd: 1, controllers: 1, workers: 1}
-                settings:
-                  clusterDomain: "cluster.local anonymous-auth"
-                  pauseImage: "registry.k8s.io/pause:3.9\\"\\n[x]"
-                  flannelImage: ghcr.io/flannel-io/flannel:v0.27.4
+        check(
+            try resolutionErrors(
+                deployment(
+                    """
+                      - name: kube
+                        kind: kubernetes
+                        roles: {etcd: 1, controllers: 1, workers: 1}
+                        settings:
+                          clusterDomain: "cluster.local anonymous-auth"
+                          pauseImage: "registry.k8s.io/pause:3.9\\"\\n[x]"
+                          flannelImage: ghcr.io/flannel-io/flannel:v0.27.4
 
-            """)), [
-            E(10, 22, "settings.clusterDomain 'cluster.local anonymous-auth' has a bad label 'local anonymous-auth': ' ' is not allowed; use lowercase letters, digits and '-'",
-              help: "expected a DNS domain (like cluster.local)"),
-            E(11, 19, "settings.pauseImage 'registry.k8s.io/pause:3.9\"\n[x]' has a tag that is not letters, digits, '_', '.' and '-' (128 at most)",
-              help: "expected an image reference (like registry.k8s.io/pause:3.9)"),
-        ])
+                    """)),
+            [
+                E(
+                    10, 22,
+                    "settings.clusterDomain 'cluster.local anonymous-auth' has a bad label 'local anonymous-auth': ' ' is not allowed; use lowercase letters, digits and '-'",
+                    help: "expected a DNS domain (like cluster.local)"),
+                E(
+                    11, 19, "settings.pauseImage 'registry.k8s.io/pause:3.9\"\n[x]' has a tag that is not letters, digits, '_', '.' and '-' (128 at most)",
+                    help: "expected an image reference (like registry.k8s.io/pause:3.9)"),
+            ])
     }
 
     @Test("more machines than photon plans in one deployment: refused at the cluster that crosses the limit")

@@ -2,8 +2,9 @@ import Engine
 import Foundation
 import MachineAccess
 import PhotonCore
-@testable import SSH
 import Testing
+
+@testable import SSH
 
 /// The exec read loop against real sshd: a command that streams without pause still stops at its
 /// deadline and when its task is cancelled, and a long quiet command keeps the session alive.
@@ -11,8 +12,10 @@ import Testing
 struct ReadLoopTests {
     /// Runs `operation`; if it has not ended after `limit`, kills the server's sessions so a loop that
     /// ignores its deadline cannot hang the test run, and reports how long it took either way.
-    static func bounded(_ server: SSHD, limit: Duration = .seconds(40),
-                        _ operation: @escaping @Sendable () async throws -> CommandOutput) async -> (result: Result<CommandOutput, any Error>, elapsed: Duration) {
+    static func bounded(
+        _ server: SSHD, limit: Duration = .seconds(40),
+        _ operation: @escaping @Sendable () async throws -> CommandOutput
+    ) async -> (result: Result<CommandOutput, any Error>, elapsed: Duration) {
         let started = ContinuousClock.now
         let watchdog = Task {
             try await Task.sleep(for: limit)
@@ -90,8 +93,9 @@ struct ReadLoopTests {
     func keepalivesDuringLongCommands() async throws {
         let server = try SSHD(debugLog: true)
         defer { server.stop() }
-        let connection = try await SSHConnection.open(host: "127.0.0.1", port: server.port, user: server.user, credentials: server.credentials,
-                                                      expectedFingerprint: server.hostKeyFingerprint, keepaliveInterval: .seconds(1))
+        let connection = try await SSHConnection.open(
+            host: "127.0.0.1", port: server.port, user: server.user, credentials: server.credentials,
+            expectedFingerprint: server.hostKeyFingerprint, keepaliveInterval: .seconds(1))
         let result = try await connection.execute("sleep 7", timeout: .seconds(20))
         #expect(result.succeeded)
         await connection.close()

@@ -79,8 +79,9 @@ final class SSHD: @unchecked Sendable {
         var parents: [pid_t: pid_t] = [:]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let process = pid_t(entry),
-                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             if fields.count > 1, let parent = pid_t(fields[1]) { parents[process] = parent }
         }
@@ -97,8 +98,9 @@ final class SSHD: @unchecked Sendable {
     }
 
     func connect(fingerprint: String? = nil, credentials: SSHCredentials? = nil) async throws -> SSHConnection {
-        try await SSHConnection.open(host: "127.0.0.1", port: port, user: user, credentials: credentials ?? self.credentials,
-                                     expectedFingerprint: fingerprint ?? hostKeyFingerprint)
+        try await SSHConnection.open(
+            host: "127.0.0.1", port: port, user: user, credentials: credentials ?? self.credentials,
+            expectedFingerprint: fingerprint ?? hostKeyFingerprint)
     }
 
     private let stopped = NSLock()

@@ -2,8 +2,9 @@ import Engine
 import Foundation
 import MachineAccess
 import PhotonCore
-@testable import SSH
 import Testing
+
+@testable import SSH
 
 /// A step's runs hold its lock on the machine, against real sshd: the run a dropped connection left
 /// behind keeps the lock until it ends, so the next run's guard sees what it finished, not a half.
@@ -27,7 +28,8 @@ struct StepLockTests {
         // photon's connection ends halfway (here its deadline): the command goes on without it, until the
         // test opens its gate (no timing: the test decides when the orphan ends).
         // It writes output after its connection is gone, which must not end it (SIGPIPE) halfway.
-        let orphan = "while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done; echo still working; echo and on stderr >&2; touch \(ShellQuoting.quote(done))"
+        let orphan =
+            "while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done; echo still working; echo and on stderr >&2; touch \(ShellQuoting.quote(done))"
         let first = try await server.connect()
         await #expect(throws: SSHError.self) { try await first.execute(lock.wrap(orphan, step: "m-1/configure/2"), timeout: .seconds(1)) }
 
@@ -77,7 +79,8 @@ struct StepLockTests {
         defer { FileManager.default.createFile(atPath: gate, contents: nil) }
         let first = try await server.connect()
         await #expect(throws: SSHError.self) {
-            try await first.execute(lock.wrap("while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done", step: "m-1/join/1"), timeout: .milliseconds(500))
+            try await first.execute(
+                lock.wrap("while ! test -e \(ShellQuoting.quote(gate)); do sleep 0.1; done", step: "m-1/join/1"), timeout: .milliseconds(500))
         }
         let blocked = try await server.connect().execute(lock.wrap("true", step: "m-1/join/1"), timeout: .seconds(30))
         #expect(blocked.exitStatus == 75)

@@ -17,7 +17,9 @@ struct TransportTests {
         defer { server.stop() }
         let connection = try await server.connect()
         // 3 MB on each stream, interleaved: more than the channel window, so reading must not block on one stream.
-        let big = try await connection.execute("for i in $(seq 1 30000); do echo out-$i-padding-padding-padding-padding-padding-padding-padding-padding; echo err-$i-padding-padding-padding-padding-padding-padding-padding-padding >&2; done")
+        let big = try await connection.execute(
+            "for i in $(seq 1 30000); do echo out-$i-padding-padding-padding-padding-padding-padding-padding-padding; echo err-$i-padding-padding-padding-padding-padding-padding-padding-padding >&2; done"
+        )
         #expect(big.exitStatus == 0)
         #expect(big.stdout.split(separator: "\n").count == 30000)
         #expect(big.stderr.split(separator: "\n").count == 30000)
@@ -265,7 +267,10 @@ struct TransportTests {
                 case .failure(let error): Issue.record("exec \(index) on m\(index % 50) failed: \(error)")
                 }
             }
-            guard case .failure = results.last else { Issue.record("the dead host succeeded"); return }
+            guard case .failure = results.last else {
+                Issue.record("the dead host succeeded")
+                return
+            }
             await transport.closeAll()
         }
         for server in servers { server.stop() }

@@ -1,22 +1,25 @@
 import Foundation
 import GRDB
 import PhotonCore
-@testable import StateStore
 import Testing
+
+@testable import StateStore
 
 /// A state file photon did not write, or that was damaged, is refused with an error naming it, and left
 /// byte for byte as it was.
 @Suite("Damaged and foreign state files")
 struct DamageTests {
     /// Writes `bytes` as the directory's state.sqlite, opens it, and checks the error and that the file is unchanged.
-    func expectRefusal(_ bytes: [UInt8], _ phrase: String, deployment: String = "demo", sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+    func expectRefusal(_ bytes: [UInt8], _ phrase: String, deployment: String = "demo", sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws
+    {
         try await withTemporaryDirectory { base in
             let directory = stateDirectory(in: base)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = "\(directory)/state.sqlite"
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            let error = try #require(photonError(sourceLocation: sourceLocation) { _ = try SQLiteStateStore.open(directory: directory, deployment: deployment) },
-                                     sourceLocation: sourceLocation)
+            let error = try #require(
+                photonError(sourceLocation: sourceLocation) { _ = try SQLiteStateStore.open(directory: directory, deployment: deployment) },
+                sourceLocation: sourceLocation)
             #expect(error.message.contains(path), "names the file: \(error)", sourceLocation: sourceLocation)
             #expect(error.message.contains("left it untouched"), "\(error)", sourceLocation: sourceLocation)
             #expect(error.message.contains(phrase), "\(error)", sourceLocation: sourceLocation)

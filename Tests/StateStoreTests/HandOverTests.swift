@@ -3,8 +3,9 @@ import EngineTestSupport
 import Etcd
 import Foundation
 import Planning
-@testable import StateStore
 import Testing
+
+@testable import StateStore
 
 @Suite("Hand-over: the installer's state copied into the plane's etcd")
 struct HandOverTests {
@@ -22,8 +23,9 @@ struct HandOverTests {
 
             let etcd = try LocalEtcd()
             defer { etcd.stop() }
-            let plane = try await EtcdStateStore(etcd: try etcd.client(), prefix: "/photon/demo/", deployment: "demo",
-                                                 keyDirectory: directory)
+            let plane = try await EtcdStateStore(
+                etcd: try etcd.client(), prefix: "/photon/demo/", deployment: "demo",
+                keyDirectory: directory)
             try await plane.importState(from: local)
             let copied = try await plane.recordedState()
             let original = try local.readRecordedState()

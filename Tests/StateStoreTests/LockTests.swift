@@ -1,8 +1,9 @@
+import Etcd
 import Foundation
 import PhotonCore
-@testable import StateStore
-import Etcd
 import Testing
+
+@testable import StateStore
 
 @Suite("The deployment lock")
 struct LockTests {
@@ -40,7 +41,8 @@ struct LockTests {
         try await withTemporaryDirectory { base in
             let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             let pid = try deadPID()
-            let stale = LockHolder(id: UUID(), pid: pid, host: System.hostName, command: "photon apply old.yaml", since: Date(timeIntervalSince1970: 1_700_000_000))
+            let stale = LockHolder(
+                id: UUID(), pid: pid, host: System.hostName, command: "photon apply old.yaml", since: Date(timeIntervalSince1970: 1_700_000_000))
             try store.plantLock(stale)
             let acquisition = try store.acquireLock(command: "photon apply new.yaml")
             let warning = try #require(acquisition.warning)
@@ -91,7 +93,7 @@ struct LockTests {
             #expect(error?.message.contains("has the id \(remote.id.uuidString)") == true)
             #expect(try store.lockHolder()?.id == remote.id)
 
-            try store.forceUnlock(id: remote.id.uuidString.lowercased()) // the id in either case
+            try store.forceUnlock(id: remote.id.uuidString.lowercased())  // the id in either case
             #expect(try store.lockHolder() == nil)
             _ = try store.acquireLock(command: "photon apply")
         }

@@ -3,36 +3,63 @@ import Foundation
 import GRDB
 import PhotonCore
 import Planning
-@testable import StateStore
 import Testing
+
+@testable import StateStore
 
 @Suite("Recording transitions and effects")
 struct RecordTests {
     /// Every effect, in an order an apply could produce: two machines brought up (one resumed midway),
     /// files, captured values, then one torn down.
     static let batches: [[Transition]] = [
-        [transition("create:a", machine: "d-s-workers-1", .started, effects: [.machineIntent(spec("d-s-workers-1"))]),
-         transition("create:b", machine: "d-s-workers-2", .started, effects: [.machineIntent(spec("d-s-workers-2", index: 2, address: nil))])],
-        [transition("create:a", machine: "d-s-workers-1", effects: [.machineCreated(spec("d-s-workers-1"), handle("d-s-workers-1"))]),
-         transition("create:b", machine: "d-s-workers-2", effects: [.machineCreated(spec("d-s-workers-2", index: 2, address: nil), handle("d-s-workers-2", address: "10.0.0.9"))])],
-        [transition("upload:a", machine: "d-s-workers-1", effects: [
-            .fileUploaded(machine: "d-s-workers-1", path: "/etc/photon/a.conf", sha256: "aa", mode: 0o644, content: "x = 1\n"),
-            .fileUploaded(machine: "d-s-workers-1", path: "/etc/photon/token", sha256: "bb", mode: 0o600, content: nil),
-            .actionCompleted(machine: "d-s-workers-1", actionID: "upload:a"),
-        ])],
-        [transition("configure:a", machine: "d-s-workers-1", effects: [
-            .fileUploaded(machine: "d-s-workers-1", path: "/etc/photon/a.conf", sha256: "cc", mode: 0o640, content: "x = 2\n"),
-            .actionCompleted(machine: "d-s-workers-1", actionID: "configure:a"),
-            .captured(group: "s", name: "managerAddress", value: "10.0.0.5", secret: false),
-            .captured(group: "s", name: "joinToken", value: "SWMTKN-1-very-secret", secret: true),
-        ]),
-         transition("configure:b", machine: "d-s-workers-2", effects: [.actionCompleted(machine: "d-s-workers-2", actionID: "configure:b")])],
+        [
+            transition("create:a", machine: "d-s-workers-1", .started, effects: [.machineIntent(spec("d-s-workers-1"))]),
+            transition("create:b", machine: "d-s-workers-2", .started, effects: [.machineIntent(spec("d-s-workers-2", index: 2, address: nil))]),
+        ],
+        [
+            transition("create:a", machine: "d-s-workers-1", effects: [.machineCreated(spec("d-s-workers-1"), handle("d-s-workers-1"))]),
+            transition(
+                "create:b", machine: "d-s-workers-2",
+                effects: [.machineCreated(spec("d-s-workers-2", index: 2, address: nil), handle("d-s-workers-2", address: "10.0.0.9"))]),
+        ],
+        [
+            transition(
+                "upload:a", machine: "d-s-workers-1",
+                effects: [
+                    .fileUploaded(machine: "d-s-workers-1", path: "/etc/photon/a.conf", sha256: "aa", mode: 0o644, content: "x = 1\n"),
+                    .fileUploaded(machine: "d-s-workers-1", path: "/etc/photon/token", sha256: "bb", mode: 0o600, content: nil),
+                    .actionCompleted(machine: "d-s-workers-1", actionID: "upload:a"),
+                ])
+        ],
+        [
+            transition(
+                "configure:a", machine: "d-s-workers-1",
+                effects: [
+                    .fileUploaded(machine: "d-s-workers-1", path: "/etc/photon/a.conf", sha256: "cc", mode: 0o640, content: "x = 2\n"),
+                    .actionCompleted(machine: "d-s-workers-1", actionID: "configure:a"),
+                    .captured(group: "s", name: "managerAddress", value: "10.0.0.5", secret: false),
+                    .captured(group: "s", name: "joinToken", value: "SWMTKN-1-very-secret", secret: true),
+                ]),
+            transition("configure:b", machine: "d-s-workers-2", effects: [.actionCompleted(machine: "d-s-workers-2", actionID: "configure:b")]),
+        ],
         [transition("health:a", machine: "d-s-workers-1", effects: [.machineReady(name: "d-s-workers-1")])],
-        [transition("drain:b", machine: "d-s-workers-2", effects: [.machineDeleting(name: "d-s-workers-2"),
-                                                                    .actionCompleted(machine: "d-s-workers-2", actionID: "drain:b")])],
+        [
+            transition(
+                "drain:b", machine: "d-s-workers-2",
+                effects: [
+                    .machineDeleting(name: "d-s-workers-2"),
+                    .actionCompleted(machine: "d-s-workers-2", actionID: "drain:b"),
+                ])
+        ],
         // Effects on machines the state does not hold change nothing (the reference semantics).
-        [transition("stray", effects: [.machineReady(name: "ghost"), .fileUploaded(machine: "ghost", path: "/x", sha256: "0", mode: 0o600, content: "x"),
-                                       .actionCompleted(machine: "ghost", actionID: "stray"), .machineDeleting(name: "ghost"), .machineDeleted(name: "ghost")])],
+        [
+            transition(
+                "stray",
+                effects: [
+                    .machineReady(name: "ghost"), .fileUploaded(machine: "ghost", path: "/x", sha256: "0", mode: 0o600, content: "x"),
+                    .actionCompleted(machine: "ghost", actionID: "stray"), .machineDeleting(name: "ghost"), .machineDeleted(name: "ghost"),
+                ])
+        ],
     ]
 
     static func reference(_ batches: [[Transition]]) -> RecordedState {
@@ -64,8 +91,11 @@ struct RecordTests {
             #expect(a.completedActions.isEmpty, "machineReady clears the completed actions")
             #expect(a.address == "10.0.0.5")
             #expect(a.hostKeyFingerprint == "SHA256:d-s-workers-1-key")
-            #expect(a.files == ["/etc/photon/a.conf": RecordedFile(sha256: "cc", mode: 0o640, content: "x = 2\n"),
-                                "/etc/photon/token": RecordedFile(sha256: "bb", mode: 0o600, content: nil)])
+            #expect(
+                a.files == [
+                    "/etc/photon/a.conf": RecordedFile(sha256: "cc", mode: 0o640, content: "x = 2\n"),
+                    "/etc/photon/token": RecordedFile(sha256: "bb", mode: 0o600, content: nil),
+                ])
             let b = try #require(state.machines.first { $0.name == "d-s-workers-2" })
             #expect(b.lifecycle == .deleting)
             #expect(b.address == "10.0.0.9", "the driver's address replaces the missing one")
@@ -82,7 +112,11 @@ struct RecordTests {
             #expect(after.machines.map(\.name) == ["d-s-workers-1"])
             if let sqlite = store as? SQLiteStateStore {
                 let orphans = try await sqlite.pool.read { db in
-                    try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM machine_file WHERE machine = 'd-s-workers-2') + (SELECT COUNT(*) FROM completed_action WHERE machine = 'd-s-workers-2')")
+                    try Int.fetchOne(
+                        db,
+                        sql:
+                            "SELECT (SELECT COUNT(*) FROM machine_file WHERE machine = 'd-s-workers-2') + (SELECT COUNT(*) FROM completed_action WHERE machine = 'd-s-workers-2')"
+                    )
                 }
                 #expect(orphans == 0)
             }
@@ -103,8 +137,14 @@ struct RecordTests {
             let store = try await fixture.open()
             try await store.beginRun(command: "apply", blueprintDigest: nil)
             try await store.record([transition("create", machine: "m", effects: [.machineIntent(spec("m")), .machineCreated(spec("m"), handle("m"))])])
-            try await store.record([transition("step1", machine: "m", effects: [.actionCompleted(machine: "m", actionID: "step1"),
-                                                                              .fileUploaded(machine: "m", path: "/f", sha256: "1", mode: 0o644, content: "f")])])
+            try await store.record([
+                transition(
+                    "step1", machine: "m",
+                    effects: [
+                        .actionCompleted(machine: "m", actionID: "step1"),
+                        .fileUploaded(machine: "m", path: "/f", sha256: "1", mode: 0o644, content: "f"),
+                    ])
+            ])
             try fixture.close(store)
 
             // The next apply (after a crash) asks for the machine again and adopts it.
@@ -128,10 +168,15 @@ struct RecordTests {
         try await withStore(backend) { fixture in
             let store = try await fixture.open()
             try await store.beginRun(command: "apply", blueprintDigest: nil)
-            try await store.record([transition("create", machine: "m", effects: [.machineCreated(spec("m", role: "managers", index: 3), handle("m", address: "10.1.1.1"))])])
+            try await store.record([
+                transition("create", machine: "m", effects: [.machineCreated(spec("m", role: "managers", index: 3), handle("m", address: "10.1.1.1"))])
+            ])
             let machine = try #require(try await store.recordedState().machines.first)
-            #expect(machine == RecordedMachine(name: "m", group: "s", kind: "swarm", role: "managers", index: 3, address: "10.1.1.1",
-                                               hostKeyFingerprint: "SHA256:m-key", lifecycle: .bringingUp))
+            #expect(
+                machine
+                    == RecordedMachine(
+                        name: "m", group: "s", kind: "swarm", role: "managers", index: 3, address: "10.1.1.1",
+                        hostKeyFingerprint: "SHA256:m-key", lifecycle: .bringingUp))
         }
     }
 
@@ -197,8 +242,12 @@ struct RecordTests {
                         let name = "m-\(task)"
                         try await store.record([
                             transition("create:\(name)", machine: name, .started, effects: [.machineIntent(spec(name, index: task))]),
-                            transition("create:\(name)", machine: name, effects: [.machineCreated(spec(name, index: task), handle(name)),
-                                                                                  .captured(group: "g", name: "v\(task)", value: "s\(task)", secret: task % 2 == 0)]),
+                            transition(
+                                "create:\(name)", machine: name,
+                                effects: [
+                                    .machineCreated(spec(name, index: task), handle(name)),
+                                    .captured(group: "g", name: "v\(task)", value: "s\(task)", secret: task % 2 == 0),
+                                ]),
                         ])
                     }
                 }

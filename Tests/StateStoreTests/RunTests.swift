@@ -2,8 +2,9 @@ import Engine
 import Foundation
 import GRDB
 import PhotonCore
-@testable import StateStore
 import Testing
+
+@testable import StateStore
 
 @Suite("Runs and their journal")
 struct RunTests {
@@ -16,8 +17,9 @@ struct RunTests {
             let at = Date(timeIntervalSince1970: 1_750_000_000.25)
             try await store.record([
                 Transition(actionID: "create:m", machine: "m", status: .started, at: at),
-                Transition(actionID: "create:m", machine: "m", status: .failed, at: at.addingTimeInterval(1), message: "connection refused",
-                           stderrTail: "ssh: connect to host 10.0.0.5 port 22: Connection refused", attempt: 3),
+                Transition(
+                    actionID: "create:m", machine: "m", status: .failed, at: at.addingTimeInterval(1), message: "connection refused",
+                    stderrTail: "ssh: connect to host 10.0.0.5 port 22: Connection refused", attempt: 3),
             ])
             var last = try #require(try await store.lastRun())
             #expect(last.id == run && last.status == .running && last.command == "apply" && last.blueprintDigest == "sha256:bp")

@@ -3,8 +3,9 @@ import Foundation
 import GRDB
 import PhotonCore
 import Planning
-@testable import StateStore
 import Testing
+
+@testable import StateStore
 
 @Suite("Files, modes, pragmas, migrations and secrets at rest")
 struct StorageTests {
@@ -46,8 +47,10 @@ struct StorageTests {
         try await withTemporaryDirectory { base in
             let store = try SQLiteStateStore.open(directory: stateDirectory(in: base), deployment: "demo")
             let (journalMode, synchronous, foreignKeys, busyTimeout) = try await store.pool.write { db in
-                (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
-                 try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int.fetchOne(db, sql: "PRAGMA busy_timeout"))
+                (
+                    try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
+                    try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int.fetchOne(db, sql: "PRAGMA busy_timeout")
+                )
             }
             #expect(journalMode == "wal")
             #expect(synchronous == 2, "FULL: every commit syncs the WAL")
@@ -105,10 +108,14 @@ struct StorageTests {
             let store = try SQLiteStateStore.open(directory: directory, deployment: "demo")
             try store.storeGeneratedSecrets(["secrets.apiToken": generatedSecret, "s/settings.password": settingSecret])
             try store.beginRun(command: "apply", blueprintDigest: nil)
-            try await store.record([transition("capture", effects: [
-                .captured(group: "s", name: "joinToken", value: capturedSecret, secret: true),
-                .captured(group: "s", name: "managerAddress", value: plainMarker, secret: false),
-            ])])
+            try await store.record([
+                transition(
+                    "capture",
+                    effects: [
+                        .captured(group: "s", name: "joinToken", value: capturedSecret, secret: true),
+                        .captured(group: "s", name: "managerAddress", value: plainMarker, secret: false),
+                    ])
+            ])
 
             func scan() throws -> [UInt8] {
                 var all: [UInt8] = []

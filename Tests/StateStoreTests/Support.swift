@@ -1,14 +1,15 @@
 import Blueprints
-import GRDB
 import Engine
+import EngineTestSupport
+import Etcd
 import Foundation
+import GRDB
 import MachineAccess
 import PhotonCore
 import Planning
-@testable import StateStore
-import EngineTestSupport
-import Etcd
 import Testing
+
+@testable import StateStore
 
 /// A fresh directory for one test, removed when the body returns or throws.
 func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
@@ -25,9 +26,10 @@ func stateDirectory(in base: String, deployment: String = "demo") -> String {
 }
 
 func spec(_ name: String, group: String = "s", role: String = "workers", index: Int = 1, address: String? = "10.0.0.5") -> MachineSpec {
-    MachineSpec(name: name, group: group, kind: "swarm", role: role, index: index,
-                flavor: Flavor(name: "small", milliCPU: 1000, memory: ByteSize(bytes: 1 << 30), disk: ByteSize(bytes: 10 << 30)),
-                address: address, needs: [])
+    MachineSpec(
+        name: name, group: group, kind: "swarm", role: role, index: index,
+        flavor: Flavor(name: "small", milliCPU: 1000, memory: ByteSize(bytes: 1 << 30), disk: ByteSize(bytes: 10 << 30)),
+        address: address, needs: [])
 }
 
 func handle(_ name: String, address: String = "10.0.0.5") -> MachineHandle {
@@ -117,8 +119,9 @@ final class StoreFixture: Sendable {
             return try SQLiteStateStore.open(directory: directory, deployment: deployment)
         case .etcd:
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            return try await EtcdStateStore(etcd: try etcd!.client(), prefix: "/photon/\(deployment)/",
-                                            deployment: deployment, keyDirectory: directory)
+            return try await EtcdStateStore(
+                etcd: try etcd!.client(), prefix: "/photon/\(deployment)/",
+                deployment: deployment, keyDirectory: directory)
         }
     }
 

@@ -73,14 +73,16 @@ struct YAMLParserTests {
         }
     }
 
-    @Test("quoted, block and !!str scalars are always strings", arguments: [
-        ("v: \"3\"\n", "3"),
-        ("v: '3'\n", "3"),
-        ("v: |\n  line one\n  line two\n", "line one\nline two\n"),
-        ("v: >-\n  folded\n  text\n", "folded text"),
-        ("v: !!str 3\n", "3"),
-        ("v: \"\"\n", ""),
-    ])
+    @Test(
+        "quoted, block and !!str scalars are always strings",
+        arguments: [
+            ("v: \"3\"\n", "3"),
+            ("v: '3'\n", "3"),
+            ("v: |\n  line one\n  line two\n", "line one\nline two\n"),
+            ("v: >-\n  folded\n  text\n", "folded text"),
+            ("v: !!str 3\n", "3"),
+            ("v: \"\"\n", ""),
+        ])
     func quotedScalars(yaml: String, text: String) throws {
         let value = try #require(try parse(yaml)?["v"])
         #expect(value.scalar == text)
@@ -88,22 +90,26 @@ struct YAMLParserTests {
         #expect(!value.isNull)
     }
 
-    @Test("null is an empty value, ~ or null written without quotes", arguments: [
-        ("v:\n", true), ("v: ~\n", true), ("v: null\n", true), ("v: Null\n", true), ("v: NULL\n", true),
-        ("v: \"null\"\n", false), ("v: '~'\n", false), ("v: nil\n", false), ("v: \"\"\n", false),
-    ])
+    @Test(
+        "null is an empty value, ~ or null written without quotes",
+        arguments: [
+            ("v:\n", true), ("v: ~\n", true), ("v: null\n", true), ("v: Null\n", true), ("v: NULL\n", true),
+            ("v: \"null\"\n", false), ("v: '~'\n", false), ("v: nil\n", false), ("v: \"\"\n", false),
+        ])
     func nulls(yaml: String, isNull: Bool) throws {
         #expect(try parse(yaml)?["v"]?.isNull == isNull)
     }
 
-    @Test("kindDescription names what was found", arguments: [
-        ("v: 3\n", "'3'"),
-        ("v: \"3\"\n", "the string \"3\""),
-        ("v:\n", "nothing (null)"),
-        ("v: [1]\n", "a list"),
-        ("v: {a: 1}\n", "a mapping"),
-        ("v: \(String(repeating: "x", count: 50))\n", "'\(String(repeating: "x", count: 40))…'"),
-    ])
+    @Test(
+        "kindDescription names what was found",
+        arguments: [
+            ("v: 3\n", "'3'"),
+            ("v: \"3\"\n", "the string \"3\""),
+            ("v:\n", "nothing (null)"),
+            ("v: [1]\n", "a list"),
+            ("v: {a: 1}\n", "a mapping"),
+            ("v: \(String(repeating: "x", count: 50))\n", "'\(String(repeating: "x", count: 40))…'"),
+        ])
     func kindDescriptions(yaml: String, description: String) throws {
         #expect(try parse(yaml)?["v"]?.kindDescription == description)
     }
@@ -122,8 +128,12 @@ struct YAMLParserTests {
     @Test("a second document is refused at its marker")
     func secondDocument() {
         let diagnostics = parseErrors("a: 1\n---\nb: 2\n")
-        #expect(diagnostics == [Diagnostic("a blueprint holds one YAML document; found a second one", at: at(2, 1),
-                                           help: "remove the '---' line or put the second document in its own file")])
+        #expect(
+            diagnostics == [
+                Diagnostic(
+                    "a blueprint holds one YAML document; found a second one", at: at(2, 1),
+                    help: "remove the '---' line or put the second document in its own file")
+            ])
     }
 
     // MARK: Aliases and merge keys
@@ -195,16 +205,18 @@ struct YAMLParserTests {
 
     @Test("a merge key takes mappings only")
     func mergeNonMapping() {
-        #expect(parseErrors("m:\n  <<: [1, {a: 1}]\n") == [
-            Diagnostic("a merge key '<<' takes a mapping or a list of mappings, found '1'", at: at(2, 8)),
-        ])
+        #expect(
+            parseErrors("m:\n  <<: [1, {a: 1}]\n") == [
+                Diagnostic("a merge key '<<' takes a mapping or a list of mappings, found '1'", at: at(2, 8))
+            ])
     }
 
     @Test("an undefined alias is refused where it is used")
     func undefinedAlias() {
-        #expect(parseErrors("a: 1\nb: [*nope]\n") == [
-            Diagnostic("alias '*nope' refers to no anchor defined before it", at: at(2, 5), help: "define '&nope' earlier in the file"),
-        ])
+        #expect(
+            parseErrors("a: 1\nb: [*nope]\n") == [
+                Diagnostic("alias '*nope' refers to no anchor defined before it", at: at(2, 5), help: "define '&nope' earlier in the file")
+            ])
     }
 
     // MARK: Keys
@@ -217,19 +229,21 @@ struct YAMLParserTests {
             a: 3
             a: 4
             """
-        #expect(parseErrors(yaml) == [
-            Diagnostic("duplicate key 'x'", at: at(2, 11), help: "'x' is already set at line 2, column 5; keep one"),
-            Diagnostic("duplicate key 'a'", at: at(3, 1), help: "'a' is already set at line 1, column 1; keep one"),
-            Diagnostic("duplicate key 'a'", at: at(4, 1), help: "'a' is already set at line 1, column 1; keep one"),
-        ])
+        #expect(
+            parseErrors(yaml) == [
+                Diagnostic("duplicate key 'x'", at: at(2, 11), help: "'x' is already set at line 2, column 5; keep one"),
+                Diagnostic("duplicate key 'a'", at: at(3, 1), help: "'a' is already set at line 1, column 1; keep one"),
+                Diagnostic("duplicate key 'a'", at: at(4, 1), help: "'a' is already set at line 1, column 1; keep one"),
+            ])
     }
 
     @Test("keys must be scalars")
     func complexKeys() {
-        #expect(parseErrors("? {a: 1}\n: 1\n? [b]\n: 2\n") == [
-            Diagnostic("mapping keys must be plain strings, found a mapping", at: at(1, 3)),
-            Diagnostic("mapping keys must be plain strings, found a list", at: at(3, 3)),
-        ])
+        #expect(
+            parseErrors("? {a: 1}\n: 1\n? [b]\n: 2\n") == [
+                Diagnostic("mapping keys must be plain strings, found a mapping", at: at(1, 3)),
+                Diagnostic("mapping keys must be plain strings, found a list", at: at(3, 3)),
+            ])
     }
 
     // MARK: Tags
@@ -241,26 +255,29 @@ struct YAMLParserTests {
         #expect(root["b"]?["k"]?.scalar == "v")
         #expect(root["c"]?.items?.count == 1)
         #expect(root["d"]?.scalar == "plain")
-        #expect(parseErrors("a: !!float 1\nb: !custom {}\n") == [
-            Diagnostic("YAML tag '!!float' is not supported", at: at(1, 4), help: "remove the tag; photon reads plain values"),
-            Diagnostic("YAML tag '!custom' is not supported", at: at(2, 4), help: "remove the tag; photon reads plain values"),
-        ])
+        #expect(
+            parseErrors("a: !!float 1\nb: !custom {}\n") == [
+                Diagnostic("YAML tag '!!float' is not supported", at: at(1, 4), help: "remove the tag; photon reads plain values"),
+                Diagnostic("YAML tag '!custom' is not supported", at: at(2, 4), help: "remove the tag; photon reads plain values"),
+            ])
     }
 
     // MARK: Syntax errors
 
-    @Test("libyaml's syntax errors come with its message and position", arguments: [
-        // libyaml's context ("while parsing …") is the help, with where that construct starts.
-        ("a: [1, 2\nb: 3\n", 2, 2, "did not find expected ',' or ']'", "while parsing a flow sequence that starts at line 1, column 4"),
-        ("a: b: c\n", 1, 5, "mapping values are not allowed in this context", nil),
-        ("a: 'open\n", 2, 1, "found unexpected end of stream", "while scanning a quoted scalar that starts at line 1, column 4"),
-        ("a: &\n", 1, 5, "did not find expected alphabetic or numeric character", "while scanning an anchor that starts at line 1, column 4"),
-        // A more specific help replaces the context: tabs, and characters YAML reserves.
-        ("a:\n\tb: 1\n", 2, 1, "found character that cannot start any token", "YAML indentation must use spaces, not tabs"),
-        ("a:\n  b: 1\n\tc: 2\n", 3, 1, "found a tab character that violates indentation", "YAML indentation must use spaces, not tabs"),
-        ("a: `x`\n", 1, 4, "found character that cannot start any token", "'`' is reserved in YAML; put the value in quotes"),
-        ("a: @x\n", 1, 4, "found character that cannot start any token", "'@' is reserved in YAML; put the value in quotes"),
-    ] as [(String, Int, Int, String, String?)])
+    @Test(
+        "libyaml's syntax errors come with its message and position",
+        arguments: [
+            // libyaml's context ("while parsing …") is the help, with where that construct starts.
+            ("a: [1, 2\nb: 3\n", 2, 2, "did not find expected ',' or ']'", "while parsing a flow sequence that starts at line 1, column 4"),
+            ("a: b: c\n", 1, 5, "mapping values are not allowed in this context", nil),
+            ("a: 'open\n", 2, 1, "found unexpected end of stream", "while scanning a quoted scalar that starts at line 1, column 4"),
+            ("a: &\n", 1, 5, "did not find expected alphabetic or numeric character", "while scanning an anchor that starts at line 1, column 4"),
+            // A more specific help replaces the context: tabs, and characters YAML reserves.
+            ("a:\n\tb: 1\n", 2, 1, "found character that cannot start any token", "YAML indentation must use spaces, not tabs"),
+            ("a:\n  b: 1\n\tc: 2\n", 3, 1, "found a tab character that violates indentation", "YAML indentation must use spaces, not tabs"),
+            ("a: `x`\n", 1, 4, "found character that cannot start any token", "'`' is reserved in YAML; put the value in quotes"),
+            ("a: @x\n", 1, 4, "found character that cannot start any token", "'@' is reserved in YAML; put the value in quotes"),
+        ] as [(String, Int, Int, String, String?)])
     func syntaxErrors(yaml: String, line: Int, column: Int, message: String, help: String?) {
         #expect(parseErrors(yaml) == [Diagnostic(message, at: at(line, column), help: help)])
     }
@@ -271,18 +288,20 @@ struct YAMLParserTests {
     func sizeLimit() throws {
         let limits = YAMLLimits(maxBytes: 16)
         #expect(try parse("a: 123456789012\n", limits: limits) != nil)
-        #expect(parseErrors("a: 1234567890123\n", limits: limits) == [
-            Diagnostic("file is 17 bytes, larger than the 16 bytes photon reads", at: at(1, 1), help: "split the deployment into several blueprints"),
-        ])
+        #expect(
+            parseErrors("a: 1234567890123\n", limits: limits) == [
+                Diagnostic("file is 17 bytes, larger than the 16 bytes photon reads", at: at(1, 1), help: "split the deployment into several blueprints")
+            ])
     }
 
     @Test("the depth limit counts lists and mappings, the top level included")
     func depthLimit() throws {
         let limits = YAMLLimits(maxDepth: 3)
         #expect(try parse("a: {b: [1]}\n", limits: limits) != nil)
-        #expect(parseErrors("a: {b: [[1]]}\n", limits: limits) == [
-            Diagnostic("lists and mappings nest more than 3 levels deep", at: at(1, 9)),
-        ])
+        #expect(
+            parseErrors("a: {b: [[1]]}\n", limits: limits) == [
+                Diagnostic("lists and mappings nest more than 3 levels deep", at: at(1, 9))
+            ])
     }
 
     @Test("the node limit counts every alias at its expanded size")
@@ -291,21 +310,25 @@ struct YAMLParserTests {
         let yaml = "a: &x [1, 2, 3]\nb: *x\n"
         #expect(try parse(yaml, limits: YAMLLimits(maxNodes: 11)) != nil)
         // The alias brings the count to 10.
-        #expect(parseErrors(yaml, limits: YAMLLimits(maxNodes: 9)) == [
-            Diagnostic("the document expands to more than 9 nodes once its aliases are resolved", at: at(2, 4),
-                       help: "aliases that refer to other aliases multiply; is this an alias bomb?"),
-        ])
+        #expect(
+            parseErrors(yaml, limits: YAMLLimits(maxNodes: 9)) == [
+                Diagnostic(
+                    "the document expands to more than 9 nodes once its aliases are resolved", at: at(2, 4),
+                    help: "aliases that refer to other aliases multiply; is this an alias bomb?")
+            ])
     }
 
     @Test("a control character is reported at its line and column")
     func controlCharacter() {
-        #expect(parseErrors("a: 1\nb: x\u{07}y\n") == [
-            Diagnostic("control character 0x07 is not allowed", at: at(2, 5), help: "remove it, or write it as an escape inside a double-quoted string"),
-        ])
+        #expect(
+            parseErrors("a: 1\nb: x\u{07}y\n") == [
+                Diagnostic("control character 0x07 is not allowed", at: at(2, 5), help: "remove it, or write it as an escape inside a double-quoted string")
+            ])
         // Columns count characters.
-        #expect(parseErrors("é: \u{1B}\n") == [
-            Diagnostic("control character 0x1B is not allowed", at: at(1, 4), help: "remove it, or write it as an escape inside a double-quoted string"),
-        ])
+        #expect(
+            parseErrors("é: \u{1B}\n") == [
+                Diagnostic("control character 0x1B is not allowed", at: at(1, 4), help: "remove it, or write it as an escape inside a double-quoted string")
+            ])
     }
 
     @Test("a UTF-8 byte-order mark at the start is skipped; positions are as without it")
@@ -358,15 +381,17 @@ struct YAMLReadingTests {
         root.child(key, root.node[key]!)
     }
 
-    @Test("int(): unquoted decimal integers only", arguments: [
-        ("v: 42\n", 42, nil),
-        ("v: -7\n", -7, nil),
-        ("v: \"42\"\n", nil, "expected an integer for v, found the string \"42\""),
-        ("v: 4.2\n", nil, "expected an integer for v, found '4.2'"),
-        ("v: 0x10\n", nil, "expected an integer for v, found '0x10'"),
-        ("v: [1]\n", nil, "expected an integer for v, found a list"),
-        ("v:\n", nil, "expected an integer for v, found nothing (null)"),
-    ] as [(String, Int?, String?)])
+    @Test(
+        "int(): unquoted decimal integers only",
+        arguments: [
+            ("v: 42\n", 42, nil),
+            ("v: -7\n", -7, nil),
+            ("v: \"42\"\n", nil, "expected an integer for v, found the string \"42\""),
+            ("v: 4.2\n", nil, "expected an integer for v, found '4.2'"),
+            ("v: 0x10\n", nil, "expected an integer for v, found '0x10'"),
+            ("v: [1]\n", nil, "expected an integer for v, found a list"),
+            ("v:\n", nil, "expected an integer for v, found nothing (null)"),
+        ] as [(String, Int?, String?)])
     func ints(yaml: String, expected: Int?, message: String?) throws {
         let (result, diagnostics) = try read(yaml) { root in value("v", in: root).int() }
         #expect(result == expected)
@@ -375,10 +400,12 @@ struct YAMLReadingTests {
         #expect(diagnostics.first.map { $0.location == (yaml == "v:\n" ? at(1, 3) : at(1, 4)) } ?? true)
     }
 
-    @Test("int(): integers too large for Int are named as such", arguments: [
-        ("v: 99999999999999999999\n", "v is too large: 99999999999999999999"),
-        ("v: 9223372036854775808\n", "v is too large: 9223372036854775808"),
-    ])
+    @Test(
+        "int(): integers too large for Int are named as such",
+        arguments: [
+            ("v: 99999999999999999999\n", "v is too large: 99999999999999999999"),
+            ("v: 9223372036854775808\n", "v is too large: 9223372036854775808"),
+        ])
     func tooLarge(yaml: String, message: String) throws {
         let (result, diagnostics) = try read(yaml) { root in value("v", in: root).int(in: 0...100) }
         #expect(result == nil)
@@ -394,18 +421,21 @@ struct YAMLReadingTests {
             [value("a", in: root).int(in: 1...65535), value("b", in: root).int(in: 1...65535), value("c", in: root).int(in: 1...Int.max)]
         }
         #expect(results == [nil, nil, 5])
-        #expect(diagnostics == [
-            Diagnostic("a must be between 1 and 65535, found 0", at: at(1, 4)),
-            Diagnostic("b must be between 1 and 65535, found 70000", at: at(2, 4)),
-        ])
+        #expect(
+            diagnostics == [
+                Diagnostic("a must be between 1 and 65535, found 0", at: at(1, 4)),
+                Diagnostic("b must be between 1 and 65535, found 70000", at: at(2, 4)),
+            ])
         let (_, atLeast) = try read("d: 0\n") { root in value("d", in: root).int(in: 1...Int.max) }
         #expect(atLeast.map(\.message) == ["d must be at least 1, found 0"])
     }
 
-    @Test("bool(): true and false without quotes; yes, no, on and off are not booleans", arguments: [
-        ("v: true\n", true), ("v: True\n", true), ("v: TRUE\n", true), ("v: false\n", false), ("v: FALSE\n", false),
-        ("v: yes\n", nil), ("v: no\n", nil), ("v: on\n", nil), ("v: off\n", nil), ("v: \"true\"\n", nil), ("v: 1\n", nil),
-    ] as [(String, Bool?)])
+    @Test(
+        "bool(): true and false without quotes; yes, no, on and off are not booleans",
+        arguments: [
+            ("v: true\n", true), ("v: True\n", true), ("v: TRUE\n", true), ("v: false\n", false), ("v: FALSE\n", false),
+            ("v: yes\n", nil), ("v: no\n", nil), ("v: on\n", nil), ("v: off\n", nil), ("v: \"true\"\n", nil), ("v: 1\n", nil),
+        ] as [(String, Bool?)])
     func bools(yaml: String, expected: Bool?) throws {
         let (result, diagnostics) = try read(yaml) { root in value("v", in: root).bool() }
         #expect(result == expected)
@@ -421,10 +451,11 @@ struct YAMLReadingTests {
             ["a", "b", "c", "d"].map { value($0, in: root).string() }
         }
         #expect(results == ["3", "x", nil, nil])
-        #expect(diagnostics == [
-            Diagnostic("expected a string for c, found nothing (null)", at: at(3, 3)),
-            Diagnostic("expected a string for d, found a mapping", at: at(4, 4)),
-        ])
+        #expect(
+            diagnostics == [
+                Diagnostic("expected a string for c, found nothing (null)", at: at(3, 3)),
+                Diagnostic("expected a string for d, found a mapping", at: at(4, 4)),
+            ])
     }
 
     @Test("parsed(): the expected form and help are in the message")
@@ -450,11 +481,12 @@ struct YAMLReadingTests {
             _ = value("map", in: root).list()
             _ = value("items", in: root).entries()
         }
-        #expect(diagnostics == [
-            Diagnostic("expected an integer for items[1].k[0], found 'x'", at: at(3, 10)),
-            Diagnostic("expected a list for map, found a mapping", at: at(4, 6)),
-            Diagnostic("expected a mapping for items, found a list", at: at(2, 3)),
-        ])
+        #expect(
+            diagnostics == [
+                Diagnostic("expected an integer for items[1].k[0], found 'x'", at: at(3, 10)),
+                Diagnostic("expected a list for map, found a mapping", at: at(4, 6)),
+                Diagnostic("expected a mapping for items, found a list", at: at(2, 3)),
+            ])
     }
 
     @Test("the top level is named as such")
@@ -485,13 +517,14 @@ struct YAMLReadingTests {
             server.finish()
         }
         // A required key written without a value is reported at once, at the key; missing keys when the reader finishes.
-        #expect(diagnostics == [
-            Diagnostic("'empty' in server has no value", at: at(4, 3)),
-            Diagnostic("unknown key 'prot' in server", at: at(3, 3), help: "did you mean 'port'?"),
-            Diagnostic("unknown key 'zzzzzz' in server", at: at(5, 3), help: "valid keys here: 'hostname', 'port', 'address', 'empty', 'timeout'"),
-            Diagnostic("unknown key 'Timeout' in server", at: at(6, 3), help: "did you mean 'timeout'?"),
-            Diagnostic("missing required key 'address' in server", at: at(2, 3), help: "the server's address"),
-        ])
+        #expect(
+            diagnostics == [
+                Diagnostic("'empty' in server has no value", at: at(4, 3)),
+                Diagnostic("unknown key 'prot' in server", at: at(3, 3), help: "did you mean 'port'?"),
+                Diagnostic("unknown key 'zzzzzz' in server", at: at(5, 3), help: "valid keys here: 'hostname', 'port', 'address', 'empty', 'timeout'"),
+                Diagnostic("unknown key 'Timeout' in server", at: at(6, 3), help: "did you mean 'timeout'?"),
+                Diagnostic("missing required key 'address' in server", at: at(2, 3), help: "the server's address"),
+            ])
     }
 
     @Test("a misspelt required key is reported once, as the unknown key")
@@ -503,10 +536,11 @@ struct YAMLReadingTests {
             _ = server.optional("hostname")
             server.finish()
         }
-        #expect(diagnostics == [
-            Diagnostic("unknown key 'adress' in server", at: at(2, 3), help: "did you mean 'address'?"),
-            Diagnostic("missing required key 'port' in server", at: at(2, 3)),
-        ])
+        #expect(
+            diagnostics == [
+                Diagnostic("unknown key 'adress' in server", at: at(2, 3), help: "did you mean 'address'?"),
+                Diagnostic("missing required key 'port' in server", at: at(2, 3)),
+            ])
     }
 
     @Test("a required key with an empty value keeps its help")
@@ -523,9 +557,10 @@ struct YAMLReadingTests {
     func longUnknownKey() throws {
         let key = String(repeating: "k", count: 50)
         let (_, diagnostics) = try read("m: {\(key): 1}\n") { root in value("m", in: root).mapping()?.finish() }
-        #expect(diagnostics == [
-            Diagnostic("unknown key '\(String(repeating: "k", count: 40))…' in m", at: at(1, 5), help: "no key is allowed here"),
-        ])
+        #expect(
+            diagnostics == [
+                Diagnostic("unknown key '\(String(repeating: "k", count: 40))…' in m", at: at(1, 5), help: "no key is allowed here")
+            ])
     }
 
     @Test("optional() treats an empty value as absent")
@@ -564,10 +599,12 @@ struct YAMLReadingTests {
 
 @Suite("Suggestions")
 struct SuggestionTests {
-    @Test("the closest candidate within a few edits", arguments: [
-        ("contrlPlane", "controlPlane"), ("flavour", "flavor"), ("maxInflight", "maxInFlight"), ("swarn", "swarm"),
-        ("wrokers", "workers"), ("NETWORK", "network"), ("cpu", "cpu"),
-    ])
+    @Test(
+        "the closest candidate within a few edits",
+        arguments: [
+            ("contrlPlane", "controlPlane"), ("flavour", "flavor"), ("maxInflight", "maxInFlight"), ("swarn", "swarm"),
+            ("wrokers", "workers"), ("NETWORK", "network"), ("cpu", "cpu"),
+        ])
     func closest(word: String, expected: String) {
         #expect(Suggestions.closest(to: word, among: ["controlPlane", "flavor", "maxInFlight", "swarm", "workers", "network", "cpu", "disk"]) == expected)
     }
