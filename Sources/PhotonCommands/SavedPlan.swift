@@ -9,7 +9,7 @@ import PlaneAPI
 import Planning
 import StateStore
 
-/// The digest and serial a saved plan was made against, and what it planned.
+/// The digest and serial a saved plan (a ``PlanDocument`` on disk) was made against, and what it planned.
 struct SavedPlan {
     var blueprintFile: String
     var blueprintDigest: String
@@ -21,21 +21,17 @@ struct SavedPlan {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PhotonError("cannot read the plan file '\(path)'")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            object["formatVersion"] as? Int == Plan.formatVersion,
-            let blueprint = object["blueprint"] as? [String: Any], let file = blueprint["file"] as? String, let digest = blueprint["digest"] as? String,
-            let serial = object["stateSerial"] as? Int, let actions = object["actions"] as? [[String: Any]]
-        else {
+        guard let document = try? JSONDecoder().decode(PlanDocument.self, from: data), document.formatVersion == Plan.formatVersion else {
             throw PhotonError(
                 "'\(path)' is not a photon plan (format version \(Plan.formatVersion))", help: "make one with 'photon plan -f BLUEPRINT -o \(path)'")
         }
         var digests: [String: String] = [:]
-        for action in actions {
-            if let id = action["id"] as? String, let file = action["file"] as? [String: Any], let sha = file["sha256"] as? String { digests[id] = sha }
+        for action in document.actions {
+            if let sha = action.file?.sha256 { digests[action.id] = sha }
         }
         return SavedPlan(
-            blueprintFile: file, blueprintDigest: String(digest.dropFirst("sha256:".count)), stateSerial: serial,
-            actionIDs: actions.compactMap { $0["id"] as? String }, fileDigests: digests)
+            blueprintFile: document.blueprint.file, blueprintDigest: String(document.blueprint.digest.dropFirst("sha256:".count)),
+            stateSerial: document.stateSerial, actionIDs: document.actions.map(\.id), fileDigests: digests)
     }
 
     /// Refuses a plan made against another blueprint or another recorded state, or that plans something else now.
