@@ -41,7 +41,7 @@ struct ApplyCommand: AsyncParsableCommand {
             saved = try SavedPlan.read(planFile)
             blueprintPath = saved?.blueprintFile ?? ""
         }
-        let runner = try await Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state, options: run, command: "apply")
+        let runner = try await Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state.location, options: run.settings, command: "apply")
         if runner.usesPlane {
             guard saved == nil else {
                 throw PhotonError(

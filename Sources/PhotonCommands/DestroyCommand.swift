@@ -27,7 +27,8 @@ struct DestroyCommand: AsyncParsableCommand {
     var keepManagement = false
 
     func run() async throws {
-        let runner = try await Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "destroy")
+        let runner = try await Runner(
+            blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location, options: run.settings, command: "destroy")
         if runner.usesPlane, let context = try PlaneContext.load(stateDirectory: runner.stateDirectory) {
             let session = PlaneSession(context: context, format: run.format, waitsForBusy: !run.noWait)
             let everything = clusters.isEmpty && !keepManagement

@@ -20,4 +20,17 @@ struct RunOptions: ParsableArguments {
     func validate() throws {
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
     }
+
+    var settings: RunSettings { RunSettings(yes: yes, parallelism: parallelism, format: format, noWait: noWait) }
+}
+
+/// How a run goes, however it was asked for (the flags above, or a typed request).
+struct RunSettings: Sendable {
+    /// Do not ask before changing anything.
+    var yes = false
+    /// Actions at once; nil for the blueprint's `ssh.parallelism`.
+    var parallelism: Int?
+    var format: OutputFormat = .text
+    /// Through a plane: fail on a busy deployment instead of waiting for it.
+    var noWait = false
 }

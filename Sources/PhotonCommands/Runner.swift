@@ -39,27 +39,27 @@ struct Runner {
     let workspace: Workspace
     let blueprint: Blueprint
     let state: OpenedState
-    let stateOptions: StateOptions
+    let stateLocation: StateLocation
     var store: any DeploymentStore { state.store }
     var stateDirectory: String { state.directory }
-    let options: RunOptions
+    let options: RunSettings
     let command: String
 
-    init(blueprintPath: String, templates: String?, state: StateOptions, options: RunOptions, command: String) async throws {
+    init(blueprintPath: String, templates: String?, state: StateLocation, options: RunSettings, command: String) async throws {
         self.blueprintPath = blueprintPath
         var workspace = try Workspace(templates: templates)
         try await workspace.receivePlaneSecrets()
         self.workspace = workspace
         blueprint = try workspace.loadBlueprint(blueprintPath)
         self.state = try await state.open(deployment: blueprint.name.value)
-        stateOptions = state
+        stateLocation = state
         self.options = options
         self.command = command
     }
 
     /// Whether this command goes to the deployment's management plane: it has one, this photon is not
     /// inside it, and `--local` was not given (its context file decides once the plane exists).
-    var usesPlane: Bool { blueprint.management != nil && !state.inPlane && !stateOptions.local }
+    var usesPlane: Bool { blueprint.management != nil && !state.inPlane && !stateLocation.local }
 
     func execute(saved: SavedPlan?, goal: Goal, scaling: Scaling? = nil, confirmed: Bool = false) async throws {
         let lock = try await acquireLock()

@@ -47,7 +47,8 @@ struct ScaleCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let runner = try await Runner(blueprintPath: blueprint.file, templates: blueprint.templates, state: state, options: run, command: "scale")
+        let runner = try await Runner(
+            blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location, options: run.settings, command: "scale")
         let assignments = counts.map { count -> (role: String, count: Int) in
             let parts = count.split(separator: "=", maxSplits: 1)
             return (String(parts[0]), Int(parts[1])!)

@@ -7,12 +7,26 @@ import PlaneAPI
 import Planning
 import StateStore
 
-/// Where a deployment's state lives.
+/// The flags that say where a deployment's state lives.
 struct StateOptions: ParsableArguments {
     @Option(name: .customLong("state"), help: ArgumentHelp("The deployment's state directory (default: .photon/<deployment>).", valueName: "dir"))
     var directory: String?
 
     @Flag(help: "Use the state on this machine even when a management plane runs the deployment (to repair or re-bootstrap the plane).")
+    var local = false
+
+    var location: StateLocation { StateLocation(directory: directory, local: local) }
+
+    func directory(for deployment: String) -> String { location.directory(for: deployment) }
+    func open(deployment: String) async throws -> OpenedState { try await location.open(deployment: deployment) }
+    func recorded(deployment: String) async throws -> RecordedState { try await location.recorded(deployment: deployment) }
+}
+
+/// Where a deployment's state lives, however it was said (flags, or a plane's own configuration).
+struct StateLocation: Sendable {
+    /// The state directory; nil for `.photon/<deployment>`.
+    var directory: String?
+    /// The installer's own state even when a management plane runs the deployment.
     var local = false
 
     func directory(for deployment: String) -> String {
