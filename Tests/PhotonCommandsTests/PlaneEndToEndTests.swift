@@ -41,6 +41,28 @@ struct PlaneEndToEndTests {
     }
 
     /// Nothing of the deployment is left: state, machines' processes, bridge, agent, mounts.
+    /// photon started in the background in the project, its stderr written to `path` as it goes.
+    static func background(_ project: Project, _ arguments: [String], stderr path: String) throws -> Process {
+        let process = Process()
+        process.executableURL = try CLIFixture.executable
+        process.arguments = arguments + ["--templates", templates]
+        process.currentDirectoryURL = project.directory
+        process.environment = ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": NSTemporaryDirectory(), "NO_COLOR": "1"]
+        FileManager.default.createFile(atPath: path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Returns once the file holds `text`, the process ended, or a minute passed.
+    static func wait(for text: String, in path: String, while process: Process) async throws {
+        let started = Date()
+        while process.isRunning, Date().timeIntervalSince(started) < 60, !((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains(text) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     static func expectNothingLeft(_ project: Project, deployment: String, machines: [String], bridge: String) throws {
         #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/\(deployment)").path))
         #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)"), "no bridge left")
@@ -125,21 +147,8 @@ struct PlaneEndToEndTests {
         // operation goes on. While it runs, --no-wait gets the 409; without it the CLI follows the
         // running operation to its end, then sends its own.
         let output = project.directory.appendingPathComponent("scale.err").path
-        let killedScale = Process()
-        killedScale.executableURL = try CLIFixture.executable
-        killedScale.arguments = ["scale", "-f", "photon.yaml", "web", "workers=2", "--yes", "--templates", Self.templates]
-        killedScale.currentDirectoryURL = project.directory
-        killedScale.environment = ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": NSTemporaryDirectory(), "NO_COLOR": "1"]
-        FileManager.default.createFile(atPath: output, contents: nil)
-        killedScale.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        killedScale.standardOutput = FileHandle.nullDevice
-        try killedScale.run()
-        let started = Date()
-        while killedScale.isRunning, Date().timeIntervalSince(started) < 60,
-            !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("accepted operation")
-        {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        let killedScale = try Self.background(project, ["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], stderr: output)
+        try await Self.wait(for: "accepted operation", in: output, while: killedScale)
         kill(killedScale.processIdentifier, SIGKILL)
         killedScale.waitUntilExit()
         let refused = try await project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes", "--no-wait"], templates: Self.templates)
@@ -235,19 +244,8 @@ struct PlaneEndToEndTests {
 
         // The scale runs in the background; the leader's machine dies once the first new machine is being made.
         let output = project.directory.appendingPathComponent("scale.err").path
-        let scale = Process()
-        scale.executableURL = try CLIFixture.executable
-        scale.arguments = ["scale", "-f", "photon.yaml", "web", "workers=4", "--yes", "--templates", Self.templates]
-        scale.currentDirectoryURL = project.directory
-        scale.environment = ["PATH": "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": NSTemporaryDirectory(), "NO_COLOR": "1"]
-        FileManager.default.createFile(atPath: output, contents: nil)
-        scale.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        scale.standardOutput = FileHandle.nullDevice
-        try scale.run()
-        let started = Date()
-        while Date().timeIntervalSince(started) < 60, !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("create-machine") {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let scale = try Self.background(project, ["scale", "-f", "photon.yaml", "web", "workers=4", "--yes"], stderr: output)
+        try await Self.wait(for: "create-machine", in: output, while: scale)
         kill(Int32(initPID)!, SIGKILL)
         let killedAt = Date()
         while scale.isRunning { try await Task.sleep(for: .milliseconds(100)) }
