@@ -23,7 +23,8 @@ public enum PortProbe {
         var answers = [Bool](repeating: false, count: targets.count)
         var pending: [pollfd] = []
         var positions: [Int] = []
-        defer { for entry in pending { close(entry.fd) } }
+        var descriptors: [Int32] = []
+        defer { for descriptor in descriptors { close(descriptor) } }
         for (position, target) in targets.enumerated() where (1...65535).contains(target.port) {
             let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard descriptor >= 0 else { continue }
@@ -38,23 +39,27 @@ public enum PortProbe {
                 close(descriptor)
                 continue
             }
-            answers[position] = started == 0
-            pending.append(pollfd(fd: descriptor, events: started == 0 ? 0 : Int16(POLLOUT), revents: 0))
+            descriptors.append(descriptor)
+            if started == 0 {
+                answers[position] = true
+                continue
+            }
+            pending.append(pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0))
             positions.append(position)
         }
         let deadline = ContinuousClock.now + timeout
-        var waiting = pending.filter { $0.events != 0 }.count
+        var waiting = pending.count
         while waiting > 0 {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { break }
             let milliseconds = max(1, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
             guard poll(&pending, nfds_t(pending.count), milliseconds) > 0 else { continue }
-            for index in pending.indices where pending[index].events != 0 && pending[index].revents != 0 {
+            for index in pending.indices where pending[index].fd >= 0 && pending[index].revents != 0 {
                 var error: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 getsockopt(pending[index].fd, SOL_SOCKET, SO_ERROR, &error, &length)
                 answers[positions[index]] = error == 0
-                pending[index].events = 0  // answered: poll no longer watches it
+                pending[index].fd = -1  // answered: poll skips a negative descriptor
                 waiting -= 1
             }
         }
