@@ -24,7 +24,7 @@ struct AgentProcessTests {
         let ours = try Self.lookalike(state: "/var/tmp/photon-agent-test-a/.photon/d")
         let theirs = try Self.lookalike(state: "/var/tmp/photon-agent-test-b/.photon/d")
         defer {
-            for process in [ours.process, theirs.process] where process.isRunning { process.terminate() }
+            for process in [ours.process, theirs.process] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         #expect(AgentProcess.processes(stateDirectory: "/var/tmp/photon-agent-test-a/.photon/d") == [ours.process.processIdentifier])
         #expect(AgentProcess.processes(stateDirectory: "/var/tmp/photon-agent-test-a/.photon").isEmpty, "a prefix of the folder is another folder")

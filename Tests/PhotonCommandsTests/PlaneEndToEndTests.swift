@@ -151,13 +151,27 @@ struct PlaneEndToEndTests {
         try await Self.wait(for: "accepted operation", in: output, while: killedScale)
         kill(killedScale.processIdentifier, SIGKILL)
         killedScale.waitUntilExit()
+        // The operation's photon on the plane machine is held (SIGSTOP) while the next two CLIs look, so
+        // it is certainly still running; then it goes on.
+        let operation = "'^/usr/local/bin/photon scale'"
+        var held = false
+        for _ in 0..<200 where !held {
+            held = try await onMachine("10.241.0.2", "pkill -STOP -f \(operation)").succeeded
+            if !held { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(held, "the operation's photon was not found on the plane machine")
         let refused = try await project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes", "--no-wait"], templates: Self.templates)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("HTTP 409): the deployment is busy with operation"), "\(refused.stderr)")
-        let scaled = try await project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], templates: Self.templates)
-        #expect(scaled.status == 0, "\(scaled.stderr.suffix(2000))")
-        #expect(scaled.stderr.contains("to its end first"), "followed the killed CLI's operation: \(scaled.stderr.suffix(2000))")
-        #expect(scaled.stderr.contains("scale of p1 complete"))
+        let followed = project.directory.appendingPathComponent("follow.err").path
+        let follower = try Self.background(project, ["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], stderr: followed)
+        try await Self.wait(for: "to its end first", in: followed, while: follower)
+        _ = try await onMachine("10.241.0.2", "pkill -CONT -f \(operation)")
+        while follower.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        let scaled = (try? String(contentsOfFile: followed, encoding: .utf8)) ?? ""
+        #expect(follower.terminationStatus == 0, "\(scaled.suffix(2000))")
+        #expect(scaled.contains("to its end first"), "followed the killed CLI's operation: \(scaled.suffix(2000))")
+        #expect(scaled.contains("scale of p1 complete"), "\(scaled.suffix(2000))")
         #expect(
             try SwarmEndToEndTests.nodes(project, deployment: "p1", manager: "10.241.0.3") == [
                 "p1-web-managers-1 Ready manager", "p1-web-workers-1 Ready worker", "p1-web-workers-2 Ready worker",
