@@ -75,8 +75,14 @@ struct HostNetwork: Sendable {
     func removeBridge() throws {
         guard bridgeExists else { return }
         let result = try HostCommand.runBlocking(["ip", "link", "del", bridge])
-        guard result.succeeded || !bridgeExists else {
-            throw DriverError(machine: nil, operation: "delete", "cannot remove the bridge \(bridge): \(result.diagnostic)")
+        // The kernel may still be letting go of the last machine's port: the bridge goes within moments.
+        for _ in 0..<100 where bridgeExists { usleep(20_000) }
+        guard !bridgeExists else {
+            let ports = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net/\(bridge)/brif")) ?? []
+            throw DriverError(
+                machine: nil, operation: "delete",
+                "cannot remove the bridge \(bridge)\(ports.isEmpty ? "" : " (ports: \(ports.sorted().joined(separator: ", ")))"): \(result.succeeded ? "it is still there" : result.diagnostic)",
+                transient: true)
         }
     }
 

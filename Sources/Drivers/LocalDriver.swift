@@ -63,7 +63,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     let cgroupVersion = CgroupLimits.hostVersion()
     /// Guards the bridge and the set of machine directories: a create and the delete of the last machine
     /// must not race over the bridge.
-    private let hostLock = NSLock()
+    let hostLock = NSLock()
     private var prepared = false
     /// Read once when the host is prepared (under `hostLock`), not for every machine.
     private var masks = MachineMasks(absent: [], emptied: [])
@@ -233,6 +233,8 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     @discardableResult
     private func start(_ spec: MachineSpec, layout: MachineLayout, fresh: Bool) throws -> Bool {
         if !fresh, state(layout.name) == "RUNNING" { return false }
+        // A group an earlier stop left would make LXC start this machine in a group of another name.
+        if !fresh { MachineRemains(machinesDirectory: configuration.machinesDirectory, name: layout.name).removeEmptyGroups() }
         if !fresh, let address = spec.address.flatMap(IPv4Address.init) {
             try hostLock.withLock {
                 try layout.hide(masks, idMap: configuration.idMap)
@@ -279,28 +281,6 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
             transient: true)
     }
 
-    // MARK: Delete
-
-    func deleteBlocking(name: String) throws {
-        let layout = self.layout(name)
-        let address = (try? String(contentsOfFile: layout.config, encoding: .utf8)).flatMap(MachineLayout.address(inConfig:))
-        let partial = configuration.machinesDirectory + "/.partial-" + name
-        if FileManager.default.fileExists(atPath: layout.directory) {
-            let stop = try HostCommand.runBlocking(["lxc-stop", "-P", configuration.machinesDirectory, "-n", name, "-k"])
-            if !stop.succeeded, let state = state(name), state != "STOPPED" {
-                throw DriverError(machine: name, operation: "delete", "lxc-stop failed with the machine \(state): \(stop.diagnostic)", transient: true)
-            }
-        }
-        try hostLock.withLock {
-            for path in [layout.directory, partial] where FileManager.default.fileExists(atPath: path) {
-                do { try FileManager.default.removeItem(atPath: path) } catch {
-                    throw DriverError(machine: name, operation: "delete", "cannot remove \(path): \(error.localizedDescription)")
-                }
-            }
-            if try machineNames().isEmpty { try releaseHost() } else if let address { updateKnownHosts(adding: nil, removing: address) }
-        }
-    }
-
     // MARK: Lookup
 
     func lookupBlocking(name: String) throws -> MachineHandle? {
@@ -320,7 +300,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     /// `<machines>/known_hosts`: every machine's pinned key, for people who ssh in by hand
     /// (`ssh -o UserKnownHostsFile=…`). Best effort: photon itself checks fingerprints, not this file.
     /// Drops the line of `address` and adds the machine of `layout`, if given. Called under `hostLock`.
-    private func updateKnownHosts(adding layout: MachineLayout?, removing address: IPv4Address) {
+    func updateKnownHosts(adding layout: MachineLayout?, removing address: IPv4Address) {
         let path = configuration.machinesDirectory + "/known_hosts"
         var lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
             .filter { !$0.hasPrefix("\(address) ") }
@@ -383,7 +363,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
     }
 
     /// With the last machine gone: the bridge (if photon made it), the machines directory and LXC's lock directory.
-    private func releaseHost() throws {
+    func releaseHost() throws {
         if FileManager.default.fileExists(atPath: bridgeMarker) {
             try hostNetwork.removeBridge()
         }

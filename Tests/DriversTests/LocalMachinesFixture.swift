@@ -86,7 +86,7 @@ final class LocalMachines: @unchecked Sendable {
             let veth = "pv" + String(format: "%08x", IPv4Address(address)!.value)
             if FileManager.default.fileExists(atPath: "/sys/class/net/\(veth)") { found.append("veth \(veth)") }
         }
-        if FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") { found.append("bridge \(bridge)") }
+        if let leftover = HostBridges.leftover(bridge) { found.append(leftover) }
         if FileManager.default.fileExists(atPath: machinesDirectory) {
             found.append("machines directory holding \((try? FileManager.default.contentsOfDirectory(atPath: machinesDirectory)) ?? [])")
         }

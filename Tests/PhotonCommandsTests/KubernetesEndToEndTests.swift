@@ -110,7 +110,7 @@ struct KubernetesEndToEndTests {
 
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
+        #expect(HostBridges.leftover(Self.bridge) == nil, "no bridge left")
         #expect(HostProcesses.mentioning(project.directory.path) == [])
         let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         #expect(!mounts.contains(project.directory.path))

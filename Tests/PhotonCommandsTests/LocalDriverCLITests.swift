@@ -141,7 +141,7 @@ struct LocalDriverCLITests {
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"])
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/trial").path))
-        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/ph0aed0000-24"))
+        #expect(HostBridges.leftover("ph0aed0000-24") == nil, "no bridge left")
         #expect(!FileManager.default.fileExists(atPath: "/run/lxc/lock" + machines))
         #expect(HostProcesses.mentioning(project.directory.path) == [])
         #expect(try HostCommand.runBlocking(["ip", "-br", "link"]).stdout.split(separator: "\n").filter { $0.hasPrefix("pv0aed00") } == [])

@@ -86,7 +86,7 @@ struct MesosEndToEndTests {
 
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(Self.bridge)"))
+        #expect(HostBridges.leftover(Self.bridge) == nil, "no bridge left")
         #expect(HostProcesses.mentioning(project.directory.path) == [])
     }
 }

@@ -65,7 +65,7 @@ struct PlaneEndToEndTests {
 
     static func expectNothingLeft(_ project: Project, deployment: String, machines: [String], bridge: String) throws {
         #expect(!FileManager.default.fileExists(atPath: project.directory.appendingPathComponent(".photon/\(deployment)").path))
-        #expect(!FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)"), "no bridge left")
+        #expect(HostBridges.leftover(bridge) == nil, "no bridge left")
         for name in machines {
             #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/lxc.payload.\(name)"), "no process of \(name) left")
         }
