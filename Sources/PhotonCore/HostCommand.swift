@@ -61,7 +61,12 @@ public enum HostCommand {
         posix_spawn_file_actions_adddup2(&actions, stderrFile, 2)
         let pid = try spawn(path, arguments: Array(arguments.dropFirst()), actions: &actions)
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        var waited = waitpid(pid, &status, 0)
+        while waited < 0 && errno == EINTR { waited = waitpid(pid, &status, 0) }
+        guard waited == pid else {
+            // Someone else reaped it: how it ended is unknown, so it must not read as a success.
+            throw PhotonError("cannot learn how \(program) ended: \(String(cString: strerror(errno)))")
+        }
         let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Output(status: exitStatus, stdout: readAll(stdoutFile), stderr: readAll(stderrFile))
     }
