@@ -104,17 +104,27 @@ let package = Package(
         ),
         // In-memory and file-backed machines and shells, for tests and the crash-test bed.
         .target(name: "EngineTestSupport", dependencies: ["PhotonCore", "Planning", "Engine", "MachineAccess", "PKI", "Etcd"]),
+        // The application layer: opening a deployment, planning, applying, scaling, destroying, the plane's
+        // installer and its client. No argument parsing: commands and the plane call it with plain values.
+        .target(
+            name: "Deployments",
+            dependencies: [
+                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI", "PKI",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "PhotonCommands",
             dependencies: [
-                "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI", "PKI",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Deployments", "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "SSH", "Drivers", "Etcd",
+                "PlaneAPI", "PKI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "photon", dependencies: ["PhotonCommands"]),
         // photon with file-backed machines instead of real ones, for crash tests that SIGKILL apply.
         .executableTarget(
-            name: "photon-testbed", dependencies: ["PhotonCommands", "Engine", "MachineAccess", "EngineTestSupport", "Drivers", "Blueprints", "PhotonCore"]),
+            name: "photon-testbed",
+            dependencies: ["PhotonCommands", "Deployments", "Engine", "MachineAccess", "EngineTestSupport", "Drivers", "Blueprints", "PhotonCore"]),
         .executableTarget(
             name: "photon-bench",
             dependencies: ["PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "EngineTestSupport", "SSH", "Drivers"]),
@@ -126,7 +136,10 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "Blueprints", "Kinds", "PhotonCore"]),
         .testTarget(
             name: "PhotonCommandsTests",
-            dependencies: ["PhotonCommands", "PKI", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "MachineAccess", "PhotonCore"]),
+            dependencies: [
+                "PhotonCommands", "Deployments", "PKI", "Planning", "StateStore", "EngineTestSupport", "Drivers", "SSH", "Engine", "MachineAccess",
+                "PhotonCore",
+            ]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MachineAccess", "EngineTestSupport", "Planning", "Kinds", "Blueprints", "PhotonCore"]),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "Engine", "MachineAccess", "EngineTestSupport", "PhotonCore"]),
         .testTarget(name: "DriversTests", dependencies: ["Drivers", "SSH", "Engine", "MachineAccess", "EngineTestSupport", "Blueprints", "PhotonCore"]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Blueprints
+import Deployments
 import Foundation
 import Kinds
 import PhotonCore
@@ -246,24 +247,4 @@ struct KindDTO: Encodable {
         }
         return names
     }
-}
-
-/// The one JSON encoder: sorted keys, pretty, no escaped slashes, so output is stable and diffable.
-enum JSONOutput {
-    /// One compact line, for NDJSON streams.
-    static func line<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return "{}" }
-        return escapingControls(String(decoding: data, as: UTF8.self))
-    }
-
-    static func encode<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return "{}" }
-        return escapingControls(String(decoding: data, as: UTF8.self))
-    }
-
-    static func escapingControls(_ json: String) -> String { JSONText.escapingControls(json) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Blueprints
 import Crypto
+import Deployments
 import Engine
 import Foundation
 import Kinds

@@ -1,10 +1,11 @@
 import ArgumentParser
+import Deployments
 import Foundation
 import PhotonCore
 
 /// The `photon` command line.
 public struct Photon: AsyncParsableCommand {
-    public static let version = "0.1.0"
+    public static let version = PhotonVersion.current
 
     public static let configuration = CommandConfiguration(
         commandName: "photon",
@@ -24,7 +25,7 @@ public struct Photon: AsyncParsableCommand {
     public init() {}
 
     /// Runs the command line against `backends`, mapping photon's errors to the exit codes it documents.
-    public static func run(arguments: [String]? = nil, backends: Backends = .standard) async -> Never {
+    package static func run(arguments: [String]? = nil, backends: Backends = .standard) async -> Never {
         Backends.current.withLock { $0 = backends }
         do {
             var command = try parseAsRoot(arguments)
@@ -34,6 +35,8 @@ public struct Photon: AsyncParsableCommand {
                 try command.run()
             }
             Foundation.exit(0)
+        } catch let exit as OperationExit {
+            Foundation.exit(exit.code)
         } catch let error as DiagnosticsError {
             var renderer = DiagnosticRenderer(color: Output.stderrColor)
             Output.error(renderer.render(error.diagnostics))
@@ -63,35 +66,9 @@ struct BlueprintOptions: ParsableArguments {
     var templates: String? { kinds.templates }
 }
 
-/// What a command writes its results in; ArgumentParser refuses anything else when it parses.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json
-}
-
 /// A plan can also be drawn (Graphviz DOT).
 enum PlanFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, dot
 }
 
-/// Where output goes: results to stdout, everything else to stderr. No control character reaches the
-/// terminal except the colours and redraws photon writes itself (and none of those without colour): a
-/// value's ESC, BEL or CR shows as `\x1b`, `\x07`, `\x0d`.
-enum Output {
-    static func result(_ text: String) {
-        let safe = TerminalText.sanitized(text, keepingStyles: stdoutColor)
-        FileHandle.standardOutput.write(Data((safe.hasSuffix("\n") ? safe : safe + "\n").utf8))
-    }
-
-    static func error(_ text: String, newline: Bool = true) {
-        let safe = TerminalText.sanitized(text, keepingStyles: stderrColor)
-        FileHandle.standardError.write(Data((safe.hasSuffix("\n") || !newline ? safe : safe + "\n").utf8))
-    }
-
-    /// Colour only on a terminal, and never when NO_COLOR is set.
-    static func wantsColor(_ descriptor: Int32) -> Bool {
-        isatty(descriptor) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && ProcessInfo.processInfo.environment["TERM"] != "dumb"
-    }
-
-    static var stdoutColor: Bool { wantsColor(STDOUT_FILENO) }
-    static var stderrColor: Bool { wantsColor(STDERR_FILENO) }
-}
+extension OutputFormat: ExpressibleByArgument {}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Deployments
 
 /// Options of the commands that change machines.
 struct RunOptions: ParsableArguments {
@@ -22,15 +23,4 @@ struct RunOptions: ParsableArguments {
     }
 
     var settings: RunSettings { RunSettings(yes: yes, parallelism: parallelism, format: format, noWait: noWait) }
-}
-
-/// How a run goes, however it was asked for (the flags above, or a typed request).
-struct RunSettings: Sendable {
-    /// Do not ask before changing anything.
-    var yes = false
-    /// Actions at once; nil for the blueprint's `ssh.parallelism`.
-    var parallelism: Int?
-    var format: OutputFormat = .text
-    /// Through a plane: fail on a busy deployment instead of waiting for it.
-    var noWait = false
 }

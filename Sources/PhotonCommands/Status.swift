@@ -1,5 +1,6 @@
 import ArgumentParser
 import Blueprints
+import Deployments
 import Foundation
 import PhotonCore
 import PlaneAPI

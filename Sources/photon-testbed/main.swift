@@ -1,3 +1,4 @@
+import Blueprints
 // photon-testbed: photon with file-backed machines (EngineTestSupport.FileBackedMachines) instead of
 // real ones, for the crash tests. PHOTON_TESTBED_MACHINES names the machines' directory;
 // PHOTON_TESTBED_KILL_AT=N makes the process SIGKILL itself right after the Nth transition is durable;
@@ -6,7 +7,7 @@
 //
 // `photon-testbed local-machine DIRECTORY NETWORK NAME ADDRESS AUTHORIZED_KEY` instead makes one LXC machine
 // with the local driver, for the tests that SIGKILL the creating process halfway.
-import Blueprints
+import Deployments
 import Drivers
 import Engine
 import EngineTestSupport

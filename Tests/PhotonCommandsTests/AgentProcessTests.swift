@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import Deployments
 @testable import PhotonCommands
 
 @Suite("The installer's agent processes")

@@ -3,6 +3,7 @@ import Foundation
 import SSH
 import Testing
 
+@testable import Deployments
 @testable import PhotonCommands
 
 @Suite("SSH client key")

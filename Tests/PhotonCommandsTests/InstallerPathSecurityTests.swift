@@ -3,6 +3,7 @@ import Drivers
 import Foundation
 import Testing
 
+@testable import Deployments
 @testable import PhotonCommands
 
 /// What a blueprint makes the local driver hide from its machines.

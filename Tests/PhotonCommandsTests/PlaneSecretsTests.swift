@@ -4,6 +4,7 @@ import PhotonCore
 import StateStore
 import Testing
 
+@testable import Deployments
 @testable import PhotonCommands
 
 /// Secrets resolve on the installer only: a blueprint sent to the plane (by any holder of its token)

@@ -5,6 +5,7 @@ import PhotonCore
 import Planning
 import Testing
 
+@testable import Deployments
 @testable import PhotonCommands
 
 /// What reaches a terminal: control characters from values are shown (`\x1b`), never obeyed; only

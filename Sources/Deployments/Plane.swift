@@ -1,4 +1,3 @@
-import ArgumentParser
 import Blueprints
 import Engine
 import Etcd
@@ -13,10 +12,10 @@ import StateStore
 /// The files the installer gives the management plane, as artifacts of the management kind: one TLS
 /// pair for every API server (`<state>/plane/tls.crt`, `tls.key`), the key that seals the state's
 /// secrets, and the deployment's SSH key.
-enum PlaneFiles {
-    static func directory(_ stateDirectory: String) -> String { stateDirectory + "/plane" }
+package enum PlaneFiles {
+    package static func directory(_ stateDirectory: String) -> String { stateDirectory + "/plane" }
 
-    static func artifacts(blueprint: Blueprint, stateDirectory: String) -> [String: String] {
+    package static func artifacts(blueprint: Blueprint, stateDirectory: String) -> [String: String] {
         // Inside the plane none: the plane never plans its own machines, and kinds it is sent (by any
         // holder of the API token) must not be able to copy its keys onto a machine.
         guard blueprint.management != nil, PlaneEnvironment.current == nil else { return [:] }
@@ -26,7 +25,7 @@ enum PlaneFiles {
         ]
     }
 
-    static func sshKeyPath(blueprint: Blueprint, stateDirectory: String) -> String {
+    package static func sshKeyPath(blueprint: Blueprint, stateDirectory: String) -> String {
         if case .file(let path)? = blueprint.ssh.key?.value {
             let expanded = path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst(1) : path
             return expanded.hasPrefix("/") ? expanded : URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().appendingPathComponent(expanded).path
@@ -35,7 +34,7 @@ enum PlaneFiles {
     }
 
     /// Makes what is missing: the TLS pair, the sealing key, the deployment's SSH key.
-    static func prepare(blueprint: Blueprint, state: OpenedState) throws {
+    package static func prepare(blueprint: Blueprint, state: OpenedState) throws {
         if case .environment? = blueprint.ssh.key?.value {
             throw PhotonError(
                 "a management plane needs the SSH key as a file, and ssh.key names an environment variable",
@@ -50,19 +49,19 @@ enum PlaneFiles {
 
 /// The management plane as the installer sees it: after the management machines are up, what is
 /// needed to reach them (from the resolved management group and the recorded machines).
-struct PlaneFacts {
-    var addresses: [String]
-    var apiPort: Int
-    var proxyPort: Int?
-    var token: String
+package struct PlaneFacts {
+    package var addresses: [String]
+    package var apiPort: Int
+    package var proxyPort: Int?
+    package var token: String
     /// The plane's etcd certificate authority, as recorded (with its key: the installer signs its own client certificates).
-    var etcdAuthority: IssuedCertificate?
+    package var etcdAuthority: IssuedCertificate?
 
-    var etcdEndpoints: [String] { addresses.map { "https://\($0):2379" } }
+    package var etcdEndpoints: [String] { addresses.map { "https://\($0):2379" } }
 
     /// A client of the plane's etcd with a client certificate the installer signs for this command only
     /// (valid for a day: nothing of it is kept).
-    func etcdClient() throws -> EtcdClient {
+    package func etcdClient() throws -> EtcdClient {
         guard let etcdAuthority else {
             throw PhotonError("the management plane's certificate authority is not in the recorded state", help: "apply the blueprint again")
         }
@@ -76,11 +75,11 @@ struct PlaneFacts {
                 privateKeyPEM: client.privateKeyPEM))
     }
     /// HAProxy on each machine first (when it runs), then each API server directly.
-    var apiEndpoints: [String] {
+    package var apiEndpoints: [String] {
         (proxyPort.map { port in addresses.map { "https://\($0):\(port)" } } ?? []) + addresses.map { "https://\($0):\(apiPort)" }
     }
 
-    static func read(runner: Runner) async throws -> PlaneFacts {
+    package static func read(runner: Runner) async throws -> PlaneFacts {
         var target = runner.blueprint
         target.clusters = []
         let recorded = try await runner.store.recordedState()
@@ -106,15 +105,15 @@ struct PlaneFacts {
     }
 
     /// Where the recorded state keeps the plane's etcd authority (the management kind's `etcdCA`).
-    static let authorityKey = "\(KindCatalog.managementKind)/certificates.etcdCA"
+    package static let authorityKey = "\(KindCatalog.managementKind)/certificates.etcdCA"
 }
 
 /// `photon apply|scale|destroy|status|plan` of a deployment with a management plane, from the installer.
-enum PlaneInstaller {
+package enum PlaneInstaller {
     /// The installer's part of every apply: the management plane itself (made, or repaired and kept as
     /// it should be), the agent the plane makes machines through, and on the first apply the hand-over.
     /// Returns the context to send the blueprint to the plane with.
-    static func preparePlane(_ runner: Runner) async throws -> PlaneContext {
+    package static func preparePlane(_ runner: Runner) async throws -> PlaneContext {
         Output.error("The management plane of \(runner.blueprint.name.value), from this installer:")
         try await runner.execute(saved: nil, goal: .applyManagement)
         let facts = try await PlaneFacts.read(runner: runner)
@@ -135,7 +134,7 @@ enum PlaneInstaller {
 
     /// Copies the installer's recorded state into the plane's etcd, checks the copy, gives the plane
     /// the agent and the workspace, and writes the context file (last: until then nothing talks to the plane).
-    static func handOver(_ runner: Runner, facts: PlaneFacts, agent: AgentProcess.Running?) async throws -> PlaneContext {
+    package static func handOver(_ runner: Runner, facts: PlaneFacts, agent: AgentProcess.Running?) async throws -> PlaneContext {
         // The installer's state does not change while it is copied.
         let lock = try await runner.store.acquireLock(command: "hand-over \(runner.blueprintPath)")
         do {
@@ -175,23 +174,23 @@ enum PlaneInstaller {
     }
 
     /// The deployment's records in the plane's etcd, sealed with the installer's key (the plane has a copy).
-    static func planeStore(_ runner: Runner, facts: PlaneFacts) async throws -> EtcdStateStore {
+    package static func planeStore(_ runner: Runner, facts: PlaneFacts) async throws -> EtcdStateStore {
         try await EtcdStateStore(
             etcd: facts.etcdClient(), prefix: "/photon/\(runner.blueprint.name.value)/",
             deployment: runner.blueprint.name.value, keyDirectory: runner.stateDirectory)
     }
 
-    static func storeAgent(_ agent: AgentProcess.Running, facts: PlaneFacts, runner: Runner) async throws {
+    package static func storeAgent(_ agent: AgentProcess.Running, facts: PlaneFacts, runner: Runner) async throws {
         let endpoint = AgentEndpoint(url: agent.agent.url, certificatePEM: agent.certificatePEM, token: agent.token)
         try await planeStore(runner, facts: facts).putSealed("agent", String(decoding: try JSONEncoder().encode(endpoint), as: UTF8.self))
     }
 
     /// The blueprint and every kind, as the plane receives them.
-    static func workspace(_ runner: Runner) throws -> BlueprintBundle {
+    package static func workspace(_ runner: Runner) throws -> BlueprintBundle {
         try workspace(path: runner.blueprintPath, kinds: runner.workspace.directory)
     }
 
-    static func workspace(path: String, kinds: String) throws -> BlueprintBundle {
+    package static func workspace(path: String, kinds: String) throws -> BlueprintBundle {
         guard let data = FileManager.default.contents(atPath: path) else { throw PhotonError("cannot read \(path)") }
         return BlueprintBundle(
             blueprintFile: (path as NSString).lastPathComponent, blueprint: String(decoding: data, as: UTF8.self),
@@ -200,40 +199,40 @@ enum PlaneInstaller {
 }
 
 /// Talking to the plane: operations sent, their events shown as a local run shows its own.
-struct PlaneSession {
-    let context: PlaneContext
-    let format: OutputFormat
+package struct PlaneSession {
+    package let context: PlaneContext
+    package let format: OutputFormat
     /// False when the plan was already shown (before asking).
-    var showsPlan = true
+    package var showsPlan = true
     /// When another operation holds the deployment: follow it to its end, then send again (false: `--no-wait`).
-    var waitsForBusy = true
+    package var waitsForBusy = true
     /// The installer's blueprint and state folder, for the ssh lines of `access` events.
-    var access: (blueprint: Blueprint, stateDirectory: String)?
+    package var access: (blueprint: Blueprint, stateDirectory: String)?
     private let reach = Locked<[AccessEntry]>([])
 
-    init(context: PlaneContext, format: OutputFormat, waitsForBusy: Bool = true) {
+    package init(context: PlaneContext, format: OutputFormat, waitsForBusy: Bool = true) {
         self.context = context
         self.format = format
         self.waitsForBusy = waitsForBusy
     }
 
-    func apply(_ workspace: BlueprintBundle) async throws {
+    package func apply(_ workspace: BlueprintBundle) async throws {
         try await operation(.POST, "/v1/deployment/apply", body: try JSONEncoder().encode(ApplyRequest(workspace: workspace)))
     }
 
-    func scale(cluster: String, counts: [String: Int], force: Bool) async throws {
+    package func scale(cluster: String, counts: [String: Int], force: Bool) async throws {
         try await operation(.POST, "/v1/clusters/\(cluster)/scale", body: try JSONEncoder().encode(ScaleRequest(counts: counts, force: force ? true : nil)))
     }
 
     /// What the plane would do, from its own state.
-    func plan(_ request: PlanRequest) async throws -> PlanBody {
+    package func plan(_ request: PlanRequest) async throws -> PlanBody {
         let client = try await context.connect()
         let (status, data) = try await client.send(.POST, "/v1/deployment/plan", body: try JSONEncoder().encode(request), timeout: .seconds(300))
         guard status == 200, let body = try? JSONDecoder().decode(PlanBody.self, from: data) else { throw Self.apiError(status, data, "/v1/deployment/plan") }
         return body
     }
 
-    func destroyClusters(_ names: [String]?) async throws {
+    package func destroyClusters(_ names: [String]?) async throws {
         if let names {
             for name in names { try await operation(.DELETE, "/v1/clusters/\(name)", body: nil) }
         } else {
@@ -245,7 +244,7 @@ struct PlaneSession {
     /// When another operation holds the deployment (a CLI killed mid-apply leaves its operation
     /// running on the plane), follows that one to its end first and then sends the request again,
     /// unless `waitsForBusy` is off (`--no-wait`): then the plane's 409 is the answer.
-    func operation(_ method: HTTPMethodName, _ path: String, body: Data?) async throws {
+    package func operation(_ method: HTTPMethodName, _ path: String, body: Data?) async throws {
         let client = try await context.connect()
         var accepted: AcceptedBody?
         for _ in 0..<Self.busyRounds {
@@ -278,18 +277,18 @@ struct PlaneSession {
         }
         switch outcome {
         case 0?: return
-        case 130?: throw ExitCode(130)
-        default: throw ExitCode.failure
+        case 130?: throw OperationExit.interrupted
+        default: throw OperationExit.failure
         }
     }
 
     /// Rounds of following a busy deployment's operation before giving up (each one another operation).
-    static let busyRounds = 20
+    package static let busyRounds = 20
 
     /// Follows an operation's events to its exit event and returns its status (nil: the stream never
     /// showed it). A stream cut (the server died, the leader moved) is picked up again from the next
     /// event, by any server. `showing` false leaves out the other operation's plan and reach lines.
-    func follow(_ events: String, client: PinnedClient, showing: Bool) async throws -> Int32? {
+    package func follow(_ events: String, client: PinnedClient, showing: Bool) async throws -> Int32? {
         var outcome: Int32?
         var from = 1
         for attempt in 0..<60 {
@@ -320,7 +319,7 @@ struct PlaneSession {
     }
 
     /// Shows one event; returns the exit status when it is the last.
-    func render(_ line: RunEventLine) -> Int32? {
+    package func render(_ line: RunEventLine) -> Int32? {
         if format == .json {
             Output.result(line.json)
             if case .exit(let status, _) = line.event { return status }
@@ -354,7 +353,7 @@ struct PlaneSession {
         return nil
     }
 
-    static func apiError(_ status: Int, _ data: Data, _ path: String) -> PhotonError {
+    package static func apiError(_ status: Int, _ data: Data, _ path: String) -> PhotonError {
         if let body = try? JSONDecoder().decode(APIErrorBody.self, from: data) {
             return PhotonError("the management plane refused \(path) (HTTP \(status)): \(body.error)", help: body.help)
         }

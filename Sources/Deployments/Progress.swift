@@ -6,28 +6,28 @@ import Planning
 /// Shows an apply as it runs: a live view on a terminal (per cluster and role: done/total, the step each
 /// machine is on, elapsed time), one plain line per transition otherwise, or NDJSON events for CI
 /// systems. Every transition also goes to the run's log file.
-final class ProgressReporter: Sendable {
-    enum Mode { case live, lines, json }
+package final class ProgressReporter: Sendable {
+    package enum Mode { case live, lines, json }
 
-    let plan: Plan
-    let mode: Mode
-    let log: FileHandle?
-    let started = ContinuousClock.now
+    package let plan: Plan
+    package let mode: Mode
+    package let log: FileHandle?
+    package let started = ContinuousClock.now
     private let state: Locked<ViewState>
 
-    struct ViewState {
-        var done: [String: Int] = [:]
-        var current: [String: String] = [:]
-        var failed = 0
-        var lastDraw = ContinuousClock.now - .seconds(1)
-        var drawnLines = 0
+    package struct ViewState {
+        package var done: [String: Int] = [:]
+        package var current: [String: String] = [:]
+        package var failed = 0
+        package var lastDraw = ContinuousClock.now - .seconds(1)
+        package var drawnLines = 0
     }
 
     /// Per role key (`group/role`): how many actions it has.
-    let totals: [(key: String, total: Int)]
-    let roleOfAction: [String?]
+    package let totals: [(key: String, total: Int)]
+    package let roleOfAction: [String?]
 
-    init(plan: Plan, mode: Mode, logPath: String?) {
+    package init(plan: Plan, mode: Mode, logPath: String?) {
         self.plan = plan
         self.mode = mode
         if let logPath {
@@ -54,13 +54,13 @@ final class ProgressReporter: Sendable {
         state = Locked(ViewState())
     }
 
-    static func timestamp() -> String { RunEventLine.now() }
+    package static func timestamp() -> String { RunEventLine.now() }
 
-    func write(line: String) {
+    package func write(line: String) {
         log?.write(Data((line + "\n").utf8))
     }
 
-    func handle(_ event: EngineEvent) {
+    package func handle(_ event: EngineEvent) {
         // Messages carry machines' output and values: shown, never obeyed, in the log as on the terminal.
         let line = TerminalText.visible(describe(event))
         write(line: "\(Self.timestamp()) \(line)")
@@ -75,7 +75,7 @@ final class ProgressReporter: Sendable {
         }
     }
 
-    func describe(_ event: EngineEvent) -> String {
+    package func describe(_ event: EngineEvent) -> String {
         switch event {
         case .started(let index, let attempt):
             let action = plan.actions[index]
@@ -91,7 +91,7 @@ final class ProgressReporter: Sendable {
         }
     }
 
-    func json(_ event: EngineEvent) -> RunEventLine {
+    package func json(_ event: EngineEvent) -> RunEventLine {
         let action = { (index: Int) in self.plan.actions[index] }
         let typed: RunEvent =
             switch event {
@@ -107,14 +107,14 @@ final class ProgressReporter: Sendable {
         return RunEventLine(typed)
     }
 
-    static func seconds(_ duration: Duration) -> String {
+    package static func seconds(_ duration: Duration) -> String {
         let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return String(format: "%.1fs", value)
     }
 
     // MARK: Live view
 
-    func update(_ event: EngineEvent) {
+    package func update(_ event: EngineEvent) {
         state.withLock { view in
             switch event {
             case .started(let index, _):
@@ -131,7 +131,7 @@ final class ProgressReporter: Sendable {
         }
     }
 
-    func redraw(force: Bool) {
+    package func redraw(force: Bool) {
         let output: String? = state.withLock { view in
             let now = ContinuousClock.now
             guard force || now - view.lastDraw >= .milliseconds(100) else { return nil }
@@ -153,7 +153,7 @@ final class ProgressReporter: Sendable {
         if let output { Output.error(output) }
     }
 
-    func finish() {
+    package func finish() {
         if mode == .live { redraw(force: true) }
         try? log?.close()
     }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Blueprints
 import Crypto
 import Engine
@@ -10,14 +9,14 @@ import Planning
 import StateStore
 
 /// The digest and serial a saved plan (a ``PlanDocument`` on disk) was made against, and what it planned.
-struct SavedPlan {
-    var blueprintFile: String
-    var blueprintDigest: String
-    var stateSerial: Int
-    var actionIDs: [String]
-    var fileDigests: [String: String]
+package struct SavedPlan {
+    package var blueprintFile: String
+    package var blueprintDigest: String
+    package var stateSerial: Int
+    package var actionIDs: [String]
+    package var fileDigests: [String: String]
 
-    static func read(_ path: String) throws -> SavedPlan {
+    package static func read(_ path: String) throws -> SavedPlan {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PhotonError("cannot read the plan file '\(path)'")
         }
@@ -35,7 +34,7 @@ struct SavedPlan {
     }
 
     /// Refuses a plan made against another blueprint or another recorded state, or that plans something else now.
-    func check(against plan: Plan, serial: Int) throws {
+    package func check(against plan: Plan, serial: Int) throws {
         guard blueprintDigest == plan.blueprintDigest else {
             throw PhotonError(
                 "the saved plan was made from another version of \(blueprintFile) (sha256:\(blueprintDigest.prefix(12)), now sha256:\(plan.blueprintDigest.prefix(12)))",

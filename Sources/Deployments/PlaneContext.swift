@@ -6,26 +6,26 @@ import PlaneAPI
 /// `<state>/plane.json` (mode 0600, in the 0700 state directory): the API endpoints, the pinned
 /// certificate, the token, and the agent this host runs for the plane. While it exists, commands for
 /// the deployment go to the plane unless `--local` is given.
-struct PlaneContext: Codable, Sendable {
-    static let fileName = "plane.json"
+package struct PlaneContext: Codable, Sendable {
+    package static let fileName = "plane.json"
 
-    struct Agent: Codable, Sendable {
-        var url: String
-        var pid: Int32
-        var blueprint: String
+    package struct Agent: Codable, Sendable {
+        package var url: String
+        package var pid: Int32
+        package var blueprint: String
     }
 
-    var deployment: String
+    package var deployment: String
     /// HAProxy on every plane machine when the plane runs it, else each API server; tried in order.
-    var endpoints: [String]
-    var certificatePEM: String
-    var fingerprint: String
-    var token: String
-    var agent: Agent?
+    package var endpoints: [String]
+    package var certificatePEM: String
+    package var fingerprint: String
+    package var token: String
+    package var agent: Agent?
 
-    static func path(in stateDirectory: String) -> String { stateDirectory + "/" + fileName }
+    package static func path(in stateDirectory: String) -> String { stateDirectory + "/" + fileName }
 
-    static func load(stateDirectory: String) throws -> PlaneContext? {
+    package static func load(stateDirectory: String) throws -> PlaneContext? {
         let path = path(in: stateDirectory)
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let context: PlaneContext
@@ -45,7 +45,7 @@ struct PlaneContext: Codable, Sendable {
         return context
     }
 
-    func save(stateDirectory: String) throws {
+    package func save(stateDirectory: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let path = Self.path(in: stateDirectory)
@@ -56,13 +56,13 @@ struct PlaneContext: Codable, Sendable {
         guard rename(temporary, path) == 0 else { throw PhotonError("cannot write the plane context \(path): \(String(cString: strerror(errno)))") }
     }
 
-    static func remove(stateDirectory: String) {
+    package static func remove(stateDirectory: String) {
         try? FileManager.default.removeItem(atPath: path(in: stateDirectory))
     }
 
     /// A client of the first endpoint whose server answers `/v1/health` (any status: a server that
     /// answers with a wrong certificate is an error, not a fallback).
-    func connect() async throws -> PinnedClient {
+    package func connect() async throws -> PinnedClient {
         let certificate = try PinnedCertificate(certificatePEM: certificatePEM)
         var failures: [String] = []
         for endpoint in endpoints {

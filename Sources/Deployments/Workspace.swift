@@ -5,21 +5,21 @@ import PhotonCore
 import Planning
 
 /// What a command needs to plan: the kinds, and photon's own executable as an artifact.
-struct Workspace {
-    var catalog: KindCatalog
+package struct Workspace {
+    package var catalog: KindCatalog
     /// The folder the kinds were read from.
-    var directory: String
+    package var directory: String
     /// Inside the management plane: the secrets the installer resolved; the only ones that exist there.
-    var planeSecrets: PlaneSecrets?
+    package var planeSecrets: PlaneSecrets?
 
-    init(templates: String?) throws {
+    package init(templates: String?) throws {
         directory = try Workspace.templatesDirectory(explicit: templates)
         catalog = try KindCatalog.load(directory: directory)
     }
 
     /// `--templates`, then `$PHOTON_TEMPLATES`, then the templates installed beside photon
     /// (`<prefix>/share/photon/templates`) or in the source tree it was built from, then `./templates`.
-    static func templatesDirectory(explicit: String?) throws -> String {
+    package static func templatesDirectory(explicit: String?) throws -> String {
         if let explicit { return explicit }
         let environment = ProcessInfo.processInfo.environment
         if let fromEnvironment = environment["PHOTON_TEMPLATES"], !fromEnvironment.isEmpty { return fromEnvironment }
@@ -44,7 +44,7 @@ struct Workspace {
     }
 
     /// photon's own executable, which the management plane runs as its API server.
-    static func photonArtifact() -> Artifact? {
+    package static func photonArtifact() -> Artifact? {
         let path = RunningExecutable.path
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
@@ -53,22 +53,22 @@ struct Workspace {
         return Artifact(path: path, sha256: hasher.finalize())
     }
 
-    func loadBlueprint(_ path: String) throws -> Blueprint {
+    package func loadBlueprint(_ path: String) throws -> Blueprint {
         try BlueprintLoader(environment: planeSecrets?.loadEnvironment ?? LoadEnvironment()).load(path: path)
     }
 
-    func planner(for blueprint: Blueprint, planeFiles: [String: String] = [:]) -> Planner {
+    package func planner(for blueprint: Blueprint, planeFiles: [String: String] = [:]) -> Planner {
         var artifacts: [String: Artifact] = [:]
         if blueprint.management != nil, let photon = Workspace.photonArtifact() { artifacts["photon"] = photon }
         for (name, path) in planeFiles where blueprint.management != nil {
             if let data = FileManager.default.contents(atPath: path) { artifacts[name] = Artifact(path: path, sha256: ContentDigest.sha256(Array(data))) }
         }
-        return Planner(catalog: catalog, secrets: secrets(for: blueprint), artifacts: artifacts, photonVersion: Photon.version)
+        return Planner(catalog: catalog, secrets: secrets(for: blueprint), artifacts: artifacts, photonVersion: PhotonVersion.current)
     }
 
     /// Where the blueprint's `file:` secrets are read from: beside the blueprint (inside the plane, from
     /// what the installer sent).
-    func secrets(for blueprint: Blueprint) -> SecretSource {
+    package func secrets(for blueprint: Blueprint) -> SecretSource {
         if let planeSecrets { return planeSecrets.source }
         let base = URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().path
         return SecretSource(baseDirectory: base.isEmpty ? "." : base)

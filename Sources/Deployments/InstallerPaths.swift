@@ -6,8 +6,8 @@ import PhotonCore
 /// What the installer keeps for a blueprint, which no local machine may see: photon's state (with
 /// every deployment's keys when it is under `.photon/`), the blueprint's folder, and every secret or key
 /// file the blueprint names (`ssh.key`, `secrets:`, and `file:` settings of clusters and the plane).
-enum InstallerPaths {
-    static func hidden(for blueprint: Blueprint, stateDirectory: String) -> [HiddenPath] {
+package enum InstallerPaths {
+    package static func hidden(for blueprint: Blueprint, stateDirectory: String) -> [HiddenPath] {
         let state = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
         let parent = (state as NSString).deletingLastPathComponent
         var paths = [HiddenPath((parent as NSString).lastPathComponent == ".photon" ? parent : state, reason: .state)]
@@ -32,7 +32,7 @@ enum InstallerPaths {
 
     /// A path as the blueprint's `file:` references read it: `~/` from the home folder, relative ones from
     /// the blueprint's folder.
-    static func resolve(_ path: String, in folder: String) -> String {
+    package static func resolve(_ path: String, in folder: String) -> String {
         let expanded = path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst(1) : path
         let absolute = expanded.hasPrefix("/") ? expanded : folder + "/" + expanded
         return URL(fileURLWithPath: absolute).standardizedFileURL.path

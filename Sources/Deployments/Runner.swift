@@ -1,4 +1,3 @@
-import ArgumentParser
 import Blueprints
 import Crypto
 import Engine
@@ -12,9 +11,9 @@ import StateStore
 /// Everything apply, scale and destroy share. A run goes through named phases (Runner+Phases.swift):
 /// target (what the goal leaves of the blueprint), prepare (resolve once per new fact: scaled counts,
 /// generated secrets, certificates, the machines' health; then plan), show, confirm and run, finish.
-struct Runner {
+package struct Runner {
     /// What a run converges to.
-    enum Goal: Equatable {
+    package enum Goal: Equatable {
         /// The whole blueprint.
         case apply
         /// Only the management plane (the installer's part of a bootstrap); clusters are left as they are.
@@ -24,7 +23,7 @@ struct Runner {
         /// These clusters gone (nil: every cluster); the rest stays as recorded.
         case destroyClusters([String]?)
 
-        var isDestroy: Bool {
+        package var isDestroy: Bool {
             switch self {
             case .apply, .applyManagement: false
             case .destroy, .destroyClusters: true
@@ -33,19 +32,19 @@ struct Runner {
     }
 
     /// Runs (with their journals and logs) kept in the recorded state.
-    static let keptRuns = 100
+    package static let keptRuns = 100
 
-    let blueprintPath: String
-    let workspace: Workspace
-    let blueprint: Blueprint
-    let state: OpenedState
-    let stateLocation: StateLocation
-    var store: any DeploymentStore { state.store }
-    var stateDirectory: String { state.directory }
-    let options: RunSettings
-    let command: String
+    package let blueprintPath: String
+    package let workspace: Workspace
+    package let blueprint: Blueprint
+    package let state: OpenedState
+    package let stateLocation: StateLocation
+    package var store: any DeploymentStore { state.store }
+    package var stateDirectory: String { state.directory }
+    package let options: RunSettings
+    package let command: String
 
-    init(blueprintPath: String, templates: String?, state: StateLocation, options: RunSettings, command: String) async throws {
+    package init(blueprintPath: String, templates: String?, state: StateLocation, options: RunSettings, command: String) async throws {
         self.blueprintPath = blueprintPath
         var workspace = try Workspace(templates: templates)
         try await workspace.receivePlaneSecrets()
@@ -59,9 +58,9 @@ struct Runner {
 
     /// Whether this command goes to the deployment's management plane: it has one, this photon is not
     /// inside it, and `--local` was not given (its context file decides once the plane exists).
-    var usesPlane: Bool { blueprint.management != nil && !state.inPlane && !stateLocation.local }
+    package var usesPlane: Bool { blueprint.management != nil && !state.inPlane && !stateLocation.local }
 
-    func execute(saved: SavedPlan?, goal: Goal, scaling: Scaling? = nil, confirmed: Bool = false) async throws {
+    package func execute(saved: SavedPlan?, goal: Goal, scaling: Scaling? = nil, confirmed: Bool = false) async throws {
         let lock = try await acquireLock()
         if let warning = lock.warning { Output.error("warning: \(warning)") }
         do {
@@ -75,7 +74,7 @@ struct Runner {
 
     /// Takes the deployment's lock. In the management plane a run resumed by a new leader waits for the
     /// dead leader's lock to expire with its lease (at most its TTL) instead of failing.
-    func acquireLock() async throws -> LockAcquisition {
+    package func acquireLock() async throws -> LockAcquisition {
         let deadline = ContinuousClock.now + (state.inPlane ? .seconds(45) : .zero)
         while true {
             do {
@@ -86,11 +85,11 @@ struct Runner {
         }
     }
 
-    func backendContext() async throws -> BackendContext {
+    package func backendContext() async throws -> BackendContext {
         BackendContext(stateDirectory: stateDirectory, recordedHandles: try await store.machineHandles(), agent: state.agent)
     }
 
-    func blueprintBytes() throws -> [UInt8] {
+    package func blueprintBytes() throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: blueprintPath) else { throw PhotonError("cannot read \(blueprintPath)") }
         return Array(data)
     }
@@ -98,7 +97,7 @@ struct Runner {
     /// Makes a value for each `generate` secret not recorded yet: 32 random bytes as 64 hex digits
     /// (what kubeadm's certificate key needs, and strong for any token).
     /// Returns the values it stored (the recorded state then has a new serial).
-    func generateSecrets(_ keys: [String], existing: [String: String]) async throws -> [String: String] {
+    package func generateSecrets(_ keys: [String], existing: [String: String]) async throws -> [String: String] {
         var fresh: [String: String] = [:]
         for key in keys where existing[key] == nil {
             fresh[key] = SymmetricKey(size: .bits256).withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
@@ -108,7 +107,7 @@ struct Runner {
     }
 
     /// Asks on a terminal; without one, `--yes` must say so.
-    func confirm(_ question: String) throws {
+    package func confirm(_ question: String) throws {
         if options.yes { return }
         guard isatty(STDIN_FILENO) == 1 else {
             throw PhotonError("\(command) changes machines and there is no terminal to ask on", help: "add --yes to \(command) without asking")
@@ -116,15 +115,15 @@ struct Runner {
         Output.error("\(question) Only 'yes' proceeds: ", newline: false)
         guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
             Output.error("Nothing was changed.")
-            throw ExitCode.failure
+            throw OperationExit.failure
         }
     }
 
-    func summary(_ outcome: RunOutcome) -> String {
+    package func summary(_ outcome: RunOutcome) -> String {
         "\(outcome.succeeded) done, \(outcome.skipped) already done, \(outcome.failed) failed, \(outcome.blocked) blocked, \(outcome.notStarted) not started"
     }
 
-    func report(_ outcome: RunOutcome, plan: Plan) {
+    package func report(_ outcome: RunOutcome, plan: Plan) {
         var lines: [String] = []
         switch outcome.status {
         case .succeeded: lines.append("\(command) of \(blueprint.name.value) complete: \(summary(outcome)).")
@@ -143,7 +142,7 @@ struct Runner {
         Output.error(TerminalText.visible(lines.joined(separator: "\n")))
     }
 
-    func removeState() async throws {
+    package func removeState() async throws {
         try await store.removeAll()
         Output.error("Removed the recorded state of \(blueprint.name.value) (\(stateDirectory)).")
     }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Blueprints
 import Crypto
 import Engine
@@ -11,18 +10,18 @@ import StateStore
 
 /// What the prepare phase hands to the others: the target, resolved and planned against the recorded
 /// state as apply will see it (new scaled counts, generated secrets and certificates included).
-struct PreparedRun {
-    var resolved: ResolvedDeployment
-    var recorded: RecordedState
+package struct PreparedRun {
+    package var resolved: ResolvedDeployment
+    package var recorded: RecordedState
     /// Scaled counts this run records (before it runs anything, so an interrupted scale is finished).
-    var newCounts: [ScaledCount]
-    var plan: Plan
-    var renderer: ActionRenderer
+    package var newCounts: [ScaledCount]
+    package var plan: Plan
+    package var renderer: ActionRenderer
 }
 
 extension Runner {
     /// The phases in order; the lock is held throughout.
-    func converge(saved: SavedPlan?, goal: Goal, scaling: Scaling?, confirmed: Bool) async throws {
+    package func converge(saved: SavedPlan?, goal: Goal, scaling: Scaling?, confirmed: Bool) async throws {
         let prepared = try await prepare(goal: goal, scaling: scaling)
         if let saved { try saved.check(against: prepared.plan, serial: prepared.recorded.serial) }
         show(prepared.plan)
@@ -40,15 +39,15 @@ extension Runner {
         case .succeeded:
             try await finish(goal, prepared.resolved, recorded: prepared.recorded, printingAccess: options.format == .text || state.inPlane)
         case .failed:
-            throw ExitCode.failure
+            throw OperationExit.failure
         case .interrupted:
-            throw ExitCode(130)
+            throw OperationExit.interrupted
         }
     }
 
     /// Target: what the goal leaves of the blueprint, and the groups whose machines retire (static
     /// machines stay, so destroy resets them through their roles' teardown steps instead of deleting).
-    func target(for goal: Goal) throws -> (blueprint: Blueprint, retired: Set<String>) {
+    package func target(for goal: Goal) throws -> (blueprint: Blueprint, retired: Set<String>) {
         var target = blueprint
         var retired: Set<String> = []
         let isStatic: Bool
@@ -80,7 +79,7 @@ extension Runner {
 
     /// Prepare: resolve the target against the recorded state, again after each fact this run adds to
     /// it (new scaled counts, generated secrets, certificates), ask the machines' health, and plan.
-    func prepare(goal: Goal, scaling: Scaling?) async throws -> PreparedRun {
+    package func prepare(goal: Goal, scaling: Scaling?) async throws -> PreparedRun {
         var (target, retired) = try self.target(for: goal)
         var recorded = try await store.recordedState()
         // The installer owns the management plane's machines and the plane owns the clusters: inside the
@@ -137,7 +136,7 @@ extension Runner {
     }
 
     /// Certificates the kinds declare, issued (or renewed) and recorded before planning, like generated secrets.
-    func issueCertificates(planner: Planner, resolved: ResolvedDeployment, recorded: inout RecordedState) async throws {
+    package func issueCertificates(planner: Planner, resolved: ResolvedDeployment, recorded: inout RecordedState) async throws {
         let pending = try planner.certificatesToIssue(resolved, recorded: recorded)
         guard !pending.isEmpty else { return }
         let issued = try PendingCertificate.issue(pending, recorded: recorded.generatedSecrets)
@@ -150,7 +149,7 @@ extension Runner {
     }
 
     /// Show: the plan on stdout, as text or (so a client of the plane can show it) as the first event.
-    func show(_ plan: Plan) {
+    package func show(_ plan: Plan) {
         if options.format == .text {
             Output.result(PlanTextRenderer(color: Output.stdoutColor).render(plan))
         } else {
@@ -159,7 +158,7 @@ extension Runner {
     }
 
     /// Confirm and run: the engine over the plan, journaled as one run, with progress and Ctrl-C.
-    func run(_ prepared: PreparedRun, goal: Goal, confirmed: Bool) async throws -> RunOutcome {
+    package func run(_ prepared: PreparedRun, goal: Goal, confirmed: Bool) async throws -> RunOutcome {
         let plan = prepared.plan
         // Before asking: a missing driver or transport is said at once, not after a "yes".
         let context = try await backendContext()
@@ -214,7 +213,7 @@ extension Runner {
     /// Ready machines the driver says are not running, and running ones whose SSH port does not answer
     /// (one connection attempt each, all at once). Only drivers that can tell without connecting, and
     /// repair, answer (the local one); for the others every machine is fine.
-    func unhealthyMachines(_ recorded: RecordedState) async throws -> (stopped: Set<String>, deaf: Set<String>) {
+    package func unhealthyMachines(_ recorded: RecordedState) async throws -> (stopped: Set<String>, deaf: Set<String>) {
         guard case .local = blueprint.controlPlane, recorded.machines.contains(where: { $0.lifecycle == .ready }) else { return ([], []) }
         let driver = try Backends.current.current.driver(blueprint, try await backendContext())
         var stopped = Set<String>()
@@ -227,7 +226,7 @@ extension Runner {
 
     /// The health ports of the plan's unchanged machines that do not answer, by machine: one
     /// connection attempt to each, all at once, 500 ms at most.
-    static func unansweredHealthPorts(_ plan: Plan) async -> [String: [Int]] {
+    package static func unansweredHealthPorts(_ plan: Plan) async -> [String: [Int]] {
         var targets: [(machine: String, address: IPv4Address, port: Int)] = []
         for machine in plan.machines where machine.change == .unchanged {
             for probe in machine.healthPorts {

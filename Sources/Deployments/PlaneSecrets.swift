@@ -10,19 +10,19 @@ import StateStore
 /// plane sealed (with the deployment's key, in etcd). Secrets resolve on the installer only: inside
 /// the plane a blueprint's `file:/etc/photon/tls/server.key` or `env:HOME` reads nothing of the plane
 /// machine; only values this record holds exist there.
-struct PlaneSecrets: Codable, Sendable, Equatable {
-    static let recordName = "provided-secrets"
+package struct PlaneSecrets: Codable, Sendable, Equatable {
+    package static let recordName = "provided-secrets"
 
     /// Where the installer resolved relative paths: the plane resolves them the same way, to the same keys.
-    var baseDirectory: String
-    var home: String?
-    var environment: [String: String]
+    package var baseDirectory: String
+    package var home: String?
+    package var environment: [String: String]
     /// File contents by the path the installer read them from.
-    var files: [String: String]
+    package var files: [String: String]
 
     /// Every `env:` and `file:` reference of the blueprint (its `secrets:` and the secret settings of
     /// its groups), read here.
-    static func resolve(_ blueprint: Blueprint, catalog: KindCatalog) throws -> PlaneSecrets {
+    package static func resolve(_ blueprint: Blueprint, catalog: KindCatalog) throws -> PlaneSecrets {
         let base = URL(fileURLWithPath: blueprint.file).deletingLastPathComponent().standardizedFileURL.path
         let home = ProcessInfo.processInfo.environment["HOME"]
         var references = blueprint.secrets.map(\.reference.value)
@@ -56,14 +56,14 @@ struct PlaneSecrets: Codable, Sendable, Equatable {
     }
 
     /// A path as both the blueprint loader and the planner resolve it.
-    func resolve(_ path: String) -> String {
+    package func resolve(_ path: String) -> String {
         if path.hasPrefix("~/"), let home { return home + path.dropFirst(1) }
         if path.hasPrefix("/") { return path }
         return (baseDirectory.isEmpty ? "." : baseDirectory) + "/" + path
     }
 
     /// How the plane loads the blueprint: references check against these values, not its own files and variables.
-    var loadEnvironment: LoadEnvironment {
+    package var loadEnvironment: LoadEnvironment {
         let files = self.files
         var variables = environment
         if let home { variables["HOME"] = home }
@@ -71,7 +71,7 @@ struct PlaneSecrets: Codable, Sendable, Equatable {
     }
 
     /// How the plane's planner reads secret values: from these only.
-    var source: SecretSource {
+    package var source: SecretSource {
         let files = self.files
         var variables = environment
         if let home { variables["HOME"] = home }
@@ -79,12 +79,12 @@ struct PlaneSecrets: Codable, Sendable, Equatable {
     }
 
     /// Sends them to the plane (sealed with the deployment's key).
-    func store(in store: EtcdStateStore) async throws {
+    package func store(in store: EtcdStateStore) async throws {
         try await store.putSealed(Self.recordName, String(decoding: try JSONEncoder().encode(self), as: UTF8.self))
     }
 
     /// What the installer sent; none when it sent nothing yet.
-    static func read(from store: EtcdStateStore) async throws -> PlaneSecrets {
+    package static func read(from store: EtcdStateStore) async throws -> PlaneSecrets {
         guard let text = try await store.sealed(recordName) else {
             return PlaneSecrets(baseDirectory: "/nonexistent", home: nil, environment: [:], files: [:])
         }
@@ -94,7 +94,7 @@ struct PlaneSecrets: Codable, Sendable, Equatable {
 
 extension Workspace {
     /// Inside the plane: takes the secrets the installer sent, so that nothing is read from this machine.
-    mutating func receivePlaneSecrets() async throws {
+    package mutating func receivePlaneSecrets() async throws {
         guard let plane = PlaneEnvironment.current else { return }
         let store = try await EtcdStateStore(
             etcd: plane.etcdClient(localFirst: false), prefix: plane.prefix, deployment: plane.deployment,

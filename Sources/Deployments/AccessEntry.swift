@@ -1,4 +1,3 @@
-import ArgumentParser
 import Blueprints
 import Crypto
 import Engine
@@ -10,16 +9,16 @@ import Planning
 import StateStore
 
 /// How to reach a cluster: an ssh line to one of its machines, running its kind's `access` command.
-struct AccessEntry {
-    var title: String
-    var machine: String
-    var address: String
-    var user: String
-    var port: Int
-    var command: String
+package struct AccessEntry {
+    package var title: String
+    package var machine: String
+    package var address: String
+    package var user: String
+    package var port: Int
+    package var command: String
 
     /// The two lines `apply` prints, with the key and the known hosts of the state in `stateDirectory`.
-    func lines(blueprint: Blueprint, stateDirectory: String) -> [String] {
+    package func lines(blueprint: Blueprint, stateDirectory: String) -> [String] {
         var ssh = ["ssh"]
         switch blueprint.ssh.key?.value {
         case .file(let path)?: ssh += ["-i", path]
@@ -37,12 +36,12 @@ struct AccessEntry {
         return [TerminalText.visible("\(title): \(machine) at \(address)"), TerminalText.visible("  " + ShellQuoting.join(ssh))]
     }
 
-    var event: RunEvent { .access(title: title, machine: machine, address: address, user: user, port: port, command: command) }
+    package var event: RunEvent { .access(title: title, machine: machine, address: address, user: user, port: port, command: command) }
 
 }
 
 extension AccessEntry {
-    init?(event: RunEvent) {
+    package init?(event: RunEvent) {
         guard case .access(let title, let machine, let address, let user, let port, let command) = event else { return nil }
         self.init(title: title, machine: machine, address: address, user: user, port: port, command: command)
     }

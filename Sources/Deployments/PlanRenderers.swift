@@ -6,17 +6,19 @@ import Planning
 
 /// `photon plan` as people read it: grouped by cluster and role, `+` create, `~` change, `-` delete,
 /// a summary line at the end; colour only on a terminal.
-struct PlanTextRenderer {
-    static let artifactDescriptions = [
+package struct PlanTextRenderer {
+    package static let artifactDescriptions = [
         "photon": "photon's own executable", "plane-certificate": "the plane's certificate", "plane-key": "the plane's private key",
         "state-key": "the key that seals the state's secrets", "ssh-key": "the deployment's SSH key",
     ]
 
-    var color: Bool
+    package var color: Bool
+
+    package init(color: Bool) { self.color = color }
 
     /// Values in a plan (settings, file contents, addresses) may hold control characters: they are shown
     /// visibly, and only photon's own colours are written as escape sequences.
-    func paint(_ text: String, _ change: MachineChange) -> String {
+    package func paint(_ text: String, _ change: MachineChange) -> String {
         let text = TerminalText.visible(text)
         guard color else { return text }
         switch change {
@@ -27,12 +29,12 @@ struct PlanTextRenderer {
         }
     }
 
-    func bold(_ text: String) -> String {
+    package func bold(_ text: String) -> String {
         let text = TerminalText.visible(text)
         return color ? "\u{1B}[1m\(text)\u{1B}[0m" : text
     }
 
-    func render(_ plan: Plan) -> String {
+    package func render(_ plan: Plan) -> String {
         var out: [String] = []
         out.append(
             TerminalText.visible(
@@ -83,7 +85,7 @@ struct PlanTextRenderer {
         return out.joined(separator: "\n")
     }
 
-    func describe(_ action: PlanAction) -> String {
+    package func describe(_ action: PlanAction) -> String {
         var text = action.summary
         switch action.detail {
         case .upload(let file):
@@ -111,7 +113,7 @@ struct PlanTextRenderer {
     }
 
     /// The lines that changed in a file photon pushed before, when it may be shown.
-    func details(_ action: PlanAction) -> [String] {
+    package func details(_ action: PlanAction) -> [String] {
         guard case .upload(let file) = action.detail, !file.content.isSensitive, !file.content.isUnknown,
             let previous = file.previousContent, previous != file.content.text
         else { return [] }
@@ -123,15 +125,15 @@ struct PlanTextRenderer {
 
 /// The machine-readable plan: a versioned document with the blueprint digest and the state serial,
 /// never file contents or secret values.
-enum PlanJSONRenderer {
-    static func render(_ plan: Plan, photonVersion: String) -> String {
+package enum PlanJSONRenderer {
+    package static func render(_ plan: Plan, photonVersion: String) -> String {
         JSONOutput.encode(PlanDocument(plan, photonVersion: photonVersion))
     }
 }
 
 /// The action graph for Graphviz: one box per action, grouped by machine, gates as diamonds.
-enum PlanDOTRenderer {
-    static func render(_ plan: Plan) -> String {
+package enum PlanDOTRenderer {
+    package static func render(_ plan: Plan) -> String {
         var out = [
             "digraph plan {", "  rankdir=LR;", "  node [shape=box, fontname=\"monospace\", fontsize=10];",
             "  label=\(quote("photon plan: \(plan.deployment)"));",
@@ -165,7 +167,7 @@ enum PlanDOTRenderer {
         return out.joined(separator: "\n")
     }
 
-    static func node(_ action: PlanAction) -> String {
+    package static func node(_ action: PlanAction) -> String {
         var label = "\(action.change.symbol) \(action.summary)"
         if label.count > 72 { label = String(label.prefix(71)) + "…" }
         var attributes = ["label=\(quote(label))"]
@@ -183,7 +185,7 @@ enum PlanDOTRenderer {
         return "\(quote(action.id)) [\(attributes.joined(separator: ", "))];"
     }
 
-    static func quote(_ text: String) -> String {
+    package static func quote(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 }

@@ -51,7 +51,7 @@ public struct Backends: Sendable {
                 defaultUser: blueprint.ssh.user, connectTimeout: .milliseconds(Int64(blueprint.ssh.connectTimeout.milliseconds)))
         })
 
-    static func standardDriver(_ blueprint: Blueprint, _ context: BackendContext) throws -> any MachineDriver {
+    package static func standardDriver(_ blueprint: Blueprint, _ context: BackendContext) throws -> any MachineDriver {
         let stateDirectory = URL(fileURLWithPath: context.stateDirectory).standardizedFileURL.path
         switch blueprint.controlPlane {
         case .local where context.agent != nil:
@@ -77,13 +77,13 @@ public struct Backends: Sendable {
         }
     }
 
-    static let current = Locked(Backends.standard)
+    package static let current = Locked(Backends.standard)
 }
 
 /// The key photon logs in with: the blueprint's `ssh.key`, or the deployment's own ed25519 key, made on
 /// first use and kept (mode 0600) in the state directory beside the recorded state.
-enum ClientKey {
-    static func credentials(for blueprint: Blueprint, stateDirectory: String) throws -> SSHCredentials {
+package enum ClientKey {
+    package static func credentials(for blueprint: Blueprint, stateDirectory: String) throws -> SSHCredentials {
         // Inside the plane, the key is the one the installer uploaded, whatever the blueprint names: a
         // path there would be read on the plane machine.
         if PlaneEnvironment.current != nil {
@@ -106,7 +106,7 @@ enum ClientKey {
     }
 
     /// The public key line the local driver installs in each machine's authorized_keys.
-    static func publicKey(for blueprint: Blueprint, stateDirectory: String) throws -> String {
+    package static func publicKey(for blueprint: Blueprint, stateDirectory: String) throws -> String {
         switch try credentials(for: blueprint, stateDirectory: stateDirectory) {
         case .privateKey(let text, _):
             if let line = SSHPublicKey.publicKeyLine(ofPrivateKey: text) { return line }
@@ -122,7 +122,7 @@ enum ClientKey {
     }
 
     /// The deployment's key, made once. The public half goes into each machine's authorized_keys.
-    static func deploymentKey(_ deployment: String, directory: String) throws -> DeploymentKey {
+    package static func deploymentKey(_ deployment: String, directory: String) throws -> DeploymentKey {
         let privatePath = directory + "/id_ed25519", publicPath = privatePath + ".pub"
         if let privateData = FileManager.default.contents(atPath: privatePath) {
             let privateKey = String(decoding: privateData, as: UTF8.self)

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Blueprints
 import Crypto
 import Engine
@@ -11,7 +10,7 @@ import StateStore
 
 extension Runner {
     /// After a converged run: what the goal leaves recorded.
-    func finish(_ goal: Goal, _ resolved: ResolvedDeployment, recorded: RecordedState, printingAccess: Bool) async throws {
+    package func finish(_ goal: Goal, _ resolved: ResolvedDeployment, recorded: RecordedState, printingAccess: Bool) async throws {
         switch goal {
         case .apply:
             try await finishApply(resolved, recorded: recorded)
@@ -28,7 +27,7 @@ extension Runner {
 
     /// Local machines of this deployment that the installer's state does not record (a management
     /// plane made them, and is gone or was bypassed with --local): destroy leaves none behind.
-    func removeLeftoverMachines() async throws {
+    package func removeLeftoverMachines() async throws {
         guard case .local = blueprint.controlPlane, !state.inPlane else { return }
         let driver = try Backends.current.current.driver(blueprint, try await backendContext())
         for machine in try await driver.list() {
@@ -39,7 +38,7 @@ extension Runner {
 
     /// After a converged apply: the blueprint becomes the last applied, and scaled counts the blueprint has
     /// overridden since (or whose cluster or role is gone) are forgotten.
-    func finishApply(_ resolved: ResolvedDeployment, recorded: RecordedState) async throws {
+    package func finishApply(_ resolved: ResolvedDeployment, recorded: RecordedState) async throws {
         try await store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest)
         var inForce = Set<String>()
         for group in resolved.groups { for role in group.roles where role.countSource == .scaled { inForce.insert("\(group.name)/\(role.name)") } }
@@ -48,7 +47,7 @@ extension Runner {
 
     /// How to reach each cluster: its kind's `access` command as an ssh line with photon's key and, for
     /// local machines, their pinned host keys.
-    func printAccess(_ resolved: ResolvedDeployment) async throws {
+    package func printAccess(_ resolved: ResolvedDeployment) async throws {
         let entries = try await accessEntries(resolved)
         if options.format == .json {
             // Inside the plane: the client builds the lines with its own key and known hosts.
@@ -60,7 +59,7 @@ extension Runner {
     }
 
     /// Where to reach each group: its kind's `access` command on the first machine of its access role.
-    func accessEntries(_ resolved: ResolvedDeployment) async throws -> [AccessEntry] {
+    package func accessEntries(_ resolved: ResolvedDeployment) async throws -> [AccessEntry] {
         let recorded = try await store.recordedState()
         var entries: [AccessEntry] = []
         for group in resolved.groups {

@@ -1,10 +1,10 @@
 import Foundation
 
 /// Turns SIGINT into calls of a handler instead of ending the process.
-final class InterruptHandler: @unchecked Sendable {
+package final class InterruptHandler: @unchecked Sendable {
     private let source: any DispatchSourceSignal
 
-    init(_ handler: @escaping @Sendable () -> Void) {
+    package init(_ handler: @escaping @Sendable () -> Void) {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler(handler: handler)
@@ -12,7 +12,7 @@ final class InterruptHandler: @unchecked Sendable {
         self.source = source
     }
 
-    func cancel() {
+    package func cancel() {
         source.cancel()
         signal(SIGINT, SIG_DFL)
     }
