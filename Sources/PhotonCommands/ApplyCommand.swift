@@ -1,14 +1,5 @@
 import ArgumentParser
-import Blueprints
-import Crypto
 import Deployments
-import Engine
-import Foundation
-import Kinds
-import PhotonCore
-import PlaneAPI
-import Planning
-import StateStore
 
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,34 +33,8 @@ struct ApplyCommand: AsyncParsableCommand {
             saved = try SavedPlan.read(planFile)
             blueprintPath = saved?.blueprintFile ?? ""
         }
-        let runner = try await Runner(blueprintPath: blueprintPath, templates: kinds.templates, state: state.location, options: run.settings, command: "apply")
-        if runner.usesPlane {
-            guard saved == nil else {
-                throw PhotonError(
-                    "a saved plan cannot be applied to a deployment with a management plane",
-                    help: "apply the blueprint (photon apply -f \(blueprintPath)), or the installer's own state with --local")
-            }
-            // The installer keeps the plane itself up; the plane applies the clusters.
-            let context = try await PlaneInstaller.preparePlane(runner)
-            let bundle = try PlaneInstaller.workspace(runner)
-            var session = PlaneSession(context: context, format: run.format, waitsForBusy: !run.noWait)
-            session.access = (runner.blueprint, runner.stateDirectory)
-            if !run.yes {
-                let plan = try await session.plan(PlanRequest(workspace: bundle, format: "text"))
-                Output.result("Clusters (from the management plane):\n" + plan.plan)
-                guard plan.exitStatus == 2 else {
-                    if plan.exitStatus != 0 {
-                        Output.error(plan.errors)
-                        throw ExitCode.failure
-                    }
-                    return
-                }
-                try runner.confirm("Apply this plan to \(runner.blueprint.name.value) through its management plane?")
-                session.showsPlan = false
-            }
-            try await session.apply(bundle)
-            return
-        }
-        try await runner.execute(saved: saved, goal: .apply)
+        let deployment = try await Deployments.open(
+            blueprintPath: blueprintPath, templates: kinds.templates, state: state.location, settings: run.settings, command: "apply")
+        try await deployment.apply(saved: saved)
     }
 }

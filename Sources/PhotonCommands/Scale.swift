@@ -1,11 +1,5 @@
 import ArgumentParser
-import Blueprints
 import Deployments
-import Foundation
-import Kinds
-import PhotonCore
-import PlaneAPI
-import Planning
 
 struct ScaleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,28 +42,12 @@ struct ScaleCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let runner = try await Runner(
-            blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location, options: run.settings, command: "scale")
         let assignments = counts.map { count -> (role: String, count: Int) in
             let parts = count.split(separator: "=", maxSplits: 1)
             return (String(parts[0]), Int(parts[1])!)
         }
-        // Clusters are scaled by the plane; the plane's own machines by the installer.
-        if runner.usesPlane, cluster != KindCatalog.managementKind, let context = try PlaneContext.load(stateDirectory: runner.stateDirectory) {
-            var session = PlaneSession(context: context, format: run.format, waitsForBusy: !run.noWait)
-            let request = ScaleRequest(counts: Dictionary(assignments, uniquingKeysWith: { _, last in last }), force: force ? true : nil)
-            if dryRun || !run.yes {
-                let plan = try await session.plan(PlanRequest(workspace: nil, scale: request, cluster: cluster, format: run.format == .json ? "json" : "text"))
-                Output.result(plan.plan)
-                if !plan.errors.isEmpty { Output.error(plan.errors) }
-                guard plan.exitStatus == 0 else { throw ExitCode.failure }
-                if dryRun { return }
-                try runner.confirm("Scale \(cluster) of \(runner.blueprint.name.value) through its management plane?")
-                session.showsPlan = false
-            }
-            try await session.scale(cluster: cluster, counts: request.counts, force: force)
-            return
-        }
-        try await runner.execute(saved: nil, goal: .apply, scaling: Scaling(cluster: cluster, assignments: assignments, force: force, dryRun: dryRun))
+        let deployment = try await Deployments.open(
+            blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location, settings: run.settings, command: "scale")
+        try await deployment.scale(Scaling(cluster: cluster, assignments: assignments, force: force, dryRun: dryRun))
     }
 }
