@@ -1,10 +1,8 @@
 import ArgumentParser
-import Blueprints
 import Deployments
 import Foundation
 import Kinds
 import PhotonCore
-import PlaneAPI
 import Planning
 
 struct PlanCommand: AsyncParsableCommand {
@@ -31,32 +29,11 @@ struct PlanCommand: AsyncParsableCommand {
     var detailedExitcode = false
 
     func run() async throws {
-        var workspace = try Workspace(templates: blueprint.templates)
-        try await workspace.receivePlaneSecrets()
-        var loaded = try workspace.loadBlueprint(blueprint.file)
-        var recorded = try await state.recorded(deployment: loaded.name.value)
-        var plane: PlaneContext?
-        if PlaneEnvironment.current != nil {
-            // Inside the plane: the clusters only (the installer owns the plane's own machines).
-            loaded.management = nil
-            recorded.setAside(group: KindCatalog.managementKind)
-        } else if loaded.management != nil, !state.local {
-            plane = try PlaneContext.load(stateDirectory: state.directory(for: loaded.name.value))
-            if plane != nil {
-                guard out == nil, format != .dot else {
-                    throw PhotonError(
-                        "a plan of a deployment run by its management plane can be shown as text or json, not saved or drawn",
-                        help: "drop -o/--format dot, or plan the installer's own state with --local")
-                }
-                loaded.clusters = []
-            }
-        }
-        let planeFiles = PlaneFiles.artifacts(blueprint: loaded, stateDirectory: state.directory(for: loaded.name.value))
-        let plan = try workspace.planner(for: loaded, planeFiles: planeFiles).plan(loaded, recorded: recorded)
-        if let plane {
-            // The installer's part (the plane's machines), then the plane's (the clusters), from its own state.
-            let remote = try await PlaneSession(context: plane, format: format == .json ? .json : .text)
-                .plan(PlanRequest(workspace: try PlaneInstaller.workspace(path: blueprint.file, kinds: workspace.directory), format: format.rawValue))
+        let preview = try await Preview.make(
+            blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location, clustersFormat: format.rawValue,
+            savingOrDrawing: out != nil || format == .dot)
+        let plan = preview.plan
+        if let remote = preview.clusters {
             if format == .text {
                 Output.result("Management plane (from this installer):\n" + PlanTextRenderer(color: Output.stdoutColor).render(plan))
                 Output.result("Clusters (from the management plane):\n" + remote.plan)

@@ -3,9 +3,6 @@ import Blueprints
 import Deployments
 import Foundation
 import PhotonCore
-import PlaneAPI
-import Planning
-import StateStore
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,168 +23,12 @@ struct StatusCommand: AsyncParsableCommand {
         if file == nil, state.directory == nil { throw ValidationError("give -f BLUEPRINT or --state DIR") }
     }
 
-    struct Report: Encodable {
-        struct Machine: Encodable {
-            var name, group, kind, role: String
-            var index: Int
-            var address: String
-            var lifecycle: String
-            /// What the control plane says, when it can tell without connecting (local machines).
-            var running: Bool?
-            /// Whether its SSH port answers, for running local machines (false: its sshd died).
-            var sshAnswers: Bool?
-        }
-        struct Run: Encodable {
-            var id: Int64
-            var command: String
-            var status: String
-            var startedAt: Date
-            var finishedAt: Date?
-            var summary: String?
-            var failures: [String]
-        }
-        struct Lock: Encodable {
-            var id: String
-            var pid: Int32
-            var host: String
-            var command: String
-            var since: Date
-        }
-        var deployment: String
-        var stateDirectory: String
-        var serial: Int
-        var lock: Lock?
-        var lastRun: Run?
-        var machines: [Machine]
-        /// Counts set by `photon scale`, with the blueprint's count they replaced.
-        var scaled: [ScaledCount]
-        var drift: PlanSummary?
-        /// Set when the deployment runs on its management plane (the report then is the plane's).
-        var plane: Plane?
-        /// Certificates that expire within 30 days (the next apply renews them).
-        var expiringCertificates: [ExpiringCertificate] = []
-
-        struct Plane: Encodable {
-            var endpoint: String
-            var fingerprint: String
-            var leader: String?
-            var operation: String?
-        }
-    }
-
     func run() async throws {
-        var blueprint: Blueprint?
-        var workspace: Workspace?
-        if let file {
-            workspace = try Workspace(templates: kinds.templates)
-            blueprint = try workspace?.loadBlueprint(file)
-        }
-        let deployment = blueprint?.name.value ?? URL(fileURLWithPath: state.directory ?? ".").lastPathComponent
-        let directory = state.directory(for: deployment)
-        if !state.local, PlaneEnvironment.current == nil, let context = try PlaneContext.load(stateDirectory: directory) {
-            let report = try await planeReport(context, directory: directory)
-            if format == .json { Output.result(JSONOutput.encode(report)) } else { Output.result(text(report)) }
-            return
-        }
-        guard FileManager.default.fileExists(atPath: directory + "/" + SQLiteStateStore.databaseFileName) else {
-            throw PhotonError(
-                "deployment \(deployment) has no recorded state in \(directory)", help: "nothing was applied yet; 'photon apply -f BLUEPRINT' creates it")
-        }
-        let store = try SQLiteStateStore.open(directory: directory, deployment: deployment)
-        let recorded = try store.readRecordedState()
-        var drift: PlanSummary?
-        if let blueprint, let workspace {
-            drift = try workspace.planner(for: blueprint).plan(blueprint, recorded: recorded).summary
-        }
-        var running: [String: Bool] = [:]
-        var deaf: Set<String>?
-        if let blueprint, case .local = blueprint.controlPlane,
-            let driver = try? Backends.current.current.driver(blueprint, BackendContext(stateDirectory: directory, recordedHandles: try store.machineHandles()))
-        {
-            for machine in recorded.machines { running[machine.name] = await driver.isRunning(name: machine.name) }
-            deaf = await driver.deafMachines(
-                Dictionary(recorded.machines.filter { running[$0.name] == true }.map { ($0.name, $0.address) }, uniquingKeysWith: { first, _ in first }))
-        }
-        let lastRun = try await store.lastRun()
-        let failures =
-            try lastRun.map { run in
-                try store.journal(run: run.id).filter { $0.status == .failed }.map { "\($0.actionID) on \($0.machine): \($0.message ?? "failed")" }
-            } ?? []
-        let report = Report(
-            deployment: deployment, stateDirectory: directory, serial: recorded.serial,
-            lock: try store.lockHolder().map { Report.Lock(id: $0.id.uuidString, pid: $0.pid, host: $0.host, command: $0.command, since: $0.since) },
-            lastRun: lastRun.map {
-                Report.Run(
-                    id: $0.id, command: $0.command, status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt,
-                    summary: $0.summary, failures: failures)
-            },
-            machines: recorded.machines.sorted { ($0.group, $0.role, $0.index) < ($1.group, $1.role, $1.index) }.map {
-                Report.Machine(
-                    name: $0.name, group: $0.group, kind: $0.kind, role: $0.role, index: $0.index, address: $0.address, lifecycle: $0.lifecycle.rawValue,
-                    running: running[$0.name], sshAnswers: running[$0.name] == true ? deaf.map { [name = $0.name] in !$0.contains(name) } : nil)
-            },
-            scaled: recorded.scaledCounts.values.sorted { $0.key < $1.key },
-            drift: drift, plane: nil, expiringCertificates: ExpiringCertificate.among(recorded.generatedSecrets))
-        if format == .json {
-            Output.result(JSONOutput.encode(report))
-            return
-        }
-        Output.result(text(report))
+        let report = try await StatusReport.make(blueprintPath: file, templates: kinds.templates, state: state.location)
+        Output.result(format == .json ? JSONOutput.encode(report) : text(report))
     }
 
-    /// The deployment as its management plane reports it.
-    func planeReport(_ context: PlaneContext, directory: String) async throws -> Report {
-        let client = try await context.connect()
-        func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
-            let (status, data) = try await client.send(.GET, path)
-            guard status == 200 else { throw PlaneSession.apiError(status, data, path) }
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(T.self, from: data)
-        }
-        let deployment = try await get("/v1/deployment", as: DeploymentBody.self)
-        let clusters = try await get("/v1/clusters", as: [ClusterBody].self)
-        let runs = try await get("/v1/runs?limit=1", as: [RunBody].self)
-        var lastRun: Report.Run?
-        if let run = runs.first {
-            let detail = try await get("/v1/runs/\(run.id)", as: RunDetailBody.self)
-            lastRun = Report.Run(
-                id: run.id, command: run.command, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt,
-                summary: run.summary,
-                failures: detail.steps.filter { $0.status == "failed" }.map { "\($0.action) on \($0.machine): \($0.message ?? "failed")" })
-        }
-        var machines: [Report.Machine] = []
-        for cluster in clusters {
-            for role in cluster.roles {
-                for machine in role.machines {
-                    machines.append(
-                        Report.Machine(
-                            name: machine.name, group: cluster.name, kind: cluster.kind, role: role.name, index: machine.index,
-                            address: machine.address, lifecycle: machine.lifecycle, running: nil))
-                }
-            }
-        }
-        return Report(
-            deployment: deployment.name, stateDirectory: "management plane at \(client.baseURL)", serial: deployment.serial,
-            lock: deployment.lock.map { Report.Lock(id: $0.id, pid: $0.pid, host: $0.host, command: $0.command, since: $0.since) },
-            lastRun: lastRun, machines: machines,
-            scaled: deployment.scaled.map { ScaledCount(group: $0.cluster, role: $0.role, count: $0.count, baseCount: $0.blueprintCount) },
-            drift: nil,
-            plane: Report.Plane(
-                endpoint: client.baseURL, fingerprint: context.fingerprint, leader: deployment.leader,
-                operation: deployment.operation.map { "\($0.id) \($0.summary) (\($0.status.rawValue))" }),
-            expiringCertificates: try installerCertificates(directory: directory, deployment: deployment.name) + (deployment.expiringCertificates ?? []))
-    }
-
-    /// The management plane's certificates, which this installer keeps (and renews) for the plane's machines.
-    func installerCertificates(directory: String, deployment: String) throws -> [ExpiringCertificate] {
-        guard FileManager.default.fileExists(atPath: directory + "/" + SQLiteStateStore.databaseFileName) else { return [] }
-        let store = try SQLiteStateStore.open(directory: directory, deployment: deployment)
-        defer { try? store.close() }
-        return ExpiringCertificate.among(try store.readRecordedState().generatedSecrets).filter { $0.group == "management" }
-    }
-
-    func text(_ report: Report) -> String {
+    func text(_ report: StatusReport) -> String {
         var lines = ["Deployment \(report.deployment): state \(report.stateDirectory), serial \(report.serial)"]
         if let plane = report.plane {
             lines.append("plane: certificate \(plane.fingerprint), leader \(plane.leader ?? "none elected")")
