@@ -27,6 +27,10 @@ struct AgentProcessTests {
         defer {
             for process in [ours.process, theirs.process] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
+        // Process.run can return before the child has exec'd (its command line is still the test's).
+        for _ in 0..<50 where AgentProcess.processes(stateDirectory: "/var/tmp/photon-agent-test-a/.photon/d").isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         #expect(AgentProcess.processes(stateDirectory: "/var/tmp/photon-agent-test-a/.photon/d") == [ours.process.processIdentifier])
         #expect(AgentProcess.processes(stateDirectory: "/var/tmp/photon-agent-test-a/.photon").isEmpty, "a prefix of the folder is another folder")
         AgentProcess.stopAll(stateDirectory: "/var/tmp/photon-agent-test-a/.photon/d", known: nil)
