@@ -1,4 +1,5 @@
 import Engine
+import EngineTestSupport
 import Foundation
 import MachineAccess
 import PhotonCore
@@ -16,13 +17,19 @@ struct StepLockTests {
         return path
     }
 
+    /// Whether a `flock -w SECONDS 9` process runs (the program itself, not a shell whose script names it).
+    static func flockWaiting(_ seconds: Int) -> Bool {
+        HostProcesses.mentioning("flock -w \(seconds) 9").contains { $0.contains(": flock -w \(seconds) 9") }
+    }
+
     @Test("a guard waits for the run a dropped connection left on the machine (which writes on after the drop), then sees what it did")
     func guardWaitsForTheOrphan() async throws {
         let server = try SSHD()
         defer { server.stop() }
         let folder = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let lock = StepLock(directory: folder + "/steps")
+        // A wait no other test uses: its `flock -w 587` process shows when the guard is waiting.
+        let lock = StepLock(directory: folder + "/steps", wait: .seconds(587))
         let done = folder + "/done", gate = folder + "/gate"
 
         // photon's connection ends halfway (here its deadline): the command goes on without it, until the
@@ -35,7 +42,10 @@ struct StepLockTests {
 
         // The next photon's guard for the same step waits while the orphan runs, then finds the step done.
         let guardRun = Task { try await server.connect().execute(lock.wrap("test -e \(ShellQuoting.quote(done))", step: "m-1/configure/2")) }
-        try await Task.sleep(for: .seconds(1))
+        // The gate opens once the guard waits on the lock (however long its connection took), not after a guess.
+        let waiting = ContinuousClock.now + .seconds(60)
+        while !Self.flockWaiting(587), ContinuousClock.now < waiting { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(Self.flockWaiting(587), "the guard never waited on the lock")
         #expect(!FileManager.default.fileExists(atPath: done))
         // Another step's runs never wait for it.
         let other = try await server.connect().execute(lock.wrap("true", step: "m-1/configure/3"))
