@@ -90,16 +90,12 @@ package enum AgentProcess {
 
     /// The photon agents serving this state folder (`photon agent … --state DIR`), by their command lines.
     package static func processes(stateDirectory: String) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> pid_t? in
-            guard let pid = pid_t(entry), pid != getpid(),
-                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
-            else { return nil }
-            let arguments = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-            guard arguments.count > 1, arguments[1] == "agent", let flag = arguments.firstIndex(of: "--state"),
+        ProcessTable.entries().compactMap { process -> pid_t? in
+            let arguments = process.arguments
+            guard process.pid != getpid(), arguments.count > 1, arguments[1] == "agent", let flag = arguments.firstIndex(of: "--state"),
                 flag + 1 < arguments.count, arguments[flag + 1] == stateDirectory
             else { return nil }
-            return pid
+            return process.pid
         }
     }
 

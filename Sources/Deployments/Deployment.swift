@@ -54,9 +54,15 @@ package struct LocalDeployment: Deployment {
         // `--local` of a deployment with a plane: the installer's agent for it goes with the state.
         let agent = runner.state.inPlane ? nil : (try? PlaneContext.load(stateDirectory: runner.stateDirectory))?.agent
         try await runner.execute(saved: nil, goal: goal)
-        if case .destroy = goal, !runner.state.inPlane, runner.blueprint.management != nil {
-            AgentProcess.stopAll(stateDirectory: runner.stateDirectory, known: agent)
-            PlaneContext.remove(stateDirectory: runner.stateDirectory)
-        }
+        if case .destroy = goal, !runner.state.inPlane, runner.blueprint.management != nil { runner.forgetPlane(agent: agent) }
+    }
+}
+
+extension Runner {
+    /// The installer's side of a plane that is gone or going: every agent of the state folder (the
+    /// recorded one and any a killed installer left unrecorded) ended, the context file removed.
+    func forgetPlane(agent: PlaneContext.Agent?) {
+        AgentProcess.stopAll(stateDirectory: stateDirectory, known: agent)
+        PlaneContext.remove(stateDirectory: stateDirectory)
     }
 }

@@ -76,8 +76,7 @@ package struct PlaneDeployment: Deployment {
         try await session(context).destroyClusters(clusters.isEmpty ? nil : clusters)
         guard everything else { return }
         // The clusters are gone; the plane's machines are the installer's own to remove, with its agent.
-        AgentProcess.stopAll(stateDirectory: runner.stateDirectory, known: context.agent)
-        PlaneContext.remove(stateDirectory: runner.stateDirectory)
+        runner.forgetPlane(agent: context.agent)
         try await runner.execute(saved: nil, goal: .destroy, confirmed: true)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PhotonCore
 
 #if canImport(Glibc)
 import Glibc
@@ -20,8 +21,8 @@ struct MachineRemains {
         let deadline = ContinuousClock.now + timeout
         while true {
             let monitor = monitorProcess()
-            if monitor == nil { removeEmptyGroups() }
-            let groups = existingGroups()
+            // While the monitor runs it is still tearing down: its groups are its own to remove.
+            let groups = monitor == nil ? removeEmptyGroups() : existingGroups()
             if monitor == nil && groups.isEmpty { return }
             guard ContinuousClock.now < deadline else {
                 let what =
@@ -38,12 +39,7 @@ struct MachineRemains {
     /// The pid of `[lxc monitor] <machines> <name>`, if it runs.
     func monitorProcess() -> pid_t? {
         let title = "[lxc monitor] \(machinesDirectory) \(name)"
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            if line == title { return pid }
-        }
-        return nil
+        return ProcessTable.entries().first { $0.commandLine.trimmingCharacters(in: .whitespaces) == title }?.pid
     }
 
     /// The machine's payload and monitor groups in every hierarchy of the host (each v1 controller, or the
@@ -64,28 +60,32 @@ struct MachineRemains {
     }
 
     /// Removes each group that holds no process, its subgroups first. A group with processes stays
-    /// (the kernel refuses it), so this can never take a running machine's group.
-    func removeEmptyGroups() {
-        for group in existingGroups() { removeTree(group) }
+    /// (the kernel refuses it), so this can never take a running machine's group. Returns the groups
+    /// that stay.
+    @discardableResult
+    func removeEmptyGroups() -> [String] {
+        existingGroups().filter { group in
+            removeTree(group)
+            return FileManager.default.fileExists(atPath: group)
+        }
     }
 
     private func removeTree(_ group: String) {
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: group)) ?? [] {
-            var info = stat()
-            let path = group + "/" + entry
-            if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { removeTree(path) }
-        }
+        for subgroup in subgroups(of: group) { removeTree(subgroup) }
         rmdir(group)
     }
 
     /// The processes in the group and its subgroups.
     private func processCount(inGroup group: String) -> Int {
-        var count = ((try? String(contentsOfFile: group + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").count
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: group)) ?? [] {
+        let own = ((try? String(contentsOfFile: group + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").count
+        return subgroups(of: group).reduce(own) { $0 + processCount(inGroup: $1) }
+    }
+
+    /// A group's child groups: the folders among its control files.
+    private func subgroups(of group: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: group)) ?? []).map { group + "/" + $0 }.filter { path in
             var info = stat()
-            let path = group + "/" + entry
-            if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { count += processCount(inGroup: path) }
+            return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
         }
-        return count
     }
 }
