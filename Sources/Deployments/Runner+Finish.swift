@@ -26,7 +26,8 @@ extension Runner {
     }
 
     /// Local machines of this deployment that the installer's state does not record (a management
-    /// plane made them, and is gone or was bypassed with --local): destroy leaves none behind.
+    /// plane made them, and is gone or was bypassed with --local): destroy leaves none behind, nor what
+    /// the host holds for them.
     package func removeLeftoverMachines() async throws {
         guard case .local = blueprint.controlPlane, !state.inPlane else { return }
         let driver = try Backends.current.current.driver(blueprint, try await backendContext())
@@ -34,6 +35,7 @@ extension Runner {
             Output.error("removing \(machine.name), a machine of \(blueprint.name.value) this installer's state did not record (its management plane made it)")
             try await driver.delete(name: machine.name)
         }
+        try await driver.releaseIfUnused()
     }
 
     /// After a converged apply: the blueprint becomes the last applied, and scaled counts the blueprint has

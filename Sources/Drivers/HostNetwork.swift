@@ -32,9 +32,19 @@ struct HostNetwork: Sendable {
 
     var bridgeExists: Bool { FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)") }
 
+    /// Whether photon made the bridge: it carries the MAC photon gives its bridges, not one the kernel or
+    /// a person chose.
+    var bridgeIsPhotons: Bool {
+        let address = try? String(contentsOfFile: "/sys/class/net/\(bridge)/address", encoding: .utf8)
+        return address?.trimmingCharacters(in: .whitespacesAndNewlines) == HostNetwork.macAddress(for: hostAddress)
+    }
+
+    /// The interfaces on the bridge (machines' veths), sorted.
+    var ports: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net/\(bridge)/brif")) ?? []).sorted() }
+
     /// Makes the bridge if it is missing, after checking that the network is free on this host and that
-    /// the host firewall lets frames between machines pass. Returns whether photon made it.
-    func ensureBridge() throws -> Bool {
+    /// the host firewall lets frames between machines pass.
+    func ensureBridge() throws {
         if bridgeExists {
             guard FileManager.default.fileExists(atPath: "/sys/class/net/\(bridge)/bridge") else {
                 throw prepareError("the interface \(bridge) exists and is not a bridge", help: "name another bridge in controlPlane.local.bridge")
@@ -47,7 +57,7 @@ struct HostNetwork: Sendable {
                     help: "name another bridge in controlPlane.local.bridge, or choose another network")
             }
             try checkFirewall()
-            return false
+            return
         }
         if let route = try overlappingRoute() {
             throw prepareError(
@@ -69,7 +79,6 @@ struct HostNetwork: Sendable {
             _ = try? HostCommand.runBlocking(["ip", "link", "del", bridge])
             throw prepareError("cannot make the bridge \(bridge): \(result.diagnostic)")
         }
-        return true
     }
 
     func removeBridge() throws {
@@ -78,10 +87,10 @@ struct HostNetwork: Sendable {
         // The kernel may still be letting go of the last machine's port: the bridge goes within moments.
         for _ in 0..<100 where bridgeExists { usleep(20_000) }
         guard !bridgeExists else {
-            let ports = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net/\(bridge)/brif")) ?? []
+            let ports = self.ports
             throw DriverError(
                 machine: nil, operation: "delete",
-                "cannot remove the bridge \(bridge)\(ports.isEmpty ? "" : " (ports: \(ports.sorted().joined(separator: ", ")))"): \(result.succeeded ? "it is still there" : result.diagnostic)",
+                "cannot remove the bridge \(bridge)\(ports.isEmpty ? "" : " (ports: \(ports.joined(separator: ", ")))"): \(result.succeeded ? "it is still there" : result.diagnostic)",
                 transient: true)
         }
     }

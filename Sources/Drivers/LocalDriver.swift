@@ -115,6 +115,10 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         return Set(zip(machines, answers).filter { !$1 }.map { $0.0.0 })
     }
 
+    public func releaseIfUnused() async throws {
+        try await OwnThread.run { try self.hostLock.withLock { if try self.machineNames().isEmpty { try self.releaseHost() } } }
+    }
+
     public func list() async throws -> [MachineHandle] {
         try machineNames().compactMap { try lookupBlocking(name: $0) }
     }
@@ -298,9 +302,7 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
             atPath: configuration.machinesDirectory, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o711])
         chmod(configuration.machinesDirectory, 0o711)
-        if try hostNetwork.ensureBridge() {
-            try? Data(hostNetwork.bridge.utf8).write(to: URL(fileURLWithPath: bridgeMarker))
-        }
+        try hostNetwork.ensureBridge()
         masks = try hostMasks()
         try writeSeccompPolicy()
         confinement = Confinement(idMap: configuration.idMap, seccompProfile: seccompPolicyFile, appArmor: Confinement.hostHasAppArmor())
@@ -309,16 +311,18 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         prepared = true
     }
 
-    /// With the last machine gone: the bridge (if photon made it), the machines directory and LXC's lock directory.
+    /// With the last machine gone: the bridge (if photon made it and no machine is on it), the machines
+    /// directory and LXC's lock directory. Whether photon made the bridge is read from the bridge itself
+    /// (its MAC), not from a file a killed photon may not have written or a destroy may have removed.
     func releaseHost() throws {
-        if FileManager.default.fileExists(atPath: bridgeMarker) {
+        if hostNetwork.bridgeExists, hostNetwork.bridgeIsPhotons, hostNetwork.ports.isEmpty {
             try hostNetwork.removeBridge()
         }
         prepared = false
         // The deployment is gone from this host: other deployments' machines need not hide its paths.
         let own = (configuration.hiddenPaths + [HiddenPath(configuration.machinesDirectory, reason: .state)]).compactMap { MachineMasks.realPath($0.path) }
         try? HiddenPathRegistry(file: configuration.hiddenPathRegistry).record([], removing: own)
-        try? FileManager.default.removeItem(atPath: bridgeMarker)
+        try? FileManager.default.removeItem(atPath: configuration.machinesDirectory + "/.bridge")  // older photons' marker
         // What a killed photon may have left half-written: the hosts file and machines never finished.
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: configuration.machinesDirectory)) ?? []
         where entry.hasPrefix("known_hosts") || entry.hasPrefix(".partial-") || entry == ".seccomp" {
@@ -334,7 +338,6 @@ public final class LocalDriver: MachineDriver, @unchecked Sendable {
         }
     }
 
-    private var bridgeMarker: String { configuration.machinesDirectory + "/.bridge" }
     private var seccompPolicyFile: String { configuration.machinesDirectory + "/.seccomp" }
 
     /// The masks of every machine: this deployment's hidden paths (and its machines folder) and every

@@ -66,11 +66,16 @@ public protocol MachineDriver: Sendable {
     /// sshd died while the rest of the machine goes on. Only a driver that can bring sshd back
     /// (`create` of the machine again does) answers; the others find none.
     func deafMachines(_ addresses: [String: String]) async -> Set<String>
+    /// With none of the deployment's machines left, lets go of what the control plane holds for it (the
+    /// local driver's bridge and folders, which a killed apply may have made before its first machine);
+    /// does nothing while a machine remains.
+    func releaseIfUnused() async throws
 }
 
 extension MachineDriver {
     public func isRunning(name: String) async -> Bool? { nil }
     public func deafMachines(_ addresses: [String: String]) async -> Set<String> { [] }
+    public func releaseIfUnused() async throws {}
 }
 
 /// What a command printed and how it ended.
