@@ -45,7 +45,8 @@ struct BridgeOwnershipTests {
 
         // Someone's own bridge on the network (another MAC): photon uses it and never removes it.
         let theirs = try HostCommand.runBlocking(
-            ["ip", "-batch", "-"], input: "link add name \(first.bridge) type bridge\naddr add 10.248.0.1/24 dev \(first.bridge)\nlink set \(first.bridge) up\n")
+            ["ip", "-batch", "-"], input: "link add name \(first.bridge) type bridge\naddr add 10.248.0.1/24 dev \(first.bridge)\nlink set \(first.bridge) up\n"
+        )
         #expect(theirs.succeeded, "\(theirs.diagnostic)")
         let c = try await first.driver.create(first.spec("test-share-3", host: 4))
         try await first.driver.delete(name: c.name)
