@@ -4,6 +4,8 @@ package struct OperationExit: Error, Sendable, Equatable {
     package var code: Int32
 
     package static let failure = OperationExit(code: 1)
+    /// A preview whose plan has changes (`plan --detailed-exitcode`).
+    package static let changesPending = OperationExit(code: 2)
     /// Stopped by Ctrl-C (or the plane's operation was): 128 + SIGINT.
     package static let interrupted = OperationExit(code: 130)
 }

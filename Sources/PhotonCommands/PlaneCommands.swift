@@ -72,3 +72,16 @@ struct AgentCommand: AsyncParsableCommand {
         ).run()
     }
 }
+
+/// What `photon serve` starts for each operation and preview: not for people.
+struct RunOperationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run-operation", abstract: "Run one operation a management plane's server handed over in a job file.", shouldDisplay: false)
+
+    @Argument(help: ArgumentHelp("The job file photon serve wrote.", valueName: "job"))
+    var job: String
+
+    func run() async throws {
+        try await PlaneOperation.run(OperationJob.read(job))
+    }
+}

@@ -2,9 +2,8 @@ import PhotonCore
 
 /// What an operation asks of photon, as the API received it and its (authenticated) record keeps it.
 ///
-/// The plane's child `photon` gets its argument list from ``commandLine(blueprint:kinds:format:dryRun:)``
-/// only: options first, then `--`, then the names. Names are host name labels, checked when the request
-/// arrives (``problem``) and again when the command line is built, so no value can become an option.
+/// Names are host name labels, checked when the request arrives (``problem``) and again when a server
+/// hands it to the child that runs it (``OperationJob``).
 public struct OperationRequest: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable {
         case apply, scale, destroy
@@ -68,23 +67,5 @@ public struct OperationRequest: Codable, Sendable, Hashable {
             if counts != nil || force != nil { return "a destroy takes no counts or force" }
         }
         return nil
-    }
-
-    /// photon's arguments (after the executable) that run the request on the materialized blueprint and
-    /// kinds, streaming JSON events; with `dryRun`, the plan it would carry out, in `format`.
-    public func commandLine(blueprint: String, kinds: String, format: String = "json", dryRun: Bool = false) throws -> [String] {
-        if let problem { throw PhotonError("the operation cannot run: \(problem)") }
-        let files = ["-f", blueprint, "--templates", kinds]
-        let output = ["--format", format == "json" ? "json" : "text"]
-        switch kind {
-        case .apply:
-            return dryRun ? ["plan"] + files + output + ["--detailed-exitcode"] : ["apply"] + files + ["--yes"] + output
-        case .scale:
-            return ["scale"] + files + (dryRun ? ["--dry-run"] : ["--yes"]) + output + (force == true ? ["--force"] : [])
-                + ["--", cluster!] + countArguments
-        case .destroy:
-            precondition(!dryRun, "the plane previews applies and scales only")
-            return ["destroy"] + files + ["--yes"] + output + (cluster.map { ["--cluster", $0] } ?? ["--keep-management"])
-        }
     }
 }

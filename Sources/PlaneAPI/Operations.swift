@@ -297,8 +297,12 @@ final class OperationRunner: Sendable {
             let files = try workspace.materialize(in: folder)
             try await book.put(operation)
             await event(.operation(state: resumed ? "resumed" : "started", node: configuration.node, attempt: operation.attempts))
-            let arguments = [executable] + (try operation.request.commandLine(blueprint: files.blueprint, kinds: files.kinds))
-            let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
+            // Beside the folder, not in it: the blueprint's file there may have any name.
+            let job = folder + ".job.json"
+            try OperationJob(request: operation.request, blueprint: files.blueprint, kinds: files.kinds).write(to: job)
+            let child = try HostCommand.spawnWithPipes(
+                OperationJob.arguments(executable: executable, file: job),
+                environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
             running.withLock { $0[operation.id] = child.pid }
             let lines = AsyncStream<(Bool, String)> { continuation in
                 let group = DispatchGroup()
@@ -331,6 +335,7 @@ final class OperationRunner: Sendable {
                 defer {
                     running.withLock { $0[operationID] = nil }
                     try? FileManager.default.removeItem(atPath: folder)
+                    try? FileManager.default.removeItem(atPath: job)
                 }
                 record.exitStatus = status
                 // Killed by SIGTERM (this server lost the lead) is not an outcome: the next leader resumes it.

@@ -12,8 +12,8 @@ import StateStore
 
 /// Plans, operations asked of the server, and their event streams.
 extension PlaneServer {
-    /// Runs `photon plan` (or `scale --dry-run`) against the plane's state, in a child like operations,
-    /// but at once and changing nothing.
+    /// Previews the request (the plan of an apply or a scale) against the plane's state, in a child like
+    /// operations, but at once and changing nothing.
     func plan(_ request: PlanRequest) async throws -> PlanBody {
         guard planSlots.take() else {
             throw HTTPError(.tooManyRequests, message: "\(limits.concurrentPlans) plans are being computed already; try again in a moment")
@@ -25,11 +25,19 @@ extension PlaneServer {
             throw PhotonError("the plane has no blueprint yet", help: "send one with the plan request")
         }
         let directory = configuration.stateDirectory + "/plans/" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let job = directory + ".job.json"  // beside the folder: the blueprint's file there may have any name
+        defer {
+            try? FileManager.default.removeItem(atPath: directory)
+            try? FileManager.default.removeItem(atPath: job)
+        }
         let files = try workspace.materialize(in: directory)
-        let format = request.format == "json" ? "json" : "text"
-        let arguments = [runner.executable] + (try request.request.commandLine(blueprint: files.blueprint, kinds: files.kinds, format: format, dryRun: true))
-        let child = try HostCommand.spawnWithPipes(arguments, environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
+        try OperationJob(
+            request: request.request, blueprint: files.blueprint, kinds: files.kinds, preview: true, format: request.format == "json" ? .json : .text
+        )
+        .write(to: job)
+        let child = try HostCommand.spawnWithPipes(
+            OperationJob.arguments(executable: runner.executable, file: job),
+            environment: [PlaneServer.configurationVariable: configuration.file, "NO_COLOR": "1"])
         @Sendable func readAll(_ descriptor: Int32) async throws -> String {
             try await OwnThread.run {
                 var text = ""

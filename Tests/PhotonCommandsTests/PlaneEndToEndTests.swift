@@ -153,7 +153,7 @@ struct PlaneEndToEndTests {
         killedScale.waitUntilExit()
         // The operation's photon on the plane machine is held (SIGSTOP) while the next two CLIs look, so
         // it is certainly still running; then it goes on.
-        let operation = "'^/usr/local/bin/photon scale'"
+        let operation = "'^/usr/local/bin/photon run-operation '"
         var held = false
         for _ in 0..<200 where !held {
             held = try await onMachine("10.241.0.2", "pkill -STOP -f \(operation)").succeeded

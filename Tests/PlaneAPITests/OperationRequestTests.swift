@@ -4,30 +4,30 @@ import Testing
 
 @testable import PlaneAPI
 
-/// The one place a plane operation becomes photon's argument list: options first, names after `--`,
-/// and a record whose names are not labels (however it got into etcd) never becomes a command line.
+/// What a plane server hands its child: a typed job whose command line never carries a request's value,
+/// and a request whose names are not labels (however it got into etcd) never becomes a job.
 @Suite("Operation requests", .tags(.security))
 struct OperationRequestTests {
-    @Test("each request runs and previews as the matching photon command, names after the options")
-    func commandLines() throws {
-        let files = ["-f", "b.yaml", "--templates", "k"]
-        #expect(try OperationRequest.apply.commandLine(blueprint: "b.yaml", kinds: "k") == ["apply"] + files + ["--yes", "--format", "json"])
-        #expect(
-            try OperationRequest.apply.commandLine(blueprint: "b.yaml", kinds: "k", format: "text", dryRun: true)
-                == ["plan"] + files + ["--format", "text", "--detailed-exitcode"])
+    @Test("a job goes to its child as a file the child reads back unchanged; the command line is fixed")
+    func jobs() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photon-job-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let scale = OperationRequest.scale("web", counts: ["workers": 5, "managers": 3], force: true)
-        #expect(
-            try scale.commandLine(blueprint: "b.yaml", kinds: "k")
-                == ["scale"] + files + ["--yes", "--format", "json", "--force", "--", "web", "managers=3", "workers=5"])
-        #expect(
-            try scale.commandLine(blueprint: "b.yaml", kinds: "k", format: "xml", dryRun: true)
-                == ["scale"] + files + ["--dry-run", "--format", "text", "--force", "--", "web", "managers=3", "workers=5"])
-        #expect(
-            try OperationRequest.destroy(cluster: "web").commandLine(blueprint: "b.yaml", kinds: "k")
-                == ["destroy"] + files + ["--yes", "--format", "json", "--cluster", "web"])
-        #expect(
-            try OperationRequest.destroy(cluster: nil).commandLine(blueprint: "b.yaml", kinds: "k")
-                == ["destroy"] + files + ["--yes", "--format", "json", "--keep-management"])
+        for job in [
+            try OperationJob(request: .apply, blueprint: "b.yaml", kinds: "k"),
+            try OperationJob(request: .apply, blueprint: "b.yaml", kinds: "k", preview: true, format: .text),
+            try OperationJob(request: scale, blueprint: "b.yaml", kinds: "k", preview: true),
+            try OperationJob(request: .destroy(cluster: nil), blueprint: "--templates", kinds: "k"),
+        ] {
+            let file = folder + "/job.json"
+            try job.write(to: file)
+            #expect(try OperationJob.read(file) == job)
+            let attributes = try FileManager.default.attributesOfItem(atPath: file)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            #expect(OperationJob.arguments(executable: "/usr/local/bin/photon", file: file) == ["/usr/local/bin/photon", "run-operation", file])
+        }
+        #expect(throws: PhotonError.self) { try OperationJob(request: .destroy(cluster: "web"), blueprint: "b.yaml", kinds: "k", preview: true) }
         #expect(scale.summary == "scale web managers=3 workers=5")
     }
 
@@ -46,7 +46,10 @@ struct OperationRequestTests {
     func refused(json: String) throws {
         let request = try JSONDecoder().decode(OperationRequest.self, from: Data(json.utf8))
         #expect(request.problem != nil)
-        #expect(throws: PhotonError.self) { try request.commandLine(blueprint: "b.yaml", kinds: "k") }
+        #expect(throws: PhotonError.self) { try OperationJob(request: request, blueprint: "b.yaml", kinds: "k") }
+        // Nor is one a job file carries (a job is checked again when the child reads it).
+        let forged = #"{"blueprint":"b.yaml","format":"json","kinds":"k","preview":false,"request":"# + json + "}"
+        #expect(throws: PhotonError.self) { try JSONDecoder().decode(OperationJob.self, from: Data(forged.utf8)) }
     }
 
     @Test("a record's request survives the round trip through its JSON")

@@ -89,11 +89,12 @@ struct ServerTests {
             let operation = try decode(OperationRecord.self, operationBody)
             #expect(operation.status == .succeeded && operation.runs == [7] && operation.node == "a" && operation.attempts == 1)
             let arguments = try String(contentsOfFile: plane.directory + "/arguments", encoding: .utf8)
+            #expect(arguments.hasPrefix("run-operation \(plane.directory)/state-a/operations/000001.job.json\n"), "\(arguments)")
+            let operations = plane.directory + "/state-a/operations/000001"
             #expect(
-                arguments.hasPrefix(
-                    "apply -f \(plane.directory)/state-a/operations/000001/photon.yaml --templates \(plane.directory)/state-a/operations/000001/kinds --yes --format json"
-                ),
-                "\(arguments)")
+                try plane.jobs.first
+                    == OperationJob(request: .apply, blueprint: operations + "/photon.yaml", kinds: operations + "/kinds", preview: false, format: .json))
+            #expect(!FileManager.default.fileExists(atPath: operations + ".job.json"), "the job goes with the operation's files")
             // The events can be read again from any point (a client whose stream was cut).
             var again: [String] = []
             for try await line in try await client.lines(accepted.events + "?from=6", status: &streamStatus) { again.append(line) }

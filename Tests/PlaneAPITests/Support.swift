@@ -35,11 +35,12 @@ final class PlaneFixture: @unchecked Sendable {
     }
 
     /// A stand-in that prints what `photon apply --format json` prints, taking `seconds` in the middle,
-    /// and records its arguments beside itself.
+    /// and records its arguments and its job (``jobs``) beside itself.
     static func applyLikeChild(seconds: Double, exitStatus: Int = 0) -> String {
         """
         echo "$@" >> "$(dirname "$0")/arguments"
-        case " $* " in *" plan "*|*" --dry-run "*) echo "Plan: 1 machine to create"; exit 2;; esac
+        cat "$2" >> "$(dirname "$0")/jobs" && echo >> "$(dirname "$0")/jobs"
+        if grep -q '"preview":true' "$2"; then echo "Plan: 1 machine to create"; exit 2; fi
         echo '{"event":"plan","text":"Plan: 1 machine to create","changes":"true","time":"t"}'
         echo '{"event":"run","id":"7","time":"t"}'
         echo '{"event":"started","action":"m/create-machine","machine":"m","attempt":"1","summary":"create machine","time":"t"}'
@@ -48,6 +49,14 @@ final class PlaneFixture: @unchecked Sendable {
         echo "apply of demo complete" >&2
         exit \(exitStatus)
         """
+    }
+
+    /// The jobs the servers handed their children, in order.
+    var jobs: [OperationJob] {
+        get throws {
+            let text = (try? String(contentsOfFile: directory + "/jobs", encoding: .utf8)) ?? ""
+            return try text.split(separator: "\n").map { try JSONDecoder().decode(OperationJob.self, from: Data($0.utf8)) }
+        }
     }
 
     /// Authenticates records as the servers do.

@@ -30,7 +30,7 @@ struct TokenHolderTests {
                         PlanRequest(workspace: sampleBundle, scale: ScaleRequest(counts: ["workers": 1], force: nil), cluster: name)))
                 #expect(status == 400, "plan of cluster \(name.debugDescription): \(status)")
             }
-            // Only the one well-formed scale of this test was ever started, with its names after `--`.
+            // Only the one well-formed scale of this test was ever started, its request in a job file, never in argv.
             try await OperationBook(etcd: try plane.etcdClient, prefix: "/photon/demo/", authenticator: try plane.authenticator).setWorkspace(sampleBundle)
             let (status, _) = try await client.send(
                 .POST, "/v1/clusters/web/scale", body: try JSONEncoder().encode(ScaleRequest(counts: ["workers": 2], force: true)))
@@ -38,8 +38,12 @@ struct TokenHolderTests {
             let deadline = Date().addingTimeInterval(15)
             while !FileManager.default.fileExists(atPath: plane.directory + "/arguments"), Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
             let arguments = try String(contentsOfFile: plane.directory + "/arguments", encoding: .utf8)
-            #expect(arguments.hasSuffix("--force -- web workers=2\n"), "\(arguments)")
-            for name in hostile where name.count > 3 { #expect(!arguments.contains(name), "\(name.debugDescription) reached the arguments") }
+            #expect(arguments.hasPrefix("run-operation ") && arguments.hasSuffix(".job.json\n"), "\(arguments)")
+            #expect(try plane.jobs.map(\.request) == [.scale("web", counts: ["workers": 2], force: true)])
+            let jobs = try String(contentsOfFile: plane.directory + "/jobs", encoding: .utf8)
+            for name in hostile where name.count > 3 {
+                #expect(!arguments.contains(name) && !jobs.contains(name), "\(name.debugDescription) reached a child")
+            }
         }
     }
 }
