@@ -4,6 +4,7 @@ import YAMLReader
 
 /// The sections about machines: the control plane, static machines, SSH, flavors.
 extension BlueprintReading {
+    // One function: each driver's keys read in turn, each with its position; a list of keys, not logic to split.
     func controlPlaneSection(_ value: YAMLValue) -> ControlPlane? {
         guard let section = value.mapping() else { return nil }
         let driver = section.required("driver")

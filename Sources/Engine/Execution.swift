@@ -158,6 +158,7 @@ final class ExecutionContext: Sendable {
         var message: String?
     }
 
+    // One switch over every action kind, each case a few lines: the whole dispatch reads best in one place.
     func perform(_ planned: PlanAction) async throws -> Result {
         try Task.checkCancellation()
         var action = planned

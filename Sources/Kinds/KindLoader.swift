@@ -237,6 +237,7 @@ struct KindReading {
     public static let artifacts = ["photon", "plane-certificate", "plane-key", "state-key", "ssh-key"]
     static let commonKeys = ["name", "on", "via", "when", "unless", "creates", "timeout", "retry"]
 
+    // Long: every key a step may have, read in order with its diagnostic; a list of keys, not logic.
     func step(_ value: YAMLValue) -> Step? {
         guard let section = value.mapping() else { return nil }
         let present = Self.stepTypes.filter { section.has($0) }

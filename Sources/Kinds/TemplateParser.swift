@@ -37,6 +37,7 @@ struct TemplateParser {
         var start: Int
     }
 
+    // One loop over the tags with its stack of open sections: split, the stack would be passed around.
     mutating func parse() throws(DiagnosticsError) -> [TemplateNode] {
         var open: [Unicode.Scalar] = ["{", "{"]
         var close: [Unicode.Scalar] = ["}", "}"]

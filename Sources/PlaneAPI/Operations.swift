@@ -266,6 +266,8 @@ final class OperationRunner: Sendable {
         for pid in running.withLock({ Array($0.values) }) { kill(pid, SIGTERM) }
     }
 
+    // One function: the life of an operation's child, from its job to its record's last state; the order of the
+    // cleanup (its record written before its files go) must be seen whole.
     func launch(_ original: OperationRecord) async {
         var operation = original
         let resumed = operation.status == .running

@@ -99,6 +99,7 @@ public final class PlaneServer: Sendable {
 
     // MARK: - Routes
 
+    // Long: the API's routes, each a few lines, listed together as openapi.yaml lists them.
     func router() -> Router<PlaneRequestContext> {
         let router = Router(context: PlaneRequestContext.self)
         router.add(middleware: ErrorMiddleware())

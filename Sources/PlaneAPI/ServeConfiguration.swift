@@ -58,6 +58,7 @@ public struct ServeConfiguration: Sendable {
     }
 
     /// Reads and checks the file; every problem is reported with its line and column.
+    // Long: each key of the file read in turn with its position; a list of keys, not logic.
     public static func load(_ path: String) throws -> ServeConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PhotonError("cannot read the server configuration \(path)", help: "the management kind writes it to /etc/photon/serve.yaml")

@@ -134,6 +134,7 @@ public enum BlueprintSchema {
         ]
     }
 
+    // Long: the JSON Schema written out as a literal, in the blueprint's order.
     static func document(catalog: KindCatalog) -> [String: Any] {
         let clusterKinds = catalog.clusterKinds
         let staticMachine: [String: Any] = [

@@ -8,6 +8,7 @@ extension PlanBuilder {
 
     /// Recorded machines the blueprint no longer asks for: drain (via a surviving machine), leave, delete.
     /// The highest-numbered go first; quorum roles lose one machine at a time.
+    // One function: drains, leaves and deletes are wired in the order quorum roles need, which splitting would hide.
     mutating func addRemovals() throws(DiagnosticsError) -> [PlanMachine] {
         let gone = recorded.machines.filter { desired.indexByName[$0.name] == nil }
         guard !gone.isEmpty else { return [] }
@@ -91,6 +92,7 @@ extension PlanBuilder {
     }
 
     /// A dependency order for the actions (old index → new index), or an error naming an action on a cycle.
+    // One function: Kahn's order and, when it stops short, the search for the cycle it names.
     mutating func sortTopologically() throws(DiagnosticsError) -> [Int] {
         // Dependents in one flat array (compressed rows), built without copying any action.
         let count = actions.count

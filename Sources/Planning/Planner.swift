@@ -118,6 +118,8 @@ extension DesiredState {
         "\(deployment)-\(group)-\(role)-\(index)"
     }
 
+    // One function: machines, their facts and their steps expanded in one pass over the groups, which a
+    // 10,000-machine plan makes once (photon-bench measures it).
     static func expand(
         _ deployment: ResolvedDeployment, recorded: RecordedState, secrets: SecretSource, photonVersion: String
     ) throws(DiagnosticsError) -> DesiredState {

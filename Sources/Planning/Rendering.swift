@@ -154,6 +154,7 @@ extension DesiredState {
 
     /// What must run on a machine given what was recorded for it: everything for a new machine; for an
     /// existing one, the configuration files that changed and the configure and health steps that read them.
+    // One function: which steps a changed file reaches is decided from all of the machine's steps together.
     static func diff(_ render: MachineRender, against record: RecordedMachine?) -> MachineRender {
         guard let record else { return render }
         switch record.lifecycle {
@@ -272,6 +273,7 @@ struct StepRenderer {
     }
 
     /// The rendered step, or nil when its `when` is false.
+    // One function: a step's `when`, `via`, command and files rendered against the same contexts in order.
     mutating func render(_ step: Step, phase: Phase, ordinal: Int, facts: StepFacts?) throws(DiagnosticsError) -> RenderedStep? {
         if let when = step.when {
             let value = try TemplateValue.lookup(when, in: contexts, at: step.location)

@@ -209,6 +209,7 @@ public struct Resolver: Sendable {
             settings: settings, settingsDisplay: display, services: services)
     }
 
+    // One function: a cluster's roles, counts and their sources resolved against its kind with every error collected.
     func resolveCluster(
         _ cluster: Cluster, kind: Kind, blueprint: Blueprint, named: [String: SecretReference],
         diagnostics: inout DiagnosticCollector

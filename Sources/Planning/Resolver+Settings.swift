@@ -42,6 +42,7 @@ extension Resolver {
         return (values, display)
     }
 
+    // One switch over the setting types, each case a few lines: the checks of every type read side by side.
     func typed(
         _ raw: SettingValue, _ declaration: SettingDeclaration, path: String, group: String, named: [String: SecretReference],
         diagnostics: inout DiagnosticCollector

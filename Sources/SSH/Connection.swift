@@ -154,6 +154,7 @@ public final class SSHConnection: @unchecked Sendable {
         }
     }
 
+    // One function: libssh2's channel steps in order, and every path out of them closes the channel.
     func run(_ command: String, environment: [String: String], onOutput: ((OutputStream, [UInt8]) -> Void)?) throws -> CommandOutput {
         let session = try requireSession()
         var seconds: Int32 = 0
@@ -256,6 +257,7 @@ public final class SSHConnection: @unchecked Sendable {
         }
     }
 
+    // One function: the SFTP write, its fsync and the rename, every path out closing its handles.
     func put(_ data: [UInt8], to path: String, mode: Int, owner: String?) throws {
         let sftp = try sftpSubsystem()
         let slash = path.lastIndex(of: "/")

@@ -14,6 +14,7 @@ extension EtcdStateStore {
     /// applied blueprint, and the runs with their journals. The serial becomes the source's, so a plan
     /// saved against the installer's state stays valid. Refused while someone holds the plane's lock.
     /// Callers verify the copy with ``recordedState()``.
+    // Long: the copy of every record kind goes in one transaction, so the hand-over is all or nothing.
     public func importState(from source: any DeploymentStore, runs keeping: Int = 100) async throws {
         if let holder = try await lockHolder() {
             throw PhotonError(

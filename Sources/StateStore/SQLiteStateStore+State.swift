@@ -30,6 +30,7 @@ extension SQLiteStateStore {
         try Int.fetchOne(db, sql: "SELECT serial FROM meta WHERE id = 1") ?? 0
     }
 
+    // Long: one read of each table inside one transaction, so the state is read at one moment.
     private func readState(_ db: Database) throws -> RecordedState {
         var files: [String: [String: RecordedFile]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT machine, path, sha256, mode, content FROM machine_file") {

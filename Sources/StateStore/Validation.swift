@@ -7,6 +7,7 @@ import PhotonCore
 enum Validation {
     static let sqliteMagic = Array("SQLite format 3\u{0}".utf8)
 
+    // Long: the state folder's checks in the order an attacker's tricks would be met (owner, mode, links).
     static func check(_ path: String, deployment: String) throws {
         guard let size = System.fileSize(path) else {
             throw PhotonError("cannot read the state file \(path): \(System.errorText())")

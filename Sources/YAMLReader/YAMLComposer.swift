@@ -24,6 +24,7 @@ struct Composer {
         var pendingKey: YAMLNode?
     }
 
+    // One loop over libyaml's events with its stack of open nodes: split, the stack would be passed around.
     mutating func compose(_ events: EventStream) throws(DiagnosticsError) -> YAMLNode? {
         var root: YAMLNode?
         var stack: [Frame] = []

@@ -77,6 +77,7 @@ enum MachinesBench {
         return 0
     }
 
+    // One function: a benchmark's steps read top to bottom as the figures it prints.
     static func measure(count: Int, inFlight: Int, starts: Int?, network: IPv4Network) async throws -> Round {
         let root = "/var/tmp/photon-bench-machines-\(getpid())"
         let key = DeploymentKey.generate(comment: "photon-bench")
