@@ -111,6 +111,8 @@ let package = Package(
             dependencies: [
                 "PhotonCore", "Blueprints", "Kinds", "Planning", "Engine", "MachineAccess", "StateStore", "SSH", "Drivers", "Etcd", "PlaneAPI", "PKI",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(

@@ -33,6 +33,8 @@ public struct Blueprint: Sendable {
     public var secrets: [NamedSecret]
     /// Where the top-level mapping starts.
     public var location: SourceLocation
+    /// Where the kinds' binaries come from when not from upstream.
+    public var binaries = BinarySources()
 
     public init(
         file: String, digest: String, name: Located<String>, controlPlane: ControlPlane, ssh: SSHSettings,

@@ -111,14 +111,17 @@ struct BlueprintReading {
         let ssh = top.optional("ssh").map { sshSection($0, secrets: secrets) } ?? SSHSettings()
         let management = top.optional("management").flatMap { managementSection($0, flavors: allFlavors) }
         let clusters = top.optional("clusters").map { clustersSection($0, flavors: allFlavors, secrets: secrets) } ?? []
+        let binaries = top.optional("binaries").flatMap(binariesSection) ?? BinarySources()
         top.finish()
 
         for secret in secrets { checkSecret(secret.reference, secrets: secrets) }
         if let name, let controlPlane {
             checkMachineNames(deployment: name, clusters: clusters)
-            return Blueprint(
+            var blueprint = Blueprint(
                 file: file, digest: digest, name: name, controlPlane: controlPlane, ssh: ssh, flavors: allFlavors,
                 management: management, clusters: clusters, secrets: secrets, location: root.location)
+            blueprint.binaries = binaries
+            return blueprint
         }
         return nil
     }

@@ -13,6 +13,8 @@ package struct Preview {
     package var plan: Plan
     /// The management plane's plan of the clusters, rendered there, when the plane runs them.
     package var clusters: PlanBody?
+    /// What apply would refuse to start without (a binary with no source or digest); the plan shows the rest.
+    package var warnings: [Diagnostic] = []
 
     /// Plans the blueprint at `blueprintPath`. `clustersFormat` is the format the plane renders its part
     /// in; `savingOrDrawing` says the caller wants a form only a local plan has (saved with -o, or DOT).
@@ -43,11 +45,14 @@ package struct Preview {
             }
         }
         let planeFiles = PlaneFiles.artifacts(blueprint: loaded, stateDirectory: stateDirectory)
-        let plan = try workspace.planner(for: loaded, planeFiles: planeFiles).plan(loaded, recorded: recorded)
-        guard let plane else { return Preview(plan: plan) }
+        let planner = workspace.planner(for: loaded, planeFiles: planeFiles, stateDirectory: stateDirectory)
+        let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(loaded)
+        let plan = try planner.plan(resolved, recorded: recorded)
+        let warnings = try planner.binaries.missing(for: resolved, catalog: workspace.catalog)
+        guard let plane else { return Preview(plan: plan, warnings: warnings) }
         // The installer's part (the plane's machines), then the plane's (the clusters), from its own state.
         let clusters = try await PlaneSession(context: plane, format: clustersFormat == "json" ? .json : .text)
             .plan(PlanRequest(workspace: try PlaneInstaller.workspace(path: blueprintPath, kinds: workspace.directory), format: clustersFormat))
-        return Preview(plan: plan, clusters: clusters)
+        return Preview(plan: plan, clusters: clusters, warnings: warnings)
     }
 }

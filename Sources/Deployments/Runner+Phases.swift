@@ -17,6 +17,8 @@ package struct PreparedRun {
     package var newCounts: [ScaledCount]
     package var plan: Plan
     package var renderer: ActionRenderer
+    /// The binaries the plan uploads, fetched into the installer's cache before anything runs.
+    package var binaries: [BinaryFile] = []
 }
 
 extension Runner {
@@ -90,7 +92,8 @@ extension Runner {
         } else if target.management != nil {
             try PlaneFiles.prepare(blueprint: blueprint, state: state)
         }
-        let planner = workspace.planner(for: target, planeFiles: PlaneFiles.artifacts(blueprint: blueprint, stateDirectory: stateDirectory))
+        let planner = workspace.planner(
+            for: target, planeFiles: PlaneFiles.artifacts(blueprint: blueprint, stateDirectory: stateDirectory), stateDirectory: stateDirectory)
         let finalTarget = target
         func resolve() throws -> ResolvedDeployment {
             var resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(finalTarget)
@@ -132,7 +135,15 @@ extension Runner {
             for index in recorded.machines.indices { recorded.machines[index].unanswered += silent[recorded.machines[index].name] ?? [] }
             (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
         }
-        return PreparedRun(resolved: resolved, recorded: recorded, newCounts: newCounts, plan: plan, renderer: renderer)
+        let uploaded = Set(plan.actions.compactMap { action -> String? in
+            guard case .upload(let file) = action.detail, file.isArtifact else { return nil }
+            return file.sha256
+        })
+        // Preflight: a binary the machines need but photon cannot bring stops the run before anything changes.
+        let missing = try planner.binaries.missing(for: resolved, catalog: workspace.catalog)
+        if !missing.isEmpty { throw DiagnosticsError(missing) }
+        let binaries = try planner.binaries.files(for: resolved, catalog: workspace.catalog).filter { uploaded.contains($0.sha256) }
+        return PreparedRun(resolved: resolved, recorded: recorded, newCounts: newCounts, plan: plan, renderer: renderer, binaries: binaries)
     }
 
     /// Certificates the kinds declare, issued (or renewed) and recorded before planning, like generated secrets.
@@ -169,6 +180,8 @@ extension Runner {
             try confirm(
                 goal.isDestroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
         }
+        // Every binary is in the cache and checked before the first machine changes.
+        try await BinaryFetcher(cacheDirectory: Workspace.binaryCache(stateDirectory: stateDirectory)).fetch(prepared.binaries) { Output.error($0) }
         // The new counts are recorded before anything runs: an interrupted scale is finished by the next apply.
         if !prepared.newCounts.isEmpty { try await store.recordScaledCounts(prepared.newCounts) }
         let runID = try await store.beginRun(command: command, blueprintDigest: blueprint.digest)

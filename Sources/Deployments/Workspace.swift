@@ -57,13 +57,18 @@ package struct Workspace {
         try BlueprintLoader(environment: planeSecrets?.loadEnvironment ?? LoadEnvironment()).load(path: path)
     }
 
-    package func planner(for blueprint: Blueprint, planeFiles: [String: String] = [:]) -> Planner {
+    /// The installer's cache of the kinds' binaries, by digest.
+    package static func binaryCache(stateDirectory: String) -> String { stateDirectory + "/binaries" }
+
+    package func planner(for blueprint: Blueprint, planeFiles: [String: String] = [:], stateDirectory: String? = nil) -> Planner {
         var artifacts: [String: Artifact] = [:]
         if blueprint.management != nil, let photon = Workspace.photonArtifact() { artifacts["photon"] = photon }
         for (name, path) in planeFiles where blueprint.management != nil {
             if let data = FileManager.default.contents(atPath: path) { artifacts[name] = Artifact(path: path, sha256: ContentDigest.sha256(Array(data))) }
         }
-        return Planner(catalog: catalog, secrets: secrets(for: blueprint), artifacts: artifacts, photonVersion: PhotonVersion.current)
+        var planner = Planner(catalog: catalog, secrets: secrets(for: blueprint), artifacts: artifacts, photonVersion: PhotonVersion.current)
+        planner.binaries = BinarySupply(sources: blueprint.binaries, cacheDirectory: stateDirectory.map(Self.binaryCache) ?? "")
+        return planner
     }
 
     /// Where the blueprint's `file:` secrets are read from: beside the blueprint (inside the plane, from

@@ -21,6 +21,8 @@ public struct Kind: Sendable {
     public var certificates: [CertificateDeclaration] = []
     /// The format of every template: declared under `formats:` in kind.yaml, or inferred from its name.
     public var formats: [String: TemplateFormat] = [:]
+    /// Files photon brings to the machines itself, by name.
+    public var binaries: [String: BinaryDeclaration] = [:]
 
     public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
     /// The format a template's output is read in: declared, or inferred from its name.
@@ -207,6 +209,8 @@ public enum StepAction: Sendable {
     case upload(template: String, path: Template, mode: Int, owner: String?)
     /// Copy a file photon supplies (its own executable) to `path`.
     case artifact(name: String, path: Template, mode: Int)
+    /// Copy a binary the kind declares (fetched and checked on the installer) to `path`.
+    case binary(name: String, path: Template, mode: Int)
     /// Run a command; each argument is rendered then quoted.
     case run([Template])
     /// Run a command and keep its trimmed stdout as `captured.<name>`.
@@ -220,7 +224,7 @@ public enum StepAction: Sendable {
 
     public var typeName: String {
         switch self {
-        case .upload, .artifact: return "upload"
+        case .upload, .artifact, .binary: return "upload"
         case .run: return "run"
         case .capture: return "capture"
         case .waitPort, .waitCommand: return "wait"

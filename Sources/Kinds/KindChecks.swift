@@ -63,7 +63,7 @@ struct KindChecks {
         var templates: [Template] = []
         switch step.action {
         case .upload(_, let path, _, _): templates = [path]
-        case .artifact(_, let path, _): templates = [path]
+        case .artifact(_, let path, _), .binary(_, let path, _): templates = [path]
         case .run(let command), .waitCommand(let command): templates = command
         case .capture(_, let command, _): templates = command
         case .waitPort(let host, let port): templates = [port] + (host.map { [$0] } ?? [])

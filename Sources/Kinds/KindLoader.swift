@@ -96,6 +96,8 @@ struct KindReading {
     let templates: [String: Template]
     /// Templates that exist but did not compile (already reported).
     let brokenTemplates: Set<String>
+    /// The names under `binaries:`, once read.
+    var declaredBinaries: Set<String> = []
 
     func error(_ message: String, at location: SourceLocation?, help: String? = nil) {
         reader.error(message, at: location, help: help)
@@ -124,7 +126,13 @@ struct KindReading {
             }
         }
         let formats = top.optional("formats").map(formatsSection) ?? [:]
-        let roles = top.required("roles").map(rolesSection) ?? []
+        let binaries = top.optional("binaries").map(binariesSection) ?? [:]
+        var reading = self
+        reading.declaredBinaries = Set(binaries.keys)
+        let roles = top.required("roles").map(reading.rolesSection) ?? []
+        if !binaries.isEmpty, !settings.contains(where: { $0.name == "version" && $0.type == .version }) {
+            error("a kind with binaries needs a 'version' setting of type version: it picks their release", at: top.optional("binaries")?.location)
+        }
         let certificates = top.optional("certificates").map(certificatesSection) ?? []
         if let role = access?.role, !roles.contains(where: { $0.name == role }) {
             error(
@@ -137,7 +145,7 @@ struct KindReading {
             roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates,
             formats: templates.keys.reduce(into: formats) { all, name in
                 if all[name] == nil { all[name] = TemplateFormat.inferred(fromTemplateName: name) }
-            })
+            }, binaries: binaries)
     }
 
     /// `formats: {etcd: env, …}`: how templates whose names say nothing are read on the machine.
@@ -202,7 +210,7 @@ struct KindReading {
         var steps: [Phase: [Step]] = [:]
         for phase in Phase.allCases {
             if let list = section.optional(phase.rawValue)?.list() {
-                steps[phase] = list.compactMap(step)
+                steps[phase] = list.flatMap(self.steps)
             }
         }
         guard let name, let count else { return nil }
@@ -232,14 +240,15 @@ struct KindReading {
         return rule
     }
 
-    static let stepTypes = ["upload", "artifact", "run", "capture", "wait", "service"]
+    static let stepTypes = ["upload", "artifact", "binary", "run", "capture", "wait", "service"]
     /// Files photon supplies itself: its executable, and what the management plane needs from the installer.
     public static let artifacts = ["photon", "plane-certificate", "plane-key", "state-key", "ssh-key"]
     static let commonKeys = ["name", "on", "via", "when", "unless", "creates", "timeout", "retry"]
 
     // Long: every key a step may have, read in order with its diagnostic; a list of keys, not logic.
-    func step(_ value: YAMLValue) -> Step? {
-        guard let section = value.mapping() else { return nil }
+    /// A step as written, and for an archive the step that unpacks it.
+    func steps(_ value: YAMLValue) -> [Step] {
+        guard let section = value.mapping() else { return [] }
         let present = Self.stepTypes.filter { section.has($0) }
         guard present.count == 1, let type = present.first else {
             section.abandon()
@@ -247,16 +256,17 @@ struct KindReading {
                 error("a step has one action; this one has \(present.map { "'\($0)'" }.joined(separator: " and "))", at: value.location)
             } else {
                 let unknown = (value.node.pairs ?? []).first {
-                    !Self.commonKeys.contains($0.key) && !["path", "mode", "owner", "command", "secret", "action", "exec", "reads"].contains($0.key)
+                    !Self.commonKeys.contains($0.key) && !["path", "mode", "owner", "command", "secret", "action", "exec", "reads", "unpack", "strip"].contains($0.key)
                 }
                 error(
                     "a step needs one of \(Self.stepTypes.map { "'\($0)'" }.joined(separator: ", "))", at: unknown?.keyLocation ?? value.location,
                     help: unknown.map { Suggestions.help(for: $0.key, among: Self.stepTypes, noun: "step type") })
             }
-            return nil
+            return []
         }
         var action: StepAction?
         var reads: [String]?
+        var unpacking: (name: String, into: Template, strip: Int)?
         switch type {
         case "upload":
             let template = section.required("upload")?.string()
@@ -287,6 +297,23 @@ struct KindReading {
             let path = section.required("path").flatMap(compile)
             let mode = section.optional("mode").flatMap(fileMode) ?? 0o755
             if let name, let path { action = .artifact(name: name, path: path, mode: mode) }
+        case "binary":
+            let nameValue = section.required("binary")
+            let name = nameValue?.string()
+            if let name, !declaredBinaries.contains(name) {
+                error(
+                    "binary '\(name)' is not declared under binaries:", at: nameValue?.location,
+                    help: Suggestions.help(for: name, among: declaredBinaries.sorted(), noun: "binary"))
+            }
+            switch (name, binaryPlacement(section, name: name)) {
+            case (let name?, .file(let path, let mode)?): action = .binary(name: name, path: path, mode: mode)
+            case (let name?, .unpack(let into, let strip)?):
+                if let archive = literal(BinaryDeclaration.archivePath(name)) {
+                    action = .binary(name: name, path: archive, mode: 0o600)
+                    unpacking = (name, into, strip)
+                }
+            default: break
+            }
         case "run":
             if let command = section.required("run").flatMap(command) { action = .run(command) }
         case "capture":
@@ -334,11 +361,14 @@ struct KindReading {
         let timeout = section.optional("timeout")?.parsed("a duration (like 60s or 5m)") { TimeSpan($0) }
         let retry = section.optional("retry").flatMap(retryPolicy)
         section.finish()
-        guard let action else { return nil }
-        return Step(
+        guard let action else { return [] }
+        let step = Step(
             action: action, name: name, on: on, via: via, when: when, unless: unless, creates: creates,
             timeout: timeout, retry: retry, reads: reads, location: value.location)
+        guard let unpacking, let unpack = unpackStep(after: step, name: unpacking.name, into: unpacking.into, strip: unpacking.strip) else { return [step] }
+        return [step, unpack]
     }
+
 
     func retryPolicy(_ value: YAMLValue) -> RetryPolicy? {
         guard let section = value.mapping() else { return nil }

@@ -77,7 +77,7 @@ extension KindChecks {
         var commands: [[Template]] = []
         var paths: [Template] = []
         switch step.action {
-        case .upload(_, let path, _, _), .artifact(_, let path, _): paths.append(path)
+        case .upload(_, let path, _, _), .artifact(_, let path, _), .binary(_, let path, _): paths.append(path)
         case .run(let argv), .waitCommand(let argv), .capture(_, let argv, _): commands.append(argv)
         case .waitPort(let host, let port): commands.append([port] + (host.map { [$0] } ?? []))
         case .service(_, _, let exec): if let exec { commands.append(exec) }

@@ -32,6 +32,8 @@ struct PlanCommand: AsyncParsableCommand {
         let preview = try await Preview.make(
             blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location, clustersFormat: format.rawValue,
             savingOrDrawing: out != nil || format == .dot)
+        var renderer = DiagnosticRenderer(color: Output.stderrColor)
+        for warning in preview.warnings { Output.error(renderer.renderWarning(warning)) }
         let plan = preview.plan
         if let remote = preview.clusters {
             if format == .text {
@@ -83,6 +85,8 @@ struct ValidateCommand: ParsableCommand {
             let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets).resolve(loaded)
             // Planning renders every template, which finds the remaining errors (names in sections, partials).
             _ = try planner.plan(resolved, recorded: .empty)
+            var renderer = DiagnosticRenderer(color: Output.stderrColor)
+            for warning in try planner.binaries.missing(for: resolved, catalog: workspace.catalog) { Output.error(renderer.renderWarning(warning)) }
             if format == .json {
                 Output.result(JSONOutput.encode(ValidationReport(valid: true, machines: resolved.machineCount, errors: [])))
             } else {

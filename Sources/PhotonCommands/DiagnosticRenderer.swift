@@ -23,9 +23,14 @@ struct DiagnosticRenderer {
         return out.joined(separator: "\n")
     }
 
-    mutating func render(_ diagnostic: Diagnostic) -> String {
+    /// A problem that does not stop the command (a plan previews the rest), painted yellow.
+    mutating func renderWarning(_ diagnostic: Diagnostic) -> String { render(diagnostic, label: paint("warning:", "1;33")) }
+
+    mutating func render(_ diagnostic: Diagnostic) -> String { render(diagnostic, label: paint("error:", "1;31")) }
+
+    mutating func render(_ diagnostic: Diagnostic, label: String) -> String {
         var lines: [String] = []
-        let head = paint("error:", "1;31") + " " + paint(diagnostic.message, "1")
+        let head = label + " " + paint(diagnostic.message, "1")
         guard let location = diagnostic.location else {
             lines.append(head)
             if let help = diagnostic.help { lines.append("  " + paint("help:", "36") + " " + TerminalText.visible(help)) }

@@ -244,6 +244,17 @@ public enum BlueprintSchema {
                     "additionalProperties": ["$ref": "#/$defs/secretReference"],
                     "description": "named secrets; templates read them as secrets.NAME",
                 ],
+                "binaries": [
+                    "type": "object", "additionalProperties": false,
+                    "description": "where the binaries the kinds bring come from when not from upstream",
+                    "properties": [
+                        "from": ["type": "string", "description": "a folder made by 'photon bundle', or an http(s) mirror with its layout (ARCH/FILE)"],
+                        "sha256": [
+                            "type": "object", "additionalProperties": ["type": "string", "pattern": "^[0-9A-Fa-f]{64}$"],
+                            "description": "digests of your own builds by binary name; they replace the kind's",
+                        ],
+                    ],
+                ],
             ],
             "$defs": ["secretReference": secretReference, "rollout": rollout],
         ]

@@ -7,10 +7,13 @@ import PhotonCore
 public struct Artifact: Sendable {
     public var path: String
     public var sha256: String
+    /// How plans name it; the artifact's name when nil.
+    public var label: String?
 
-    public init(path: String, sha256: String) {
+    public init(path: String, sha256: String, label: String? = nil) {
         self.path = path
         self.sha256 = sha256
+        self.label = label
     }
 }
 
@@ -21,6 +24,8 @@ public struct Planner: Sendable {
     public var secrets: SecretSource
     public var artifacts: [String: Artifact]
     public var photonVersion: String
+    /// Where the kinds' binaries come from and where the installer keeps them.
+    public var binaries = BinarySupply()
 
     public init(catalog: KindCatalog, secrets: SecretSource = SecretSource(), artifacts: [String: Artifact] = [:], photonVersion: String) {
         self.catalog = catalog
@@ -72,6 +77,7 @@ public struct Planner: Sendable {
         let desired = try DesiredState.expand(deployment, recorded: recorded, secrets: secrets, photonVersion: photonVersion)
         let expanded = clock.now
         let recordedByName = Dictionary(recorded.machines.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let artifacts = self.artifacts.merging(try binaries.artifacts(for: deployment, catalog: catalog)) { $1 }
         let renders = try desired.render(artifacts: artifacts, recorded: recordedByName)
         let rendered = clock.now
         var builder = PlanBuilder(desired: desired, renders: renders, recorded: recorded, artifacts: artifacts)

@@ -73,7 +73,7 @@ struct StepFacts: Sendable {
             templates.append(path)
             if let body = kind.templates[template] { templates.append(body) }
             uploadFormat = kind.format(ofTemplate: template)
-        case .artifact(_, let path, _): templates.append(path)
+        case .artifact(_, let path, _), .binary(_, let path, _): templates.append(path)
         case .run(let argv), .waitCommand(let argv), .capture(_, let argv, _): templates += argv
         case .waitPort(let host, let port): templates += [port] + (host.map { [$0] } ?? [])
         case .service(_, _, let exec): templates += exec ?? []
@@ -320,6 +320,16 @@ struct StepRenderer {
             detail = .upload(
                 FileChange(
                     path: path, mode: mode, owner: nil, source: name, content: RenderedText(text: artifact?.path ?? "", isUnknown: artifact == nil),
+                    sha256: artifact?.sha256, previousSHA256: nil, previousContent: nil, isArtifact: true))
+        case .binary(let name, let pathTemplate, let mode):
+            let path = try text(pathTemplate, as: .path, subject: .artifactPath(name)).text
+            // A binary without a source or digest plans as unknown content; apply refuses to start without it.
+            let artifact = artifacts[BinarySupply.artifactKey(group: group.resolved.name, binary: name)]
+            type = .upload
+            detail = .upload(
+                FileChange(
+                    path: path, mode: mode, owner: nil, source: artifact?.label ?? "\(name) (not available: see the warnings)",
+                    content: RenderedText(text: artifact?.path ?? "", isUnknown: artifact == nil),
                     sha256: artifact?.sha256, previousSHA256: nil, previousContent: nil, isArtifact: true))
         case .run(let templates):
             type = .run

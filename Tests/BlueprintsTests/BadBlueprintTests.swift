@@ -232,7 +232,7 @@ struct BadBlueprintTests {
             """,
             E(
                 2, 1, "unknown key 'zzzzzz' in the top level",
-                help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'")),
+                help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters', 'binaries'")),
         BadBlueprint(
             "misspelt controlPlane key",
             """

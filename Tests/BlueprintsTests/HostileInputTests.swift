@@ -129,7 +129,7 @@ struct HostileInputTests {
             [
                 E(
                     5, 1, "unknown key 'x' in the top level",
-                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'")
+                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters', 'binaries'")
             ])
     }
 
@@ -204,7 +204,7 @@ struct HostileInputTests {
                     help: "use lowercase letters, digits and '-', for example 'demo'"),
                 E(
                     2, 1, "unknown key 'bogus' in the top level",
-                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'"),
+                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters', 'binaries'"),
             ])
     }
 
@@ -432,10 +432,10 @@ struct HostileInputTests {
             [
                 E(
                     5, 1, "unknown key 'big' in the top level",
-                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'"),
+                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters', 'binaries'"),
                 E(
                     6, 1, "unknown key 'again' in the top level",
-                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'"),
+                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters', 'binaries'"),
             ])
     }
 
@@ -456,7 +456,7 @@ struct HostileInputTests {
             [
                 E(
                     5, 1, "unknown key 'defaults' in the top level",
-                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters'"),
+                    help: "valid keys here: 'version', 'name', 'secrets', 'flavors', 'controlPlane', 'ssh', 'management', 'clusters', 'binaries'"),
                 E(5, 35, "unknown key 'flavr' in clusters[0]", help: "did you mean 'flavor'?"),
             ])
     }

@@ -601,7 +601,7 @@ struct KindLoaderTests {
             """)
         #expect(
             diagnostics.first
-                == "kind.yaml:6:9: a step needs one of 'upload', 'artifact', 'run', 'capture', 'wait', 'service' [help: did you mean 'upload'?]")
+                == "kind.yaml:6:9: a step needs one of 'upload', 'artifact', 'binary', 'run', 'capture', 'wait', 'service' [help: did you mean 'upload'?]")
     }
 
     @Test("two actions in one step are reported at the step")
@@ -664,7 +664,7 @@ struct KindLoaderTests {
             """)
         #expect(
             unknownType == [
-                "kind.yaml:6:9: a step needs one of 'upload', 'artifact', 'run', 'capture', 'wait', 'service' [help: did you mean 'upload'?]"
+                "kind.yaml:6:9: a step needs one of 'upload', 'artifact', 'binary', 'run', 'capture', 'wait', 'service' [help: did you mean 'upload'?]"
             ])
         let twoActions = try loadErrors(
             """

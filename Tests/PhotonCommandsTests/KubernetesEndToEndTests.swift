@@ -4,14 +4,14 @@ import PhotonCore
 import Testing
 
 /// The shipped kubernetes kind on local machines. Real: the etcd cluster (Debian etcd-server), containerd
-/// (Debian), the SSH, files and services photon pushes. Stand-ins (Tests/StandIns/kubernetes, overlaid as a
-/// layer, since Debian has no package): kubeadm, kubelet and kubectl, which accept exactly the kind's
-/// command lines and keep nodes and tokens in that real etcd.
+/// (Debian), the SSH, files and services photon pushes. Stand-ins (Tests/StandIns/kubernetes), brought by
+/// photon from a binaries folder as a user's bundle would be: kubeadm, kubelet and kubectl, which accept
+/// exactly the kind's command lines and keep nodes and tokens in that real etcd, and crictl and CNI plugin
+/// tarballs.
 @Suite("Kubernetes end to end on local machines (real etcd and containerd; kubeadm, kubelet, kubectl stand-ins)", .serialized)
 struct KubernetesEndToEndTests {
     typealias Project = LocalDriverCLITests.Project
     static let templates = CLIFixture.repository.appendingPathComponent("templates").path
-    static let standIns = CLIFixture.repository.appendingPathComponent("Tests/StandIns/kubernetes").path
     static let bridge = "ph0af50000-24"
 
     static func ssh(_ project: Project, _ address: String, _ command: String) throws -> String {
@@ -41,6 +41,7 @@ struct KubernetesEndToEndTests {
     func kubernetesLifecycle() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
+        let bundle = try StandInBundle(in: project.directory)
         try project.write(
             """
             version: 1
@@ -48,7 +49,7 @@ struct KubernetesEndToEndTests {
             controlPlane:
               driver: local
               network: 10.245.0.0/24
-              layers: [\(Self.standIns)]
+            \(bundle.section(["kubeadm", "kubelet", "kubectl", "crictl", "cni-plugins"]))
             clusters:
               - name: k
                 kind: kubernetes

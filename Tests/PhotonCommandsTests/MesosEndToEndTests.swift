@@ -4,14 +4,14 @@ import PhotonCore
 import Testing
 
 /// The shipped mesos kind on local machines. Real: the ZooKeeper ensemble (Debian zookeeper), and the
-/// SSH, files and services photon pushes. Stand-ins (Tests/StandIns/mesos, overlaid as a layer, since
-/// Debian has no package): mesos-master, mesos-agent and Marathon, which accept exactly the kind's
-/// command lines, elect and register in that real ZooKeeper, and answer the kind's HTTP checks from it.
+/// SSH, files and services photon pushes. Stand-ins (Tests/StandIns/mesos), brought by photon as a user's
+/// builds would be, from a mirror on 127.0.0.1 started by the test: a Mesos tarball (mesos-master,
+/// mesos-agent) and a Marathon tarball, which accept exactly the kind's command lines, elect and register
+/// in that real ZooKeeper, and answer the kind's HTTP checks from it.
 @Suite("Mesos end to end on local machines (real ZooKeeper; mesos-master, mesos-agent, Marathon stand-ins)", .serialized)
 struct MesosEndToEndTests {
     typealias Project = LocalDriverCLITests.Project
     static let templates = CLIFixture.repository.appendingPathComponent("templates").path
-    static let standIns = CLIFixture.repository.appendingPathComponent("Tests/StandIns/mesos").path
     static let bridge = "ph0af60000-24"
 
     /// A ZooKeeper four-letter word's answer, asked over TCP from the host.
@@ -38,6 +38,9 @@ struct MesosEndToEndTests {
     func mesosLifecycle() async throws {
         let project = try Project()
         defer { project.remove(bridges: [Self.bridge]) }
+        let bundle = try StandInBundle(in: project.directory)
+        let mirror = try Mirror(serving: bundle.folder)
+        defer { mirror.stop() }
         try project.write(
             """
             version: 1
@@ -45,7 +48,7 @@ struct MesosEndToEndTests {
             controlPlane:
               driver: local
               network: 10.246.0.0/24
-              layers: [\(Self.standIns)]
+            \(bundle.section(["mesos", "marathon"], from: mirror.url))
             clusters:
               - name: m
                 kind: mesos
@@ -86,6 +89,11 @@ struct MesosEndToEndTests {
 
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
+        // Each file came from the mirror once, whole: the scale's new agents got theirs from the installer's cache.
+        #expect(
+            mirror.requests.sorted() == ["GET /amd64/marathon-linux-amd64.tgz - 200", "GET /amd64/mesos-1.11.0-linux-amd64.tar.gz - 200"],
+            "\(mirror.requests)")
+        mirror.stop()
         #expect(HostBridges.leftover(Self.bridge) == nil, "no bridge left")
         #expect(HostProcesses.mentioning(project.directory.path) == [])
     }

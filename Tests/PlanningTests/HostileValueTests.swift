@@ -150,6 +150,7 @@ struct HostileValueTests {
             let loaded = try BlueprintLoader(environment: LoadEnvironment(variables: environment, baseDirectory: "/tmp")).load(
                 bytes: Array(yaml.utf8), file: "bp.yaml")
             let planner = Planner(catalog: catalog, secrets: SecretSource(environment: environment, baseDirectory: "/tmp"), photonVersion: "test")
+                .pinningEveryBinary()
             rendering.plan = try planner.plan(loaded, recorded: recorded)
         } catch {
             rendering.diagnostics = error.diagnostics
@@ -361,7 +362,8 @@ struct SecretsOffCommandLinesTests {
         secrets.append(environment["PHOTON_API_TOKEN"]!)
         let planner = Planner(
             catalog: catalog, secrets: SecretSource(environment: environment, baseDirectory: "/tmp", readFile: { _ in "file-secret-value-0001\n" }),
-            photonVersion: "test")
+            photonVersion: "test"
+        ).pinningEveryBinary()
         secrets.append("file-secret-value-0001")
         let plan = try planner.plan(blueprint, recorded: RecordedState(captured: captured, generatedSecrets: generated))
         var commands = 0, secretFiles = 0

@@ -22,7 +22,8 @@ struct PlannerTests {
         let planner = Planner(
             catalog: catalog, secrets: SecretSource(environment: [:]),
             artifacts: ["photon": Artifact(path: "/usr/bin/photon", sha256: String(repeating: "ab", count: 32))],
-            photonVersion: "test")
+            photonVersion: "test"
+        ).pinningEveryBinary()
         return try planner.plan(blueprint(yaml), recorded: recorded)
     }
 

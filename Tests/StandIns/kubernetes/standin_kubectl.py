@@ -1,11 +1,10 @@
 #!/usr/bin/python3
-# STAND-IN kubectl for photon's tests (see ../lib/photon-standins/k8s.py): the command lines of photon's
+# STAND-IN kubectl for photon's tests (see k8s.py; one file with its siblings, built by ../bundle): the command lines of photon's
 # kubernetes kind, answered from the nodes the kubelets (stand-ins) keep in the cluster's real etcd.
 import os
 import sys
 import time
 
-sys.path.insert(0, "/usr/local/lib/photon-standins")
 from k8s import delete, etcd_endpoints_from, fail, get, get_prefix, node_key, now, put, refuse
 
 argv = sys.argv[1:]

@@ -1,12 +1,11 @@
 #!/usr/bin/python3
-# STAND-IN kubelet for photon's tests (see ../lib/photon-standins/k8s.py): started with the command line
+# STAND-IN kubelet for photon's tests (see k8s.py; one file with its siblings, built by ../bundle): started with the command line
 # of photon's kubernetes kind, it registers its node in the cluster's real etcd and renews it every 2 s,
 # Ready while containerd answers on its socket.
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, "/usr/local/lib/photon-standins")
 from k8s import etcd_endpoints_from, fail, get, node_key, now, put, refuse
 
 argv = sys.argv[1:]

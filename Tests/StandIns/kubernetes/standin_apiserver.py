@@ -7,7 +7,6 @@ import http.server
 import json
 import sys
 
-sys.path.insert(0, "/usr/local/lib/photon-standins")
 import k8s
 
 address, endpoints = sys.argv[1], sys.argv[2]

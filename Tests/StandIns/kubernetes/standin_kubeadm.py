@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# STAND-IN kubeadm for photon's tests (see ../lib/photon-standins/k8s.py): the command lines of photon's
+# STAND-IN kubeadm for photon's tests (see k8s.py; one file with its siblings, built by ../bundle): the command lines of photon's
 # kubernetes kind, with the cluster's state in its real etcd. init makes a real CA (openssl), so the CA
 # hash photon captures is real; join checks the bootstrap token and the CA hash against that state.
 import hashlib
@@ -14,13 +14,11 @@ import subprocess
 import sys
 import urllib.request
 
-sys.path.insert(0, "/usr/local/lib/photon-standins")
 from k8s import (API, delete, document, documents, etcd_endpoints_from, etcdctl, fail, get, get_prefix, kubeconfig, node_key, now,
                  put, refuse, token_key)
 
 argv = sys.argv[1:]
 PKI = "/etc/kubernetes/pki"
-APISERVER = "/usr/local/lib/photon-standins/apiserver.py"
 APISERVER_PID = "/run/photon-standin-apiserver.pid"
 
 
@@ -51,7 +49,7 @@ def kubelet_files(name, address, kubelet_config, endpoints, server):
 def start_apiserver(address, endpoints):
     os.makedirs("/var/log/photon", exist_ok=True)
     log = open("/var/log/photon/standin-apiserver.log", "ab")
-    process = subprocess.Popen([sys.executable, APISERVER, address, endpoints], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    process = subprocess.Popen([sys.executable, sys.argv[0], "__apiserver__", address, endpoints], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                start_new_session=True)
     with open(APISERVER_PID, "w") as handle:
         handle.write(str(process.pid))
