@@ -72,7 +72,8 @@ package struct BinaryFetcher: Sendable {
             do {
                 response = try await Self.http.execute(request, timeout: .minutes(30))
             } catch {
-                throw PhotonError("cannot download \(url): \(error)", help: "check the installer's network, or give binaries.from: a folder made by `photon bundle`")
+                throw PhotonError(
+                    "cannot download \(url): \(error)", help: "check the installer's network, or give binaries.from: a folder made by `photon bundle`")
             }
             switch response.status.code {
             case 206 where have > 0:

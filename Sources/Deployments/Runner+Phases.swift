@@ -135,10 +135,11 @@ extension Runner {
             for index in recorded.machines.indices { recorded.machines[index].unanswered += silent[recorded.machines[index].name] ?? [] }
             (plan, renderer) = try planner.planForApply(resolved, recorded: recorded)
         }
-        let uploaded = Set(plan.actions.compactMap { action -> String? in
-            guard case .upload(let file) = action.detail, file.isArtifact else { return nil }
-            return file.sha256
-        })
+        let uploaded = Set(
+            plan.actions.compactMap { action -> String? in
+                guard case .upload(let file) = action.detail, file.isArtifact else { return nil }
+                return file.sha256
+            })
         // Preflight: a binary the machines need but photon cannot bring stops the run before anything changes.
         let missing = try planner.binaries.missing(for: resolved, catalog: workspace.catalog)
         if !missing.isEmpty { throw DiagnosticsError(missing) }

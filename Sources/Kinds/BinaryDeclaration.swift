@@ -51,7 +51,8 @@ extension BinaryDeclaration {
     public static func archivePath(_ name: String) -> String { "/var/lib/photon/binaries/\(name).tar.gz" }
 
     static func isDigest(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { ("0"..."9").contains(Character(UnicodeScalar($0))) || ("a"..."f").contains(Character(UnicodeScalar($0))) }
+        text.utf8.count == 64
+            && text.utf8.allSatisfy { ("0"..."9").contains(Character(UnicodeScalar($0))) || ("a"..."f").contains(Character(UnicodeScalar($0))) }
     }
 }
 
@@ -90,7 +91,9 @@ extension KindReading {
                     } else if !BinaryDeclaration.architectures.values.contains(key) {
                         error(
                             "binary \(name) \(version): '\(key)' is not an architecture", at: location,
-                            help: "architectures are \(BinaryDeclaration.architectures.values.sorted().joined(separator: ", ")); 'release' names the file's own version")
+                            help:
+                                "architectures are \(BinaryDeclaration.architectures.values.sorted().joined(separator: ", ")); 'release' names the file's own version"
+                        )
                     } else if !BinaryDeclaration.isDigest(text) {
                         error("binary \(name) \(version) \(key): a SHA-256 is 64 lowercase hex digits", at: item.location)
                     } else {

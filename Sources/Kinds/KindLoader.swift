@@ -256,7 +256,8 @@ struct KindReading {
                 error("a step has one action; this one has \(present.map { "'\($0)'" }.joined(separator: " and "))", at: value.location)
             } else {
                 let unknown = (value.node.pairs ?? []).first {
-                    !Self.commonKeys.contains($0.key) && !["path", "mode", "owner", "command", "secret", "action", "exec", "reads", "unpack", "strip"].contains($0.key)
+                    !Self.commonKeys.contains($0.key)
+                        && !["path", "mode", "owner", "command", "secret", "action", "exec", "reads", "unpack", "strip"].contains($0.key)
                 }
                 error(
                     "a step needs one of \(Self.stepTypes.map { "'\($0)'" }.joined(separator: ", "))", at: unknown?.keyLocation ?? value.location,
@@ -368,7 +369,6 @@ struct KindReading {
         guard let unpacking, let unpack = unpackStep(after: step, name: unpacking.name, into: unpacking.into, strip: unpacking.strip) else { return [step] }
         return [step, unpack]
     }
-
 
     func retryPolicy(_ value: YAMLValue) -> RetryPolicy? {
         guard let section = value.mapping() else { return nil }

@@ -115,14 +115,17 @@ public struct BinarySupply: Sendable {
                 return .failure(
                     Problem(
                         message: "kind \(kind) needs your build of \(name) \(version) for \(arch): its software publishes none photon can pin",
-                        help: "give binaries.sha256.\(name) (`sha256sum` of your file) and binaries.from (a folder or mirror with \(arch)/\(declaration.fileName(release: release, arch: arch)))"))
+                        help:
+                            "give binaries.sha256.\(name) (`sha256sum` of your file) and binaries.from (a folder or mirror with \(arch)/\(declaration.fileName(release: release, arch: arch)))"
+                    ))
             }
             let versions = declaration.releases.filter { $0.value.sha256[arch] != nil }.keys.sorted()
             return .failure(
                 Problem(
                     message: "kind \(kind) knows no \(name) for version \(version) on \(arch)"
                         + (versions.isEmpty ? "" : " (it knows \(versions.joined(separator: ", ")))"),
-                    help: "use a version the kind knows, or give binaries.sha256.\(name) (the digest of your own file) and binaries.from (a folder or mirror with \(arch)/\(declaration.fileName(release: release, arch: arch)))"
+                    help:
+                        "use a version the kind knows, or give binaries.sha256.\(name) (the digest of your own file) and binaries.from (a folder or mirror with \(arch)/\(declaration.fileName(release: release, arch: arch)))"
                 ))
         }
         let fileName = declaration.fileName(release: release, arch: arch)
