@@ -64,6 +64,7 @@ extension KindReading {
             guard let section = body.mapping() else { continue }
             defer { section.finish() }
             if !Self.isBinaryName(name) {
+                section.abandon()
                 error("binary name '\(name)' must be letters, digits, '.', '_' and '-'", at: keyLocation)
                 continue
             }
@@ -111,7 +112,10 @@ extension KindReading {
     /// The placement of a `binary` step: `path` (and `mode`) or `unpack` (and `strip`).
     func binaryPlacement(_ section: MappingReader, name: String?) -> BinaryPlacement? {
         if let unpack = section.optional("unpack") {
-            if section.has("path") { error("a binary step has 'path' or 'unpack', not both", at: unpack.location) }
+            if section.has("path") {
+                section.ignore("path")
+                error("a binary step has 'path' or 'unpack', not both", at: unpack.location)
+            }
             let strip = section.optional("strip")?.int(in: 0...10) ?? 0
             return compile(unpack).map { .unpack(into: $0, strip: strip) }
         }

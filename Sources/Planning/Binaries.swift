@@ -15,6 +15,15 @@ public struct BinaryFile: Sendable, Hashable, Codable {
     /// A URL, or a path on the installer.
     public var source: String
 
+    public init(name: String, release: String, arch: String, fileName: String, sha256: String, source: String) {
+        self.name = name
+        self.release = release
+        self.arch = arch
+        self.fileName = fileName
+        self.sha256 = sha256
+        self.source = source
+    }
+
     /// "kubeadm 1.30.4 (amd64)".
     public var label: String { "\(name) \(release) (\(arch))" }
     public var isDownload: Bool { BinarySources.isURL(source) }
