@@ -64,6 +64,13 @@ public struct BinarySupply: Sendable {
             .filter { seen.insert($0.sha256).inserted }
     }
 
+    /// Every file as a bundle holds it (`ARCH/FILE`): two names with one digest are two files there.
+    public func bundleFiles(for deployment: ResolvedDeployment, catalog: KindCatalog) throws(DiagnosticsError) -> [BinaryFile] {
+        var seen = Set<String>()
+        return try resolve(deployment, catalog: catalog).files.values.flatMap { $0.values }.sorted { $0.bundlePath < $1.bundlePath }
+            .filter { seen.insert($0.bundlePath).inserted }
+    }
+
     /// One error per binary that has no source or no digest: what apply refuses to start without, and
     /// what a plan shows as a warning (it still previews the rest).
     public func missing(for deployment: ResolvedDeployment, catalog: KindCatalog) throws(DiagnosticsError) -> [Diagnostic] {

@@ -127,3 +127,52 @@ struct MissingBinariesTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: machines)) ?? []).isEmpty, "no machine made")
     }
 }
+
+@Suite("photon bundle")
+struct BundleCommandTests {
+    @Test(
+        "gathers every binary of the blueprint's clusters from a mirror into ARCH/FILE, checked; a second run fetches nothing; the folder then serves apply's plan"
+    )
+    func bundle() async throws {
+        let scratch = URL(fileURLWithPath: "/var/tmp/photon-bundle-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let standIns = try StandInBundle(in: scratch)
+        let mirror = try Mirror(serving: standIns.folder)
+        defer { mirror.stop() }
+        let names = ["kubeadm", "kubelet", "kubectl", "crictl", "cni-plugins"]
+        let blueprint = { (section: String) in
+            """
+            name: kb
+            controlPlane: {driver: local, network: 10.213.0.0/24}
+            clusters:
+              - name: k
+                kind: kubernetes
+                roles: {etcd: 1, controllers: 1, workers: 1}
+            \(section)
+            """
+        }
+        try Data(blueprint(standIns.section(names, from: mirror.url)).utf8).write(to: scratch.appendingPathComponent("photon.yaml"))
+        let out = scratch.appendingPathComponent("airgap").path
+        let first = try await CLIFixture.run(["bundle", "-f", scratch.appendingPathComponent("photon.yaml").path, "-o", out])
+        #expect(first.status == 0, "\(first.stderr)")
+        let expected = [
+            "amd64/cni-plugins-linux-amd64-v1.4.0.tgz", "amd64/crictl-v1.30.0-linux-amd64.tar.gz", "amd64/kubeadm", "amd64/kubectl", "amd64/kubelet",
+        ]
+        #expect(first.stdout.split(separator: "\n").map { String($0.prefix { $0 != " " }) } == expected, "\(first.stdout)")
+        for (path, name) in zip(expected, ["cni-plugins", "crictl", "kubeadm", "kubectl", "kubelet"]) {
+            #expect(try BinaryFetcherTestSupport.digest(out + "/" + path) == standIns.digests[name], "\(path)")
+        }
+        // kubeadm, kubelet and kubectl are one stand-in file: fetched once, written three times.
+        #expect(mirror.requests.count == 3, "\(mirror.requests)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/.incoming"))
+
+        let second = try await CLIFixture.run(["bundle", "-f", scratch.appendingPathComponent("photon.yaml").path, "-o", out])
+        #expect(second.status == 0 && second.stdout.split(separator: "\n").allSatisfy { $0.hasSuffix("(already there)") }, "\(second.stdout)")
+        #expect(mirror.requests.count == 3, "nothing fetched again")
+
+        try Data(blueprint(standIns.section(names, from: out)).utf8).write(to: scratch.appendingPathComponent("photon.yaml"))
+        let plan = try await CLIFixture.run(["plan", "-f", scratch.appendingPathComponent("photon.yaml").path])
+        #expect(plan.status == 0 && plan.stderr.isEmpty, "\(plan.stderr)")
+    }
+}

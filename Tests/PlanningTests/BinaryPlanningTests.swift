@@ -57,7 +57,10 @@ struct BinaryPlanningTests {
 
     @Test("a folder or a mirror replaces upstream with the bundle's layout, ARCH/FILE")
     func folderAndMirror() throws {
-        for (from, expected) in [("/srv/bundle", "/srv/bundle/amd64/crictl-v1.30.0-linux-amd64.tar.gz"), ("https://mirror.example/k8s/", "https://mirror.example/k8s/amd64/crictl-v1.30.0-linux-amd64.tar.gz")] {
+        for (from, expected) in [
+            ("/srv/bundle", "/srv/bundle/amd64/crictl-v1.30.0-linux-amd64.tar.gz"),
+            ("https://mirror.example/k8s/", "https://mirror.example/k8s/amd64/crictl-v1.30.0-linux-amd64.tar.gz"),
+        ] {
             let (blueprint, resolved) = try Self.resolved(Self.kubernetes("binaries: {from: \"\(from)\"}"))
             let crictl = try Self.supply(blueprint).files(for: resolved, catalog: PlannerTests.catalog).first { $0.name == "crictl" }
             #expect(crictl?.source == expected)
@@ -65,7 +68,9 @@ struct BinaryPlanningTests {
         }
     }
 
-    @Test("a version the kind pins nothing for is missing (a warning in plan, apply refuses), at the version, naming the known ones; pinning your own build fixes it")
+    @Test(
+        "a version the kind pins nothing for is missing (a warning in plan, apply refuses), at the version, naming the known ones; pinning your own build fixes it"
+    )
     func unknownVersion() throws {
         let (blueprint, resolved) = try Self.resolved(Self.kubernetes(version: "1.31.0"))
         let missing = try Self.supply(blueprint).missing(for: resolved, catalog: PlannerTests.catalog)
@@ -115,10 +120,11 @@ struct BinaryPlanningTests {
             """
         let (blueprint, resolved) = try Self.resolved(text)
         let missing = try Self.supply(blueprint).missing(for: resolved, catalog: PlannerTests.catalog)
-        #expect(missing.map(\.message).sorted() == [
-            "kind mesos needs your build of marathon 1.11.0 for amd64: its software publishes none photon can pin",
-            "kind mesos needs your build of mesos 1.11.0 for amd64: its software publishes none photon can pin",
-        ])
+        #expect(
+            missing.map(\.message).sorted() == [
+                "kind mesos needs your build of marathon 1.11.0 for amd64: its software publishes none photon can pin",
+                "kind mesos needs your build of mesos 1.11.0 for amd64: its software publishes none photon can pin",
+            ])
         var planner = Planner(catalog: PlannerTests.catalog, secrets: SecretSource(environment: [:]), photonVersion: "test")
         planner.binaries = Self.supply(blueprint)
         let plan = try planner.plan(resolved, recorded: .empty)
