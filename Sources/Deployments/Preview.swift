@@ -48,7 +48,7 @@ package struct Preview {
         let planner = workspace.planner(for: loaded, planeFiles: planeFiles, stateDirectory: stateDirectory)
         let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(loaded)
         let plan = try planner.plan(resolved, recorded: recorded)
-        let warnings = try planner.binaries.missing(for: resolved, catalog: workspace.catalog)
+        let warnings = try Runner.localPreflight(resolved, planner: planner, catalog: workspace.catalog, inPlane: PlaneEnvironment.current != nil)
         guard let plane else { return Preview(plan: plan, warnings: warnings) }
         // The installer's part (the plane's machines), then the plane's (the clusters), from its own state.
         let clusters = try await PlaneSession(context: plane, format: clustersFormat == "json" ? .json : .text)

@@ -140,9 +140,9 @@ extension Runner {
                 guard case .upload(let file) = action.detail, file.isArtifact else { return nil }
                 return file.sha256
             })
-        // Preflight: a binary the machines need but photon cannot bring stops the run before anything changes.
-        let missing = try planner.binaries.missing(for: resolved, catalog: workspace.catalog)
-        if !missing.isEmpty { throw DiagnosticsError(missing) }
+        // Preflight: what the machines need but would not have stops the run before anything changes.
+        let problems = try Self.localPreflight(resolved, planner: planner, catalog: workspace.catalog, inPlane: state.inPlane)
+        if !problems.isEmpty { throw DiagnosticsError(problems) }
         let binaries = try planner.binaries.files(for: resolved, catalog: workspace.catalog).filter { uploaded.contains($0.sha256) }
         return PreparedRun(resolved: resolved, recorded: recorded, newCounts: newCounts, plan: plan, renderer: renderer, binaries: binaries)
     }
@@ -181,6 +181,7 @@ extension Runner {
             try confirm(
                 goal.isDestroy ? "Destroy \(plan.summary.delete) machine(s) of \(blueprint.name.value)?" : "Apply this plan to \(blueprint.name.value)?")
         }
+        try await staticPreflight(prepared, driver: driver, shell: shell)
         // Every binary is in the cache and checked before the first machine changes.
         try await BinaryFetcher(cacheDirectory: Workspace.binaryCache(stateDirectory: stateDirectory)).fetch(prepared.binaries) { Output.error($0) }
         // The new counts are recorded before anything runs: an interrupted scale is finished by the next apply.

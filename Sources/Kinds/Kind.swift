@@ -23,6 +23,8 @@ public struct Kind: Sendable {
     public var formats: [String: TemplateFormat] = [:]
     /// Files photon brings to the machines itself, by name.
     public var binaries: [String: BinaryDeclaration] = [:]
+    /// What the machines must have before anything changes on them.
+    public var requirements: [Requirement] = []
 
     public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
     /// The format a template's output is read in: declared, or inferred from its name.

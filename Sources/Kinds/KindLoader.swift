@@ -130,6 +130,7 @@ struct KindReading {
         var reading = self
         reading.declaredBinaries = Set(binaries.keys)
         let roles = top.required("roles").map(reading.rolesSection) ?? []
+        let requirements = top.optional("requires").map { requiresSection($0, roles: roles.map(\.name)) } ?? []
         if !binaries.isEmpty, !settings.contains(where: { $0.name == "version" && $0.type == .version }) {
             error("a kind with binaries needs a 'version' setting of type version: it picks their release", at: top.optional("binaries")?.location)
         }
@@ -145,7 +146,7 @@ struct KindReading {
             roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates,
             formats: templates.keys.reduce(into: formats) { all, name in
                 if all[name] == nil { all[name] = TemplateFormat.inferred(fromTemplateName: name) }
-            }, binaries: binaries)
+            }, binaries: binaries, requirements: requirements)
     }
 
     /// `formats: {etcd: env, …}`: how templates whose names say nothing are read on the machine.

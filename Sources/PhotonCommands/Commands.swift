@@ -86,7 +86,9 @@ struct ValidateCommand: ParsableCommand {
             // Planning renders every template, which finds the remaining errors (names in sections, partials).
             _ = try planner.plan(resolved, recorded: .empty)
             var renderer = DiagnosticRenderer(color: Output.stderrColor)
-            for warning in try planner.binaries.missing(for: resolved, catalog: workspace.catalog) { Output.error(renderer.renderWarning(warning)) }
+            for warning in try Runner.localPreflight(resolved, planner: planner, catalog: workspace.catalog, inPlane: false) {
+                Output.error(renderer.renderWarning(warning))
+            }
             if format == .json {
                 Output.result(JSONOutput.encode(ValidationReport(valid: true, machines: resolved.machineCount, errors: [])))
             } else {

@@ -98,3 +98,54 @@ struct BinaryDeclarationTests {
         }
     }
 }
+
+@Suite("Requirements a kind declares")
+struct RequirementTests {
+    @Test("each requirement has one check; names, paths, sizes, ports and roles are checked where they are written")
+    func mistakes() throws {
+        let diagnostics = try loadErrors(
+            """
+            kind: demo
+            requires:
+              - command: "rm -rf /"
+              - file: relative/path
+              - memory: lots
+              - port: 70000
+              - module: ok_mod
+                roles: [nodez]
+              - command: a
+                module: b
+              - command: fine
+                version: {args: [--version], pattern: "^fine 1\\\\."}
+                help: install fine
+            roles:
+              - name: nodes
+                count: {min: 1}
+            """)
+        #expect(
+            diagnostics == [
+                "kind.yaml:3:14: command 'rm -rf /' must be a program name (letters, digits, '.', '_', '+', '-')",
+                "kind.yaml:4:11: file must be an absolute path",
+                "kind.yaml:5:13: expected a size (like 1700MiB or 2GiB) for requires[2].memory, found 'lots'",
+                "kind.yaml:6:11: requires[3].port must be between 1 and 65535, found 70000",
+                "kind.yaml:8:13: requirement names role 'nodez', which the kind does not have [help: did you mean 'nodes'?]",
+                "kind.yaml:9:5: a requirement has one of 'command', 'file', 'module', 'memory', 'port'",
+            ], "\(diagnostics)")
+    }
+
+    @Test("the shipped kinds declare what their machines need")
+    func shipped() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let catalog = try KindCatalog.load(directory: repository.appendingPathComponent("templates").path)
+        let expected = [
+            "swarm": ["dockerd on PATH, its version matching Docker version (1[7-9]|[2-9][0-9])\\.", "docker on PATH"],
+            "kubernetes": ["etcd on PATH", "containerd on PATH, its version matching  v?(1\\.([6-9]|[1-9][0-9])|[2-9])\\.", "1700 MiB of memory"],
+            "mesos": ["java on PATH", "/usr/share/zookeeper/bin/zkServer.sh", "TCP port 5050 free"],
+            "management": ["etcd on PATH", "haproxy on PATH"],
+        ]
+        for (kind, wanted) in expected {
+            let declared = catalog.kinds[kind]?.requirements.map(\.expectation) ?? []
+            for item in wanted { #expect(declared.contains(item), "\(kind): \(declared)") }
+        }
+    }
+}

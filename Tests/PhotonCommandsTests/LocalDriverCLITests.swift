@@ -67,7 +67,8 @@ struct LocalDriverCLITests {
             let enumerator = FileManager.default.enumerator(atPath: directory.path)
             var lxcPaths = Set<String>()
             while let entry = enumerator?.nextObject() as? String {
-                if entry.hasSuffix("/config"), entry.contains("/machines/") {
+                // Machines of the deployment, and the "static" hosts a test made itself under hosts/.
+                if entry.hasSuffix("/config"), entry.contains("/machines/") || entry.hasPrefix("hosts/") {
                     let machine = directory.appendingPathComponent(entry).deletingLastPathComponent()
                     lxcPaths.insert(machine.deletingLastPathComponent().path)
                     _ = try? HostCommand.runBlocking(["lxc-stop", "-P", machine.deletingLastPathComponent().path, "-n", machine.lastPathComponent, "-k"])
