@@ -19,6 +19,16 @@ package struct AccessEntry {
 
     /// The two lines `apply` prints, with the key and the known hosts of the state in `stateDirectory`.
     package func lines(blueprint: Blueprint, stateDirectory: String) -> [String] {
+        // Every argument quoted for a POSIX shell: the line is meant to be pasted, and its parts come from the
+        // blueprint, the state and (through the plane) the network.
+        [
+            TerminalText.visible("\(title): \(machine) at \(address)"),
+            TerminalText.visible("  " + ShellQuoting.join(arguments(blueprint: blueprint, stateDirectory: stateDirectory))),
+        ]
+    }
+
+    /// The ssh command line that runs the kind's access command on the machine.
+    package func arguments(blueprint: Blueprint, stateDirectory: String) -> [String] {
         var ssh = ["ssh"]
         switch blueprint.ssh.key?.value {
         case .file(let path)?: ssh += ["-i", path]
@@ -30,10 +40,7 @@ package struct AccessEntry {
             ssh += ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + knownHosts]
         }
         if port != 22 { ssh += ["-p", String(port)] }
-        ssh += ["\(user)@\(address)", command]
-        // Every argument quoted for a POSIX shell: the line is meant to be pasted, and its parts come from the
-        // blueprint, the state and (through the plane) the network.
-        return [TerminalText.visible("\(title): \(machine) at \(address)"), TerminalText.visible("  " + ShellQuoting.join(ssh))]
+        return ssh + ["\(user)@\(address)", command]
     }
 
     package var event: RunEvent { .access(title: title, machine: machine, address: address, user: user, port: port, command: command) }

@@ -32,16 +32,34 @@ public struct Kind: Sendable {
     public func setting(_ name: String) -> SettingDeclaration? { settings.first { $0.name == name } }
 }
 
-/// A command that shows the cluster ("docker node ls"), run on the first machine of `role` (of the
-/// first role when nil).
+/// How to look at and reach a running cluster: a command that shows it ("docker node ls"), run on the
+/// first machine of `role` (of the first role when nil), and what clients use from outside.
 public struct KindAccess: Sendable, Hashable {
     public var role: String?
     public var command: String
+    /// URLs of services, one per machine of a role (`{address}` is the machine's address).
+    public var endpoints: [AccessEndpoint] = []
+    /// Variables that point a client at the cluster, by name (`{ssh}`: photon's SSH alias of the access
+    /// machine, usable once ~/.ssh/config includes photon's ssh_config).
+    public var environment: [String: String] = [:]
+    /// A client configuration with admin credentials on the access machine (kubeadm's admin.conf),
+    /// which `photon kubeconfig` fetches.
+    public var kubeconfig: String?
 
     public init(role: String?, command: String) {
         self.role = role
         self.command = command
     }
+}
+
+/// A service URL a cluster's machines of one role serve.
+public struct AccessEndpoint: Sendable, Hashable {
+    public var name: String
+    public var role: String
+    /// With `{address}`.
+    public var url: String
+
+    public func url(address: String) -> String { url.replacingOccurrences(of: "{address}", with: address) }
 }
 
 /// The type of a kind setting, which decides how a blueprint value is checked.

@@ -117,10 +117,7 @@ struct KindReading {
         var access: KindAccess?
         if let value = top.optional("access") {
             if case .mapping = value.node.content, let section = value.mapping() {
-                let command = section.required("command")?.string()
-                let role = section.optional("role")?.string()
-                section.finish()
-                access = command.map { KindAccess(role: role, command: $0) }
+                access = accessSection(section)
             } else if let command = value.string() {
                 access = KindAccess(role: nil, command: command)
             }
@@ -135,7 +132,7 @@ struct KindReading {
             error("a kind with binaries needs a 'version' setting of type version: it picks their release", at: top.optional("binaries")?.location)
         }
         let certificates = top.optional("certificates").map(certificatesSection) ?? []
-        if let role = access?.role, !roles.contains(where: { $0.name == role }) {
+        for role in [access?.role].compactMap({ $0 }) + (access?.endpoints.map(\.role) ?? []) where !roles.contains(where: { $0.name == role }) {
             error(
                 "access names role '\(role)', which the kind does not have", at: top.optional("access")?.location,
                 help: Suggestions.help(for: role, among: roles.map(\.name), noun: "role"))

@@ -18,7 +18,8 @@ public struct Photon: AsyncParsableCommand {
         version: version,
         subcommands: [
             PlanCommand.self, ApplyCommand.self, ScaleCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
-            ValidateCommand.self, KindsCommand.self, SchemaCommand.self, BundleCommand.self, ServeCommand.self, AgentCommand.self,
+            ValidateCommand.self, KindsCommand.self, SchemaCommand.self, BundleCommand.self, AccessCommand.self, KubeconfigCommand.self,
+            ServeCommand.self, AgentCommand.self,
             RunOperationCommand.self,
         ]
     )

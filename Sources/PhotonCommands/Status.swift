@@ -25,7 +25,19 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await StatusReport.make(blueprintPath: file, templates: kinds.templates, state: state.location)
-        Output.result(format == .json ? JSONOutput.encode(report) : text(report))
+        guard format == .text else {
+            Output.result(JSONOutput.encode(report))
+            return
+        }
+        var output = text(report)
+        // The same ways in that apply prints at its end (status writes nothing, so not the ssh_config).
+        if let file, !report.machines.isEmpty,
+            let access = try? await AccessReport.make(blueprintPath: file, templates: kinds.templates, state: state.location, cluster: nil, writingSSHConfig: false),
+            !access.clusters.isEmpty
+        {
+            output += "\n\nReach the clusters:\n" + TerminalText.visible(AccessCommand.lines(access.clusters, blueprint: file).joined(separator: "\n"))
+        }
+        Output.result(output)
     }
 
     func text(_ report: StatusReport) -> String {
