@@ -132,7 +132,9 @@ package struct AccessReport: Sendable {
             throw PhotonError("cannot write an ssh configuration naming \(TerminalText.visible(value)): quotes and line breaks do not fit in it")
         }
         let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600]),
+        guard
+            FileManager.default.createFile(
+                atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600]),
             rename(temporary, path) == 0
         else { throw PhotonError("cannot write \(path)") }
     }

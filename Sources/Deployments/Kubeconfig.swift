@@ -17,7 +17,8 @@ package enum Kubeconfig {
         }
         guard let kind = workspace.catalog.kinds[spec.kind.value], let access = kind.access, let path = access.kubeconfig else {
             throw PhotonError(
-                "cluster \(cluster) is of kind \(spec.kind.value), which has no kubeconfig", help: "'photon access -f \(blueprintPath) \(cluster)' shows how to reach it")
+                "cluster \(cluster) is of kind \(spec.kind.value), which has no kubeconfig",
+                help: "'photon access -f \(blueprintPath) \(cluster)' shows how to reach it")
         }
         let directory = state.directory(for: blueprint.name.value)
         let machines = try await AccessReport.recordedMachines(deployment: blueprint.name.value, directory: directory, state: state)

@@ -30,7 +30,11 @@ extension KindReading {
             access?.environment[name] = text
         }
         if let path = section.optional("kubeconfig") {
-            if let text = path.string(), text.hasPrefix("/") { access?.kubeconfig = text } else { error("kubeconfig is an absolute path on the machine", at: path.location) }
+            if let text = path.string(), text.hasPrefix("/") {
+                access?.kubeconfig = text
+            } else {
+                error("kubeconfig is an absolute path on the machine", at: path.location)
+            }
         }
         return access
     }

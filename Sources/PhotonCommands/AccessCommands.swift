@@ -42,7 +42,9 @@ struct AccessCommand: AsyncParsableCommand {
             if let config = report.clusters.compactMap(\.sshConfig).first {
                 Output.error("ssh reads \(config) once ~/.ssh/config has 'Include \(config)' at its top")
             }
-            if variables.isEmpty { Output.error("cluster \(cluster ?? "") has no client variables; 'photon access -f \(blueprint.file)' shows how to reach it") }
+            if variables.isEmpty {
+                Output.error("cluster \(cluster ?? "") has no client variables; 'photon access -f \(blueprint.file)' shows how to reach it")
+            }
             return
         }
         Output.result(TerminalText.visible(Self.lines(report.clusters, blueprint: blueprint.file).joined(separator: "\n")))
@@ -56,8 +58,12 @@ struct AccessCommand: AsyncParsableCommand {
             lines.append("  ssh: " + ShellQuoting.join(access.ssh))
             for endpoint in access.endpoints { lines.append("  \(endpoint.name): \(endpoint.url)  (\(endpoint.machine))") }
             for (name, value) in access.environment.sorted(by: { $0.key < $1.key }) { lines.append("  \(name)=\(value)") }
-            if let config = access.sshConfig { lines.append("  (ssh and \(access.environment.keys.sorted().joined(separator: ", ")) need 'Include \(config)' at the top of ~/.ssh/config)") }
-            if access.kubeconfig { lines.append("  kubeconfig: photon kubeconfig -f \(ShellQuoting.quote(blueprint)) \(access.cluster) -o \(access.cluster).kubeconfig") }
+            if let config = access.sshConfig {
+                lines.append("  (ssh and \(access.environment.keys.sorted().joined(separator: ", ")) need 'Include \(config)' at the top of ~/.ssh/config)")
+            }
+            if access.kubeconfig {
+                lines.append("  kubeconfig: photon kubeconfig -f \(ShellQuoting.quote(blueprint)) \(access.cluster) -o \(access.cluster).kubeconfig")
+            }
         }
         return lines
     }

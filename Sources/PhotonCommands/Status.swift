@@ -32,7 +32,8 @@ struct StatusCommand: AsyncParsableCommand {
         var output = text(report)
         // The same ways in that apply prints at its end (status writes nothing, so not the ssh_config).
         if let file, !report.machines.isEmpty,
-            let access = try? await AccessReport.make(blueprintPath: file, templates: kinds.templates, state: state.location, cluster: nil, writingSSHConfig: false),
+            let access = try? await AccessReport.make(
+                blueprintPath: file, templates: kinds.templates, state: state.location, cluster: nil, writingSSHConfig: false),
             !access.clusters.isEmpty
         {
             output += "\n\nReach the clusters:\n" + TerminalText.visible(AccessCommand.lines(access.clusters, blueprint: file).joined(separator: "\n"))
