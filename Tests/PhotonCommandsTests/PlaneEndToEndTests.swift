@@ -147,6 +147,14 @@ struct PlaneEndToEndTests {
         // operation goes on. While it runs, --no-wait gets the 409; without it the CLI follows the
         // running operation to its end, then sends its own.
         let output = project.directory.appendingPathComponent("scale.err").path
+        // The agent that makes the new machine is held until the operation is: under load a scale can
+        // otherwise end before the test finds its photon.
+        let agents = ProcessTable.entries().filter {
+            $0.arguments.count > 1 && $0.arguments[1] == "agent" && $0.arguments.contains { $0.hasPrefix(project.directory.path) }
+        }
+        #expect(!agents.isEmpty, "no photon agent of the deployment on the installer")
+        for agent in agents { kill(agent.pid, SIGSTOP) }
+        defer { for agent in agents { kill(agent.pid, SIGCONT) } }
         let killedScale = try Self.background(project, ["scale", "-f", "photon.yaml", "web", "workers=2", "--yes"], stderr: output)
         try await Self.wait(for: "accepted operation", in: output, while: killedScale)
         kill(killedScale.processIdentifier, SIGKILL)
@@ -159,6 +167,7 @@ struct PlaneEndToEndTests {
             held = try await onMachine("10.241.0.2", "pkill -STOP -f \(operation)").succeeded
             if !held { try await Task.sleep(for: .milliseconds(25)) }
         }
+        for agent in agents { kill(agent.pid, SIGCONT) }
         #expect(held, "the operation's photon was not found on the plane machine")
         let refused = try await project.photon(["scale", "-f", "photon.yaml", "web", "workers=2", "--yes", "--no-wait"], templates: Self.templates)
         #expect(refused.status == 1)
