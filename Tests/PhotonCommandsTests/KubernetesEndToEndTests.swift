@@ -90,6 +90,17 @@ struct KubernetesEndToEndTests {
             "a worker holds etcd credentials")
         #expect(try Self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
 
+        // The admin kubeconfig, fetched over photon's SSH: 0600, the controller's API server, kubeadm's admin user.
+        let kubeconfig = project.directory.appendingPathComponent("k.kubeconfig").path
+        let fetched = try await project.photon(["kubeconfig", "-f", "photon.yaml", "k", "-o", kubeconfig], templates: Self.templates)
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        let mode = (try FileManager.default.attributesOfItem(atPath: kubeconfig)[.posixPermissions] as? Int) ?? 0
+        #expect(mode == 0o600, "mode \(String(mode, radix: 8))")
+        let config = try String(contentsOfFile: kubeconfig, encoding: .utf8)
+        #expect(config.contains("server: https://10.245.0.5:6443") && config.contains("kubernetes-admin"), "\(config)")
+        let access = try await project.photon(["access", "-f", "photon.yaml", "k", "--format", "json"], templates: Self.templates)
+        #expect(try MesosEndToEndTests.endpointURLs(access.stdout) == ["API server": ["https://10.245.0.5:6443"]], "\(access.stdout)")
+
         // Root on the controller (what a privileged pod amounts to) cannot reach the installer.
         try AttackFromMachine.check(project, deployment: "kt", address: "10.245.0.5")
 

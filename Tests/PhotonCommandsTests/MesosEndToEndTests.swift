@@ -32,6 +32,21 @@ struct MesosEndToEndTests {
         return result.stdout.split(separator: "\n").map(String.init)
     }
 
+    /// The URLs of `photon access --format json`, by endpoint name.
+    static func endpointURLs(_ json: String) throws -> [String: [String]] {
+        struct Cluster: Decodable {
+            struct Endpoint: Decodable {
+                var name: String
+                var url: String
+            }
+            var endpoints: [Endpoint]
+        }
+        let clusters = try JSONDecoder().decode([Cluster].self, from: Data(json.utf8))
+        var urls: [String: [String]] = [:]
+        for endpoint in clusters.flatMap(\.endpoints) { urls[endpoint.name, default: []].append(endpoint.url) }
+        return urls.mapValues { $0.sorted() }
+    }
+
     @Test(
         "apply forms a real ZooKeeper ensemble (one leader, the rest followers), masters, Marathon and agents; scale agents up by 2 and down by 1; destroy leaves nothing"
     )
@@ -67,6 +82,18 @@ struct MesosEndToEndTests {
         }
         #expect(modes.sorted() == ["follower", "follower", "leader"], "\(modes)")
         #expect(try Self.agents() == ["10.246.0.9"])
+
+        // photon access names every master and Marathon; each URL answers from the installer.
+        let access = try await project.photon(["access", "-f", "photon.yaml", "m", "--format", "json"], templates: Self.templates)
+        #expect(access.status == 0, "\(access.stderr)")
+        let urls = try Self.endpointURLs(access.stdout)
+        #expect(urls.keys.sorted() == ["Marathon", "Mesos master"], "\(access.stdout)")
+        #expect(urls["Mesos master"] == ["http://10.246.0.5:5050", "http://10.246.0.6:5050", "http://10.246.0.7:5050"], "\(access.stdout)")
+        let pages: [String] = (urls["Mesos master"] ?? []).map { $0 + "/master/state" } + (urls["Marathon"] ?? []).map { $0 + "/v2/info" }
+        for url in pages {
+            let answer = try HostCommand.runBlocking(["curl", "-sf", "-m", "5", "-L", url])
+            #expect(answer.succeeded && answer.stdout.contains("version"), "\(url): \(answer.diagnostic)")
+        }
 
         // Root on an agent (what a Marathon task can reach) cannot reach the installer.
         try AttackFromMachine.check(project, deployment: "mt", address: "10.246.0.9")
