@@ -25,6 +25,8 @@ public struct Kind: Sendable {
     public var binaries: [String: BinaryDeclaration] = [:]
     /// What the machines must have before anything changes on them.
     public var requirements: [Requirement] = []
+    /// How the cluster's store is backed up and restored, when the kind says.
+    public var backup: BackupDeclaration? = nil
 
     public func role(_ name: String) -> RoleDeclaration? { roles.first { $0.name == name } }
     /// The format a template's output is read in: declared, or inferred from its name.
@@ -167,6 +169,10 @@ public enum Phase: String, Sendable, CaseIterable, Codable, Comparable {
     case drain
     /// Leaving the cluster, just before the machine is deleted.
     case remove
+    /// `photon backup`: leave the store's snapshot at the kind's backup file (first machine of its role).
+    case backup
+    /// `photon restore`: rebuild the store from the backup file photon put on the machine.
+    case restore
 
     public static func < (lhs: Phase, rhs: Phase) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!

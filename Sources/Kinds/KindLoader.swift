@@ -137,13 +137,21 @@ struct KindReading {
                 "access names role '\(role)', which the kind does not have", at: top.optional("access")?.location,
                 help: Suggestions.help(for: role, among: roles.map(\.name), noun: "role"))
         }
+        let backup = top.optional("backup").flatMap { backupSection($0, roles: roles) }
+        if top.optional("backup") == nil {
+            for role in roles where !role.steps(in: .backup).isEmpty || !role.steps(in: .restore).isEmpty {
+                error(
+                    "role \(role.name) has backup or restore steps, but the kind has no 'backup:' section", at: role.location,
+                    help: "add 'backup: {role, file, description}' naming the file the backup steps leave")
+            }
+        }
         guard let name else { return nil }
         return Kind(
             name: name, description: description, directory: folder, settings: settings, services: services,
             roles: roles, templates: templates, partials: PartialLibrary(templates), access: access, certificates: certificates,
             formats: templates.keys.reduce(into: formats) { all, name in
                 if all[name] == nil { all[name] = TemplateFormat.inferred(fromTemplateName: name) }
-            }, binaries: binaries, requirements: requirements)
+            }, binaries: binaries, requirements: requirements, backup: backup)
     }
 
     /// `formats: {etcd: env, …}`: how templates whose names say nothing are read on the machine.

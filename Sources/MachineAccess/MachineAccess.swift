@@ -105,6 +105,8 @@ public protocol RemoteShell: Sendable {
     /// Runs a command as one run of step `step` (its command or its guard): on a real machine under that
     /// step's lock (``StepLock``), so it waits for a run of the step that a stopped photon left there.
     func execute(_ command: String, asStep step: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput
+    /// Copies a file of the machine to `localPath` on the installer (mode 0600); returns its size.
+    func download(_ path: String, to localPath: String, on machine: MachineHandle) async throws -> Int
     /// Whether something accepts TCP connections at `host:port` (for `wait: {port}` steps).
     func isListening(host: String, port: Int, timeout: Duration) async -> Bool
     /// Ends the connections kept for reuse, once a run is over: before the process exits, so no session
@@ -114,6 +116,11 @@ public protocol RemoteShell: Sendable {
 
 extension RemoteShell {
     public func closeAll() async {}
+
+    /// Shells without files of their own (test doubles) have nothing to copy.
+    public func download(_ path: String, to localPath: String, on machine: MachineHandle) async throws -> Int {
+        throw PhotonError("this shell cannot copy files from machines", help: "backups need photon's SSH transport")
+    }
 
     /// Shells without machines of their own (test doubles) hold no lock: each run is the only one.
     public func execute(_ command: String, asStep step: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {

@@ -344,6 +344,33 @@ public final class SSHConnection: @unchecked Sendable {
         }
     }
 
+    /// Copies a remote file of any size to `localPath` (0600, written as it arrives); returns its size.
+    public func download(_ path: String, to localPath: String, timeout: Duration? = nil) async throws -> Int {
+        try await perform(timeout: timeout ?? .seconds(3600)) { connection in
+            let sftp = try connection.sftpSubsystem()
+            let file = try SFTPFile(sftp: sftp, path: path, flags: LIBSSH2_FXF_READ, mode: 0)
+            guard FileManager.default.createFile(atPath: localPath, contents: nil, attributes: [.posixPermissions: 0o600]),
+                let output = FileHandle(forWritingAtPath: localPath)
+            else { throw SSHError(.sftp, "cannot write \(localPath) on the installer") }
+            defer { try? output.close() }
+            var total = 0
+            var buffer = [UInt8](repeating: 0, count: 1 << 17)
+            while true {
+                let count = try sftp.session.call(.sftp, "reading \(path)") {
+                    buffer.withUnsafeMutableBytes { raw in
+                        Int32(truncatingIfNeeded: libssh2_sftp_read(file.handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count))
+                    }
+                }
+                if count == 0 { break }
+                try output.write(contentsOf: buffer[0..<Int(count)])
+                total += Int(count)
+            }
+            try file.close()
+            try output.synchronize()
+            return total
+        }
+    }
+
     /// Ends the session.
     public func close() async {
         broken.raise()

@@ -58,6 +58,10 @@ public final class SSHTransport: RemoteShell, @unchecked Sendable {
         try await connection(to: machine).upload(data, to: path, mode: mode, owner: owner)
     }
 
+    public func download(_ path: String, to localPath: String, on machine: MachineHandle) async throws -> Int {
+        try await connection(to: machine).download(path, to: localPath)
+    }
+
     public func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
         try await connection(to: machine).execute(command, timeout: timeout)
     }

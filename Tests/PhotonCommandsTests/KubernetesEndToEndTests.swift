@@ -37,6 +37,40 @@ struct KubernetesEndToEndTests {
         }
     }
 
+    /// Keys written into the cluster's etcd, backed up, deleted, restored and read back on every member;
+    /// a backup whose file changed is refused.
+    static func backupAndRestore(_ project: Project, tls: String) async throws {
+        let etcd = "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 \(tls)"
+        _ = try ssh(project, "10.245.0.2", "\(etcd) put /photon-backup/a one && \(etcd) put /photon-backup/b two")
+        let backup = project.directory.appendingPathComponent("k.backup").path
+        let saved = try await project.photon(["backup", "-f", "photon.yaml", "k", "-o", backup], templates: templates)
+        #expect(saved.status == 0, "\(saved.stderr.suffix(2000))")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: backup + ".json"))) as? [String: Any] ?? [:]
+        let digest = try HostCommand.runBlocking(["sha256sum", backup]).stdout.prefix(64)
+        #expect(manifest["sha256"] as? String == String(digest) && manifest["kind"] as? String == "kubernetes" && manifest["version"] as? String == "1.30.4")
+        #expect(try ssh(project, "10.245.0.2", "ls /var/lib/photon/backup/ 2>/dev/null; true").isEmpty, "the snapshot stays on the machine")
+
+        _ = try ssh(project, "10.245.0.3", "\(etcd) del --prefix /photon-backup/ && \(etcd) put /photon-backup/c three")
+        let restored = try await project.photon(["restore", "-f", "photon.yaml", "k", backup, "--yes"], templates: templates)
+        #expect(restored.status == 0, "\(restored.stderr.suffix(3000))")
+        for address in ["10.245.0.2", "10.245.0.3", "10.245.0.4"] {
+            let keys = try ssh(project, address, "\(etcd) get --prefix --keys-only /photon-backup/").split(separator: "\n").map(String.init)
+            #expect(keys == ["/photon-backup/a", "/photon-backup/b"], "\(address) after the restore: \(keys)")
+        }
+        let members = try ssh(project, "10.245.0.4", "\(etcd) member list")
+        #expect(members.split(separator: "\n").filter { $0.contains(", started, ") }.count == 3, "\(members)")
+        #expect(try nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
+
+        // One byte changed: refused before anything is asked or touched.
+        let damaged = project.directory.appendingPathComponent("damaged.backup").path
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: backup)))
+        bytes[bytes.count / 2] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+        try FileManager.default.copyItem(atPath: backup + ".json", toPath: damaged + ".json")
+        let refused = try await project.photon(["restore", "-f", "photon.yaml", "k", damaged, "--yes"], templates: templates)
+        #expect(refused.status == 1 && refused.stderr.contains("the file changed or is damaged"), "\(refused.stderr)")
+    }
+
     @Test("apply forms a real 3-member etcd and a cluster whose nodes register in it; scale workers up by 2 and down by 1; destroy leaves nothing")
     func kubernetesLifecycle() async throws {
         let project = try Project()
@@ -100,6 +134,8 @@ struct KubernetesEndToEndTests {
         #expect(config.contains("server: https://10.245.0.5:6443") && config.contains("kubernetes-admin"), "\(config)")
         let access = try await project.photon(["access", "-f", "photon.yaml", "k", "--format", "json"], templates: Self.templates)
         #expect(try MesosEndToEndTests.endpointURLs(access.stdout) == ["API server": ["https://10.245.0.5:6443"]], "\(access.stdout)")
+
+        try await Self.backupAndRestore(project, tls: tls)
 
         // Root on the controller (what a privileged pod amounts to) cannot reach the installer.
         try AttackFromMachine.check(project, deployment: "kt", address: "10.245.0.5")
