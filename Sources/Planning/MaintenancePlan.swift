@@ -62,8 +62,6 @@ extension Planner {
             layout.chain(render.steps.map(\.action), after: [])
         } else {
             let roles = group.resolved.roles.indices.filter { !group.resolved.roles[$0].declaration.steps(in: .restore).isEmpty }
-            var members: [Int] = []
-            for roleIndex in roles { for position in group.roleMachines[roleIndex] { members.append(try checkedReady(position)) } }
             var stageEnd: [Int] = []
             for roleIndex in roles {
                 var byOrdinal: [Int: [PlanAction]] = [:]
@@ -82,8 +80,11 @@ extension Planner {
                     ]
                 }
             }
-            // Joined and healthy again: the bring-up guards skip what the restore left in place.
-            for position in members {
+            // Every machine of the cluster joined and healthy again (the other roles depend on the store): the
+            // bring-up guards skip what the restore left in place.
+            var everyone: [Int] = []
+            for roleMachines in group.roleMachines { for position in roleMachines { everyone.append(try checkedReady(position)) } }
+            for position in everyone {
                 let again = try desired.renderMachine(position, phases: [.join, .health], facts: facts, artifacts: artifacts)
                 layout.chain(again.steps.map(\.action), after: stageEnd)
             }
@@ -112,7 +113,8 @@ extension Planner {
             deployment: blueprint.name.value, blueprintFile: blueprint.file, blueprintDigest: blueprint.digest, stateSerial: recorded.serial,
             driver: blueprint.controlPlane.driverName, groups: [planGroup], machines: machines, actions: layout.actions)
         let version = group.resolved.settingsDisplay.first { $0.name == "version" }?.value
-        let targetMachines = phase == .backup ? machines.filter { $0.role == backup.role } : machines
+        let storeRoles = Set(group.resolved.roles.filter { !$0.declaration.steps(in: phase).isEmpty }.map(\.name))
+        let targetMachines = phase == .backup ? machines.filter { $0.role == backup.role } : machines.filter { storeRoles.contains($0.role) }
         return (
             plan, ActionRenderer(desired: desired, artifacts: artifacts),
             MaintenanceTarget(backup: backup, machines: targetMachines, kind: kind.name, version: version)

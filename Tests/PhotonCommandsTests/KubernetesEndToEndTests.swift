@@ -14,8 +14,8 @@ struct KubernetesEndToEndTests {
     static let templates = CLIFixture.repository.appendingPathComponent("templates").path
     static let bridge = "ph0af50000-24"
 
-    static func ssh(_ project: Project, _ address: String, _ command: String) throws -> String {
-        let state = project.directory.appendingPathComponent(".photon/kt").path
+    static func ssh(_ project: Project, _ address: String, _ command: String, deployment: String = "kt") throws -> String {
+        let state = project.directory.appendingPathComponent(".photon/\(deployment)").path
         let result = try HostCommand.runBlocking([
             "ssh", "-i", state + "/id_ed25519", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(state)/machines/known_hosts",
             "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "root@\(address)", command,

@@ -32,6 +32,39 @@ struct MesosEndToEndTests {
         return result.stdout.split(separator: "\n").map(String.init)
     }
 
+    /// The top znodes as ZooKeeper's own client sees them on one member.
+    static func topZnodes(_ address: String) throws -> [String] {
+        let result = try HostCommand.runBlocking(["/usr/share/zookeeper/bin/zkCli.sh", "-server", "\(address):2181", "ls", "/"])
+        guard let line = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("[") && $0.hasSuffix("]") }) else {
+            throw FixtureError("zkCli ls / on \(address): \(result.diagnostic)")
+        }
+        return line.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// A znode written, backed up, deleted (another written), restored: every member serves the backup's tree.
+    static func backupAndRestore(_ project: Project) async throws {
+        let zkCli = "/usr/share/zookeeper/bin/zkCli.sh"
+        _ = try HostCommand.runBlocking([zkCli, "-server", "10.246.0.2:2181", "create", "/photon-backup", "one"])
+        #expect(try topZnodes("10.246.0.3").contains("photon-backup"))
+        let backup = project.directory.appendingPathComponent("m.backup").path
+        let saved = try await project.photon(["backup", "-f", "photon.yaml", "m", "-o", backup], templates: templates)
+        #expect(saved.status == 0, "\(saved.stderr.suffix(2000))")
+        #expect(saved.stdout.contains("ZooKeeper snapshot and logs of m (mesos"), "\(saved.stdout)")
+        _ = try HostCommand.runBlocking([zkCli, "-server", "10.246.0.3:2181", "delete", "/photon-backup"])
+        _ = try HostCommand.runBlocking([zkCli, "-server", "10.246.0.3:2181", "create", "/photon-after", "two"])
+        #expect(!(try topZnodes("10.246.0.4").contains("photon-backup")))
+
+        let restored = try await project.photon(["restore", "-f", "photon.yaml", "m", backup, "--yes"], templates: templates)
+        #expect(restored.status == 0, "\(restored.stderr.suffix(3000))")
+        var modes: [String] = []
+        for address in ["10.246.0.2", "10.246.0.3", "10.246.0.4"] {
+            let top = try topZnodes(address)
+            #expect(top.contains("photon-backup") && !top.contains("photon-after"), "\(address) after the restore: \(top)")
+            modes.append(try fourLetters("srvr", address).split(separator: "\n").first { $0.hasPrefix("Mode: ") }.map { String($0.dropFirst(6)) } ?? "none")
+        }
+        #expect(modes.sorted() == ["follower", "follower", "leader"], "\(modes)")
+    }
+
     /// The URLs of `photon access --format json`, by endpoint name.
     static func endpointURLs(_ json: String) throws -> [String: [String]] {
         struct Cluster: Decodable {
@@ -113,6 +146,8 @@ struct MesosEndToEndTests {
 
         let quorum = try await project.photon(["scale", "-f", "photon.yaml", "m", "masters=5", "--dry-run"], templates: Self.templates)
         #expect(quorum.status != 0 && quorum.stderr.contains("changes their quorum"), "\(quorum.stderr)")
+
+        try await Self.backupAndRestore(project)
 
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
