@@ -74,3 +74,74 @@ struct RestoreCommand: AsyncParsableCommand {
         try await runner.restore(cluster: cluster, from: backup)
     }
 }
+
+struct StateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Back up and restore the installer's own state of a deployment.",
+        subcommands: [StateBackupCommand.self, StateRestoreCommand.self]
+    )
+}
+
+struct StateBackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write the deployment's state (database, sealing key, SSH key, host keys, plane files) to a tar archive (0600).",
+        discussion: "The database is copied with SQLite's online backup: a run may go on meanwhile. Machines' disks and the binaries cache are not in it."
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+    @OptionGroup var state: StateOptions
+
+    @Option(name: .shortAndLong, help: "The archive to write (default: DEPLOYMENT-state-YYYYMMDD-HHMMSS.tar here).")
+    var output: String?
+
+    func run() async throws {
+        let deployment = try Workspace(templates: blueprint.templates).loadBlueprint(blueprint.file).name.value
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let path = output ?? "\(deployment)-state-\(formatter.string(from: Date())).tar"
+        let files = try StateBackup.backup(stateDirectory: state.directory(for: deployment), deployment: deployment, to: path)
+        Output.result(path)
+        Output.error("the state of \(deployment): \(files.joined(separator: ", "))")
+    }
+}
+
+struct StateRestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Replace the deployment's state with a backup photon state backup wrote.",
+        discussion: """
+            The archive is checked first (a photon state of this deployment whose secrets open with its key). \
+            What it replaces is moved to replaced-TIME/ in the state folder, never deleted. Refused while a run holds the lock.
+            """
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+    @OptionGroup var state: StateOptions
+
+    @Argument(help: "The archive photon state backup wrote.")
+    var archive: String
+
+    @Flag(name: [.short, .customLong("yes")], help: "Do not ask for confirmation (required when not on a terminal).")
+    var yes = false
+
+    func run() async throws {
+        let deployment = try Workspace(templates: blueprint.templates).loadBlueprint(blueprint.file).name.value
+        let directory = state.directory(for: deployment)
+        if !yes {
+            guard isatty(STDIN_FILENO) == 1 else {
+                throw PhotonError("state restore replaces the recorded state and there is no terminal to ask on", help: "add --yes")
+            }
+            Output.error("Replace the recorded state of \(deployment) in \(directory) with \(archive)? Only 'yes' proceeds: ", newline: false)
+            guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
+                Output.error("Nothing was changed.")
+                throw OperationExit.failure
+            }
+        }
+        let replaced = try StateBackup.restore(stateDirectory: directory, deployment: deployment, from: archive)
+        Output.error("restored the state of \(deployment) from \(archive); the state it replaced is in \(replaced)")
+    }
+}

@@ -73,6 +73,17 @@ public final class SQLiteStateStore: RunJournal, Sendable {
         return SQLiteStateStore(directory: directory, deployment: deployment, databasePath: path, pool: pool)
     }
 
+    /// A consistent copy of the database at `path` (0600), taken with SQLite's online backup while
+    /// the store stays usable (`photon state backup`).
+    public func copyDatabase(to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw PhotonError("cannot write \(path)")
+        }
+        let copy = try DatabaseQueue(path: path)
+        try pool.backup(to: copy)
+        try copy.close()
+    }
+
     /// Copies the WAL into the database file and closes the connections; the store cannot be used
     /// afterwards. (GRDB closes the writer before the readers, so without the explicit checkpoint the
     /// last commits would stay in `state.sqlite-wal`: durable, but not in the main file.)

@@ -85,12 +85,13 @@ enum Validation {
         PhotonError(
             "the state file \(path) is damaged (\(reason)); photon left it untouched",
             help:
-                "restore state.sqlite, with the secrets.key next to it, from a backup; photon never resets, repairs or migrates a damaged state file by itself")
+                "'photon state restore -f BLUEPRINT BACKUP.tar' puts back what 'photon state backup' saved (the damaged file is kept aside); photon never resets, repairs or migrates a damaged state file by itself"
+        )
     }
 
     static func foreign(_ path: String) -> PhotonError {
         PhotonError(
             "the file \(path) is an SQLite database but not a photon state file; photon left it untouched",
-            help: "move that file away or pass another state directory; if it was a photon state file, restore it from a backup")
+            help: "move that file away or pass another state directory; if it was a photon state file, 'photon state restore' puts back a backup")
     }
 }
