@@ -97,7 +97,7 @@ extension Runner {
     }
 
     /// `photon restore`: checks the backup against its manifest and the cluster, asks, puts the file on
-    /// every machine that restores from it, and runs the kind's restore steps (then join and health).
+    /// every machine that restores from it, and runs the kind's restore steps (then every machine's health steps).
     package func restore(cluster: String, from backup: String) async throws {
         try refuseMaintenanceThroughPlane("restore")
         let manifest = try BackupManifest.read(besides: backup)

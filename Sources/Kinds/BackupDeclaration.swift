@@ -7,7 +7,7 @@ import YAMLReader
 /// photon downloads to the installer with its digest. Restore: photon uploads that file to the same path
 /// on every machine of the roles that have `restore` steps, runs those steps stage by stage (each step on
 /// all of the machines before the next: a store whose members must all stop before any starts again
-/// needs that), then their `join` and `health` steps again, whose guards skip what is already there.
+/// needs that), then the `health` steps of every machine of the cluster.
 public struct BackupDeclaration: Sendable, Hashable {
     /// The role whose first machine takes the backup.
     public var role: String

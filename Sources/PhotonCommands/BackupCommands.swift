@@ -50,8 +50,8 @@ struct RestoreCommand: AsyncParsableCommand {
             every machine of the roles that hold the store, and runs the kind's restore steps the way the \
             software documents (etcd: snapshot restore on every member; ZooKeeper: every member stopped, its \
             data replaced, started; Swarm: the state put back on the first manager and \
-            --force-new-cluster), each step on all of those machines before the next, then their join and \
-            health steps again.
+            --force-new-cluster), each step on all of those machines before the next, then the health steps \
+            of every machine of the cluster.
             """
     )
 

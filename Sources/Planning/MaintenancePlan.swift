@@ -15,8 +15,8 @@ public struct MaintenanceTarget: Sendable {
 
 extension Planner {
     /// A plan of a cluster's `backup` steps (on the first machine of the backup role) or `restore` steps
-    /// (stage by stage across the machines of every role that has some, then their join and health steps
-    /// again). Every machine involved must be recorded and ready: a store is saved from, and restored
+    /// (stage by stage across the machines of every role that has some, then the health steps of every
+    /// machine of the cluster). Every machine involved must be recorded and ready: a store is saved from, and restored
     /// into, a cluster that is up.
     public func maintenancePlan(
         _ deployment: ResolvedDeployment, recorded: RecordedState, cluster: String, phase: Phase
@@ -80,12 +80,13 @@ extension Planner {
                     ]
                 }
             }
-            // Every machine of the cluster joined and healthy again (the other roles depend on the store): the
-            // bring-up guards skip what the restore left in place.
+            // Every machine of the cluster healthy again (the other roles depend on the store). Not its join steps:
+            // those capture values (a new bootstrap token) that a restore must not change; a kind's restore
+            // steps rejoin what must rejoin.
             var everyone: [Int] = []
             for roleMachines in group.roleMachines { for position in roleMachines { everyone.append(try checkedReady(position)) } }
             for position in everyone {
-                let again = try desired.renderMachine(position, phases: [.join, .health], facts: facts, artifacts: artifacts)
+                let again = try desired.renderMachine(position, phases: [.health], facts: facts, artifacts: artifacts)
                 layout.chain(again.steps.map(\.action), after: stageEnd)
             }
         }
