@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import MachineAccess
+import PhotonCore
 import Planning
 
 /// The recorded state of one deployment, wherever it is kept: in SQLite on the installer
@@ -46,8 +47,16 @@ extension DeploymentStore {
 extension SQLiteStateStore: DeploymentStore {
     public func currentSerial() async throws -> Int { try serial }
 
+    /// The database goes first, in one unlink: a kill part way leaves either the whole state or none of
+    /// it, never a database without the key that opens its secrets (the folder's order would decide).
     public func removeAll() async throws {
         try close()
+        for suffix in ["-wal", "-shm", ""] {
+            let path = databasePath + suffix
+            guard unlink(path) == 0 || errno == ENOENT else {
+                throw PhotonError("cannot remove \(path): \(String(cString: strerror(errno)))")
+            }
+        }
         try FileManager.default.removeItem(atPath: directory)
     }
 }
