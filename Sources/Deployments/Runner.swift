@@ -108,15 +108,7 @@ package struct Runner {
 
     /// Asks on a terminal; without one, `--yes` must say so.
     package func confirm(_ question: String) throws {
-        if options.yes { return }
-        guard isatty(STDIN_FILENO) == 1 else {
-            throw PhotonError("\(command) changes machines and there is no terminal to ask on", help: "add --yes to \(command) without asking")
-        }
-        Output.error("\(question) Only 'yes' proceeds: ", newline: false)
-        guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
-            Output.error("Nothing was changed.")
-            throw OperationExit.failure
-        }
+        try Confirmation.ask(question, yes: options.yes, command: command, changing: "machines")
     }
 
     package func summary(_ outcome: RunOutcome) -> String {
@@ -145,5 +137,21 @@ package struct Runner {
     package func removeState() async throws {
         try await store.removeAll()
         Output.error("Removed the recorded state of \(blueprint.name.value) (\(stateDirectory)).")
+    }
+}
+
+/// The one way photon asks before it changes something.
+package enum Confirmation {
+    /// Asks on a terminal (only "yes" proceeds); without one, `yes` (the --yes flag) must say so.
+    package static func ask(_ question: String, yes: Bool, command: String, changing what: String) throws {
+        if yes { return }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw PhotonError("\(command) changes \(what) and there is no terminal to ask on", help: "add --yes to \(command) without asking")
+        }
+        Output.error("\(question) Only 'yes' proceeds: ", newline: false)
+        guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
+            Output.error("Nothing was changed.")
+            throw OperationExit.failure
+        }
     }
 }

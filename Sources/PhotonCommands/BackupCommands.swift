@@ -131,16 +131,9 @@ struct StateRestoreCommand: AsyncParsableCommand {
     func run() async throws {
         let deployment = try Workspace(templates: blueprint.templates).loadBlueprint(blueprint.file).name.value
         let directory = state.directory(for: deployment)
-        if !yes {
-            guard isatty(STDIN_FILENO) == 1 else {
-                throw PhotonError("state restore replaces the recorded state and there is no terminal to ask on", help: "add --yes")
-            }
-            Output.error("Replace the recorded state of \(deployment) in \(directory) with \(archive)? Only 'yes' proceeds: ", newline: false)
-            guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
-                Output.error("Nothing was changed.")
-                throw OperationExit.failure
-            }
-        }
+        try Confirmation.ask(
+            "Replace the recorded state of \(deployment) in \(directory) with \(archive)?", yes: yes, command: "state restore",
+            changing: "the recorded state")
         let replaced = try StateBackup.restore(stateDirectory: directory, deployment: deployment, from: archive)
         Output.error("restored the state of \(deployment) from \(archive); the state it replaced is in \(replaced)")
     }
