@@ -151,25 +151,10 @@ struct LocalDriverCLITests {
     @Test("static machines are checked against their pinned keys, configured, and reset (not deleted) by destroy")
     func staticApplyAndDestroy() async throws {
         let project = try Project()
-        let lxcPath = project.directory.appendingPathComponent("hosts").path
-        let key = DeploymentKey.generate(comment: "photon-static-test")
-        let keyFile = project.directory.appendingPathComponent("id_ed25519")
-        try Data(key.privateKey.utf8).write(to: keyFile)
-        chmod(keyFile.path, 0o600)
-        let hosts = LocalDriver(
-            LocalDriver.Configuration(
-                deployment: "hosts", network: IPv4Network("10.238.0.0/24")!, machinesDirectory: lxcPath,
-                hiddenPaths: [HiddenPath(project.directory.path, reason: .state)], authorizedKey: key.publicKey))
+        let hosts = try StaticHosts(in: project, subnet: "10.238.0", comment: "photon-static-test")
         defer { project.remove(bridges: [hosts.bridge]) }
-        var made: [MachineHandle] = []
-        for index in 1...2 {
-            made.append(
-                try await hosts.create(
-                    MachineSpec(
-                        name: "foreign-\(index)", group: "hosts", kind: "none", role: "host", index: index,
-                        flavor: .builtIn["small"]!, address: "10.238.0.\(10 + index)", needs: [])))
-        }
-        let hostKeys = try made.map { try String(contentsOfFile: "\(lxcPath)/\($0.name)/upper/etc/ssh/ssh_host_ed25519_key.pub", encoding: .utf8) }
+        let made = try await hosts.make(2)
+        let hostKeys = try made.map { try String(contentsOfFile: "\(hosts.directory)/\($0.name)/upper/etc/ssh/ssh_host_ed25519_key.pub", encoding: .utf8) }
         try project.write(
             """
             version: 1
@@ -200,7 +185,7 @@ struct LocalDriverCLITests {
         #expect(destroyed.stdout.contains("rm -rf /srv/probe"), "destroy resets the machines: \(destroyed.stdout)")
         for machine in made {
             let connection = try await SSHConnection.open(
-                host: machine.address, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
+                host: machine.address, user: "root", credentials: .privateKey(hosts.key.privateKey, passphrase: nil),
                 expectedFingerprint: machine.hostKeyFingerprint!)
             let left = try await connection.execute("hostname; test -e /srv/probe && echo left-behind; true")
             await connection.close()
@@ -230,7 +215,7 @@ struct LocalDriverCLITests {
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("photon.yaml:6:7"), "\(refused.stderr)")
         #expect(refused.stderr.contains(made[0].hostKeyFingerprint!), "names the key the machine presented: \(refused.stderr)")
-        for machine in made { try await hosts.delete(name: machine.name) }
+        for machine in made { try await hosts.driver.delete(name: machine.name) }
     }
 
     @Test("a changed template reaches exactly the machines that use it and restarts only the service that reads it")

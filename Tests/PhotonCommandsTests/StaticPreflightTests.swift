@@ -41,24 +41,9 @@ struct StaticPreflightTests {
         let kind = project.directory.appendingPathComponent("templates/needy")
         try FileManager.default.createDirectory(at: kind, withIntermediateDirectories: true)
         try Data((Self.needyKind + "\n").utf8).write(to: kind.appendingPathComponent("kind.yaml"))
-        let lxcPath = project.directory.appendingPathComponent("hosts").path
-        let key = DeploymentKey.generate(comment: "photon-preflight-test")
-        let keyFile = project.directory.appendingPathComponent("id_ed25519")
-        try Data(key.privateKey.utf8).write(to: keyFile)
-        chmod(keyFile.path, 0o600)
-        let hosts = LocalDriver(
-            LocalDriver.Configuration(
-                deployment: "hosts", network: IPv4Network("10.239.0.0/24")!, machinesDirectory: lxcPath,
-                hiddenPaths: [HiddenPath(project.directory.path, reason: .state)], authorizedKey: key.publicKey))
+        let hosts = try StaticHosts(in: project, subnet: "10.239.0", comment: "photon-preflight-test")
         defer { project.remove(bridges: [hosts.bridge]) }
-        var made: [MachineHandle] = []
-        for index in 1...2 {
-            made.append(
-                try await hosts.create(
-                    MachineSpec(
-                        name: "foreign-\(index)", group: "hosts", kind: "none", role: "host", index: index,
-                        flavor: .builtIn["small"]!, address: "10.239.0.\(10 + index)", needs: [])))
-        }
+        let made = try await hosts.make(2)
         try project.write(
             """
             version: 1
@@ -95,7 +80,7 @@ struct StaticPreflightTests {
         #expect(applied.stderr.contains("help: a bigger machine"))
         for machine in made {
             let connection = try await SSHConnection.open(
-                host: machine.address, user: "root", credentials: .privateKey(key.privateKey, passphrase: nil),
+                host: machine.address, user: "root", credentials: .privateKey(hosts.key.privateKey, passphrase: nil),
                 expectedFingerprint: machine.hostKeyFingerprint!)
             let left = try await connection.execute("test -e /srv/needy && echo configured; true")
             await connection.close()
