@@ -17,7 +17,7 @@ public enum TemplateContextSchema {
 
     /// Fields of a machine value (`machine`, `roles.<r>.first`, items of `roles.<r>.machines`).
     public static let machineFields: Set<String> = [
-        "name", "hostname", "address", "index", "role", "first", "last", "flavor", "cpus", "memoryMiB", "diskGiB", "certificates",
+        "name", "hostname", "address", "index", "role", "first", "last", "flavor", "cpus", "memoryMiB", "diskGiB", "certificates", "existing",
     ]
     /// Fields of a role value (`role`, `roles.<r>`).
     public static let roleFields: Set<String> = ["name", "count", "quorum", "first", "machines", "addresses"]

@@ -42,7 +42,7 @@ extension PlanBuilder {
                     quorumRole = role.declaration.count.odd
                     let machineValue = DesiredState.machineValue(
                         name: record.name, address: record.address, index: record.index,
-                        role: record.role, count: role.count, flavor: role.flavor)
+                        role: record.role, count: role.count, flavor: role.flavor, existing: true)
                     let scope: TemplateValue = .object(TemplateObject(["machine": machineValue, "role": group.roleValues[roleIndex]]))
                     var renderer = StepRenderer(
                         state: desired, group: group, contexts: [group.context, scope], subject: record.name,

@@ -158,6 +158,7 @@ extension DesiredState {
         for (position, machine) in machines.enumerated() { roleMachinesByGroup[machine.group][machine.role].append(position) }
 
         let book = CertificateBook(recorded: recorded.generatedSecrets, now: Date())
+        let ready = Set(recorded.machines.lazy.filter { $0.lifecycle == .ready }.map(\.name))
         for (groupIndex, group) in deployment.groups.enumerated() {
             var roleValues: [TemplateValue] = []
             var rolesObject = TemplateObject()
@@ -166,7 +167,7 @@ extension DesiredState {
                 var memberValues: [TemplateValue] = []
                 memberValues.reserveCapacity(members.count)
                 for member in members {
-                    var value = machineValue(machines[member], role: role, count: members.count)
+                    var value = machineValue(machines[member], role: role, count: members.count, existing: ready.contains(machines[member].name))
                     if !group.kind.certificates.isEmpty, case .object(var fields) = value,
                         let certificates = leafValues(group, role: role.name, machine: machines[member].name, address: machines[member].address, book: book)
                     {
@@ -220,11 +221,14 @@ extension DesiredState {
         return DesiredState(deployment: deployment, groups: groups, machines: machines, indexByName: indexByName)
     }
 
-    static func machineValue(_ machine: DesiredMachine, role: ResolvedRole, count: Int) -> TemplateValue {
-        machineValue(name: machine.name, address: machine.address, index: machine.index, role: role.name, count: count, flavor: role.flavor)
+    static func machineValue(_ machine: DesiredMachine, role: ResolvedRole, count: Int, existing: Bool) -> TemplateValue {
+        machineValue(
+            name: machine.name, address: machine.address, index: machine.index, role: role.name, count: count, flavor: role.flavor, existing: existing)
     }
 
-    static func machineValue(name: String, address: String?, index: Int, role: String, count: Int, flavor: Flavor) -> TemplateValue {
+    /// `existing`: the machine was ready before this plan (a change rolls through a running cluster);
+    /// false while it is being brought up.
+    static func machineValue(name: String, address: String?, index: Int, role: String, count: Int, flavor: Flavor, existing: Bool) -> TemplateValue {
         .object(
             TemplateObject([
                 "name": .text(name),
@@ -238,6 +242,7 @@ extension DesiredState {
                 "cpus": .number(max(1, (flavor.milliCPU + 999) / 1000)),
                 "memoryMiB": .number(Int(flavor.memory.bytes >> 20)),
                 "diskGiB": .number(Int(flavor.disk.bytes >> 30)),
+                "existing": .bool(existing),
             ]))
     }
 

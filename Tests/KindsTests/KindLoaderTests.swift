@@ -284,7 +284,7 @@ let badKinds: [BadKind] = [
                   - run: [echo, "{{machine.ip}}"]
             """,
         expected: [
-            "kind.yaml:6:22: 'machine.ip' does not exist: machine has no 'ip' [help: valid names here: 'address', 'certificates', 'cpus', 'diskGiB', 'first', 'flavor', 'hostname', 'index', 'last', 'memoryMiB', 'name', 'role']"
+            "kind.yaml:6:22: 'machine.ip' does not exist: machine has no 'ip' [help: valid names here: 'address', 'certificates', 'cpus', 'diskGiB', 'existing', 'first', 'flavor', 'hostname', 'index', 'last', 'memoryMiB', 'name', …]"
         ]),
 
     BadKind(

@@ -37,6 +37,38 @@ struct KubernetesEndToEndTests {
         }
     }
 
+    /// An etcd setting changed on the live cluster: the members restart one at a time, each serving again
+    /// before the next stops. A poller on the controller asks every member's health every 0.1 s during the
+    /// apply: at no moment are fewer than two of the three healthy.
+    static func rollingRestart(_ project: Project) async throws {
+        let client =
+            "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/apiserver-etcd-client.crt --key=/etc/kubernetes/pki/apiserver-etcd-client.key"
+        let endpoints = "https://10.245.0.2:2379,https://10.245.0.3:2379,https://10.245.0.4:2379"
+        let poll =
+            "while [ ! -e /tmp/stop-poll ]; do ETCDCTL_API=3 etcdctl --endpoints=\(endpoints) \(client) --dial-timeout=500ms --command-timeout=1s endpoint health 2>&1; echo ---; sleep 0.1; done"
+        _ = try ssh(project, "10.245.0.5", "rm -f /tmp/stop-poll; nohup sh -c \(ShellQuoting.quote(poll)) >/tmp/poll.log 2>&1 </dev/null &")
+        let blueprint = try String(contentsOf: project.directory.appendingPathComponent("photon.yaml"), encoding: .utf8)
+        try project.write(
+            blueprint.replacingOccurrences(
+                of: "roles: {etcd: 3, controllers: 1, workers: 1}",
+                with: "roles: {etcd: 3, controllers: 1, workers: 1}\n    settings: {etcdHeartbeatInterval: 150, etcdElectionTimeout: 1500}"))
+        let planned = try await project.photon(["plan", "-f", "photon.yaml"], templates: templates)
+        #expect(planned.stdout.contains("0 machines to create, 3 to change") && planned.stdout.contains("service etcd restart"), "\(planned.stdout)")
+        let rolled = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: templates)
+        #expect(rolled.status == 0, "\(rolled.stderr.suffix(3000))")
+        _ = try ssh(project, "10.245.0.5", "touch /tmp/stop-poll; sleep 1")
+        let log = try ssh(project, "10.245.0.5", "cat /tmp/poll.log")
+        let rounds = log.components(separatedBy: "---\n").filter { !$0.isEmpty }
+        let healthy = rounds.map { round in round.split(separator: "\n").filter { $0.contains(" is healthy") }.count }
+        #expect(
+            rounds.count >= 3 && healthy.allSatisfy { $0 >= 2 },
+            "healthy members per poll: \(healthy); \(rounds.first { $0.split(separator: "\n").filter { $0.contains(" is healthy") }.count < 2 } ?? "")")
+        for address in ["10.245.0.2", "10.245.0.3", "10.245.0.4"] {
+            #expect(try ssh(project, address, "ps -eo args").contains("--heartbeat-interval=150"), "\(address) runs etcd with the new setting")
+        }
+        #expect(try nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
+    }
+
     /// Keys written into the cluster's etcd, backed up, deleted, restored and read back on every member;
     /// a backup whose file changed is refused.
     static func backupAndRestore(_ project: Project, tls: String) async throws {
@@ -136,6 +168,7 @@ struct KubernetesEndToEndTests {
         #expect(try MesosEndToEndTests.endpointURLs(access.stdout) == ["API server": ["https://10.245.0.5:6443"]], "\(access.stdout)")
 
         try await Self.backupAndRestore(project, tls: tls)
+        try await Self.rollingRestart(project)
 
         // Root on the controller (what a privileged pod amounts to) cannot reach the installer.
         try AttackFromMachine.check(project, deployment: "kt", address: "10.245.0.5")
