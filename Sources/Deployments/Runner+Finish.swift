@@ -42,6 +42,16 @@ extension Runner {
     /// overridden since (or whose cluster or role is gone) are forgotten.
     package func finishApply(_ resolved: ResolvedDeployment, recorded: RecordedState) async throws {
         try await store.recordApplied(blueprint: try blueprintBytes(), digest: blueprint.digest)
+        // The versions the clusters now run: the next plan refuses moves their software does not allow.
+        var versions: [String: String] = [:]
+        for group in resolved.groups {
+            for declaration in group.kind.settings where declaration.upgrade != nil {
+                if case .text(let value)? = group.settings[declaration.name] {
+                    versions[Resolver.appliedVersionKey(group: group.name, setting: declaration.name)] = value
+                }
+            }
+        }
+        if !versions.isEmpty { try await store.storeGeneratedSecrets(versions) }
         var inForce = Set<String>()
         for group in resolved.groups { for role in group.roles where role.countSource == .scaled { inForce.insert("\(group.name)/\(role.name)") } }
         try await store.forgetScaledCounts(recorded.scaledCounts.keys.filter { !inForce.contains($0) }.sorted())

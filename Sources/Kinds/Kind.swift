@@ -100,6 +100,21 @@ public struct SettingDeclaration: Sendable {
     /// When not empty, the only accepted values.
     public var allowed: [String]
     public var location: SourceLocation
+    /// For a version the software upgrades in place: how far it may move from the version last applied.
+    public var upgrade: UpgradeRule? = nil
+}
+
+/// What the software allows when a cluster's version changes (kubeadm: never down, one minor at a time).
+public struct UpgradeRule: Sendable, Hashable {
+    /// A lower version than the one last applied is refused at plan time.
+    public var downgrade: Bool
+    /// At most this many minor versions up at once (nil: any).
+    public var minorSteps: Int?
+
+    public init(downgrade: Bool, minorSteps: Int?) {
+        self.downgrade = downgrade
+        self.minorSteps = minorSteps
+    }
 }
 
 public enum SettingDefault: Sendable, Hashable, CustomStringConvertible {
@@ -219,8 +234,9 @@ public struct Step: Sendable {
     public var creates: Template?
     public var timeout: TimeSpan?
     public var retry: RetryPolicy?
-    /// For a service: the templates whose change restarts it. When absent, the uploads between the
-    /// previous service step of the phase and this one.
+    /// For a service: the templates (or binaries) whose change restarts it; when absent, the uploads
+    /// between the previous service step of the phase and this one. For a command: on a running machine
+    /// it runs again only when one of these changed (when absent, whenever the machine's files change).
     public var reads: [String]? = nil
     public var location: SourceLocation
 }

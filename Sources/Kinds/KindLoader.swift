@@ -186,8 +186,17 @@ struct KindReading {
                     defaultValue = .scalar(text)
                 }
             }
+            var upgrade: UpgradeRule?
+            if let rule = section.optional("upgrade") {
+                if type != .version { error("only a setting of type version has upgrade rules", at: rule.location) }
+                if let body = rule.mapping() {
+                    defer { body.finish() }
+                    upgrade = UpgradeRule(downgrade: body.optional("downgrade")?.bool() ?? true, minorSteps: body.optional("minorSteps")?.int(in: 1...100))
+                }
+            }
             guard let type else { return nil }
-            return SettingDeclaration(name: name, type: type, defaultValue: defaultValue, description: description, allowed: allowed, location: keyLocation)
+            return SettingDeclaration(
+                name: name, type: type, defaultValue: defaultValue, description: description, allowed: allowed, location: keyLocation, upgrade: upgrade)
         }
     }
 
@@ -348,16 +357,17 @@ struct KindReading {
             let serviceAction = section.optional("action")?.parsed("start, restart or stop") { ServiceAction(rawValue: $0) } ?? .start
             let exec = section.optional("exec").flatMap(command)
             if let name { action = .service(name: name, action: serviceAction, exec: exec) }
-            if let list = section.optional("reads")?.list() {
-                reads = list.compactMap { $0.string() }
-                for (item, template) in zip(list, reads ?? []) where templates[template] == nil {
-                    error(
-                        "reads names template '\(template)', which is not in the kind's folder", at: item.location,
-                        help: Suggestions.help(for: template, among: templates.keys.sorted(), noun: "template"))
-                }
-            }
         default:
             break
+        }
+        // A service restarts, and a command runs again, on a running machine only when what it reads changed.
+        if type == "service" || type == "run", let list = section.optional("reads")?.list() {
+            reads = list.compactMap { $0.string() }
+            for (item, name) in zip(list, reads ?? []) where templates[name] == nil && !declaredBinaries.contains(name) {
+                error(
+                    "reads names '\(name)', which is neither a template in the kind's folder nor a declared binary", at: item.location,
+                    help: Suggestions.help(for: name, among: templates.keys.sorted() + declaredBinaries.sorted(), noun: "template or binary"))
+            }
         }
         let name = section.optional("name")?.string()
         let on = section.optional("on")?.parsed("all, first or others") { MachineSelector(rawValue: $0) } ?? .all

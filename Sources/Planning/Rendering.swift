@@ -11,8 +11,11 @@ struct RenderedStep: Sendable {
     var runsOn: Int?
     /// `captured.<name>` values the step uses.
     var capturedReferences: [String]
-    /// For a service step: the templates whose change restarts it (nil: the uploads just before it).
+    /// For a service or command step: the templates or binaries whose change makes it run on an existing
+    /// machine (nil: for a service, the uploads just before it; for a command, any change).
     var reads: [String]? = nil
+    /// For an upload: the template or binary it puts on the machine (what `reads` names).
+    var source: String? = nil
 
     var phase: Phase { action.phase ?? .create }
 }
@@ -179,6 +182,7 @@ extension DesiredState {
             }
         }
         var changedFiles: [Int: ActionDetail] = [:]
+        var changedSources: Set<String> = []
         for (offset, step) in render.steps.enumerated() where step.phase == .configure {
             guard case .upload(var file) = step.action.detail else { continue }
             let previous = record.files[file.path]
@@ -186,6 +190,7 @@ extension DesiredState {
             file.previousContent = previous?.content
             if file.sha256 == nil || previous == nil || previous?.sha256 != file.sha256 || previous?.mode != file.mode {
                 changedFiles[offset] = .upload(file)
+                changedSources.insert(step.source ?? file.source)
             }
         }
         guard !changedFiles.isEmpty else {
@@ -197,24 +202,21 @@ extension DesiredState {
             return unchanged
         }
         // A service restarts only when a file it reads changed: the templates it names in `reads`, or else
-        // the uploads between the previous service step and it.
-        let changedSources = Set(
-            changedFiles.values.compactMap { detail -> String? in
-                if case .upload(let file) = detail { return file.source }
-                return nil
-            })
+        // the uploads between the previous service step and it. A command with `reads` runs only then too.
         var steps: [RenderedStep] = []
         var uploadsSinceService: Set<String> = []
         for (offset, var step) in render.steps.enumerated() where step.phase == .configure || step.phase == .health {
             switch step.action.detail {
             case .upload(let file):
-                if step.phase == .configure { uploadsSinceService.insert(file.source) }
+                if step.phase == .configure { uploadsSinceService.insert(step.source ?? file.source) }
                 guard let detail = changedFiles[offset] else { continue }
                 step.action.detail = detail
             case .service:
                 let reads = step.reads.map(Set.init) ?? uploadsSinceService
                 uploadsSinceService = []
                 guard !reads.isDisjoint(with: changedSources) else { continue }
+            case .command:
+                if let reads = step.reads, reads.allSatisfy({ !changedSources.contains($0) }) { continue }
             default:
                 break
             }
@@ -367,6 +369,12 @@ struct StepRenderer {
         let action = PlanAction(
             type: type, machine: subject, runsOn: runsOn.map { state.machines[$0].name }, phase: phase, ordinal: ordinal + 1,
             change: .create, detail: detail, options: options)
-        return RenderedStep(action: action, runsOn: runsOn, capturedReferences: facts?.capturedReferences ?? [], reads: step.reads)
+        var source: String?
+        switch step.action {
+        case .upload(let template, _, _, _): source = template
+        case .binary(let name, _, _), .artifact(let name, _, _): source = name
+        default: source = nil
+        }
+        return RenderedStep(action: action, runsOn: runsOn, capturedReferences: facts?.capturedReferences ?? [], reads: step.reads, source: source)
     }
 }

@@ -36,6 +36,13 @@ extension Resolver {
             }
             let path = group == KindCatalog.managementKind ? "management.settings.\(declaration.name)" : "settings.\(declaration.name)"
             guard let value = typed(raw, declaration, path: path, group: group, named: named, diagnostics: &diagnostics) else { continue }
+            // Only for a cluster that still has machines: one made again from nothing starts at any version.
+            if let rule = declaration.upgrade, case .text(let text) = value.value,
+                let applied = recorded.generatedSecrets[Self.appliedVersionKey(group: group, setting: declaration.name)],
+                recorded.machines.contains(where: { $0.group == group })
+            {
+                checkUpgrade(from: applied, to: text, rule: rule, kind: kind.name, path: path, at: raw.location, diagnostics: &diagnostics)
+            }
             values[declaration.name] = value.value
             display.append((declaration.name, value.display))
         }
@@ -135,6 +142,36 @@ extension Resolver {
             }
             return text == "generate" ? "\(group)/settings.\(declaration.name)" : nil
         }
+    }
+
+    /// Where the version a cluster was last applied with is recorded (with the generated secrets).
+    public static func appliedVersionKey(group: String, setting: String) -> String { "\(group)/applied.\(setting)" }
+
+    /// Refuses a version the software cannot move to from the one last applied.
+    func checkUpgrade(
+        from applied: String, to wanted: String, rule: UpgradeRule, kind: String, path: String, at location: SourceLocation,
+        diagnostics: inout DiagnosticCollector
+    ) {
+        guard let old = Self.versionNumbers(applied), let new = Self.versionNumbers(wanted) else { return }
+        if !rule.downgrade, new.lexicographicallyPrecedes(old) {
+            diagnostics.error(
+                "\(path) \(wanted) is lower than \(applied), which the cluster was last applied with: \(kind) does not go back to an older version",
+                at: location, help: "set \(applied) or later; to go back, restore a backup taken at that version into a cluster made with it")
+        }
+        if let steps = rule.minorSteps, old.count >= 2, new.count >= 2, new[0] == old[0], new[1] > old[1] + steps {
+            diagnostics.error(
+                "\(path) \(wanted) is more than \(steps) minor version\(steps == 1 ? "" : "s") above \(applied): \(kind) upgrades \(steps) minor at a time",
+                at: location, help: "upgrade to \(old[0]).\(old[1] + steps).x first, apply, then go on")
+        }
+    }
+
+    /// 1.30.4 → [1, 30, 4] (a leading v and a pre-release or build suffix ignored).
+    static func versionNumbers(_ text: String) -> [Int]? {
+        var core = Substring(text)
+        if core.hasPrefix("v") { core = core.dropFirst() }
+        if let suffix = core.firstIndex(where: { $0 == "-" || $0 == "+" }) { core = core[..<suffix] }
+        let parts = core.split(separator: ".").map { Int($0) }
+        return parts.contains(nil) || parts.isEmpty ? nil : parts.compactMap { $0 }
     }
 
     static func isVersion(_ text: String) -> Bool {

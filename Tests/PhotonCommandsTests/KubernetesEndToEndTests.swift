@@ -37,6 +37,39 @@ struct KubernetesEndToEndTests {
         }
     }
 
+    /// Kubernetes 1.30.4 → 1.30.5 with a bundle of the new stand-ins: the controller first (drained,
+    /// `kubeadm upgrade apply`, kubelet restarted, uncordoned), then the worker (`kubeadm upgrade node`); the
+    /// stand-ins refuse any other order. Going back to 1.30.4 is refused by plan, before anything runs.
+    static func upgrade(_ project: Project, from old: StandInBundle) async throws {
+        let names = ["kubeadm", "kubelet", "kubectl", "crictl", "cni-plugins"]
+        let new = try StandInBundle(in: project.directory.appendingPathComponent("v1.30.5"), kubernetesVersion: "1.30.5")
+        let before = try String(contentsOf: project.directory.appendingPathComponent("photon.yaml"), encoding: .utf8)
+        let upgraded = before.replacingOccurrences(of: old.section(names), with: new.section(names))
+            .replacingOccurrences(of: "settings: {", with: "settings: {version: 1.30.5, ")
+        try project.write(upgraded)
+        let planned = try await project.photon(["plan", "-f", "photon.yaml"], templates: templates)
+        #expect(planned.stdout.contains("upgrade the control plane: run kubeadm upgrade apply v1.30.5 --yes"), "\(planned.stdout)")
+        #expect(planned.stdout.contains("upgrade the node: run kubeadm upgrade node"), "\(planned.stdout)")
+        let applied = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: templates)
+        #expect(applied.status == 0, "\(applied.stderr.suffix(3000))")
+        let etcd =
+            "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key"
+        let log = try ssh(project, "10.245.0.2", "\(etcd) get --print-value-only /registry/photon-standin/upgrades")
+        let steps = (try JSONSerialization.jsonObject(with: Data(log.utf8)) as? [[String: Any]] ?? []).map { "\($0["command"] ?? "") \($0["node"] ?? "")" }
+        #expect(steps == ["apply kt-k-controllers-1", "node kt-k-workers-1"], "\(log)")
+        // Every kubelet runs the new release (each says so in its node record), and every node is schedulable again.
+        try await Task.sleep(for: .seconds(3))
+        let records = try ssh(project, "10.245.0.2", "\(etcd) get --print-value-only --prefix /registry/minions/")
+        let nodes = records.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(nodes.count == 2 && nodes.allSatisfy { $0["kubeletVersion"] as? String == "v1.30.5" && $0["unschedulable"] as? Bool == false }, "\(records)")
+        #expect(try self.nodes(project) == ["kt-k-controllers-1 Ready", "kt-k-workers-1 Ready"])
+
+        try project.write(upgraded.replacingOccurrences(of: "version: 1.30.5, ", with: "version: 1.30.4, "))
+        let back = try await project.photon(["plan", "-f", "photon.yaml"], templates: templates)
+        #expect(back.status == 1 && back.stderr.contains("1.30.4 is lower than 1.30.5"), "\(back.stderr)")
+        try project.write(upgraded)
+    }
+
     /// An etcd setting changed on the live cluster: the members restart one at a time, each serving again
     /// before the next stops. A poller on the controller asks every member's health every 0.1 s during the
     /// apply: at no moment are fewer than two of the three healthy.
@@ -169,6 +202,7 @@ struct KubernetesEndToEndTests {
 
         try await Self.backupAndRestore(project, tls: tls)
         try await Self.rollingRestart(project)
+        try await Self.upgrade(project, from: bundle)
 
         // Root on the controller (what a privileged pod amounts to) cannot reach the installer.
         try AttackFromMachine.check(project, deployment: "kt", address: "10.245.0.5")

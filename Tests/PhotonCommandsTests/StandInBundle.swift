@@ -9,9 +9,10 @@ struct StandInBundle {
 
     static let script = CLIFixture.repository.appendingPathComponent("Tests/StandIns/bundle").path
 
-    init(in directory: URL) throws {
+    /// The stand-ins written to DIRECTORY/bundle, kubeadm, kubelet and kubectl playing `kubernetesVersion`.
+    init(in directory: URL, kubernetesVersion: String = "1.30.4") throws {
         folder = directory.appendingPathComponent("bundle").path
-        let result = try HostCommand.runBlocking([Self.script, folder])
+        let result = try HostCommand.runBlocking([Self.script, folder, "--kubernetes-version", kubernetesVersion])
         guard result.succeeded, let digests = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String] else {
             throw FixtureError("Tests/StandIns/bundle failed: \(result.diagnostic)")
         }

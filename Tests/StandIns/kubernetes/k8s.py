@@ -12,6 +12,11 @@ import urllib.request
 
 import yaml
 
+try:  # ../bundle --kubernetes-version writes it: the release these stand-ins play
+    from standin_version import VERSION
+except ImportError:
+    VERSION = "1.30.4"
+
 ETCD_HINT = "# photon-standin-etcd: "
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import urllib.request
 
-from k8s import (API, delete, document, documents, etcd_endpoints_from, etcdctl, fail, get, get_prefix, kubeconfig, node_key, now,
+from k8s import (API, VERSION, delete, document, documents, etcd_endpoints_from, etcdctl, fail, get, get_prefix, kubeconfig, node_key, now,
                  put, refuse, token_key)
 
 argv = sys.argv[1:]
@@ -96,6 +96,8 @@ def init(config):
     if etcdctl(endpoints, "endpoint", "health", check=False).returncode != 0:
         fail("[preflight] external etcd %s is not healthy" % endpoints)
     server = cluster.get("controlPlaneEndpoint") or address + ":6443"
+    if cluster["kubernetesVersion"].lstrip("v") != VERSION:
+        fail("kubernetesVersion %s is not this kubeadm's version v%s" % (cluster["kubernetesVersion"], VERSION))
     os.makedirs(PKI, exist_ok=True)
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
         "-subj", "/CN=kubernetes", "-keyout", PKI + "/ca.key", "-out", PKI + "/ca.crt")
@@ -134,6 +136,8 @@ def join(config):
         ["openssl", "x509", "-pubkey", "-noout"], input=stored["ca"].encode(), capture_output=True).stdout, capture_output=True).stdout).hexdigest()
     if "sha256:" + digest not in discovery["caCertHashes"]:
         fail("the cluster CA's public key hash sha256:%s is not among caCertHashes %s" % (digest, discovery["caCertHashes"]))
+    if stored["version"].lstrip("v") != VERSION:
+        fail("this kubeadm is v%s; the cluster runs %s" % (VERSION, stored["version"]))
     token = get(endpoints, token_key(discovery["token"]))
     if not token or token["token"] != discovery["token"] or token["expires"] < now():
         fail("bootstrap token %s... is not valid in the cluster" % discovery["token"][:6])
@@ -197,6 +201,42 @@ def create_token(path, endpoints):
     print(value)
 
 
+def minor(version):
+    parts = version.lstrip("v").split(".")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def upgrade(args):
+    """kubeadm upgrade apply vX --yes on the first control-plane node, then kubeadm upgrade node on every
+    other node: refused out of that order, to another version than this kubeadm's, downwards, or over a minor."""
+    # A control-plane node reaches etcd itself; a worker only through the API server.
+    endpoints = etcd_endpoints_from("/etc/kubernetes/admin.conf" if os.path.exists("/etc/kubernetes/admin.conf") else "/etc/kubernetes/kubelet.conf")
+    cluster = get(endpoints, "/registry/photon-standin/cluster")
+    name = open("/var/lib/kubelet/kubeadm-flags.env").read().split("--hostname-override=")[1].split('"')[0]
+    log = get(endpoints, "/registry/photon-standin/upgrades") or []
+    if args[:1] == ["apply"] and len(args) == 3 and args[2] == "--yes":
+        if not os.path.exists("/etc/kubernetes/admin.conf"):
+            fail("upgrade apply runs on a control-plane node")
+        target = args[1]
+        if target.lstrip("v") != VERSION:
+            fail("the specified version %s is not this kubeadm's v%s: upgrade kubeadm first" % (target, VERSION))
+        current, wanted = minor(cluster["version"]), minor(target)
+        if wanted < current:
+            fail("downgrading the cluster from %s to %s is not supported" % (cluster["version"], target))
+        if wanted[:2] > (current[0], current[1] + 1):
+            fail("upgrading from %s to %s skips a minor version" % (cluster["version"], target))
+        cluster["version"] = "v" + VERSION
+        put(endpoints, "/registry/photon-standin/cluster", cluster)
+    elif args == ["node"]:
+        if cluster["version"].lstrip("v") != VERSION:
+            fail("the cluster runs %s: kubeadm upgrade apply v%s on the first control-plane node comes first" % (cluster["version"], VERSION))
+    else:
+        refuse(["kubeadm", "upgrade"] + args)
+    log.append({"node": name, "command": args[0], "version": "v" + VERSION, "at": now()})
+    put(endpoints, "/registry/photon-standin/upgrades", log)
+    print("[upgrade] %s is at v%s (stand-in)" % (name, VERSION))
+
+
 def reset():
     stop_apiserver()
     for path in ["/etc/kubernetes", "/var/lib/kubelet"]:
@@ -214,6 +254,8 @@ elif argv == ["init", "phase", "upload-certs", "--upload-certs", "--skip-certifi
                  document(config, "InitConfiguration")["certificateKey"])
 elif argv == ["join", "--config", "/etc/kubernetes/kubeadm-join.yaml"]:
     join(argv[2])
+elif argv[:1] == ["upgrade"]:
+    upgrade(argv[1:])
 elif argv == ["reset", "--force"]:
     reset()
 else:

@@ -39,6 +39,13 @@ elif len(command) == 5 and command[0] == "drain" and command[2:] == ["--ignore-d
     node["unschedulable"] = True
     put(endpoints, node_key(command[1]), node)
     print("node/%s drained" % command[1])
+elif len(command) == 2 and command[0] == "uncordon":
+    node = get(endpoints, node_key(command[1]))
+    if node is None:
+        fail('nodes "%s" not found' % command[1])
+    node["unschedulable"] = False
+    put(endpoints, node_key(command[1]), node)
+    print("node/%s uncordoned" % command[1])
 elif len(command) == 3 and command[:2] == ["get", "node"]:
     node = get(endpoints, node_key(command[2]))
     if node is None:

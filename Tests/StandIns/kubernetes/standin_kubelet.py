@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from k8s import etcd_endpoints_from, fail, get, node_key, now, put, refuse
+from k8s import VERSION, etcd_endpoints_from, fail, get, node_key, now, put, refuse
 
 argv = sys.argv[1:]
 fixed = ["--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf", "--kubeconfig=/etc/kubernetes/kubelet.conf",
@@ -24,5 +24,5 @@ while True:
     ready = subprocess.run(["ctr", "--address", "/run/containerd/containerd.sock", "version"], capture_output=True).returncode == 0
     previous = get(endpoints, node_key(name)) or {}
     put(endpoints, node_key(name), {"name": name, "ip": flags["node-ip"], "ready": ready, "heartbeat": now(),
-                                    "unschedulable": previous.get("unschedulable", False)})
+                                    "unschedulable": previous.get("unschedulable", False), "kubeletVersion": "v" + VERSION})
     time.sleep(2)
