@@ -255,6 +255,9 @@ struct Scheduler {
     var machineLeft: [Int]
     var machineStarted: [Bool]
     var roleInFlight: [String: Int] = [:]
+    /// Roles whose roll stopped: a running machine being changed failed, so none of the role's other
+    /// running machines starts changing in this run (they keep what they run; the next apply goes on).
+    var haltedRoles: Set<String> = []
     var interrupted = 0
 
     init(plan: Plan, facts: PlanFacts, parallelism: Int) {
@@ -291,7 +294,9 @@ struct Scheduler {
             }
             if let machine = facts.machineOf[next], !machineStarted[machine] {
                 let key = facts.roleKey[machine]
-                if roleInFlight[key, default: 0] >= facts.roleLimit[key] ?? 1 {
+                if roleInFlight[key, default: 0] >= facts.roleLimit[key] ?? 1
+                    || (haltedRoles.contains(key) && plan.machines[machine].change == .update)
+                {
                     deferred.append(next)
                     continue
                 }
@@ -321,6 +326,7 @@ struct Scheduler {
         if let machine = facts.machineOf[index] {
             machineLeft[machine] -= 1
             if machineLeft[machine] == 0 || !succeeded { roleInFlight[facts.roleKey[machine], default: 1] -= 1 }
+            if status == .failed, plan.machines[machine].change == .update { haltedRoles.insert(facts.roleKey[machine]) }
         }
         if succeeded {
             state[index] = .done
