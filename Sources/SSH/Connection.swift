@@ -276,7 +276,9 @@ public final class SSHConnection: @unchecked Sendable {
         do {
             var offset = 0
             while offset < data.count {
-                let end = min(data.count, offset + 30000)
+                // Large writes let libssh2 keep several SFTP packets in flight (100 MiB: 0.37–0.60 s, against
+                // 0.70–0.79 s in 30 kB writes, to a local sshd).
+                let end = min(data.count, offset + (1 << 20))
                 let written = try sftp.session.call(.sftp, "writing \(path)") {
                     data[offset..<end].withUnsafeBytes { raw in
                         Int32(truncatingIfNeeded: libssh2_sftp_write(file.handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count))
