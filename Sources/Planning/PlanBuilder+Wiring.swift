@@ -103,10 +103,12 @@ extension PlanBuilder {
                     if let join = firstAction(of: member, from: .join) { depend(join, on: firstJoin) }
                 }
             }
-            // A role joins once every earlier role is ready.
+            // A role joins once every earlier role is ready; a roll reaches a role once every earlier role has
+            // rolled (kubeadm: every control-plane node before any worker).
             if let previousGate {
                 for member in active {
                     if let join = firstAction(of: member, from: .join) { depend(join, on: previousGate) }
+                    if updating.contains(member), let first = firstAction(of: member), !reaches(previousGate, first) { depend(first, on: previousGate) }
                 }
             }
             // Canaries go first and alone; the rest wait for them.

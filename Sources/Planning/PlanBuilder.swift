@@ -44,6 +44,8 @@ struct PlanBuilder {
     var readyGates: [[Int?]]
     var canaryGates: [[Int?]]
     var managementGate: Int?
+    /// Desired machines that exist and change in this plan (a roll), by position.
+    var updating: Set<Int> = []
 
     init(desired: DesiredState, renders: [MachineRender], recorded: RecordedState, artifacts: [String: Artifact]) {
         self.desired = desired
@@ -70,6 +72,7 @@ struct PlanBuilder {
                     address: machine.address, flavor: role.flavor, change: renders[position].change, actions: [],
                     needs: role.declaration.needs, healthPorts: renders[position].healthPorts))
         }
+        updating = Set(renders.indices.filter { renders[$0].change == .update })
         renders = []
         registerProducers()
         try addMissingCaptures()
