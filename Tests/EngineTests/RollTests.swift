@@ -2,6 +2,7 @@ import Engine
 import EngineTestSupport
 import Foundation
 import MachineAccess
+import PhotonCore
 import Planning
 import Testing
 
@@ -40,5 +41,28 @@ struct RollTests {
         let (_, resumed) = try await Fixture.apply(after, driver: driver, shell: shell, journal: journal, options: Self.options)
         #expect(resumed.status == .succeeded)
         #expect((1...4).allSatisfy { port("t-c-members-\($0)") == "port=7001" })
+    }
+
+    @Test("a roll reaches a role only once every earlier role has rolled")
+    func rollsGoRoleByRole() async throws {
+        let driver = InMemoryDriver(), shell = InMemoryShell(), journal = InMemoryJournal()
+        shell.responder = toyResponder(shell)
+        let before = Fixture.blueprint(members: 3, leaders: 3, rollout: "{maxInFlight: 100%}")
+        #expect(try await Fixture.apply(before, driver: driver, shell: shell, journal: journal, options: Self.options).1.status == .succeeded)
+        let after = before.replacingOccurrences(of: "roles: {leaders: 3, members: 3}", with: "roles: {leaders: 3, members: 3}\n    settings: {port: 7001}")
+        let (plan, _) = try Fixture.plan(after, recorded: try await journal.recordedState())
+        let order = Locked<[(machine: String, finished: Bool)]>([])
+        let (_, rolled) = try await Fixture.apply(after, driver: driver, shell: shell, journal: journal, options: Self.options) { event in
+            switch event {
+            case .started(let index, 1): order.withLock { $0.append((plan.actions[index].machine, false)) }
+            case .finished(let index, _, _, _): order.withLock { $0.append((plan.actions[index].machine, true)) }
+            default: break
+            }
+        }
+        #expect(rolled.status == .succeeded)
+        let events = order.withLock { $0 }
+        let lastLeader = events.lastIndex { $0.machine.contains("leaders") && $0.finished } ?? -1
+        let firstMember = events.firstIndex { $0.machine.contains("members") && !$0.finished } ?? -1
+        #expect(lastLeader >= 0 && firstMember > lastLeader, "a member started changing before the last leader finished")
     }
 }
