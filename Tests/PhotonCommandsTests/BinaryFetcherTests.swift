@@ -103,13 +103,13 @@ struct MissingBinariesTests {
     @Test("apply of mesos without the user's builds stops before any machine exists, with one error per build and how to give it")
     func refusedBeforeAnything() async throws {
         let project = try LocalDriverCLITests.Project()
-        let bridge = "ph0af70000-24"
+        let bridge = "ph0afb0000-24"
         defer { project.remove(bridges: [bridge]) }
         try project.write(
             """
             version: 1
             name: mb
-            controlPlane: {driver: local, network: 10.247.0.0/24}
+            controlPlane: {driver: local, network: 10.251.0.0/24}
             clusters:
               - name: m
                 kind: mesos

@@ -32,6 +32,41 @@ struct MesosEndToEndTests {
         return result.stdout.split(separator: "\n").map(String.init)
     }
 
+    /// The cluster's name changed: the masters restart with it one at a time, the next only once they have
+    /// a leader again. A poller on the installer asks every master every 0.1 s through the apply: at least
+    /// two of the three answer at every moment.
+    static func rollingRestart(_ project: Project) async throws {
+        let stop = project.directory.appendingPathComponent("stop-poll").path
+        let log = project.directory.appendingPathComponent("masters.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let poller = Process()
+        poller.executableURL = URL(fileURLWithPath: "/bin/bash")
+        poller.arguments = [
+            "-c",
+            "while [ ! -e \(stop) ]; do for a in 10.246.0.5 10.246.0.6 10.246.0.7; do curl -s -o /dev/null -m 1 -w \"$a %{http_code}\\n\" http://$a:5050/master/state; done; echo ---; sleep 0.1; done",
+        ]
+        poller.standardOutput = try FileHandle(forWritingTo: log)
+        try poller.run()
+        defer {
+            FileManager.default.createFile(atPath: stop, contents: nil)
+            poller.waitUntilExit()
+        }
+        let blueprint = try String(contentsOf: project.directory.appendingPathComponent("photon.yaml"), encoding: .utf8)
+        try project.write(
+            blueprint.replacingOccurrences(
+                of: "roles: {zookeeper: 3, masters: 3, marathon: 1, agents: 1}",
+                with: "roles: {zookeeper: 3, masters: 3, marathon: 1, agents: 1}\n    settings: {clusterName: renamed}"))
+        let rolled = try await project.photon(["apply", "-f", "photon.yaml", "--yes"], templates: templates)
+        #expect(rolled.status == 0, "\(rolled.stderr.suffix(3000))")
+        FileManager.default.createFile(atPath: stop, contents: nil)
+        poller.waitUntilExit()
+        let rounds = try String(contentsOf: log, encoding: .utf8).components(separatedBy: "---\n").filter { $0.contains("10.246") }
+        let answering = rounds.map { round in round.split(separator: "\n").filter { !$0.hasSuffix(" 000") }.count }
+        #expect(rounds.count >= 3 && answering.allSatisfy { $0 >= 2 }, "masters answering per poll: \(answering)")
+        let state = try HostCommand.runBlocking(["curl", "-sfL", "-m", "5", "http://10.246.0.5:5050/master/state"])
+        #expect(state.stdout.contains("\"cluster\":\"renamed\""), "\(state.stdout)")
+    }
+
     /// The top znodes as ZooKeeper's own client sees them on one member.
     static func topZnodes(_ address: String) throws -> [String] {
         let result = try HostCommand.runBlocking(["/usr/share/zookeeper/bin/zkCli.sh", "-server", "\(address):2181", "ls", "/"])
@@ -147,6 +182,7 @@ struct MesosEndToEndTests {
         let quorum = try await project.photon(["scale", "-f", "photon.yaml", "m", "masters=5", "--dry-run"], templates: Self.templates)
         #expect(quorum.status != 0 && quorum.stderr.contains("changes their quorum"), "\(quorum.stderr)")
 
+        try await Self.rollingRestart(project)
         try await Self.backupAndRestore(project)
 
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"], templates: Self.templates)
