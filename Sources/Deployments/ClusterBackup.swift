@@ -66,7 +66,7 @@ extension Runner {
     /// `photon backup`: runs the kind's backup steps, copies the snapshot to `output` (0600) and writes
     /// its manifest beside it. The snapshot on the machine is removed afterwards.
     package func backup(cluster: String, output: String) async throws -> BackupManifest {
-        try refuseMaintenanceThroughPlane("backup")
+        try refuseMaintenanceThroughPlane("backup", cluster: cluster)
         return try await holdingLock {
             let (prepared, target) = try await prepareMaintenance(cluster: cluster, phase: .backup)
             show(prepared.plan)
@@ -99,7 +99,7 @@ extension Runner {
     /// `photon restore`: checks the backup against its manifest and the cluster, asks, puts the file on
     /// every machine that restores from it, and runs the kind's restore steps (then every machine's health steps).
     package func restore(cluster: String, from backup: String) async throws {
-        try refuseMaintenanceThroughPlane("restore")
+        try refuseMaintenanceThroughPlane("restore", cluster: cluster)
         let manifest = try BackupManifest.read(besides: backup)
         guard manifest.cluster == cluster || manifest.deployment != blueprint.name.value else {
             throw PhotonError(
@@ -150,8 +150,9 @@ extension Runner {
         }
     }
 
-    func refuseMaintenanceThroughPlane(_ command: String) throws {
-        guard !usesPlane else {
+    /// The installer owns the plane's own machines; the plane owns the clusters.
+    func refuseMaintenanceThroughPlane(_ command: String, cluster: String) throws {
+        guard !usesPlane || cluster == KindCatalog.managementKind else {
             throw PhotonError(
                 "photon \(command) reaches the machines from the installer; this deployment's clusters belong to its management plane",
                 help: "add --local to run it from the installer with the plane's recorded state")

@@ -24,8 +24,8 @@ extension Planner {
         precondition(phase == .backup || phase == .restore, "maintenance plans are backups and restores")
         let desired = try DesiredState.expand(deployment, recorded: recorded, secrets: secrets, photonVersion: photonVersion)
         let artifacts = self.artifacts.merging(try binaries.artifacts(for: deployment, catalog: catalog)) { $1 }
-        guard let groupIndex = desired.groups.firstIndex(where: { $0.resolved.name == cluster && !$0.resolved.isManagement }) else {
-            let names = desired.groups.filter { !$0.resolved.isManagement }.map(\.resolved.name)
+        guard let groupIndex = desired.groups.firstIndex(where: { $0.resolved.name == cluster }) else {
+            let names = desired.groups.map(\.resolved.name)
             throw DiagnosticsError(Diagnostic("the blueprint has no cluster '\(cluster)'", help: Suggestions.help(for: cluster, among: names, noun: "cluster")))
         }
         let group = desired.groups[groupIndex]
@@ -101,7 +101,7 @@ extension Planner {
                     change: .update, actions: indices, needs: role.declaration.needs))
         }
         let planGroup = PlanGroup(
-            name: cluster, kind: kind.name, isManagement: false,
+            name: cluster, kind: kind.name, isManagement: group.resolved.isManagement,
             roles: group.resolved.roles.map { role in
                 // Every machine of a stage runs it before any runs the next: no limit between them.
                 PlanRole(

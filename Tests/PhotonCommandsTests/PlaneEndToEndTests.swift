@@ -75,7 +75,7 @@ struct PlaneEndToEndTests {
     }
 
     @Test(
-        "a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI (its killed CLI's operation followed by the next, 409 with --no-wait), its API server and supervisor killed and brought back by the next apply, 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing",
+        "a plane of one: bootstrap and hand-over, a Swarm through the API, scale through the CLI (its killed CLI's operation followed by the next, 409 with --no-wait), its API server and supervisor killed and brought back by the next apply, its store backed up and restored from the installer, 401 for a wrong token, a wrong certificate refused, a cluster machine refused by etcd, destroy leaves nothing",
         .tags(.security))
     func planeOfOne() async throws {
         let project = try Project()
@@ -207,6 +207,26 @@ struct PlaneEndToEndTests {
         #expect(repaired.status == 0, "\(repaired.stderr.suffix(2000))")
         #expect(repaired.stdout.contains("nothing answers on port 9443"), "\(repaired.stdout.prefix(2000))")
         #expect(try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates).status == 0)
+
+        // The plane's own store, from the installer: a key written into its etcd, backed up, deleted, restored
+        // (photon serve stopped meanwhile and started again), read back; the plane answers after.
+        let planeEtcd =
+            "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/photon/etcd/ca.crt --cert=/etc/photon/etcd/client.crt --key=/etc/photon/etcd/client.key"
+        #expect(try await onMachine("10.241.0.2", "\(planeEtcd) put /photon-backup-test kept").succeeded)
+        let planeBackup = project.directory.appendingPathComponent("plane.backup").path
+        let saved = try await project.photon(["backup", "-f", "photon.yaml", "management", "-o", planeBackup], templates: Self.templates)
+        #expect(saved.status == 0 && saved.stdout.contains("management plane etcd snapshot"), "\(saved.stderr.suffix(2000))")
+        #expect(try await onMachine("10.241.0.2", "\(planeEtcd) del /photon-backup-test").succeeded)
+        let restored = try await project.photon(["restore", "-f", "photon.yaml", "management", planeBackup, "--yes"], templates: Self.templates)
+        #expect(restored.status == 0, "\(restored.stderr.suffix(3000))")
+        let kept = try await onMachine("10.241.0.2", "\(planeEtcd) get --print-value-only /photon-backup-test")
+        #expect(kept.stdout == "kept\n", "\(kept.diagnostic)")
+        var backAgain = false
+        for _ in 0..<100 where !backAgain {
+            try await Task.sleep(for: .milliseconds(200))
+            backAgain = try await project.photon(["status", "-f", "photon.yaml"], templates: Self.templates).status == 0
+        }
+        #expect(backAgain, "the plane answers after its store was restored")
 
         // A wrong token gets 401 (straight from the API, and through the CLI).
         let curl = try HostCommand.runBlocking([
