@@ -14,6 +14,16 @@ endpoints = etcd_endpoints_from(argv[1])
 command = argv[2:]
 
 
+def schedulable(name, value, word):
+    """drain and uncordon: the node's unschedulable mark, in the real etcd."""
+    node = get(endpoints, node_key(name))
+    if node is None:
+        fail('nodes "%s" not found' % name)
+    node["unschedulable"] = not value
+    put(endpoints, node_key(name), node)
+    print("node/%s %s" % (name, word))
+
+
 def is_ready(node):
     return node is not None and node["ready"] and now() - node["heartbeat"] <= 10
 
@@ -33,19 +43,9 @@ elif len(command) == 4 and command[:3] == ["wait", "--for=condition=Ready", "--t
         time.sleep(0.5)
     fail("timed out waiting for the condition on node/%s" % name)
 elif len(command) == 5 and command[0] == "drain" and command[2:] == ["--ignore-daemonsets", "--delete-emptydir-data", "--timeout=5m"]:
-    node = get(endpoints, node_key(command[1]))
-    if node is None:
-        fail('nodes "%s" not found' % command[1])
-    node["unschedulable"] = True
-    put(endpoints, node_key(command[1]), node)
-    print("node/%s drained" % command[1])
+    schedulable(command[1], False, "drained")
 elif len(command) == 2 and command[0] == "uncordon":
-    node = get(endpoints, node_key(command[1]))
-    if node is None:
-        fail('nodes "%s" not found' % command[1])
-    node["unschedulable"] = False
-    put(endpoints, node_key(command[1]), node)
-    print("node/%s uncordoned" % command[1])
+    schedulable(command[1], True, "uncordoned")
 elif len(command) == 3 and command[:2] == ["get", "node"]:
     node = get(endpoints, node_key(command[2]))
     if node is None:
