@@ -81,6 +81,15 @@ package struct AccessReport: Sendable {
         return AccessReport(clusters: clusters, stateDirectory: directory)
     }
 
+    /// What the drivers need to find recorded machines (static ones are known by their recorded handles).
+    static func backendContext(directory: String, deployment: String) throws -> BackendContext {
+        let database = directory + "/" + SQLiteStateStore.databaseFileName
+        guard PlaneEnvironment.current == nil, FileManager.default.fileExists(atPath: database) else { return BackendContext(stateDirectory: directory) }
+        let store = try SQLiteStateStore.open(directory: directory, deployment: deployment)
+        defer { try? store.close() }
+        return BackendContext(stateDirectory: directory, recordedHandles: try store.machineHandles())
+    }
+
     static func sshTarget(_ blueprint: Blueprint, address: String) -> (user: String, port: Int) {
         switch blueprint.controlPlane {
         case .local: return ("root", 22)

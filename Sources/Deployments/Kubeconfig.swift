@@ -26,7 +26,7 @@ package enum Kubeconfig {
         guard let machine = machines.filter({ $0.group == cluster && $0.role == role }).min(by: { $0.index < $1.index }) else {
             throw PhotonError("cluster \(cluster) has no \(role ?? "") machine recorded", help: "'photon apply -f \(blueprintPath)' makes it")
         }
-        let context = BackendContext(stateDirectory: directory)
+        let context = try AccessReport.backendContext(directory: directory, deployment: blueprint.name.value)
         let driver = try Backends.current.current.driver(blueprint, context)
         guard let handle = try await driver.lookup(name: machine.name) else {
             throw PhotonError("machine \(machine.name) of cluster \(cluster) is not there", help: "'photon apply -f \(blueprintPath)' makes it again")

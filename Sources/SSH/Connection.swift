@@ -24,6 +24,8 @@ public final class SSHConnection: @unchecked Sendable {
     public let user: String
     /// The host key's fingerprint as the server presented it ("SHA256:…").
     public private(set) var hostKeyFingerprint = ""
+    /// The server's host key as a known_hosts line's type and key (`ssh-ed25519 AAAA…`), once checked.
+    public private(set) var hostKey: String?
     let worker: WorkerThread
     /// The current operation's cancel flag (set and read on the worker thread only).
     private(set) var cancel = CancelFlag()
@@ -81,11 +83,28 @@ public final class SSHConnection: @unchecked Sendable {
                     refusing to authenticate (the machine was replaced, or someone is in the middle)
                     """)
             }
+            connection.hostKey = Self.hostKeyLine(session)
             try Authenticator(session: session, user: user).authenticate(credentials)
             libssh2_keepalive_config(session.handle, 1, UInt32(max(1, keepaliveInterval.components.seconds)))
             connection.session = session
         }
         return connection
+    }
+
+    /// The key the server presented, as OpenSSH writes it in known_hosts (nil for a type photon never pins).
+    static func hostKeyLine(_ session: Session) -> String? {
+        var length = 0
+        var type: Int32 = 0
+        guard let blob = libssh2_session_hostkey(session.handle, &length, &type), length > 0 else { return nil }
+        let name: String
+        switch type {
+        case LIBSSH2_HOSTKEY_TYPE_ED25519: name = "ssh-ed25519"
+        case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: name = "ecdsa-sha2-nistp256"
+        case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: name = "ecdsa-sha2-nistp384"
+        case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: name = "ecdsa-sha2-nistp521"
+        default: return nil
+        }
+        return name + " " + Data(bytes: blob, count: length).base64EncodedString()
     }
 
     static func fingerprint(_ session: Session) throws -> String {

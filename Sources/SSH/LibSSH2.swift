@@ -32,6 +32,11 @@ public struct SSHError: Error, RetryClassifying, CustomStringConvertible, Sendab
     }
 }
 
+/// The libssh2 photon runs with, for `photon version`.
+public enum SSHLibrary {
+    public static var version: String { libssh2_version(0).map { String(cString: $0) } ?? "unknown" }
+}
+
 enum LibSSH2 {
     /// libssh2_init is not thread-safe: run it exactly once, before any session exists.
     static let initialized: Void = { _ = libssh2_init(0) }()

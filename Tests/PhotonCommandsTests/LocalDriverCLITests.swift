@@ -180,6 +180,19 @@ struct LocalDriverCLITests {
         #expect(try Self.page("10.238.0.11") == "<p>onprem-edge-servers-1 of edge</p>\n")
         #expect(try Self.page("10.238.0.12") == "<p>onprem-edge-servers-2 of edge</p>\n")
 
+        // photon ssh reaches each machine trusting only the key pinned for it (a whole key, a fingerprint);
+        // every argument after -- arrives whole, and the remote exit status is photon's.
+        for (offset, machine) in made.enumerated() {
+            let ran = try await project.photon([
+                "ssh", "-f", "photon.yaml", "edge-servers-\(offset + 1)", "--", "sh", "-c", "hostname; echo \"$1\"", "sh", "a b; $(id)",
+            ])
+            #expect(ran.status == 0 && ran.stdout == "\(machine.name)\na b; $(id)\n", "\(ran.stdout) \(ran.stderr)")
+        }
+        let exited = try await project.photon(["ssh", "-f", "photon.yaml", "onprem-edge-servers-2", "--", "sh", "-c", "exit 3"])
+        #expect(exited.status == 3, "\(exited.status) \(exited.stderr)")
+        let unknown = try await project.photon(["ssh", "-f", "photon.yaml", "edge-srvers-1", "--", "true"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("no machine 'edge-srvers-1'") && unknown.stderr.contains("did you mean"), "\(unknown.stderr)")
+
         let destroyed = try await project.photon(["destroy", "-f", "photon.yaml", "--yes"])
         #expect(destroyed.status == 0, "\(destroyed.stderr)")
         #expect(destroyed.stdout.contains("rm -rf /srv/probe"), "destroy resets the machines: \(destroyed.stdout)")
