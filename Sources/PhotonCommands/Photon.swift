@@ -29,6 +29,10 @@ public struct Photon: AsyncParsableCommand {
     /// Runs the command line against `backends`, mapping photon's errors to the exit codes it documents.
     package static func run(arguments: [String]? = nil, backends: Backends = .standard) async -> Never {
         Backends.current.withLock { $0 = backends }
+        if let unknown = unknownSubcommand(arguments ?? Array(CommandLine.arguments.dropFirst())) {
+            Output.error(DiagnosticRenderer(color: Output.stderrColor).render(unknown))
+            Foundation.exit(64)
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var asynchronous = command as? any AsyncParsableCommand {
@@ -49,6 +53,21 @@ public struct Photon: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+}
+
+extension Photon {
+    /// A first word that names no command (`photon plna`, `photon help nosuch`), with the closest command.
+    static func unknownSubcommand(_ arguments: [String]) -> PhotonError? {
+        let names = configuration.subcommands.filter { $0.configuration.shouldDisplay }.compactMap { $0.configuration.commandName }
+        var words = arguments
+        if words.first == "help" { words.removeFirst() }
+        guard let word = words.first, !word.hasPrefix("-"), !(configuration.subcommands.contains { $0.configuration.commandName == word }) else {
+            return nil
+        }
+        return PhotonError(
+            "'\(word)' is not a photon command",
+            help: Suggestions.closest(to: word, among: names).map { "did you mean '\($0)'?" } ?? "'photon --help' lists them")
     }
 }
 

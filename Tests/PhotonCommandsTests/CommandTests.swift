@@ -15,6 +15,19 @@ struct CommandTests {
         #expect(try await CLIFixture.run(["--version"]).status == 0)
     }
 
+    @Test("a mistyped command is named with the closest one (also after help); version says what photon runs with")
+    func mistypedCommandsAndVersion() async throws {
+        let mistyped = try await CLIFixture.run(["plna", "-f", "blueprints/quickstart.yaml"])
+        #expect(mistyped.status == 64 && mistyped.stderr.contains("'plna' is not a photon command") && mistyped.stderr.contains("did you mean 'plan'?"))
+        let help = try await CLIFixture.run(["help", "nosuch"])
+        #expect(help.status == 64 && help.stderr.contains("'nosuch' is not a photon command"), "\(help.stderr)")
+        #expect(try await CLIFixture.run(["help", "plan"]).status == 0)
+        let version = try await CLIFixture.run(["version", "--format", "json"])
+        let fields = try JSONSerialization.jsonObject(with: Data(version.stdout.utf8)) as? [String: String] ?? [:]
+        #expect(fields["version"] == (try await CLIFixture.run(["--version"])).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(fields["libssh2"]?.first?.isNumber == true && fields["platform"]?.hasPrefix("linux/") == true, "\(fields)")
+    }
+
     @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
     func badBlueprintReport() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
