@@ -20,9 +20,13 @@ package enum Output {
         FileHandle.standardError.write(Data((safe.hasSuffix("\n") || !newline ? safe : safe + "\n").utf8))
     }
 
-    /// Colour only on a terminal, and never when NO_COLOR is set.
+    /// Set by `--no-color`, anywhere on the command line.
+    package static let colorTurnedOff = Locked(false)
+
+    /// Colour only on a terminal, and never with --no-color or a NO_COLOR that is set and not empty (no-color.org).
     package static func wantsColor(_ descriptor: Int32) -> Bool {
-        isatty(descriptor) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        let environment = ProcessInfo.processInfo.environment
+        return isatty(descriptor) == 1 && !colorTurnedOff.withLock { $0 } && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
     }
 
     package static var stdoutColor: Bool { wantsColor(STDOUT_FILENO) }

@@ -14,6 +14,7 @@ public struct Photon: AsyncParsableCommand {
             photon reads a blueprint, plans the machines, files and commands it needs, and applies the plan \
             over SSH. 'photon plan' shows what would change without touching anything.
             Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
+            --no-color (with any command) or NO_COLOR=1 turns colour off; it is only ever on a terminal.
             """,
         version: version,
         subcommands: [
@@ -29,7 +30,14 @@ public struct Photon: AsyncParsableCommand {
     /// Runs the command line against `backends`, mapping photon's errors to the exit codes it documents.
     package static func run(arguments: [String]? = nil, backends: Backends = .standard) async -> Never {
         Backends.current.withLock { $0 = backends }
-        if let unknown = unknownSubcommand(arguments ?? Array(CommandLine.arguments.dropFirst())) {
+        var arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
+        // --no-color is photon's everywhere (before a --, after which words belong to a remote command).
+        let end = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        if arguments[..<end].contains("--no-color") {
+            Output.colorTurnedOff.withLock { $0 = true }
+            arguments = arguments[..<end].filter { $0 != "--no-color" } + arguments[end...]
+        }
+        if let unknown = unknownSubcommand(arguments) {
             Output.error(DiagnosticRenderer(color: Output.stderrColor).render(unknown))
             Foundation.exit(64)
         }

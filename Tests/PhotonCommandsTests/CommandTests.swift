@@ -1,4 +1,5 @@
 import Foundation
+import PhotonCore
 import Testing
 
 @Suite("photon command line")
@@ -26,6 +27,22 @@ struct CommandTests {
         let fields = try JSONSerialization.jsonObject(with: Data(version.stdout.utf8)) as? [String: String] ?? [:]
         #expect(fields["version"] == (try await CLIFixture.run(["--version"])).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(fields["libssh2"]?.first?.isNumber == true && fields["platform"]?.hasPrefix("linux/") == true, "\(fields)")
+    }
+
+    @Test("on a terminal photon colours its plan; NO_COLOR=1 and --no-color turn that off, an empty NO_COLOR does not")
+    func colour() async throws {
+        let photon = ShellQuoting.quote(try CLIFixture.executable.path)
+        func escapes(_ prefix: String, _ suffix: String = "") throws -> Bool {
+            // script(1) gives photon a terminal.
+            let line = "\(prefix) \(photon) plan -f blueprints/quickstart.yaml\(suffix)"
+            let result = try HostCommand.runBlocking(["script", "-qec", line, "/dev/null"])
+            #expect(result.stdout.contains("quickstart"), "\(result.diagnostic)")
+            return result.stdout.contains("\u{1b}[")
+        }
+        #expect(try escapes("env -u NO_COLOR TERM=xterm"))
+        #expect(try escapes("env NO_COLOR= TERM=xterm"))
+        #expect(try !escapes("env NO_COLOR=1 TERM=xterm"))
+        #expect(try !escapes("env -u NO_COLOR TERM=xterm", " --no-color"))
     }
 
     @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
