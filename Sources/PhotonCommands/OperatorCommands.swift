@@ -58,3 +58,97 @@ struct VersionCommand: ParsableCommand {
         }
     }
 }
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List the runs the deployment's state keeps (the last 100), newest first.",
+        discussion: "'photon logs RUN' shows one. A deployment with a management plane keeps its clusters' runs there; these are the installer's."
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "How many runs to show.")
+    var limit = 20
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        let runs = try RunHistory(blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location).runs(limit: limit)
+        if format == .json {
+            Output.result(JSONOutput.encode(runs))
+            return
+        }
+        guard !runs.isEmpty else {
+            Output.error("no runs yet: 'photon apply -f \(blueprint.file)' makes the first")
+            return
+        }
+        var lines = ["RUN  COMMAND  STARTED               TOOK      STATUS       SUMMARY"]
+        for run in runs {
+            let took = run.seconds.map { String(format: "%.1f s", $0) } ?? "-"
+            lines.append(
+                [
+                    String(run.id).padding(toLength: 4, withPad: " ", startingAt: 0), run.command.padding(toLength: 7, withPad: " ", startingAt: 0),
+                    run.startedAt.padding(toLength: 21, withPad: " ", startingAt: 0), took.padding(toLength: 9, withPad: " ", startingAt: 0),
+                    run.status.padding(toLength: 12, withPad: " ", startingAt: 0), run.summary ?? "",
+                ].joined(separator: " "))
+        }
+        Output.result(lines.joined(separator: "\n"))
+    }
+}
+
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Show a run's log (the last run's by default) and what its failed steps wrote.",
+        discussion: "--machine keeps the lines of one machine; --follow shows the log as it grows until the run ends."
+    )
+
+    @OptionGroup var blueprint: BlueprintOptions
+    @OptionGroup var state: StateOptions
+
+    @Argument(help: "The run ('photon runs' lists them).")
+    var run: Int64?
+
+    @Option(help: "Only the lines of this machine.")
+    var machine: String?
+
+    @Flag(help: "Keep showing the log as it grows, until the run ends.")
+    var follow = false
+
+    func run() async throws {
+        let history = try RunHistory(blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location)
+        var (record, path, failures) = try history.run(run)
+        Output.error("run \(record.id): \(record.command), started \(record.startedAt), \(record.status)")
+        var shown: UInt64 = 0
+        func show() {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return }
+            defer { try? handle.close() }
+            try? handle.seek(toOffset: shown)
+            let data = handle.readDataToEndOfFile()
+            // Whole lines only: a line still being written is shown with the next read.
+            guard let end = data.lastIndex(of: UInt8(ascii: "\n")) else { return }
+            shown += UInt64(end - data.startIndex + 1)
+            let lines = String(decoding: data[...end], as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            let kept = lines.filter { line in machine.map { line.contains($0) } ?? true }
+            if !kept.isEmpty { Output.result(kept.joined(separator: "\n")) }
+        }
+        if !FileManager.default.fileExists(atPath: path) { Output.error("the run's log \(path) is gone") }
+        show()
+        while follow, record.status == "running" {
+            try await Task.sleep(for: .milliseconds(500))
+            show()
+            (record, _, failures) = try history.run(record.id)
+        }
+        if follow { show() }
+        for failure in failures where machine.map({ failure.machine == $0 || failure.action.hasPrefix($0 + "/") }) ?? true {
+            var lines = ["failed \(failure.action) on \(failure.machine): \(failure.message ?? "")"]
+            if let tail = failure.stderrTail { lines += tail.split(separator: "\n", omittingEmptySubsequences: false).map { "  | " + $0 } }
+            Output.result(lines.joined(separator: "\n"))
+        }
+    }
+}

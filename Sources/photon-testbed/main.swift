@@ -41,6 +41,8 @@ let machines = FileBackedMachines(root: URL(fileURLWithPath: environment["PHOTON
 let killAt = environment["PHOTON_TESTBED_KILL_AT"].flatMap { Int($0) }
 let killAfterCommand = environment["PHOTON_TESTBED_KILL_AFTER_COMMAND"].flatMap { Int($0) }
 let latency = Duration.milliseconds(environment["PHOTON_TESTBED_LATENCY_MS"].flatMap { Int($0) } ?? 0)
+/// Commands starting with this fail (exit 3, a line on stderr): a step that fails for good.
+let failing = environment["PHOTON_TESTBED_FAIL_COMMAND"].flatMap { $0.isEmpty ? nil : $0 }
 
 /// The file-backed shell, slowed down or killed on request.
 final class FaultyShell: RemoteShell, @unchecked Sendable {
@@ -57,6 +59,7 @@ final class FaultyShell: RemoteShell, @unchecked Sendable {
 
     func execute(_ command: String, on machine: MachineHandle, timeout: Duration?) async throws -> CommandOutput {
         if latency > .zero { try await Task.sleep(for: latency) }
+        if let failing, command.hasPrefix(failing) { return CommandOutput(stderr: "\(failing): refused on \(machine.name)\n", exitStatus: 3) }
         let output = try await inner.execute(command, on: machine, timeout: timeout)
         if let killAfterCommand, !command.hasPrefix("test -e "),
             lock.withLock({
