@@ -40,19 +40,40 @@ public struct BlueprintLoader: Sendable {
         self.limits = limits
     }
 
-    /// Reads and loads the blueprint at `path`.
+    /// Reads and loads the blueprint at `path` (`-`: standard input, its relative paths from the current folder).
     public func load(path: String) throws -> Blueprint {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw PhotonError("cannot read blueprint '\(path)': \(Self.reason(error))", help: "check the path given with -f")
-        }
+        let data = try Self.read(path)
         var environment = environment
         if environment.baseDirectory == nil {
-            environment.baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            environment.baseDirectory =
+                path == "-" ? FileManager.default.currentDirectoryPath : URL(fileURLWithPath: path).deletingLastPathComponent().path
         }
-        return try BlueprintLoader(environment: environment, limits: limits).load(bytes: Array(data), file: path)
+        if Self.isSavedPlan(data) {
+            throw PhotonError(
+                "'\(path)' is a plan saved by 'photon plan -o', not a blueprint", help: "run it with 'photon apply \(path)', or give the blueprint with -f")
+        }
+        return try BlueprintLoader(environment: environment, limits: limits).load(bytes: Array(data), file: path == "-" ? "<stdin>" : path)
+    }
+
+    /// The file's bytes, or an error that says in words why not (a folder, missing, not readable).
+    static func read(_ path: String) throws -> Data {
+        if path == "-" { return FileHandle.standardInput.readDataToEndOfFile() }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw PhotonError(
+                "cannot read blueprint '\(path)': it is a folder, not a file", help: "give the blueprint's YAML file with -f (or - for standard input)")
+        }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw PhotonError("cannot read blueprint '\(path)': \(Self.reason(error))", help: "check the path given with -f (or give - for standard input)")
+        }
+    }
+
+    /// A JSON document with a plan's format version and actions.
+    static func isSavedPlan(_ data: Data) -> Bool {
+        guard data.first == UInt8(ascii: "{"), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return object["formatVersion"] != nil && object["actions"] != nil
     }
 
     /// Loads a blueprint from bytes; `file` names it in messages.
@@ -77,6 +98,7 @@ public struct BlueprintLoader: Sendable {
             return String(cString: strerror(Int32(underlying.code)))
         }
         if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError { return "no such file" }
+        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoPermissionError { return "permission denied" }
         return nsError.localizedDescription
     }
 }

@@ -45,6 +45,25 @@ struct CommandTests {
         #expect(try !escapes("env -u NO_COLOR TERM=xterm", " --no-color"))
     }
 
+    @Test("a blueprint that cannot be read says why in words; - reads standard input; a saved plan is recognised")
+    func blueprintFiles() async throws {
+        let folder = try await CLIFixture.run(["plan", "-f", "blueprints"])
+        #expect(folder.status == 1 && folder.stderr.contains("cannot read blueprint 'blueprints': it is a folder, not a file"), "\(folder.stderr)")
+        let missing = try await CLIFixture.run(["plan", "-f", "blueprints/nosuch.yaml"])
+        #expect(missing.status == 1 && missing.stderr.contains("'blueprints/nosuch.yaml': no such file"), "\(missing.stderr)")
+        let photon = ShellQuoting.quote(try CLIFixture.executable.path)
+        let piped = try HostCommand.runBlocking([
+            "sh", "-c", "cd \(ShellQuoting.quote(CLIFixture.repository.path)) && \(photon) validate -f - < blueprints/quickstart.yaml",
+        ])
+        #expect(piped.succeeded && piped.stdout.contains("valid (1 group, 3 machines)"), "\(piped.diagnostic)")
+        try await CLIFixture.withTemporaryDirectory { directory in
+            let plan = directory.appendingPathComponent("plan.json").path
+            #expect(try await CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "-o", plan]).status == 0)
+            let confused = try await CLIFixture.run(["validate", "-f", plan])
+            #expect(confused.status == 1 && confused.stderr.contains("is a plan saved by 'photon plan -o', not a blueprint"), "\(confused.stderr)")
+        }
+    }
+
     @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
     func badBlueprintReport() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
