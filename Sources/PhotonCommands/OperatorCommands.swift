@@ -152,3 +152,50 @@ struct LogsCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension StarterBlueprint.Driver: ExpressibleByArgument {}
+
+struct InitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Write a commented starter blueprint for one cluster of a kind.",
+        discussion: "On local machines it plans as written; on static ones, put your machines' addresses and host keys in place of the examples."
+    )
+
+    @Option(help: ArgumentHelp("The cluster's kind ('photon kinds' lists them).", valueName: "kind"))
+    var kind = "swarm"
+
+    @Option(help: ArgumentHelp("Where its machines come from: local (LXC on this host) or static (machines you have).", valueName: "driver"))
+    var driver: StarterBlueprint.Driver = .local
+
+    @Option(help: "The deployment's name.")
+    var name = "demo"
+
+    @Option(name: .shortAndLong, help: "Write it to this file (refused when it exists, unless --force) instead of stdout.")
+    var output: String?
+
+    @Flag(help: "Replace the output file when it exists.")
+    var force = false
+
+    @OptionGroup var kinds: TemplatesOption
+
+    func run() async throws {
+        let workspace = try Workspace(templates: kinds.templates)
+        guard let chosen = workspace.catalog.kinds[kind], kind != "management" else {
+            throw PhotonError(
+                "there is no cluster kind '\(kind)'", help: Suggestions.help(for: kind, among: workspace.catalog.clusterKinds.map(\.name), noun: "kind"))
+        }
+        if let problem = Hostname.problem(withLabel: name) {
+            throw PhotonError("'\(TerminalText.visible(name))' is not a deployment name: \(problem)", help: "use lowercase letters, digits and '-'")
+        }
+        let text = StarterBlueprint.text(kind: chosen, driver: driver, name: name, command: "photon init --kind \(kind) --driver \(driver.rawValue)")
+        guard let output else {
+            Output.result(text)
+            return
+        }
+        if FileManager.default.fileExists(atPath: output), !force {
+            throw PhotonError("\(output) exists", help: "choose another file, or add --force to replace it")
+        }
+        try Kubeconfig.write(text, to: output)
+        Output.error("wrote \(output): 'photon plan -f \(output)' shows what it would do")
+    }
+}

@@ -20,7 +20,8 @@ public struct Photon: AsyncParsableCommand {
         subcommands: [
             PlanCommand.self, ApplyCommand.self, ScaleCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
             ValidateCommand.self, KindsCommand.self, SchemaCommand.self, BundleCommand.self, AccessCommand.self, KubeconfigCommand.self,
-            BackupCommand.self, RestoreCommand.self, StateCommand.self, SSHCommand.self, RunsCommand.self, LogsCommand.self, VersionCommand.self,
+            BackupCommand.self, RestoreCommand.self, StateCommand.self, SSHCommand.self, RunsCommand.self, LogsCommand.self, InitCommand.self,
+            VersionCommand.self,
             ServeCommand.self, AgentCommand.self,
             RunOperationCommand.self,
         ]

@@ -64,6 +64,28 @@ struct CommandTests {
         }
     }
 
+    @Test("init writes a commented starter blueprint that validates for every kind on local machines; static ones list the machines to fill in")
+    func initBlueprints() async throws {
+        try await CLIFixture.withTemporaryDirectory { directory in
+            for kind in ["swarm", "kubernetes", "mesos"] {
+                let path = directory.appendingPathComponent("\(kind).yaml").path
+                let written = try await CLIFixture.run(["init", "--kind", kind, "--name", "first-\(kind)", "-o", path])
+                #expect(written.status == 0, "\(written.stderr)")
+                let validated = try await CLIFixture.run(["validate", "-f", path])
+                #expect(validated.status == 0 && validated.stdout.contains("valid (1 group"), "\(kind): \(validated.stderr)")
+                #expect(try String(contentsOfFile: path, encoding: .utf8).contains("    #   version: ") == (kind != "swarm"))
+            }
+            let path = directory.appendingPathComponent("swarm.yaml").path
+            let again = try await CLIFixture.run(["init", "-o", path])
+            #expect(again.status == 1 && again.stderr.contains("exists") && again.stderr.contains("--force"), "\(again.stderr)")
+            #expect(try await CLIFixture.run(["init", "-o", path, "--force"]).status == 0)
+        }
+        let staticMachines = try await CLIFixture.run(["init", "--kind", "kubernetes", "--driver", "static"])
+        #expect(staticMachines.stdout.contains("driver: static") && staticMachines.stdout.components(separatedBy: "- address: ").count - 1 == 5)
+        let unknown = try await CLIFixture.run(["init", "--kind", "kubernets"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("did you mean 'kubernetes'?"), "\(unknown.stderr)")
+    }
+
     @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
     func badBlueprintReport() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
