@@ -15,6 +15,8 @@ package struct SavedPlan {
     package var stateSerial: Int
     package var actionIDs: [String]
     package var fileDigests: [String: String]
+    /// Every action as saved (its command, guards, files, dependencies), to compare with what runs.
+    package var actions: [PlanDocument.Action] = []
 
     package static func read(_ path: String) throws -> SavedPlan {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -30,7 +32,7 @@ package struct SavedPlan {
         }
         return SavedPlan(
             blueprintFile: document.blueprint.file, blueprintDigest: String(document.blueprint.digest.dropFirst("sha256:".count)),
-            stateSerial: document.stateSerial, actionIDs: document.actions.map(\.id), fileDigests: digests)
+            stateSerial: document.stateSerial, actionIDs: document.actions.map(\.id), fileDigests: digests, actions: document.actions)
     }
 
     /// Refuses a plan made against another blueprint or another recorded state, or that plans something else now.
@@ -54,6 +56,16 @@ package struct SavedPlan {
             throw PhotonError(
                 "the saved plan no longer matches what this blueprint and state plan (the kinds or the photon version changed)",
                 help: "make a new plan with 'photon plan -f \(blueprintFile) -o PLAN'")
+        }
+        // What runs is what was saved, action by action: a command, guard or file changed in the file since
+        // (by hand, or by anything else) refuses the plan.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let current = PlanDocument(plan, photonVersion: PhotonVersion.current).actions
+        for (saved, now) in zip(actions, current) where (try? encoder.encode(saved)) != (try? encoder.encode(now)) {
+            throw PhotonError(
+                "the saved plan's action \(TerminalText.visible(saved.id)) is not what this blueprint and state plan for it: the plan file was changed",
+                help: "apply only plans as 'photon plan -o' wrote them; make a new one with 'photon plan -f \(blueprintFile) -o PLAN'")
         }
     }
 }

@@ -168,6 +168,21 @@ struct ApplyTests {
         #expect(edited.stderr.contains("the saved plan was made from another version of"))
     }
 
+    @Test("a saved plan whose command was edited is refused, naming the action; nothing runs")
+    func editedSavedPlan() async throws {
+        let bed = try Bed(members: 2)
+        defer { bed.remove() }
+        let planFile = bed.root.appendingPathComponent("plan.json")
+        #expect(try await bed.photon(["plan", "-f", bed.blueprint.path, "-o", planFile.path]).status == 0)
+        let text = try String(contentsOf: planFile, encoding: .utf8)
+        #expect(text.contains("toy-join --config"))
+        try text.replacingOccurrences(of: "toy-join --config", with: "toy-join --evil --config").write(to: planFile, atomically: true, encoding: .utf8)
+        let refused = try await bed.photon(["apply", planFile.path, "--yes"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("is not what this blueprint and state plan for it: the plan file was changed"), "\(refused.stderr)")
+        #expect(bed.files.creations().isEmpty, "a refused plan made machines")
+    }
+
     @Test("Ctrl-C stops starting actions and exits 130; the next apply finishes")
     func interrupt() async throws {
         let bed = try Bed(members: 4)
