@@ -69,3 +69,38 @@ package struct SavedPlan {
         }
     }
 }
+
+extension SavedPlan {
+    /// `photon show PLAN.json`: a saved plan as people read it, by cluster, role and machine.
+    package static func text(_ path: String, color: Bool) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path), let document = try? JSONDecoder().decode(PlanDocument.self, from: data) else {
+            throw PhotonError(
+                "'\(path)' is not a photon plan (format version \(Plan.formatVersion))", help: "make one with 'photon plan -f BLUEPRINT -o \(path)'")
+        }
+        let renderer = PlanTextRenderer(color: color)
+        var out = [
+            "Saved plan of deployment \(document.deployment): blueprint \(document.blueprint.file) (\(document.blueprint.digest.prefix(19))), state serial \(document.stateSerial), driver \(document.driver), photon \(document.photonVersion)"
+        ]
+        let actions = Dictionary(document.actions.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for group in document.groups {
+            out.append("")
+            out.append(renderer.bold("cluster \(group.name) (\(group.kind))"))
+            for role in group.roles {
+                let machines = document.machines.filter { $0.group == group.name && $0.role == role.name && $0.change != .unchanged }
+                out.append("  \(role.name): \(role.count) machine\(role.count == 1 ? "" : "s")\(machines.isEmpty ? " (unchanged)" : "")")
+                for machine in machines {
+                    out.append(renderer.paint("  \(machine.change.symbol) \(machine.name)  \(machine.address ?? "address known after apply")", machine.change))
+                    for id in machine.actions {
+                        if let action = actions[id] { out.append(renderer.paint("      \(action.change.symbol) \(action.summary)", action.change)) }
+                    }
+                }
+            }
+        }
+        let summary = document.summary
+        out.append("")
+        out.append(
+            "Plan: \(summary.create) machines to create, \(summary.update) to change, \(summary.delete) to delete, \(summary.unchanged) unchanged; \(summary.actions) actions."
+        )
+        return out.joined(separator: "\n")
+    }
+}

@@ -199,3 +199,17 @@ struct InitCommand: AsyncParsableCommand {
         Output.error("wrote \(output): 'photon plan -f \(output)' shows what it would do")
     }
 }
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a plan saved by 'photon plan -o' as the text plan.",
+        discussion: "'photon apply PLAN.json' runs exactly these actions, or refuses the plan when the blueprint, the state or the file changed."
+    )
+
+    @Argument(help: "The saved plan.")
+    var plan: String
+
+    func run() throws {
+        Output.result(try SavedPlan.text(plan, color: Output.stdoutColor))
+    }
+}

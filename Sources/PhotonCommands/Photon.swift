@@ -21,7 +21,7 @@ public struct Photon: AsyncParsableCommand {
             PlanCommand.self, ApplyCommand.self, ScaleCommand.self, DestroyCommand.self, StatusCommand.self, UnlockCommand.self,
             ValidateCommand.self, KindsCommand.self, SchemaCommand.self, BundleCommand.self, AccessCommand.self, KubeconfigCommand.self,
             BackupCommand.self, RestoreCommand.self, StateCommand.self, SSHCommand.self, RunsCommand.self, LogsCommand.self, InitCommand.self,
-            VersionCommand.self,
+            ShowCommand.self, VersionCommand.self,
             ServeCommand.self, AgentCommand.self,
             RunOperationCommand.self,
         ]

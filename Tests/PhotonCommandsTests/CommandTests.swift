@@ -61,6 +61,12 @@ struct CommandTests {
             #expect(try await CLIFixture.run(["plan", "-f", "blueprints/quickstart.yaml", "-o", plan]).status == 0)
             let confused = try await CLIFixture.run(["validate", "-f", plan])
             #expect(confused.status == 1 && confused.stderr.contains("is a plan saved by 'photon plan -o', not a blueprint"), "\(confused.stderr)")
+            let shown = try await CLIFixture.run(["show", plan])
+            #expect(shown.status == 0 && shown.stdout.hasPrefix("Saved plan of deployment quickstart"), "\(shown.stderr)")
+            #expect(
+                shown.stdout.contains("+ create the swarm: run docker swarm init") && shown.stdout.contains("Plan: 3 machines to create"), "\(shown.stdout)")
+            let notPlan = try await CLIFixture.run(["show", "blueprints/quickstart.yaml"])
+            #expect(notPlan.status == 1 && notPlan.stderr.contains("is not a photon plan"))
         }
     }
 
