@@ -26,6 +26,7 @@ package struct Preview {
         var workspace = try Workspace(templates: templates)
         try await workspace.receivePlaneSecrets()
         var loaded = try workspace.loadBlueprint(blueprintPath)
+        let emptiness = Runner.blueprintWarnings(loaded)
         var recorded = try await state.recorded(deployment: loaded.name.value)
         let stateDirectory = state.directory(for: loaded.name.value)
         var plane: PlaneContext?
@@ -48,7 +49,7 @@ package struct Preview {
         let planner = workspace.planner(for: loaded, planeFiles: planeFiles, stateDirectory: stateDirectory)
         let resolved = try Resolver(catalog: workspace.catalog, secrets: planner.secrets, recorded: recorded).resolve(loaded)
         let plan = try planner.plan(resolved, recorded: recorded)
-        let warnings = try Runner.localPreflight(resolved, planner: planner, catalog: workspace.catalog, inPlane: PlaneEnvironment.current != nil)
+        let warnings = try emptiness + Runner.localPreflight(resolved, planner: planner, catalog: workspace.catalog, inPlane: PlaneEnvironment.current != nil)
         guard let plane else { return Preview(plan: plan, warnings: warnings) }
         // The installer's part (the plane's machines), then the plane's (the clusters), from its own state.
         let clusters = try await PlaneSession(context: plane, format: clustersFormat == "json" ? .json : .text)

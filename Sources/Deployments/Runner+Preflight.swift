@@ -9,6 +9,16 @@ extension Runner {
     /// Preflight that needs nothing but this host: binaries photon cannot bring and, for local machines
     /// (this host's kernel and programs under the blueprint's layers), the kinds' requirements. Apply
     /// refuses to start with any of them; plan shows them as warnings.
+    /// What a valid blueprint probably did not mean: nothing to make.
+    package static func blueprintWarnings(_ blueprint: Blueprint) -> [Diagnostic] {
+        guard blueprint.clusters.isEmpty, blueprint.management == nil else { return [] }
+        return [
+            Diagnostic(
+                "the blueprint has no clusters and no management plane: apply makes no machine", at: SourceLocation(file: blueprint.file, line: 1, column: 1),
+                help: "add a cluster under 'clusters:' ('photon init' writes a starter blueprint)")
+        ]
+    }
+
     package static func localPreflight(_ resolved: ResolvedDeployment, planner: Planner, catalog: KindCatalog, inPlane: Bool) throws -> [Diagnostic] {
         var problems = try planner.binaries.missing(for: resolved, catalog: catalog)
         if !inPlane, case .local(let local) = resolved.blueprint.controlPlane {

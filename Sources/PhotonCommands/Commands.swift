@@ -86,7 +86,8 @@ struct ValidateCommand: ParsableCommand {
             // Planning renders every template, which finds the remaining errors (names in sections, partials).
             _ = try planner.plan(resolved, recorded: .empty)
             var renderer = DiagnosticRenderer(color: Output.stderrColor)
-            for warning in try Runner.localPreflight(resolved, planner: planner, catalog: workspace.catalog, inPlane: false) {
+            for warning in try Runner.blueprintWarnings(loaded) + Runner.localPreflight(resolved, planner: planner, catalog: workspace.catalog, inPlane: false)
+            {
                 Output.error(renderer.renderWarning(warning))
             }
             if format == .json {

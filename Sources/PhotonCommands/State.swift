@@ -18,6 +18,13 @@ struct StateOptions: ParsableArguments {
 
     var location: StateLocation { StateLocation(directory: directory, local: local) }
 
+    func validate() throws {
+        var isFolder: ObjCBool = false
+        if let directory, FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            throw ValidationError("--state \(directory) is a file; it takes the folder a deployment's state is kept in (like .photon/NAME)")
+        }
+    }
+
     func directory(for deployment: String) -> String { location.directory(for: deployment) }
     func open(deployment: String) async throws -> OpenedState { try await location.open(deployment: deployment) }
     func recorded(deployment: String) async throws -> RecordedState { try await location.recorded(deployment: deployment) }

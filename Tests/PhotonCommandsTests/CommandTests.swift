@@ -92,6 +92,18 @@ struct CommandTests {
         #expect(unknown.status == 1 && unknown.stderr.contains("did you mean 'kubernetes'?"), "\(unknown.stderr)")
     }
 
+    @Test("--state naming a file is a usage error; a blueprint with nothing to make is valid but warned about")
+    func stateFileAndEmptyBlueprint() async throws {
+        try await CLIFixture.withTemporaryDirectory { directory in
+            let file = directory.appendingPathComponent("q.yaml")
+            try Data("version: 1\nname: empty\ncontrolPlane: {driver: local, network: 10.198.0.0/24}\nclusters: []\n".utf8).write(to: file)
+            let status = try await CLIFixture.run(["status", "--state", file.path])
+            #expect(status.status == 64 && status.stderr.contains("--state \(file.path) is a file"), "\(status.stderr)")
+            let validated = try await CLIFixture.run(["validate", "-f", file.path])
+            #expect(validated.status == 0 && validated.stderr.contains("warning: the blueprint has no clusters"), "\(validated.stderr)")
+        }
+    }
+
     @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
     func badBlueprintReport() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
