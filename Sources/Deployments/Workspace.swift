@@ -3,6 +3,7 @@ import Foundation
 import Kinds
 import PhotonCore
 import Planning
+import SSH
 
 /// What a command needs to plan: the kinds, and photon's own executable as an artifact.
 package struct Workspace {
@@ -54,7 +55,15 @@ package struct Workspace {
     }
 
     package func loadBlueprint(_ path: String) throws -> Blueprint {
-        try BlueprintLoader(environment: planeSecrets?.loadEnvironment ?? LoadEnvironment()).load(path: path)
+        let blueprint = try BlueprintLoader(environment: planeSecrets?.loadEnvironment ?? LoadEnvironment()).load(path: path)
+        // A key photon cannot sign with is refused where the blueprint names it, before any connection.
+        if let key = blueprint.ssh.key, case .file(let file) = key.value {
+            let resolved = InstallerPaths.resolve(file, in: URL(fileURLWithPath: blueprint.file).standardizedFileURL.deletingLastPathComponent().path)
+            if let data = FileManager.default.contents(atPath: resolved), let problem = SSHKeys.unusableKeyProblem(String(decoding: data, as: UTF8.self)) {
+                throw DiagnosticsError(Diagnostic("ssh.key \(file): \(problem)", at: key.location, help: "ssh-keygen -t ed25519 makes one photon can use"))
+            }
+        }
+        return blueprint
     }
 
     /// The installer's cache of the kinds' binaries, by digest.

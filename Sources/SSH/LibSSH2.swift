@@ -32,6 +32,14 @@ public struct SSHError: Error, RetryClassifying, CustomStringConvertible, Sendab
     }
 }
 
+/// Checks on a private key's text before any connection.
+public enum SSHKeys {
+    /// Why photon cannot sign with this key (an RSA key), or nil.
+    public static func unusableKeyProblem(_ text: String) -> String? {
+        Authenticator.keyType(text) == "ssh-rsa" ? "it is an RSA key: \(Authenticator.rsaAdvice)" : nil
+    }
+}
+
 /// The libssh2 photon runs with, for `photon version`.
 public enum SSHLibrary {
     public static var version: String { libssh2_version(0).map { String(cString: $0) } ?? "unknown" }

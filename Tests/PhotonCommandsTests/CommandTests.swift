@@ -104,6 +104,21 @@ struct CommandTests {
         }
     }
 
+    @Test("an RSA ssh.key is refused at validate, where the blueprint names it")
+    func rsaKeyRefused() async throws {
+        try await CLIFixture.withTemporaryDirectory { directory in
+            let key = directory.appendingPathComponent("rsa").path
+            #expect(try HostCommand.runBlocking(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", key]).succeeded)
+            let file = directory.appendingPathComponent("rsa.yaml")
+            try Data(
+                "version: 1\nname: rsa\ncontrolPlane: {driver: local, network: 10.197.0.0/24}\nssh:\n  key: file:rsa\nclusters:\n  - name: demo\n    kind: swarm\n    roles: {managers: 1}\n"
+                    .utf8
+            ).write(to: file)
+            let validated = try await CLIFixture.run(["validate", "-f", file.path])
+            #expect(validated.status == 1 && validated.stderr.contains("rsa.yaml:5:8: error: ssh.key rsa: it is an RSA key"), "\(validated.stderr)")
+        }
+    }
+
     @Test("a bad blueprint gets every error with file:line:column, the source line and a caret, on stderr")
     func badBlueprintReport() async throws {
         try await CLIFixture.withTemporaryDirectory { directory in
