@@ -19,7 +19,7 @@ package struct Preview {
     /// Plans the blueprint at `blueprintPath`. `clustersFormat` is the format the plane renders its part
     /// in; `savingOrDrawing` says the caller wants a form only a local plan has (saved with -o, or DOT).
     package static func make(
-        blueprintPath: String, templates: String?, state: StateLocation, clustersFormat: String, savingOrDrawing: Bool
+        blueprintPath: String, templates: String?, state: StateLocation, clustersFormat: String, savingOrDrawing: Bool, refresh: Bool = false
     )
         async throws -> Preview
     {
@@ -43,6 +43,16 @@ package struct Preview {
                         help: "drop -o/--format dot, or plan the installer's own state with --local")
                 }
                 loaded.clusters = []
+            }
+        }
+        if refresh {
+            // Ask the control plane (and each machine's ports) what apply would ask: stopped machines and
+            // silent sshds show as changes, with what apply will do about them.
+            let (stopped, deaf) = try await Runner.unhealthyMachines(
+                recorded, blueprint: loaded, context: try AccessReport.backendContext(directory: stateDirectory, deployment: loaded.name.value))
+            for index in recorded.machines.indices {
+                recorded.machines[index].stopped = stopped.contains(recorded.machines[index].name)
+                recorded.machines[index].unanswered = deaf.contains(recorded.machines[index].name) ? [22] : []
             }
         }
         let planeFiles = PlaneFiles.artifacts(blueprint: loaded, stateDirectory: stateDirectory)

@@ -229,8 +229,17 @@ extension Runner {
     /// (one connection attempt each, all at once). Only drivers that can tell without connecting, and
     /// repair, answer (the local one); for the others every machine is fine.
     package func unhealthyMachines(_ recorded: RecordedState) async throws -> (stopped: Set<String>, deaf: Set<String>) {
+        try await Self.unhealthyMachines(recorded, blueprint: blueprint, context: try await backendContext())
+    }
+
+    /// The same questions, for `plan --refresh` (no run, no lock).
+    package static func unhealthyMachines(
+        _ recorded: RecordedState, blueprint: Blueprint, context: BackendContext
+    ) async throws -> (
+        stopped: Set<String>, deaf: Set<String>
+    ) {
         guard case .local = blueprint.controlPlane, recorded.machines.contains(where: { $0.lifecycle == .ready }) else { return ([], []) }
-        let driver = try Backends.current.current.driver(blueprint, try await backendContext())
+        let driver = try Backends.current.current.driver(blueprint, context)
         var stopped = Set<String>()
         var running: [String: String] = [:]
         for machine in recorded.machines where machine.lifecycle == .ready {

@@ -28,10 +28,13 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Exit with 2 when the plan has changes (0 when it has none).")
     var detailedExitcode = false
 
+    @Flag(help: "Ask the control plane which machines run and whether their SSH answers, as apply does, and plan for what it says.")
+    var refresh = false
+
     func run() async throws {
         let preview = try await Preview.make(
             blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location, clustersFormat: format.rawValue,
-            savingOrDrawing: out != nil || format == .dot)
+            savingOrDrawing: out != nil || format == .dot, refresh: refresh)
         var renderer = DiagnosticRenderer(color: Output.stderrColor)
         for warning in preview.warnings { Output.error(renderer.renderWarning(warning)) }
         let plan = preview.plan
