@@ -72,13 +72,13 @@ extension BlueprintReading {
             let roleName = Located(name, at: keyLocation)
             // `workers: 3` is shorthand for `workers: {count: 3}`.
             if case .scalar = body.node.content {
-                guard let count = body.int(in: 0...100_000) else { continue }
+                guard let count = body.int(in: -100_000...100_000) else { continue }
                 roles.append(RoleSpec(name: roleName, count: Located(count, at: body.location)))
                 continue
             }
             guard let section = body.mapping() else { continue }
             let countValue = section.required("count")
-            let count = countValue?.int(in: 0...100_000)
+            let count = countValue?.int(in: -100_000...100_000)
             let flavor = section.optional("flavor").flatMap { flavorReference($0, flavors: flavors) }
             let rollout = section.optional("rollout").flatMap(rolloutSection)
             section.finish()

@@ -488,20 +488,6 @@ struct BadBlueprintTests {
             """,
             E(9, 25, "expected an integer for clusters[0].roles.managers.count, found the string \"3\"")),
         BadBlueprint(
-            "a negative role count",
-            """
-            name: demo
-            controlPlane:
-              driver: local
-              network: 10.213.0.0/24
-            clusters:
-              - name: web
-                kind: swarm
-                roles: {managers: -1}
-
-            """,
-            E(8, 23, "clusters[0].roles.managers must be between 0 and 100000, found -1")),
-        BadBlueprint(
             "integers too large for a machine integer",
             """
             name: demo

@@ -101,6 +101,15 @@ struct CommandTests {
             #expect(status.status == 64 && status.stderr.contains("--state \(file.path) is a file"), "\(status.stderr)")
             let validated = try await CLIFixture.run(["validate", "-f", file.path])
             #expect(validated.status == 0 && validated.stderr.contains("warning: the blueprint has no clusters"), "\(validated.stderr)")
+            // A count below the kind's range names the kind's range, negative or not.
+            try Data(
+                "version: 1\nname: neg\ncontrolPlane: {driver: local, network: 10.196.0.0/24}\nclusters:\n  - {name: demo, kind: swarm, roles: {managers: -1}}\n"
+                    .utf8
+            )
+            .write(to: file)
+            let negative = try await CLIFixture.run(["validate", "-f", file.path])
+            #expect(negative.status == 1 && negative.stderr.contains("needs at least 1 machine, found -1"), "\(negative.stderr)")
+            #expect(negative.stderr.contains("kind swarm allows 1–7 (odd) managers"), "\(negative.stderr)")
         }
     }
 
