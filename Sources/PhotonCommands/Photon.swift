@@ -15,6 +15,7 @@ public struct Photon: AsyncParsableCommand {
             over SSH. 'photon plan' shows what would change without touching anything.
             Exit codes: 0 success, 1 failure, 2 changes pending (plan --detailed-exitcode), 64 usage error.
             --no-color (with any command) or NO_COLOR=1 turns colour off; it is only ever on a terminal.
+            Shell completion: photon --generate-completion-script bash|zsh|fish (scripts/install puts them in place, with a man page).
             """,
         version: version,
         subcommands: [
