@@ -73,14 +73,17 @@ extension Runner {
             try await runMaintenance(prepared)
             guard let machine = target.machines.first else { throw PhotonError("cluster \(cluster) has no \(target.backup.role) machine") }
             let (driver, shell) = try await backends()
-            defer { Task { await shell.closeAll() } }
             let handle = try await self.handle(machine.name, driver: driver)
             let temporary = output + ".photon-tmp"
             let bytes: Int
             do { bytes = try await shell.download(target.backup.file, to: temporary, on: handle) } catch {
                 try? FileManager.default.removeItem(atPath: temporary)
+                await shell.closeAll()
                 throw PhotonError("cannot copy \(target.backup.file) from \(machine.name): \(error)", help: "run photon backup again")
             }
+            _ = try? await shell.execute("rm -f " + ShellQuoting.quote(target.backup.file), on: handle, timeout: .seconds(30))
+            // Sessions end before the process does (see Kubeconfig).
+            await shell.closeAll()
             let digest = try BackupManifest.sha256(ofFile: temporary)
             guard rename(temporary, output) == 0 else {
                 try? FileManager.default.removeItem(atPath: temporary)
@@ -91,7 +94,6 @@ extension Runner {
                 version: target.version, description: target.backup.description, machine: machine.name, remoteFile: target.backup.file,
                 sha256: digest, bytes: bytes, takenAt: Date(), photonVersion: PhotonVersion.current)
             try manifest.write(besides: output)
-            _ = try? await shell.execute("rm -f " + ShellQuoting.quote(target.backup.file), on: handle, timeout: .seconds(30))
             return manifest
         }
     }
@@ -130,22 +132,28 @@ extension Runner {
             guard let data = FileManager.default.contents(atPath: backup) else { throw PhotonError("cannot read \(backup)") }
             let bytes = [UInt8](data)
             let (driver, shell) = try await backends()
-            defer { Task { await shell.closeAll() } }
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for machine in target.machines {
+                        group.addTask {
+                            let handle = try await self.handle(machine.name, driver: driver)
+                            try await shell.upload(bytes, to: target.backup.file, mode: 0o600, owner: nil, on: handle)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                Output.error("put \(backup) (\(manifest.bytes) bytes) at \(target.backup.file) on \(target.machines.map(\.name).joined(separator: ", "))")
+                try await runMaintenance(prepared)
                 for machine in target.machines {
-                    group.addTask {
-                        let handle = try await self.handle(machine.name, driver: driver)
-                        try await shell.upload(bytes, to: target.backup.file, mode: 0o600, owner: nil, on: handle)
+                    if let handle = try? await self.handle(machine.name, driver: driver) {
+                        _ = try? await shell.execute("rm -f " + ShellQuoting.quote(target.backup.file), on: handle, timeout: .seconds(30))
                     }
                 }
-                try await group.waitForAll()
-            }
-            Output.error("put \(backup) (\(manifest.bytes) bytes) at \(target.backup.file) on \(target.machines.map(\.name).joined(separator: ", "))")
-            try await runMaintenance(prepared)
-            for machine in target.machines {
-                if let handle = try? await self.handle(machine.name, driver: driver) {
-                    _ = try? await shell.execute("rm -f " + ShellQuoting.quote(target.backup.file), on: handle, timeout: .seconds(30))
-                }
+                await shell.closeAll()
+            } catch {
+                // Sessions end before the process does (see Kubeconfig).
+                await shell.closeAll()
+                throw error
             }
         }
     }

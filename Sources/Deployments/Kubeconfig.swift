@@ -32,8 +32,16 @@ package enum Kubeconfig {
             throw PhotonError("machine \(machine.name) of cluster \(cluster) is not there", help: "'photon apply -f \(blueprintPath)' makes it again")
         }
         let shell = try Backends.current.current.shell(blueprint, context)
-        defer { Task { await shell.closeAll() } }
-        let output = try await shell.execute("cat " + ShellQuoting.quote(path), on: handle, timeout: .seconds(30))
+        // Closed before returning, not in a detached task: a session freed while the process exits
+        // races OpenSSL's own teardown (a crash seen at exit).
+        let output: CommandOutput
+        do {
+            output = try await shell.execute("cat " + ShellQuoting.quote(path), on: handle, timeout: .seconds(30))
+        } catch {
+            await shell.closeAll()
+            throw error
+        }
+        await shell.closeAll()
         guard output.succeeded, !output.stdout.isEmpty else {
             throw PhotonError(
                 "cannot read \(path) on \(machine.name) (\(machine.address)): \(TerminalText.visible(String(output.stderr.suffix(300))))",
