@@ -81,6 +81,15 @@ package struct AccessReport: Sendable {
         return AccessReport(clusters: clusters, stateDirectory: directory)
     }
 
+    /// A recorded machine as its driver finds it now, and the shell that reaches it.
+    static func reach(_ machine: String, blueprint: Blueprint, directory: String) async throws -> (MachineHandle, any RemoteShell) {
+        let context = try backendContext(directory: directory, deployment: blueprint.name.value)
+        guard let handle = try await Backends.current.current.driver(blueprint, context).lookup(name: machine) else {
+            throw PhotonError("machine \(machine) is not there", help: "'photon apply -f \(blueprint.file)' makes it again")
+        }
+        return (handle, try Backends.current.current.shell(blueprint, context))
+    }
+
     /// What the drivers need to find recorded machines (static ones are known by their recorded handles).
     static func backendContext(directory: String, deployment: String) throws -> BackendContext {
         let database = directory + "/" + SQLiteStateStore.databaseFileName
@@ -140,11 +149,6 @@ package struct AccessReport: Sendable {
         for value in [key, state].compactMap({ $0 }) where value.contains("\"") || value.contains("\n") {
             throw PhotonError("cannot write an ssh configuration naming \(TerminalText.visible(value)): quotes and line breaks do not fit in it")
         }
-        let temporary = path + ".tmp"
-        guard
-            FileManager.default.createFile(
-                atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600]),
-            rename(temporary, path) == 0
-        else { throw PhotonError("cannot write \(path)") }
+        try PrivateFile.write(lines.joined(separator: "\n") + "\n", to: path)
     }
 }

@@ -49,7 +49,7 @@ package struct BackupManifest: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        try Kubeconfig.write(String(decoding: try encoder.encode(self), as: UTF8.self) + "\n", to: Self.path(of: backup))
+        try PrivateFile.write(String(decoding: try encoder.encode(self), as: UTF8.self) + "\n", to: Self.path(of: backup))
     }
 
     /// The SHA-256 of a file, read in pieces.

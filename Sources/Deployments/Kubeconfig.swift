@@ -26,12 +26,7 @@ package enum Kubeconfig {
         guard let machine = machines.filter({ $0.group == cluster && $0.role == role }).min(by: { $0.index < $1.index }) else {
             throw PhotonError("cluster \(cluster) has no \(role ?? "") machine recorded", help: "'photon apply -f \(blueprintPath)' makes it")
         }
-        let context = try AccessReport.backendContext(directory: directory, deployment: blueprint.name.value)
-        let driver = try Backends.current.current.driver(blueprint, context)
-        guard let handle = try await driver.lookup(name: machine.name) else {
-            throw PhotonError("machine \(machine.name) of cluster \(cluster) is not there", help: "'photon apply -f \(blueprintPath)' makes it again")
-        }
-        let shell = try Backends.current.current.shell(blueprint, context)
+        let (handle, shell) = try await AccessReport.reach(machine.name, blueprint: blueprint, directory: directory)
         // Closed before returning, not in a detached task: a session freed while the process exits
         // races OpenSSL's own teardown (a crash seen at exit).
         let output: CommandOutput
@@ -62,18 +57,5 @@ package enum Kubeconfig {
             }
             return indent + "server: " + server
         }.joined(separator: "\n")
-    }
-
-    /// Writes `text` at `path` with mode 0600, atomically (a reader never sees half of it).
-    package static func write(_ text: String, to path: String) throws {
-        let temporary = path + ".photon-tmp"
-        try? FileManager.default.removeItem(atPath: temporary)
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw PhotonError("cannot write \(temporary)")
-        }
-        guard rename(temporary, path) == 0 else {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw PhotonError("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
     }
 }

@@ -21,12 +21,8 @@ package enum MachineLogin {
         let directory = state.directory(for: blueprint.name.value)
         let machines = try await AccessReport.recordedMachines(deployment: blueprint.name.value, directory: directory, state: state)
         let machine = try choose(name, among: machines.map(\.name), deployment: blueprint.name.value, blueprintPath: blueprintPath)
-        let context = try AccessReport.backendContext(directory: directory, deployment: blueprint.name.value)
-        let driver = try Backends.current.current.driver(blueprint, context)
-        guard let handle = try await driver.lookup(name: machine) else {
-            throw PhotonError("machine \(machine) is not there", help: "'photon apply -f \(blueprintPath)' makes it again")
-        }
-        guard let transport = try Backends.current.current.shell(blueprint, context) as? SSHTransport else {
+        let (handle, shell) = try await AccessReport.reach(machine, blueprint: blueprint, directory: directory)
+        guard let transport = shell as? SSHTransport else {
             throw PhotonError("photon ssh needs photon's SSH transport")
         }
         let connection = try await transport.connection(to: handle)
@@ -34,7 +30,7 @@ package enum MachineLogin {
         await transport.closeAll()
         let knownHosts = URL(fileURLWithPath: directory).standardizedFileURL.path + "/ssh_known_hosts"
         let pattern = handle.port == 22 ? handle.address : "[\(handle.address)]:\(handle.port)"
-        try Kubeconfig.write(pattern + " " + hostKey + "\n", to: knownHosts)
+        try PrivateFile.write(pattern + " " + hostKey + "\n", to: knownHosts)
 
         var ssh = ["ssh"]
         switch blueprint.ssh.key?.value {

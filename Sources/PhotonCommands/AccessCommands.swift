@@ -91,7 +91,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
             Output.result(text.hasSuffix("\n") ? String(text.dropLast()) : text)
             return
         }
-        try Kubeconfig.write(text, to: out)
+        try PrivateFile.write(text, to: out)
         Output.error("Wrote \(out) (0600). KUBECONFIG=\(out) kubectl get nodes")
     }
 }

@@ -25,12 +25,7 @@ struct BackupCommand: AsyncParsableCommand {
     var output: String?
 
     func run() async throws {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let stamp = formatter.string(from: Date())
-        let path = output ?? "\(cluster)-\(stamp).backup"
+        let path = output ?? "\(cluster)-\(PrivateFile.stamp()).backup"
         let runner = try await Runner(
             blueprintPath: blueprint.file, templates: blueprint.templates, state: state.location,
             options: RunSettings(yes: true, parallelism: nil, format: .text, noWait: false), command: "backup")
@@ -98,11 +93,7 @@ struct StateBackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let deployment = try Workspace(templates: blueprint.templates).loadBlueprint(blueprint.file).name.value
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let path = output ?? "\(deployment)-state-\(formatter.string(from: Date())).tar"
+        let path = output ?? "\(deployment)-state-\(PrivateFile.stamp()).tar"
         let files = try StateBackup.backup(stateDirectory: state.directory(for: deployment), deployment: deployment, to: path)
         Output.result(path)
         Output.error("the state of \(deployment): \(files.joined(separator: ", "))")

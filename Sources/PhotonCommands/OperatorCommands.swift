@@ -195,7 +195,7 @@ struct InitCommand: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: output), !force {
             throw PhotonError("\(output) exists", help: "choose another file, or add --force to replace it")
         }
-        try Kubeconfig.write(text, to: output)
+        try PrivateFile.write(text, to: output)
         Output.error("wrote \(output): 'photon plan -f \(output)' shows what it would do")
     }
 }

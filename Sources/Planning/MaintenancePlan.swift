@@ -48,9 +48,7 @@ extension Planner {
             }
             return position
         }
-        let facts: [[[Phase: [StepFacts]]]] = desired.groups.map { group in
-            group.resolved.roles.map { role in role.declaration.steps.mapValues { steps in steps.map { StepFacts($0, kind: group.resolved.kind) } } }
-        }
+        let facts = desired.stepFacts
         var layout = MaintenanceLayout()
         if phase == .backup {
             guard let roleIndex = group.resolved.roles.firstIndex(where: { $0.name == backup.role }),

@@ -90,13 +90,18 @@ struct StepFacts: Sendable {
 }
 
 extension DesiredState {
-    /// Renders every machine's bring-up steps, on all cores.
-    func render(artifacts: [String: Artifact], recorded: [String: RecordedMachine]) throws(DiagnosticsError) -> [MachineRender] {
-        let facts: [[[Phase: [StepFacts]]]] = groups.map { group in
+    /// The facts of every step of every role, by group, role and phase (once per plan, not per machine).
+    var stepFacts: [[[Phase: [StepFacts]]]] {
+        groups.map { group in
             group.resolved.roles.map { role in
                 role.declaration.steps.mapValues { steps in steps.map { StepFacts($0, kind: group.resolved.kind) } }
             }
         }
+    }
+
+    /// Renders every machine's bring-up steps, on all cores.
+    func render(artifacts: [String: Artifact], recorded: [String: RecordedMachine]) throws(DiagnosticsError) -> [MachineRender] {
+        let facts = stepFacts
         let chunkSize = 256
         let chunkCount = (machines.count + chunkSize - 1) / chunkSize
         var results = [MachineRender](repeating: MachineRender(change: .unchanged, steps: []), count: machines.count)
