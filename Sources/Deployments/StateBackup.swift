@@ -45,6 +45,15 @@ package enum StateBackup {
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: staging) }
         try tar(["-C", staging, "--no-same-owner", "--no-overwrite-dir", "-xf", archive], doing: "reading \(archive)")
+        // Only files and folders: a link in the archive would make photon's later writes land outside the state.
+        for entry in FileManager.default.enumerator(atPath: staging)?.compactMap({ $0 as? String }) ?? [] {
+            let type = (try? FileManager.default.attributesOfItem(atPath: staging + "/" + entry))?[.type] as? FileAttributeType
+            guard type == .typeRegular || type == .typeDirectory else {
+                throw PhotonError(
+                    "\(archive) holds \(TerminalText.visible(entry)), which is not a plain file or folder",
+                    help: "restore an archive that photon state backup wrote")
+            }
+        }
         let restored = try covered(in: staging)
         guard restored.contains(SQLiteStateStore.databaseFileName) else {
             throw PhotonError("\(archive) holds no \(SQLiteStateStore.databaseFileName): it is not a backup of photon's state")

@@ -60,4 +60,24 @@ struct StateBackupTests {
         #expect(refused.status == 1 && refused.stderr.contains("cannot be restored"), "\(refused.stderr)")
         #expect(try Data(contentsOf: other.state.appendingPathComponent("state.sqlite")) == before)
     }
+
+    @Test("an archive holding a link is refused before anything is replaced")
+    func linkRefused() async throws {
+        let bed = try Bed(members: 1)
+        defer { bed.remove() }
+        #expect(try await bed.apply().status == 0)
+        let archive = bed.root.appendingPathComponent("t-state.tar").path
+        #expect(try await bed.photon(["state", "backup", "-f", bed.blueprint.path, "-o", archive]).status == 0)
+        // The same archive with a plane folder that is a link out of the state.
+        let staging = bed.root.appendingPathComponent("hostile")
+        #expect(
+            try HostCommand.runBlocking([
+                "sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" -xf \"$2\" && ln -s / \"$1/plane\" && tar -C \"$1\" -cf \"$2\" .", "sh", staging.path, archive,
+            ]).succeeded)
+        let before = try Data(contentsOf: bed.state.appendingPathComponent("state.sqlite"))
+        let refused = try await bed.photon(["state", "restore", "-f", bed.blueprint.path, archive, "--yes"])
+        #expect(refused.status == 1 && refused.stderr.contains("holds plane, which is not a plain file or folder"), "\(refused.stderr)")
+        #expect(try Data(contentsOf: bed.state.appendingPathComponent("state.sqlite")) == before)
+        #expect(!FileManager.default.fileExists(atPath: bed.state.appendingPathComponent("plane").path))
+    }
 }
